@@ -1,0 +1,73 @@
+/* medfs: file and directory headers.
+ *
+ * A regular file starts with a 104-byte header holding its random file id
+ * and, sealed under the header subkey, its random file key and plaintext
+ * size. The associated data binds the header to where the file lives: the
+ * id of its parent directory and its plaintext name. A file moved or
+ * renamed in the vault, or a header swapped between files, fails to open.
+ *
+ * Every vault directory holds a 40-byte directory header (MEDFS_DIR_HEADER_NAME)
+ * with its random directory id, MACed under the directory subkey with the
+ * same kind of binding to its parent and name. */
+#ifndef MEDFS_HEADER_H
+#define MEDFS_HEADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "medfs/crypto.h"
+
+#define MEDFS_FILE_ID_LEN 16
+#define MEDFS_DIR_ID_LEN 16
+#define MEDFS_HEADER_LEN 104
+#define MEDFS_HEADER_VERSION 1
+#define MEDFS_DIR_HEADER_LEN 40
+#define MEDFS_DIR_HEADER_NAME ".medfs-dir"
+
+/* Where an object lives: its parent directory's id and its plaintext name.
+ * The root directory is bound to an all-zero parent id and the empty name. */
+struct medfs_binding {
+	uint8_t parent_id[MEDFS_DIR_ID_LEN];
+	const char *name;
+	size_t name_len;
+};
+
+/* Seals a file header into out. Returns 0 or -EINVAL. */
+int medfs_header_seal(uint8_t out[MEDFS_HEADER_LEN],
+                      const uint8_t file_id[MEDFS_FILE_ID_LEN],
+                      const uint8_t file_key[MEDFS_KEY_LEN], uint64_t size,
+                      const uint8_t header_key[MEDFS_KEY_LEN],
+                      const struct medfs_binding *b);
+
+/* For known-answer tests only: the same with a caller-chosen nonce. */
+int medfs_header_seal_with_nonce(uint8_t out[MEDFS_HEADER_LEN],
+                                 const uint8_t file_id[MEDFS_FILE_ID_LEN],
+                                 const uint8_t file_key[MEDFS_KEY_LEN],
+                                 uint64_t size,
+                                 const uint8_t header_key[MEDFS_KEY_LEN],
+                                 const struct medfs_binding *b,
+                                 const uint8_t nonce[24]);
+
+/* Opens a file header. Returns 0; -EPROTONOSUPPORT for a known magic with
+ * an unknown version; -EBADMSG for a bad magic or failed authentication
+ * (outputs wiped). */
+int medfs_header_open(const uint8_t in[MEDFS_HEADER_LEN],
+                      uint8_t file_id[MEDFS_FILE_ID_LEN],
+                      uint8_t file_key[MEDFS_KEY_LEN], uint64_t *size,
+                      const uint8_t header_key[MEDFS_KEY_LEN],
+                      const struct medfs_binding *b);
+
+/* Builds a directory header for dir_id. Returns 0 or -EINVAL. */
+int medfs_dir_header_seal(uint8_t out[MEDFS_DIR_HEADER_LEN],
+                          const uint8_t dir_id[MEDFS_DIR_ID_LEN],
+                          const uint8_t dir_key[MEDFS_KEY_LEN],
+                          const struct medfs_binding *b);
+
+/* Checks a directory header; on success copies its id to dir_id and
+ * returns 0. -EPROTONOSUPPORT or -EBADMSG as for file headers. */
+int medfs_dir_header_open(const uint8_t in[MEDFS_DIR_HEADER_LEN],
+                          uint8_t dir_id[MEDFS_DIR_ID_LEN],
+                          const uint8_t dir_key[MEDFS_KEY_LEN],
+                          const struct medfs_binding *b);
+
+#endif

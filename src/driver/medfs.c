@@ -1,0 +1,989 @@
+/* medfs: the FUSE driver.
+ *
+ * Thin glue between libfuse's high-level API and the vault library: every
+ * operation finds the vault through fuse_get_context(), calls one
+ * medfs_vault_* or medfs_file_* function and turns -EBADMSG (an integrity
+ * failure) into -EIO. Start-up unlocks the vault in the process that
+ * serves it, so the mlocked key is never carried over a fork, and the
+ * command returns only once the mount is ready. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <fuse_lowlevel.h> /* fuse_lowlevel_version */
+
+#include "medfs/config.h"
+#include "medfs/crypto.h"
+#include "medfs/log.h"
+#include "medfs/passphrase.h"
+#include "medfs/vault.h"
+
+#ifndef MEDFS_VERSION
+#define MEDFS_VERSION "0.1.0"
+#endif
+
+#define MEDFS_MAX_WRITE (1U << 20)
+
+/* What every operation needs, handed to fuse_new as private_data. */
+struct medfs_mount {
+	struct medfs_vault *vault;
+	const char *vault_dir, *mountpoint;
+	int own_as_caller;     /* running as root: new objects belong to the caller */
+	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
+	int ready_fd;          /* background: where to report the mount, else -1 */
+};
+
+static struct medfs_mount *mount_data(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static struct medfs_vault *vault(void)
+{
+	return mount_data()->vault;
+}
+
+static struct medfs_file *file_of(const struct fuse_file_info *fi)
+{
+	return (struct medfs_file *)(uintptr_t)fi->fh;
+}
+
+/* Owner of a new object: the caller when we can chown, else ourselves. */
+static struct medfs_owner caller_owner(void)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	struct medfs_owner o = { (uid_t)-1, (gid_t)-1 };
+
+	if (((struct medfs_mount *)ctx->private_data)->own_as_caller) {
+		o.uid = ctx->uid;
+		o.gid = ctx->gid;
+	}
+	return o;
+}
+
+/* Integrity failures reach the caller as plain I/O errors. */
+static int fs_ret(int ret)
+{
+	return ret == -EBADMSG ? -EIO : ret;
+}
+
+/* Byte counts are bounded by the request size, which fits an int. */
+static int fs_count(ssize_t ret)
+{
+	return ret == -EBADMSG ? -EIO : (int)ret;
+}
+
+static void log_syslog(int priority, const char *msg)
+{
+	syslog(priority, "%s", msg);
+}
+
+/* Leaves the terminal and the session of the command that started us. */
+static int detach(void)
+{
+	int fd;
+
+	if (setsid() < 0 || chdir("/") != 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return -1;
+	if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+	    dup2(fd, STDERR_FILENO) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+/* Background mode, from init(): the kernel's INIT has arrived, so the mount
+ * is in place and accepted. Only now leave the terminal, so that every
+ * failure up to here was still reported on it, then let the waiting
+ * parent exit 0. */
+static void report_ready(struct medfs_mount *m)
+{
+	const unsigned char ok = 0;
+
+	if (m->ready_fd < 0)
+		return;
+	openlog("medfs", LOG_PID, LOG_DAEMON);
+	medfs_log_set(log_syslog);
+	if (detach() < 0)
+		medfs_log(LOG_WARNING, "cannot detach from the terminal: %s",
+		          strerror(errno));
+	if (write(m->ready_fd, &ok, 1) != 1)
+		medfs_log(LOG_WARNING, "the starting command is gone");
+	close(m->ready_fd);
+	m->ready_fd = -1;
+}
+
+static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct medfs_mount *m = mount_data();
+
+	cfg->use_ino = 0;
+	/* Unlinking an open file must not rename it to .fuse_hidden*: the
+	 * open handle keeps working on its own, without a path. */
+	cfg->hard_remove = 1;
+	/* Paths are wanted where a handle is not enough: readdir, and the
+	 * mtime (and suid-clearing mode) that ftruncate sends with the size.
+	 * Only an unlinked file then comes with a NULL path. */
+	cfg->nullpath_ok = 0;
+	/* Every open starts with an empty page cache, so each one and the
+	 * first read of each range reach the driver; no direct_io so that
+	 * shared writable mmap works. */
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
+	cfg->direct_io = 0;
+	cfg->entry_timeout = 1.0;
+	cfg->attr_timeout = 1.0;
+	cfg->negative_timeout = 0;
+
+	/* Written through: no late write-back without a caller, and no open
+	 * may bypass the driver. */
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_NO_OPEN_SUPPORT |
+	                FUSE_CAP_NO_OPENDIR_SUPPORT);
+	/* medfs_file_open handles O_TRUNC itself. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_write = MEDFS_MAX_WRITE;
+	/* libfuse refuses INIT unless this repeats the max_read mount option;
+	 * reads are bounded by the kernel's readahead anyway. */
+	if (m->max_read)
+		conn->max_read = m->max_read;
+
+	report_ready(m);
+	medfs_log(LOG_INFO, "vault %s mounted on %s", m->vault_dir, m->mountpoint);
+	return m;
+}
+
+static int medfs_getattr(const char *path, struct stat *st,
+                         struct fuse_file_info *fi)
+{
+	if (fi)
+		return fs_ret(medfs_file_getattr(file_of(fi), st));
+	if (!path)
+		return -ENOENT;
+	return fs_ret(medfs_vault_getattr(vault(), path, st));
+}
+
+static int medfs_readlink(const char *path, char *buf, size_t size)
+{
+	return fs_ret(medfs_vault_readlink(vault(), path, buf, size));
+}
+
+static int medfs_mkdir(const char *path, mode_t mode)
+{
+	struct medfs_owner o = caller_owner();
+
+	return fs_ret(medfs_vault_mkdir(vault(), path, mode, &o));
+}
+
+static int medfs_unlink(const char *path)
+{
+	return fs_ret(medfs_vault_unlink(vault(), path));
+}
+
+static int medfs_rmdir(const char *path)
+{
+	return fs_ret(medfs_vault_rmdir(vault(), path));
+}
+
+static int medfs_symlink(const char *target, const char *path)
+{
+	struct medfs_owner o = caller_owner();
+
+	return fs_ret(medfs_vault_symlink(vault(), target, path, &o));
+}
+
+static int medfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	return fs_ret(medfs_vault_rename(vault(), from, to, flags));
+}
+
+/* File headers are bound to their parent and name: a second name for the
+ * same object cannot exist. */
+static int medfs_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EPERM;
+}
+
+/* An open file can only come without a path once unlinked; ftruncate then
+ * still carries a new mtime (and, on a setuid file, a mode without the
+ * setuid bits). Nothing names the file any more: let those go. */
+static int unlinked_ok(const struct fuse_file_info *fi)
+{
+	return fi ? 0 : -ENOENT;
+}
+
+static int medfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	if (!path)
+		return unlinked_ok(fi);
+	return fs_ret(medfs_vault_chmod(vault(), path, mode));
+}
+
+static int medfs_chown(const char *path, uid_t uid, gid_t gid,
+                       struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (!path)
+		return -ENOENT;
+	return fs_ret(medfs_vault_chown(vault(), path, uid, gid));
+}
+
+static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	if (fi)
+		return fs_ret(medfs_file_truncate(file_of(fi), size));
+	if (!path)
+		return -ENOENT;
+	return fs_ret(medfs_vault_truncate(vault(), path, size));
+}
+
+static int medfs_utimens(const char *path, const struct timespec tv[2],
+                         struct fuse_file_info *fi)
+{
+	if (!path)
+		return unlinked_ok(fi);
+	return fs_ret(medfs_vault_utimens(vault(), path, tv));
+}
+
+static int medfs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct medfs_file *f;
+	int ret;
+
+	ret = medfs_file_open(vault(), path, fi->flags, &f);
+	if (ret < 0)
+		return fs_ret(ret);
+	fi->fh = (uintptr_t)f;
+	return 0;
+}
+
+static int medfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct medfs_owner o = caller_owner();
+	struct medfs_file *f;
+	int ret;
+
+	ret = medfs_file_create(vault(), path, fi->flags, mode, &o, &f);
+	if (ret < 0)
+		return fs_ret(ret);
+	fi->fh = (uintptr_t)f;
+	return 0;
+}
+
+static int medfs_read(const char *path, char *buf, size_t size, off_t off,
+                      struct fuse_file_info *fi)
+{
+	(void)path;
+	return fs_count(medfs_file_read(file_of(fi), buf, size, off));
+}
+
+static int medfs_write(const char *path, const char *buf, size_t size,
+                       off_t off, struct fuse_file_info *fi)
+{
+	(void)path;
+	return fs_count(medfs_file_write(file_of(fi), buf, size, off,
+	                               (fi->flags & O_APPEND) != 0));
+}
+
+static int medfs_statfs(const char *path, struct statvfs *st)
+{
+	(void)path;
+	return fs_ret(medfs_vault_statfs(vault(), st));
+}
+
+/* Every write already reached the vault. */
+static int medfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	return 0;
+}
+
+static int medfs_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	medfs_file_release(file_of(fi));
+	return 0;
+}
+
+static int medfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	return fs_ret(medfs_file_fsync(file_of(fi), datasync));
+}
+
+static int medfs_fallocate(const char *path, int mode, off_t off, off_t len,
+                           struct fuse_file_info *fi)
+{
+	(void)path;
+	if (mode != 0)
+		return -EOPNOTSUPP;
+	return fs_ret(medfs_file_allocate(file_of(fi), off, len));
+}
+
+static int medfs_setxattr(const char *path, const char *name, const char *value,
+                          size_t size, int flags)
+{
+	return fs_ret(medfs_vault_setxattr(vault(), path, name, value, size, flags));
+}
+
+static int medfs_getxattr(const char *path, const char *name, char *value,
+                          size_t size)
+{
+	return fs_count(medfs_vault_getxattr(vault(), path, name, value, size));
+}
+
+static int medfs_listxattr(const char *path, char *list, size_t size)
+{
+	return fs_count(medfs_vault_listxattr(vault(), path, list, size));
+}
+
+static int medfs_removexattr(const char *path, const char *name)
+{
+	return fs_ret(medfs_vault_removexattr(vault(), path, name));
+}
+
+static int medfs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	return 0;
+}
+
+struct dir_fill {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_entry(void *ctx, const char *name, const struct stat *st)
+{
+	struct dir_fill *d = ctx;
+
+	return d->filler(d->buf, name, st, 0, FUSE_FILL_DIR_PLUS);
+}
+
+/* The whole listing in one go (offset 0): libfuse keeps it for the
+ * following readdir calls of the same handle. */
+static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+                         off_t off, struct fuse_file_info *fi,
+                         enum fuse_readdir_flags flags)
+{
+	struct dir_fill d = { buf, filler };
+	struct stat dot = { .st_mode = S_IFDIR };
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if (!path)
+		return -ENOENT;
+	if (filler(buf, ".", &dot, 0, 0) || filler(buf, "..", &dot, 0, 0))
+		return -ENOMEM;
+	return fs_ret(medfs_vault_readdir(vault(), path, fill_entry, &d));
+}
+
+static int medfs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	return 0;
+}
+
+/* Directory changes are durable once the operation returns. */
+static int medfs_fsyncdir(const char *path, int datasync,
+                          struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	(void)fi;
+	return 0;
+}
+
+static const struct fuse_operations medfs_ops = {
+	.init = medfs_init,
+	.getattr = medfs_getattr,
+	.readlink = medfs_readlink,
+	.mkdir = medfs_mkdir,
+	.unlink = medfs_unlink,
+	.rmdir = medfs_rmdir,
+	.symlink = medfs_symlink,
+	.rename = medfs_rename,
+	.link = medfs_link,
+	.chmod = medfs_chmod,
+	.chown = medfs_chown,
+	.truncate = medfs_truncate,
+	.utimens = medfs_utimens,
+	.open = medfs_open,
+	.create = medfs_create,
+	.read = medfs_read,
+	.write = medfs_write,
+	.statfs = medfs_statfs,
+	.flush = medfs_flush,
+	.release = medfs_release,
+	.fsync = medfs_fsync,
+	.fallocate = medfs_fallocate,
+	.setxattr = medfs_setxattr,
+	.getxattr = medfs_getxattr,
+	.listxattr = medfs_listxattr,
+	.removexattr = medfs_removexattr,
+	.opendir = medfs_opendir,
+	.readdir = medfs_readdir,
+	.releasedir = medfs_releasedir,
+	.fsyncdir = medfs_fsyncdir,
+};
+
+/* Command line. */
+
+struct options {
+	char *passphrase_file;
+	const char *vault;
+	const char *mountpoint;
+	int foreground;
+	int single_thread;
+	int debug;
+	int help;
+	int version;
+	int allow_other;
+	int default_permissions;
+	int has_fsname;
+	int has_subtype;
+	unsigned int max_read;
+	int bad_args;
+};
+
+enum {
+	KEY_DEBUG,
+	KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS,
+	KEY_FSNAME,
+	KEY_SUBTYPE,
+	KEY_MAX_READ,
+};
+
+#define MEDFS_OPT(t, member, v) { t, offsetof(struct options, member), v }
+
+static const struct fuse_opt medfs_opts[] = {
+	MEDFS_OPT("--passphrase-file %s", passphrase_file, 0),
+	MEDFS_OPT("--passphrase-file=%s", passphrase_file, 0),
+	MEDFS_OPT("-f", foreground, 1),
+	MEDFS_OPT("-s", single_thread, 1),
+	MEDFS_OPT("-h", help, 1),
+	MEDFS_OPT("--help", help, 1),
+	MEDFS_OPT("-V", version, 1),
+	MEDFS_OPT("--version", version, 1),
+	/* Noted here, then passed on to libfuse. */
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key,
+                    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!o->vault) {
+			o->vault = arg;
+		} else if (!o->mountpoint) {
+			o->mountpoint = arg;
+		} else {
+			fprintf(stderr, "medfs: unexpected argument '%s'\n", arg);
+			o->bad_args = 1;
+		}
+		return 0;
+	case KEY_DEBUG:
+		o->debug = 1;
+		return 1;
+	case KEY_ALLOW_OTHER:
+		o->allow_other = 1;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		o->default_permissions = 1;
+		return 1;
+	case KEY_FSNAME:
+		o->has_fsname = 1;
+		return 1;
+	case KEY_SUBTYPE:
+		o->has_subtype = 1;
+		return 1;
+	case KEY_MAX_READ:
+		/* Malformed values are left to libfuse to reject. */
+		o->max_read = (unsigned int)strtoul(arg + strlen("max_read="), NULL, 10);
+		return 1;
+	default:
+		return 1; /* a FUSE option: libfuse judges it */
+	}
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s VAULT MOUNTPOINT [options]\n"
+	       "\n"
+	       "Mounts the encrypted medfs vault VAULT on MOUNTPOINT. Returns once\n"
+	       "the file system is ready, or with a non-zero status and a message.\n"
+	       "\n"
+	       "medfs options:\n"
+	       "    --passphrase-file=FILE read the passphrase from the first line of\n"
+	       "                           FILE instead of asking on the terminal\n"
+	       "    -f                     stay in the foreground, log to stderr\n"
+	       "    -d, -o debug           print every request (implies -f; shows\n"
+	       "                           plaintext names)\n"
+	       "    -s                     serve requests on a single thread\n"
+	       "    -o OPT[,OPT...]        mount options (below)\n"
+	       "    -h, --help             print this help\n"
+	       "    -V, --version          print the version\n"
+	       "\n"
+	       "medfs always runs with hard_remove, nullpath_ok and without\n"
+	       "kernel_cache, auto_cache, direct_io and use_ino, whatever is given.\n"
+	       "With allow_other, default_permissions is added.\n"
+	       "\n"
+	       "FUSE options:\n",
+	       prog);
+}
+
+/* libfuse's own messages, which may come a piece at a time: gathered per
+ * thread into whole lines. Debug output carries plaintext names and only
+ * exists with -d, where libfuse's default stderr logger is kept. While
+ * mounting, the last error is held back to be reported with the mount
+ * point instead. */
+static int fuse_log_capturing;
+static char fuse_log_last[512];
+static __thread char fuse_line[512];
+static __thread size_t fuse_line_len;
+
+static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	size_t room = sizeof(fuse_line) - fuse_line_len;
+	const char *msg = fuse_line;
+	int n;
+
+	if (level >= FUSE_LOG_DEBUG)
+		return;
+	n = vsnprintf(fuse_line + fuse_line_len, room, fmt, ap);
+	if (n < 0)
+		return;
+	fuse_line_len += (size_t)n < room ? (size_t)n : room - 1;
+	if (fuse_line_len < sizeof(fuse_line) - 1 &&
+	    (fuse_line_len == 0 || fuse_line[fuse_line_len - 1] != '\n'))
+		return;
+	while (fuse_line_len > 0 && fuse_line[fuse_line_len - 1] == '\n')
+		fuse_line[--fuse_line_len] = '\0';
+	fuse_line_len = 0;
+
+	if (fuse_log_capturing && level <= FUSE_LOG_ERR) {
+		if (strncmp(msg, "fuse: ", 6) == 0)
+			msg += 6;
+		snprintf(fuse_log_last, sizeof(fuse_log_last), "%s", msg);
+		return;
+	}
+	medfs_log((int)level, "%s", msg);
+}
+
+/* Start-up. Each step prints its own message and returns -1 on failure. */
+
+static int read_passphrase(const struct options *o, char **pass, size_t *len)
+{
+	char *prompt = NULL;
+	int ret;
+
+	if (o->passphrase_file) {
+		ret = medfs_passphrase_from_file(o->passphrase_file, pass, len);
+		if (ret == -EINVAL)
+			fprintf(stderr, "medfs: the passphrase in %s is empty\n",
+			        o->passphrase_file);
+		else if (ret == -E2BIG)
+			fprintf(stderr, "medfs: the passphrase in %s is longer than %d bytes\n",
+			        o->passphrase_file, MEDFS_PASSPHRASE_MAX);
+		else if (ret < 0)
+			fprintf(stderr, "medfs: cannot read passphrase file %s: %s\n",
+			        o->passphrase_file, strerror(-ret));
+		return ret < 0 ? -1 : 0;
+	}
+
+	if (asprintf(&prompt, "Passphrase for %s: ", o->vault) < 0) {
+		fprintf(stderr, "medfs: out of memory\n");
+		return -1;
+	}
+	ret = medfs_passphrase_prompt(prompt, pass, len);
+	free(prompt);
+	if (ret == -ENXIO)
+		fprintf(stderr, "medfs: no terminal to ask for the passphrase of %s "
+		        "(use --passphrase-file)\n", o->vault);
+	else if (ret == -EINVAL)
+		fprintf(stderr, "medfs: empty passphrase\n");
+	else if (ret == -E2BIG)
+		fprintf(stderr, "medfs: passphrase longer than %d bytes\n",
+		        MEDFS_PASSPHRASE_MAX);
+	else if (ret < 0)
+		fprintf(stderr, "medfs: cannot read the passphrase: %s\n",
+		        strerror(-ret));
+	return ret < 0 ? -1 : 0;
+}
+
+static void report_config_error(const struct options *o, int err)
+{
+	switch (err) {
+	case -ENOENT:
+		fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n",
+		        o->vault, MEDFS_CONFIG_NAME);
+		break;
+	case -EKEYREJECTED:
+		fprintf(stderr, "medfs: wrong passphrase: no key slot of %s accepts it\n",
+		        o->vault);
+		break;
+	case -EBADMSG:
+		fprintf(stderr, "medfs: both copies of the config of %s are damaged "
+		        "(%s and %s)\n", o->vault, MEDFS_CONFIG_NAME,
+		        MEDFS_CONFIG_BACKUP_NAME);
+		break;
+	case -EPROTONOSUPPORT:
+		fprintf(stderr, "medfs: %s has a format version this medfs does not "
+		        "know\n", o->vault);
+		break;
+	default:
+		fprintf(stderr, "medfs: cannot unlock %s: %s\n", o->vault,
+		        strerror(-err));
+	}
+}
+
+/* Passphrase -> vault key -> open vault; no secret outlives this call. */
+static int unlock_vault(const struct options *o, const char *vault_dir,
+                        struct medfs_vault **out)
+{
+	struct medfs_config config;
+	uint8_t *key = NULL;
+	char *pass = NULL;
+	size_t pass_len = 0;
+	int used_backup = 0;
+	int ret = -1;
+	int err;
+
+	if (read_passphrase(o, &pass, &pass_len) < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (!key) {
+		fprintf(stderr, "medfs: cannot allocate locked memory for the key\n");
+		goto out;
+	}
+	err = medfs_config_load(vault_dir, MEDFS_SLOT_PASSPHRASE, (uint8_t *)pass,
+	                        pass_len, &config, key, &used_backup);
+	medfs_passphrase_free(pass);
+	pass = NULL;
+	if (err < 0) {
+		report_config_error(o, err);
+		goto out;
+	}
+	if (used_backup)
+		fprintf(stderr, "medfs: warning: %s of %s is missing or damaged; "
+		        "unlocked with its copy %s\n", MEDFS_CONFIG_NAME, o->vault,
+		        MEDFS_CONFIG_BACKUP_NAME);
+
+	err = medfs_vault_open(out, vault_dir, key);
+	if (err == -EBADMSG)
+		fprintf(stderr, "medfs: cannot open vault %s: its root directory "
+		        "fails authentication\n", o->vault);
+	else if (err < 0)
+		fprintf(stderr, "medfs: cannot open vault %s: %s\n", o->vault,
+		        strerror(-err));
+	if (err == 0)
+		ret = 0;
+out:
+	medfs_passphrase_free(pass);
+	medfs_secret_free(key);
+	return ret;
+}
+
+/* Checks that need no secret, done before asking for the passphrase. */
+static int check_paths(const struct options *o, char **vault_dir,
+                       char **mountpoint)
+{
+	struct stat st;
+	char *conf = NULL, *bak = NULL;
+	int ret = -1;
+
+	*vault_dir = realpath(o->vault, NULL);
+	if (!*vault_dir) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n",
+			        o->vault, MEDFS_CONFIG_NAME);
+		else
+			fprintf(stderr, "medfs: %s: %s\n", o->vault, strerror(errno));
+		goto out;
+	}
+	if (asprintf(&conf, "%s/%s", *vault_dir, MEDFS_CONFIG_NAME) < 0 ||
+	    asprintf(&bak, "%s/%s", *vault_dir, MEDFS_CONFIG_BACKUP_NAME) < 0) {
+		conf = bak = NULL;
+		fprintf(stderr, "medfs: out of memory\n");
+		goto out;
+	}
+	if (stat(conf, &st) != 0 && stat(bak, &st) != 0) {
+		fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n",
+		        o->vault, MEDFS_CONFIG_NAME);
+		goto out;
+	}
+
+	*mountpoint = realpath(o->mountpoint, NULL);
+	if (!*mountpoint || stat(*mountpoint, &st) != 0) {
+		fprintf(stderr, "medfs: cannot mount on %s: %s\n", o->mountpoint,
+		        strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "medfs: cannot mount on %s: %s\n", o->mountpoint,
+		        strerror(ENOTDIR));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(conf);
+	free(bak);
+	return ret;
+}
+
+/* Mount options medfs adds to the user's. */
+static int add_mount_options(const struct options *o, const char *vault_dir,
+                             struct fuse_args *args)
+{
+	char *fsname = NULL, *mo = NULL;
+	int ret = -1;
+
+	if (!o->has_fsname) {
+		if (asprintf(&fsname, "fsname=%s", vault_dir) < 0) {
+			fsname = NULL;
+			goto out;
+		}
+		if (fuse_opt_add_opt_escaped(&mo, fsname) < 0)
+			goto out;
+	}
+	if (!o->has_subtype && fuse_opt_add_opt(&mo, "subtype=medfs") < 0)
+		goto out;
+	/* Without it anyone allowed in could read every file, whatever its
+	 * mode: medfs itself checks no permissions. */
+	if (o->allow_other && !o->default_permissions &&
+	    fuse_opt_add_opt(&mo, "default_permissions") < 0)
+		goto out;
+	if (mo && (fuse_opt_add_arg(args, "-o") < 0 || fuse_opt_add_arg(args, mo) < 0))
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0)
+		fprintf(stderr, "medfs: out of memory\n");
+	free(fsname);
+	free(mo);
+	return ret;
+}
+
+/* The parent in background mode: waits for the child's status byte. */
+static int wait_for_child(pid_t pid, int fd)
+{
+	unsigned char status = 1;
+	ssize_t n;
+
+	do {
+		n = read(fd, &status, 1);
+	} while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n == 1 && status == 0)
+		return 0;
+	/* The child printed why and is exiting. */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+static int serve(struct fuse *f, const struct options *o)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (o->single_thread)
+		return fuse_loop(f);
+	cfg = fuse_loop_cfg_create(); /* NULL still means the defaults */
+	if (cfg) {
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		fuse_loop_cfg_set_idle_threads(cfg, 10);
+	}
+	ret = fuse_loop_mt(f, cfg);
+	if (cfg)
+		fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+/* Everything after the paths are checked, in the process that will serve
+ * the mount. status_fd (background only, else -1) gets one byte, 0, from
+ * init() once the kernel has accepted the mount. Returns the exit status. */
+static int run(const struct options *o, struct fuse_args *args,
+               const char *vault_dir, const char *mountpoint, int status_fd)
+{
+	struct medfs_mount mnt = {
+		.vault_dir = vault_dir,
+		.mountpoint = mountpoint,
+		.own_as_caller = geteuid() == 0,
+		.max_read = o->max_read,
+		.ready_fd = status_fd,
+	};
+	struct fuse_session *se;
+	struct fuse *f = NULL;
+	int mounted = 0, handlers = 0;
+	int ret = 1;
+	int err;
+
+	err = medfs_crypto_init();
+	if (err < 0) {
+		fprintf(stderr, "medfs: cannot start libsodium\n");
+		goto out;
+	}
+	err = medfs_disable_core_dumps();
+	if (err < 0) {
+		fprintf(stderr, "medfs: cannot disable core dumps: %s\n",
+		        strerror(-err));
+		goto out;
+	}
+	if (unlock_vault(o, vault_dir, &mnt.vault) < 0)
+		goto out;
+
+	if (!o->debug)
+		fuse_set_log_func(fuse_log_sink);
+	f = fuse_new(args, &medfs_ops, sizeof(medfs_ops), &mnt);
+	if (!f)
+		goto out; /* libfuse said why */
+	fuse_log_capturing = 1;
+	fuse_log_last[0] = '\0';
+	err = fuse_mount(f, mountpoint);
+	fuse_log_capturing = 0;
+	if (err != 0) {
+		fprintf(stderr, "medfs: cannot mount on %s%s%s\n", o->mountpoint,
+		        fuse_log_last[0] ? ": " : "", fuse_log_last);
+		goto out;
+	}
+	if (fuse_log_last[0])
+		medfs_log(LOG_WARNING, "%s", fuse_log_last);
+	mounted = 1;
+	se = fuse_get_session(f);
+	if (fuse_set_signal_handlers(se) != 0) {
+		fprintf(stderr, "medfs: cannot install signal handlers\n");
+		goto out;
+	}
+	handlers = 1;
+
+	err = serve(f, o);
+	if (mnt.ready_fd >= 0) {
+		/* INIT never got to init(): libfuse or the kernel refused. */
+		fprintf(stderr, "medfs: cannot mount on %s: the FUSE session "
+		        "did not start\n", o->mountpoint);
+		goto out;
+	}
+	/* A positive result is the signal that ended the loop. */
+	if (err < 0)
+		medfs_log(LOG_ERR, "the FUSE loop failed: %s", strerror(-err));
+	else
+		ret = 0;
+	medfs_log(LOG_INFO, "vault %s unmounted from %s", vault_dir, mountpoint);
+out:
+	if (handlers)
+		fuse_remove_signal_handlers(fuse_get_session(f));
+	if (mounted)
+		fuse_unmount(f);
+	if (f)
+		fuse_destroy(f);
+	if (mnt.vault)
+		medfs_vault_close(mnt.vault);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options o = { 0 };
+	char *vault_dir = NULL, *mountpoint = NULL;
+	int status_fd = -1;
+	int ret = 1;
+
+	if (fuse_opt_parse(&args, &o, medfs_opts, opt_proc) != 0)
+		goto out;
+	if (o.help) {
+		usage(argv[0]);
+		fuse_lib_help(&args);
+		ret = 0;
+		goto out;
+	}
+	if (o.version) {
+		printf("medfs version %s\n", MEDFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out;
+	}
+	if (o.bad_args || !o.vault || !o.mountpoint) {
+		fprintf(stderr, "usage: medfs VAULT MOUNTPOINT [--passphrase-file FILE] "
+		        "[-f] [-d] [-s] [-o OPTIONS]\n"
+		        "       medfs --help for more\n");
+		goto out;
+	}
+	if (o.debug)
+		o.foreground = 1;
+
+	if (check_paths(&o, &vault_dir, &mountpoint) < 0 ||
+	    add_mount_options(&o, vault_dir, &args) < 0)
+		goto out;
+
+	/* Fork before anything secret exists: mlock does not survive a fork,
+	 * and the child must hold the key. The parent only reports. */
+	if (!o.foreground) {
+		int fds[2];
+		pid_t pid;
+
+		if (pipe2(fds, O_CLOEXEC) != 0) {
+			fprintf(stderr, "medfs: pipe: %s\n", strerror(errno));
+			goto out;
+		}
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "medfs: fork: %s\n", strerror(errno));
+			close(fds[0]);
+			close(fds[1]);
+			goto out;
+		}
+		if (pid > 0) {
+			close(fds[1]);
+			ret = wait_for_child(pid, fds[0]);
+			goto out;
+		}
+		close(fds[0]);
+		status_fd = fds[1];
+	}
+	ret = run(&o, &args, vault_dir, mountpoint, status_fd);
+out:
+	free(vault_dir);
+	free(mountpoint);
+	free(o.passphrase_file);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,58 @@
+/* medfs: key derivation and secret memory. */
+#include <errno.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+
+#include "medfs/crypto.h"
+
+_Static_assert(sizeof(MEDFS_KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES,
+	       "KDF context must be exactly crypto_kdf_CONTEXTBYTES");
+_Static_assert(MEDFS_KEY_LEN >= crypto_kdf_BYTES_MIN &&
+		       MEDFS_KEY_LEN <= crypto_kdf_BYTES_MAX,
+	       "subkey length");
+_Static_assert(MEDFS_KEY_LEN == crypto_kdf_KEYBYTES, "vault key length");
+
+int medfs_crypto_init(void)
+{
+	/* 1 means already initialised, which is fine. */
+	if (sodium_init() < 0)
+		return -EIO;
+	return 0;
+}
+
+int medfs_subkey_derive(uint8_t out[MEDFS_KEY_LEN], enum medfs_subkey id,
+			const uint8_t vault_key[MEDFS_KEY_LEN])
+{
+	if (id < MEDFS_SUBKEY_HEADER || id > MEDFS_SUBKEY_JOURNAL)
+		return -EINVAL;
+	if (crypto_kdf_derive_from_key(out, MEDFS_KEY_LEN, (uint64_t)id,
+				       MEDFS_KDF_CONTEXT, vault_key) != 0) {
+		sodium_memzero(out, MEDFS_KEY_LEN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void *medfs_secret_alloc(size_t len)
+{
+	return sodium_malloc(len);
+}
+
+void medfs_secret_free(void *p)
+{
+	/* sodium_free wipes before unmapping and accepts NULL. */
+	sodium_free(p);
+}
+
+int medfs_disable_core_dumps(void)
+{
+	const struct rlimit none = {0, 0};
+
+	if (setrlimit(RLIMIT_CORE, &none) != 0)
+		return -errno;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* medfs: one replaceable, thread-safe log function. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "medfs/log.h"
+
+#define LOG_MSG_MAX 1024
+
+static void log_stderr(int priority, const char *msg)
+{
+	(void)priority;
+	/* One stdio call: the stream lock keeps concurrent lines whole. */
+	fprintf(stderr, "medfs: %s\n", msg);
+}
+
+/* Read with atomic loads so a late medfs_log_set is still race-free. */
+static medfs_log_fn log_sink = log_stderr;
+
+void medfs_log_set(medfs_log_fn fn)
+{
+	__atomic_store_n(&log_sink, fn ? fn : log_stderr, __ATOMIC_RELEASE);
+}
+
+void medfs_log(int priority, const char *fmt, ...)
+{
+	char msg[LOG_MSG_MAX];
+	medfs_log_fn sink;
+	va_list ap;
+	int saved = errno; /* callers often log, then return -errno */
+
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		snprintf(msg, sizeof(msg), "(unformattable log message)");
+	va_end(ap);
+
+	sink = __atomic_load_n(&log_sink, __ATOMIC_ACQUIRE);
+	sink(priority, msg);
+	errno = saved;
+}

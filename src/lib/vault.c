@@ -1,0 +1,2280 @@
+/* medfs: the vault, a directory tree of encrypted objects.
+ *
+ * Plaintext paths are translated to vault paths one directory at a time:
+ * each vault directory carries a header with its random id, bound to its
+ * parent and name, and names are encrypted under that id. Translations of
+ * directories are cached; anything that moves or removes a directory
+ * empties the cache.
+ *
+ * Regular files are shared between their opens through one struct
+ * medfs_file per vault inode, which holds the file key, the authoritative
+ * plaintext size and the binding (parent id and name) that the header is
+ * sealed with. Readers share its lock; writers and truncation hold it
+ * alone. Inode numbers are a safe key: an object keeps its vault file
+ * open, so its inode cannot be reused while it lives. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "medfs/block.h"
+#include "medfs/config.h"
+#include "medfs/header.h"
+#include "medfs/log.h"
+#include "medfs/name.h"
+#include "medfs/vault.h"
+
+#define DIRCACHE_BUCKETS 4096
+#define DIRCACHE_MAX 65536
+#define FILES_BUCKETS 1024
+#define CHUNK_BLOCKS 256 /* blocks sealed per pwrite: 1 MiB of plaintext */
+#define XATTR_PREFIX "user."
+#define XATTR_VAULT_PREFIX "user.medfs."
+#define XATTR_VALUE_MAX 65536
+
+/* Secret key material, one sodium allocation, read-only once derived. */
+struct vault_keys {
+	uint8_t header[MEDFS_KEY_LEN];
+	uint8_t name[MEDFS_NAME_KEY_LEN];
+	uint8_t dir[MEDFS_KEY_LEN];
+	uint8_t link[MEDFS_KEY_LEN];
+	uint8_t xattr[MEDFS_KEY_LEN];
+};
+
+struct dircache_entry {
+	struct dircache_entry *next;
+	uint64_t hash;
+	char *path;  /* plaintext */
+	char *vpath; /* relative to the tree, "" for the root */
+	uint8_t id[MEDFS_DIR_ID_LEN];
+};
+
+struct medfs_vault {
+	int tree_fd;
+	struct vault_keys *keys;
+	/* Namespace lock: rename and rmdir hold it alone, so that they see
+	 * directories whose emptiness and headers cannot change under them. */
+	pthread_rwlock_t ns_lock;
+	pthread_mutex_t dc_lock;
+	struct dircache_entry *dc[DIRCACHE_BUCKETS];
+	size_t dc_count;
+	pthread_mutex_t files_lock;
+	struct medfs_file *files[FILES_BUCKETS];
+	medfs_integrity_fn hook;
+	void *hook_ctx;
+};
+
+struct medfs_file {
+	struct medfs_file *next;
+	struct medfs_vault *v;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	bool writable;
+	unsigned refs; /* under v->files_lock */
+	pthread_rwlock_t lock;
+	uint8_t *key; /* secret memory */
+	uint8_t id[MEDFS_FILE_ID_LEN];
+	uint64_t size;
+	uint8_t parent_id[MEDFS_DIR_ID_LEN];
+	char name[MEDFS_NAME_MAX + 1];
+	size_t name_len;
+	char vpath[PATH_MAX]; /* for integrity reports */
+};
+
+/* Where a plaintext path lives in the vault. */
+struct loc {
+	char dir_vpath[PATH_MAX];
+	uint8_t dir_id[MEDFS_DIR_ID_LEN];
+	const char *name;
+	size_t name_len;
+	char enc[MEDFS_NAME_ENC_MAX]; /* full vault name */
+	size_t enc_len;
+	char entry[MEDFS_NAME_ENC_MAX]; /* entry name in the vault dir */
+	bool is_long;
+	char vpath[PATH_MAX];
+};
+
+/* Per-thread buffer for sealed blocks: no allocation on the block path
+ * once it has grown to a request's size. */
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+struct tbuf {
+	size_t cap;
+	uint8_t data[];
+};
+
+static void buf_key_init(void)
+{
+	pthread_key_create(&buf_key, free);
+}
+
+static uint8_t *thread_buf(size_t len)
+{
+	struct tbuf *b;
+
+	pthread_once(&buf_once, buf_key_init);
+	b = pthread_getspecific(buf_key);
+	if (b && b->cap >= len)
+		return b->data;
+	free(b);
+	b = malloc(sizeof(*b) + len);
+	pthread_setspecific(buf_key, b);
+	if (!b)
+		return NULL;
+	b->cap = len;
+	return b->data;
+}
+
+static void report(struct medfs_vault *v, const char *vpath, const char *plain,
+                   int64_t offset, const char *what)
+{
+	if (offset >= 0)
+		medfs_log(LOG_ERR, "integrity failure: %s: %s at offset %lld",
+		          vpath[0] ? vpath : ".", what, (long long)offset);
+	else
+		medfs_log(LOG_ERR, "integrity failure: %s: %s", vpath[0] ? vpath : ".",
+		          what);
+	if (v->hook) {
+		char full[PATH_MAX + 8];
+
+		snprintf(full, sizeof(full), "%s%s%s", MEDFS_TREE_NAME,
+		         vpath[0] ? "/" : "", vpath);
+		v->hook(v->hook_ctx, full, plain, offset, what);
+	}
+}
+
+static const char *at_path(const char *vpath)
+{
+	return vpath[0] ? vpath : ".";
+}
+
+static int join(char *out, size_t outsz, const char *dir, const char *entry)
+{
+	int n;
+
+	if (dir[0])
+		n = snprintf(out, outsz, "%s/%s", dir, entry);
+	else
+		n = snprintf(out, outsz, "%s", entry);
+	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
+}
+
+static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, off + done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/* ---- directory cache ---- */
+
+static uint64_t hash_str(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static bool dc_get(struct medfs_vault *v, const char *path, size_t len, char *vpath,
+                   uint8_t id[MEDFS_DIR_ID_LEN])
+{
+	uint64_t h = hash_str(path, len);
+	bool found = false;
+
+	pthread_mutex_lock(&v->dc_lock);
+	for (struct dircache_entry *e = v->dc[h % DIRCACHE_BUCKETS]; e; e = e->next) {
+		if (e->hash == h && strlen(e->path) == len && !memcmp(e->path, path, len)) {
+			strcpy(vpath, e->vpath);
+			memcpy(id, e->id, MEDFS_DIR_ID_LEN);
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&v->dc_lock);
+	return found;
+}
+
+static void dc_clear_locked(struct medfs_vault *v)
+{
+	for (size_t i = 0; i < DIRCACHE_BUCKETS; i++) {
+		struct dircache_entry *e = v->dc[i];
+
+		while (e) {
+			struct dircache_entry *next = e->next;
+
+			free(e->path);
+			free(e->vpath);
+			free(e);
+			e = next;
+		}
+		v->dc[i] = NULL;
+	}
+	v->dc_count = 0;
+}
+
+static void dc_clear(struct medfs_vault *v)
+{
+	pthread_mutex_lock(&v->dc_lock);
+	dc_clear_locked(v);
+	pthread_mutex_unlock(&v->dc_lock);
+}
+
+static void dc_put(struct medfs_vault *v, const char *path, size_t len, const char *vpath,
+                   const uint8_t id[MEDFS_DIR_ID_LEN])
+{
+	struct dircache_entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return;
+	e->path = strndup(path, len);
+	e->vpath = strdup(vpath);
+	if (!e->path || !e->vpath) {
+		free(e->path);
+		free(e->vpath);
+		free(e);
+		return;
+	}
+	e->hash = hash_str(path, len);
+	memcpy(e->id, id, MEDFS_DIR_ID_LEN);
+	pthread_mutex_lock(&v->dc_lock);
+	if (v->dc_count >= DIRCACHE_MAX)
+		dc_clear_locked(v);
+	e->next = v->dc[e->hash % DIRCACHE_BUCKETS];
+	v->dc[e->hash % DIRCACHE_BUCKETS] = e;
+	v->dc_count++;
+	pthread_mutex_unlock(&v->dc_lock);
+}
+
+/* ---- names ---- */
+
+/* Encrypts one name for dir_id into l->enc and l->entry. */
+static int encode_name(struct medfs_vault *v, struct loc *l)
+{
+	int n;
+
+	if (l->name_len > MEDFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	n = medfs_name_encrypt(l->enc, sizeof(l->enc), l->name, l->name_len, l->dir_id,
+	                       v->keys->name);
+	if (n < 0)
+		return n;
+	l->enc_len = n;
+	n = medfs_name_entry(l->entry, sizeof(l->entry), l->enc, l->enc_len, v->keys->name);
+	if (n < 0)
+		return n;
+	l->is_long = medfs_name_is_long(l->entry);
+	return join(l->vpath, sizeof(l->vpath), l->dir_vpath, l->entry);
+}
+
+static int read_dir_header(struct medfs_vault *v, const char *vpath,
+                           const struct medfs_binding *b, uint8_t id[MEDFS_DIR_ID_LEN])
+{
+	char hpath[PATH_MAX];
+	uint8_t buf[MEDFS_DIR_HEADER_LEN];
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	if (fstatat(v->tree_fd, at_path(vpath), &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME);
+	if (r < 0)
+		return r;
+	fd = openat(v->tree_fd, hpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ENOENT) {
+			report(v, vpath, NULL, -1, "directory header missing");
+			return -EBADMSG;
+		}
+		return r;
+	}
+	n = pread_full(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n < 0)
+		return n;
+	if (n != sizeof(buf)) {
+		report(v, vpath, NULL, -1, "directory header truncated");
+		return -EBADMSG;
+	}
+	r = medfs_dir_header_open(buf, id, v->keys->dir, b);
+	if (r == -EBADMSG)
+		report(v, vpath, NULL, -1,
+		       "directory header does not authenticate (moved, swapped or modified)");
+	return r;
+}
+
+static int write_dir_header(struct medfs_vault *v, const char *vpath,
+                            const uint8_t id[MEDFS_DIR_ID_LEN],
+                            const struct medfs_binding *b)
+{
+	char hpath[PATH_MAX], tmp[PATH_MAX];
+	uint8_t buf[MEDFS_DIR_HEADER_LEN];
+	int fd, r;
+
+	r = medfs_dir_header_seal(buf, id, v->keys->dir, b);
+	if (r < 0)
+		return r;
+	if ((r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME)) < 0 ||
+	    (r = join(tmp, sizeof(tmp), vpath, MEDFS_DIR_HEADER_NAME ".tmp")) < 0)
+		return r;
+	fd = openat(v->tree_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	            0600);
+	if (fd < 0)
+		return -errno;
+	r = pwrite_full(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, hpath) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(v->tree_fd, tmp, 0);
+	return r;
+}
+
+/* Finds the vault path and id of the directory at plaintext path[0..len). */
+static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char *vpath,
+                      uint8_t id[MEDFS_DIR_ID_LEN])
+{
+	struct loc *l;
+	size_t pos;
+	int r = 0;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len <= 1) {
+		len = 1;
+		path = "/";
+	}
+	if (dc_get(v, path, len, vpath, id))
+		return 0;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	/* Walk from the root, taking each prefix from the cache when there. */
+	memset(l->dir_id, 0, sizeof(l->dir_id));
+	l->dir_vpath[0] = '\0';
+	if (!dc_get(v, "/", 1, l->dir_vpath, l->dir_id)) {
+		struct medfs_binding root = {.name = "", .name_len = 0};
+		uint8_t rid[MEDFS_DIR_ID_LEN];
+
+		r = read_dir_header(v, "", &root, rid);
+		if (r < 0)
+			goto out;
+		memcpy(l->dir_id, rid, sizeof(rid));
+		dc_put(v, "/", 1, "", rid);
+	}
+	pos = 1;
+	while (pos < len) {
+		size_t end = pos;
+		uint8_t child[MEDFS_DIR_ID_LEN];
+
+		while (end < len && path[end] != '/')
+			end++;
+		if (end == pos) {
+			pos++;
+			continue;
+		}
+		if (dc_get(v, path, end, l->vpath, child)) {
+			strcpy(l->dir_vpath, l->vpath);
+			memcpy(l->dir_id, child, sizeof(child));
+			pos = end + 1;
+			continue;
+		}
+		l->name = path + pos;
+		l->name_len = end - pos;
+		r = encode_name(v, l);
+		if (r < 0)
+			goto out;
+		{
+			struct medfs_binding b = {.name = l->name, .name_len = l->name_len};
+
+			memcpy(b.parent_id, l->dir_id, sizeof(b.parent_id));
+			r = read_dir_header(v, l->vpath, &b, child);
+			if (r < 0)
+				goto out;
+		}
+		dc_put(v, path, end, l->vpath, child);
+		strcpy(l->dir_vpath, l->vpath);
+		memcpy(l->dir_id, child, sizeof(child));
+		pos = end + 1;
+	}
+	strcpy(vpath, l->dir_vpath);
+	memcpy(id, l->dir_id, MEDFS_DIR_ID_LEN);
+out:
+	free(l);
+	return r;
+}
+
+/* Resolves a non-root plaintext path to its parent and entry. */
+static int resolve(struct medfs_vault *v, const char *path, struct loc *l)
+{
+	size_t len = strlen(path), slash;
+	int r;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len <= 1 || path[0] != '/')
+		return -EINVAL;
+	slash = len - 1;
+	while (path[slash] != '/')
+		slash--;
+	l->name = path + slash + 1;
+	l->name_len = len - slash - 1;
+	r = dir_lookup(v, path, slash ? slash : 1, l->dir_vpath, l->dir_id);
+	if (r < 0)
+		return r;
+	return encode_name(v, l);
+}
+
+static bool is_root(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return *path == '\0';
+}
+
+static void loc_binding(const struct loc *l, struct medfs_binding *b)
+{
+	memcpy(b->parent_id, l->dir_id, sizeof(b->parent_id));
+	b->name = l->name;
+	b->name_len = l->name_len;
+}
+
+/* Long names: the sidecar holds the full vault name of its entry. */
+static int sidecar_write(struct medfs_vault *v, const struct loc *l)
+{
+	char p[PATH_MAX + 2];
+	int fd, r;
+
+	if (!l->is_long)
+		return 0;
+	snprintf(p, sizeof(p), "%s%s", l->vpath, MEDFS_LONGNAME_SUFFIX);
+	fd = openat(v->tree_fd, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	            0600);
+	if (fd < 0)
+		return -errno;
+	r = pwrite_full(fd, l->enc, l->enc_len, 0);
+	if (r == 0 && ftruncate(fd, l->enc_len) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static void sidecar_remove(struct medfs_vault *v, const struct loc *l)
+{
+	char p[PATH_MAX + 2];
+
+	if (!l->is_long)
+		return;
+	snprintf(p, sizeof(p), "%s%s", l->vpath, MEDFS_LONGNAME_SUFFIX);
+	unlinkat(v->tree_fd, p, 0);
+}
+
+/* ---- attributes ---- */
+
+static void plain_stat(struct medfs_vault *v, const char *vpath, struct stat *st)
+{
+	if (S_ISREG(st->st_mode)) {
+		int64_t size = medfs_plain_size(st->st_size);
+
+		/* A torn or tampered file shows size 0; opening it says EIO. */
+		st->st_size = size < 0 ? 0 : size;
+	} else if (S_ISLNK(st->st_mode)) {
+		int len = medfs_link_plain_len(st->st_size);
+
+		st->st_size = len < 0 ? 0 : len;
+	}
+	(void)v;
+	(void)vpath;
+}
+
+int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st)
+{
+	struct loc *l;
+	int r;
+
+	if (is_root(path)) {
+		if (fstatat(v->tree_fd, ".", st, 0) < 0)
+			return -errno;
+		return 0;
+	}
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	r = resolve(v, path, l);
+	if (r == 0 && fstatat(v->tree_fd, l->vpath, st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	if (r == 0)
+		plain_stat(v, l->vpath, st);
+	free(l);
+	return r;
+}
+
+static int set_owner(struct medfs_vault *v, const char *vpath, const struct medfs_owner *o)
+{
+	if (!o || (o->uid == (uid_t)-1 && o->gid == (gid_t)-1))
+		return 0;
+	if (fchownat(v->tree_fd, at_path(vpath), o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- directories ---- */
+
+int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
+                      const struct medfs_owner *o)
+{
+	struct loc *l = malloc(sizeof(*l));
+	struct medfs_binding b;
+	uint8_t id[MEDFS_DIR_ID_LEN];
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	if ((r = sidecar_write(v, l)) < 0)
+		goto out;
+	if (mkdirat(v->tree_fd, l->vpath, 0700) < 0) {
+		r = -errno;
+		if (r != -EEXIST)
+			sidecar_remove(v, l);
+		goto out;
+	}
+	randombytes_buf(id, sizeof(id));
+	loc_binding(l, &b);
+	r = write_dir_header(v, l->vpath, id, &b);
+	if (r == 0 && fchmodat(v->tree_fd, l->vpath, mode & 07777, 0) < 0)
+		r = -errno;
+	if (r == 0)
+		r = set_owner(v, l->vpath, o);
+	if (r < 0) {
+		char hpath[PATH_MAX];
+
+		if (join(hpath, sizeof(hpath), l->vpath, MEDFS_DIR_HEADER_NAME) == 0)
+			unlinkat(v->tree_fd, hpath, 0);
+		unlinkat(v->tree_fd, l->vpath, AT_REMOVEDIR);
+		sidecar_remove(v, l);
+	}
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	free(l);
+	return r;
+}
+
+/* 0 when the vault directory holds nothing but its header. */
+static int dir_empty(struct medfs_vault *v, const char *vpath)
+{
+	int fd = openat(v->tree_fd, at_path(vpath), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, MEDFS_DIR_HEADER_NAME))
+			continue;
+		r = -ENOTEMPTY;
+		break;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Removes an empty vault directory; the caller holds ns_lock alone. */
+static int remove_dir(struct medfs_vault *v, const struct loc *l)
+{
+	char hpath[PATH_MAX];
+	uint8_t hdr[MEDFS_DIR_HEADER_LEN];
+	ssize_t n = -1;
+	int r, fd;
+
+	r = dir_empty(v, l->vpath);
+	if (r < 0)
+		return r;
+	r = join(hpath, sizeof(hpath), l->vpath, MEDFS_DIR_HEADER_NAME);
+	if (r < 0)
+		return r;
+	/* Keep the header to put it back should rmdir fail. */
+	fd = openat(v->tree_fd, hpath, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = pread_full(fd, hdr, sizeof(hdr), 0);
+		close(fd);
+	}
+	unlinkat(v->tree_fd, hpath, 0);
+	if (unlinkat(v->tree_fd, l->vpath, AT_REMOVEDIR) < 0) {
+		r = -errno;
+		if (n == sizeof(hdr)) {
+			fd = openat(v->tree_fd, hpath, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+			if (fd >= 0) {
+				pwrite_full(fd, hdr, sizeof(hdr), 0);
+				close(fd);
+			}
+		}
+		return r;
+	}
+	return 0;
+}
+
+int medfs_vault_rmdir(struct medfs_vault *v, const char *path)
+{
+	struct loc *l;
+	struct stat st;
+	int r;
+
+	if (is_root(path))
+		return -EBUSY;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&v->ns_lock);
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		r = -ENOTDIR;
+		goto out;
+	}
+	r = remove_dir(v, l);
+	if (r == 0) {
+		sidecar_remove(v, l);
+		dc_clear(v);
+	}
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	free(l);
+	return r;
+}
+
+struct readdir_state {
+	struct medfs_vault *v;
+	const char *dir_path;
+	const char *dir_vpath;
+	const uint8_t *dir_id;
+	int dfd;
+};
+
+/* Decrypts one vault entry's name; returns its length or -EBADMSG. */
+static int entry_name(struct readdir_state *s, const char *entry, char *out, size_t outsz)
+{
+	char enc[MEDFS_NAME_ENC_MAX], check[MEDFS_NAME_ENC_MAX];
+	size_t enc_len;
+	int r;
+
+	if (medfs_name_is_long(entry)) {
+		char side[NAME_MAX + 1];
+		ssize_t n;
+		int fd;
+
+		snprintf(side, sizeof(side), "%s%s", entry, MEDFS_LONGNAME_SUFFIX);
+		fd = openat(s->dfd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -EBADMSG;
+		n = pread_full(fd, enc, sizeof(enc) - 1, 0);
+		close(fd);
+		if (n <= 0)
+			return -EBADMSG;
+		enc_len = n;
+		enc[enc_len] = '\0';
+		r = medfs_name_entry(check, sizeof(check), enc, enc_len, s->v->keys->name);
+		if (r < 0 || strcmp(check, entry))
+			return -EBADMSG;
+	} else {
+		enc_len = strlen(entry);
+		if (enc_len >= sizeof(enc))
+			return -EBADMSG;
+		memcpy(enc, entry, enc_len + 1);
+	}
+	return medfs_name_decrypt(out, outsz, enc, enc_len, s->dir_id, s->v->keys->name);
+}
+
+int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_fn fill,
+                        void *ctx)
+{
+	char vpath[PATH_MAX], name[MEDFS_NAME_MAX + 1];
+	uint8_t id[MEDFS_DIR_ID_LEN];
+	struct readdir_state s;
+	struct dirent *de;
+	DIR *d;
+	int r, fd;
+
+	r = dir_lookup(v, path, strlen(path), vpath, id);
+	if (r < 0)
+		return r;
+	fd = openat(v->tree_fd, at_path(vpath), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	s = (struct readdir_state){v, path, vpath, id, fd};
+	while ((de = readdir(d))) {
+		struct stat st;
+		int n;
+
+		if (medfs_name_is_internal(de->d_name))
+			continue;
+		n = entry_name(&s, de->d_name, name, sizeof(name));
+		if (n < 0) {
+			char bad[PATH_MAX];
+
+			if (join(bad, sizeof(bad), vpath, de->d_name) == 0)
+				report(v, bad, NULL, -1, "entry name does not authenticate");
+			continue;
+		}
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* removed meanwhile */
+		plain_stat(v, NULL, &st);
+		if (fill(ctx, name, &st))
+			break;
+	}
+	closedir(d);
+	sodium_memzero(name, sizeof(name));
+	return 0;
+}
+
+/* ---- symlinks ---- */
+
+int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *path,
+                        const struct medfs_owner *o)
+{
+	struct loc *l = malloc(sizeof(*l));
+	char *enc = malloc(MEDFS_LINK_ENC_MAX);
+	struct medfs_binding b;
+	int r;
+
+	if (!l || !enc) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	loc_binding(l, &b);
+	r = medfs_link_encrypt(enc, MEDFS_LINK_ENC_MAX, target, strlen(target),
+	                       v->keys->link, &b);
+	if (r < 0)
+		goto out;
+	if ((r = sidecar_write(v, l)) < 0)
+		goto out;
+	if (symlinkat(enc, v->tree_fd, l->vpath) < 0) {
+		r = -errno;
+		if (r != -EEXIST)
+			sidecar_remove(v, l);
+		goto out;
+	}
+	r = set_owner(v, l->vpath, o);
+	if (r < 0) {
+		unlinkat(v->tree_fd, l->vpath, 0);
+		sidecar_remove(v, l);
+	}
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+out_free:
+	free(enc);
+	free(l);
+	return r;
+}
+
+/* Reads and opens the target of the symlink at l into out. */
+static int read_link(struct medfs_vault *v, const struct loc *l, char *out, size_t outsz)
+{
+	char *enc = malloc(MEDFS_LINK_ENC_MAX);
+	struct medfs_binding b;
+	ssize_t n;
+	int r;
+
+	if (!enc)
+		return -ENOMEM;
+	n = readlinkat(v->tree_fd, l->vpath, enc, MEDFS_LINK_ENC_MAX - 1);
+	if (n < 0) {
+		r = errno == EINVAL ? -EINVAL : -errno;
+		goto out;
+	}
+	enc[n] = '\0';
+	loc_binding(l, &b);
+	r = medfs_link_decrypt(out, outsz, enc, n, v->keys->link, &b);
+	if (r == -EBADMSG)
+		report(v, l->vpath, NULL, -1,
+		       "symlink target does not authenticate (moved, swapped or modified)");
+out:
+	free(enc);
+	return r;
+}
+
+int medfs_vault_readlink(struct medfs_vault *v, const char *path, char *buf, size_t size)
+{
+	struct loc *l;
+	char *target;
+	int r;
+
+	if (size == 0)
+		return -EINVAL;
+	l = malloc(sizeof(*l));
+	target = malloc(MEDFS_LINK_MAX + 1);
+	if (!l || !target) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	r = read_link(v, l, target, MEDFS_LINK_MAX + 1);
+	if (r < 0)
+		goto out;
+	if ((size_t)r >= size)
+		r = size - 1;
+	memcpy(buf, target, r);
+	buf[r] = '\0';
+	r = 0;
+out:
+	free(target);
+	free(l);
+	return r;
+}
+
+/* ---- simple attribute changes ---- */
+
+typedef int (*loc_fn)(struct medfs_vault *v, const char *vpath, const void *arg);
+
+static int with_path(struct medfs_vault *v, const char *path, loc_fn fn, const void *arg)
+{
+	struct loc *l;
+	int r;
+
+	if (is_root(path))
+		return fn(v, "", arg);
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	r = resolve(v, path, l);
+	if (r == 0)
+		r = fn(v, l->vpath, arg);
+	free(l);
+	return r;
+}
+
+static int do_chmod(struct medfs_vault *v, const char *vpath, const void *arg)
+{
+	if (fchmodat(v->tree_fd, at_path(vpath), *(const mode_t *)arg & 07777, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int do_chown(struct medfs_vault *v, const char *vpath, const void *arg)
+{
+	return set_owner(v, vpath, arg);
+}
+
+static int do_utimens(struct medfs_vault *v, const char *vpath, const void *arg)
+{
+	if (utimensat(v->tree_fd, at_path(vpath), arg, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+int medfs_vault_chmod(struct medfs_vault *v, const char *path, mode_t mode)
+{
+	return with_path(v, path, do_chmod, &mode);
+}
+
+int medfs_vault_chown(struct medfs_vault *v, const char *path, uid_t uid, gid_t gid)
+{
+	struct medfs_owner o = {uid, gid};
+
+	return with_path(v, path, do_chown, &o);
+}
+
+int medfs_vault_utimens(struct medfs_vault *v, const char *path,
+                        const struct timespec tv[2])
+{
+	return with_path(v, path, do_utimens, tv);
+}
+
+int medfs_vault_statfs(struct medfs_vault *v, struct statvfs *st)
+{
+	if (fstatvfs(v->tree_fd, st) < 0)
+		return -errno;
+	st->f_namemax = MEDFS_NAME_MAX;
+	return 0;
+}
+
+/* ---- regular files ---- */
+
+static int header_write(struct medfs_file *f)
+{
+	uint8_t hdr[MEDFS_HEADER_LEN];
+	struct medfs_binding b = {.name = f->name, .name_len = f->name_len};
+	int r;
+
+	memcpy(b.parent_id, f->parent_id, sizeof(b.parent_id));
+	r = medfs_header_seal(hdr, f->id, f->key, f->size, f->v->keys->header, &b);
+	if (r < 0)
+		return r;
+	return pwrite_full(f->fd, hdr, sizeof(hdr), 0);
+}
+
+/* Reads and opens the header of the vault file open at fd. */
+static int header_read(struct medfs_vault *v, int fd, const char *vpath,
+                       const struct medfs_binding *b, uint8_t id[MEDFS_FILE_ID_LEN],
+                       uint8_t *key, uint64_t *size)
+{
+	uint8_t hdr[MEDFS_HEADER_LEN];
+	struct stat st;
+	int64_t disk_plain;
+	ssize_t n;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	n = pread_full(fd, hdr, sizeof(hdr), 0);
+	if (n < 0)
+		return n;
+	if (n != sizeof(hdr)) {
+		report(v, vpath, NULL, 0, "file header truncated");
+		return -EBADMSG;
+	}
+	r = medfs_header_open(hdr, id, key, size, v->keys->header, b);
+	if (r == -EBADMSG) {
+		report(v, vpath, NULL, 0,
+		       "file header does not authenticate (moved, renamed, swapped or "
+		       "modified)");
+		return r;
+	}
+	if (r < 0)
+		return r;
+	disk_plain = medfs_plain_size(st.st_size);
+	if (disk_plain < 0 || (uint64_t)disk_plain != *size) {
+		sodium_memzero(key, MEDFS_KEY_LEN);
+		report(v, vpath, NULL, (int64_t)st.st_size,
+		       "file length does not match its header (truncated or extended)");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static struct medfs_file **files_slot(struct medfs_vault *v, dev_t dev, ino_t ino)
+{
+	return &v->files[(ino ^ (dev << 7)) % FILES_BUCKETS];
+}
+
+static struct medfs_file *files_find(struct medfs_vault *v, dev_t dev, ino_t ino)
+{
+	for (struct medfs_file *f = *files_slot(v, dev, ino); f; f = f->next)
+		if (f->dev == dev && f->ino == ino)
+			return f;
+	return NULL;
+}
+
+static void file_free(struct medfs_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	medfs_secret_free(f->key);
+	pthread_rwlock_destroy(&f->lock);
+	sodium_memzero(f->name, sizeof(f->name));
+	free(f);
+}
+
+static struct medfs_file *file_new(struct medfs_vault *v, const struct loc *l)
+{
+	struct medfs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (!f->key) {
+		free(f);
+		return NULL;
+	}
+	f->v = v;
+	f->fd = -1;
+	f->refs = 1;
+	pthread_rwlock_init(&f->lock, NULL);
+	memcpy(f->parent_id, l->dir_id, sizeof(f->parent_id));
+	memcpy(f->name, l->name, l->name_len);
+	f->name[l->name_len] = '\0';
+	f->name_len = l->name_len;
+	snprintf(f->vpath, sizeof(f->vpath), "%s", l->vpath);
+	return f;
+}
+
+static bool wants_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+/* Takes a reference on the object of the vault file open at fd (which it
+ * consumes), creating it from the header when it is not open yet. */
+static int file_get(struct medfs_vault *v, int fd, bool writable, const struct loc *l,
+                    struct medfs_file **out)
+{
+	struct medfs_binding b;
+	struct medfs_file *f;
+	struct stat st;
+	int r = 0;
+
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	pthread_mutex_lock(&v->files_lock);
+	f = files_find(v, st.st_dev, st.st_ino);
+	if (f) {
+		f->refs++;
+		if (writable && !f->writable) {
+			/* Readers may be using the old descriptor: swap it
+			 * under the object's lock. */
+			pthread_rwlock_wrlock(&f->lock);
+			dup3(fd, f->fd, O_CLOEXEC);
+			f->writable = true;
+			pthread_rwlock_unlock(&f->lock);
+		}
+		close(fd);
+		goto out;
+	}
+	f = file_new(v, l);
+	if (!f) {
+		close(fd);
+		r = -ENOMEM;
+		goto out;
+	}
+	f->fd = fd;
+	f->writable = writable;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	loc_binding(l, &b);
+	r = header_read(v, fd, l->vpath, &b, f->id, f->key, &f->size);
+	if (r < 0) {
+		file_free(f);
+		f = NULL;
+		goto out;
+	}
+	sodium_mprotect_readonly(f->key);
+	f->next = *files_slot(v, f->dev, f->ino);
+	*files_slot(v, f->dev, f->ino) = f;
+out:
+	pthread_mutex_unlock(&v->files_lock);
+	*out = f;
+	return r;
+}
+
+void medfs_file_release(struct medfs_file *f)
+{
+	struct medfs_vault *v;
+
+	if (!f)
+		return;
+	v = f->v;
+	pthread_mutex_lock(&v->files_lock);
+	if (--f->refs > 0) {
+		pthread_mutex_unlock(&v->files_lock);
+		return;
+	}
+	for (struct medfs_file **p = files_slot(v, f->dev, f->ino); *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&v->files_lock);
+	file_free(f);
+}
+
+static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags, bool *writable)
+{
+	int fd = openat(v->tree_fd, vpath, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+	*writable = true;
+	if (fd < 0 && errno == EACCES && !wants_write(flags)) {
+		fd = openat(v->tree_fd, vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		*writable = false;
+	}
+	if (fd < 0)
+		return errno == ELOOP ? -EINVAL : -errno;
+	return fd;
+}
+
+static int open_at_loc(struct medfs_vault *v, const struct loc *l, int flags,
+                       struct medfs_file **out)
+{
+	bool writable;
+	int fd, r;
+
+	fd = open_vault_file(v, l->vpath, flags, &writable);
+	if (fd < 0)
+		return fd;
+	r = file_get(v, fd, writable, l, out);
+	if (r < 0)
+		return r;
+	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
+		r = medfs_file_truncate(*out, 0);
+		if (r < 0) {
+			medfs_file_release(*out);
+			*out = NULL;
+		}
+	}
+	return r;
+}
+
+int medfs_file_open(struct medfs_vault *v, const char *path, int flags,
+                    struct medfs_file **out)
+{
+	struct loc *l;
+	int r;
+
+	*out = NULL;
+	if (is_root(path))
+		return -EISDIR;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	r = resolve(v, path, l);
+	if (r == 0)
+		r = open_at_loc(v, l, flags, out);
+	free(l);
+	return r;
+}
+
+int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t mode,
+                      const struct medfs_owner *o, struct medfs_file **out)
+{
+	struct loc *l;
+	struct medfs_file *f = NULL;
+	struct stat st;
+	int r, fd;
+
+	*out = NULL;
+	if (is_root(path))
+		return -EEXIST;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	if ((r = sidecar_write(v, l)) < 0)
+		goto out;
+	fd = openat(v->tree_fd, l->vpath,
+	            O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EEXIST && !(flags & O_EXCL))
+			r = open_at_loc(v, l, flags, out);
+		else if (r != -EEXIST)
+			sidecar_remove(v, l);
+		goto out;
+	}
+	f = file_new(v, l);
+	if (!f) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	f->fd = fd;
+	f->writable = true;
+	/* The mode as asked, whatever the process umask. */
+	if (fchmod(fd, mode & 07777) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	randombytes_buf(f->id, sizeof(f->id));
+	randombytes_buf(f->key, MEDFS_KEY_LEN);
+	sodium_mprotect_readonly(f->key);
+	if ((r = header_write(f)) < 0 || (r = set_owner(v, l->vpath, o)) < 0)
+		goto fail;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	pthread_mutex_lock(&v->files_lock);
+	f->next = *files_slot(v, f->dev, f->ino);
+	*files_slot(v, f->dev, f->ino) = f;
+	pthread_mutex_unlock(&v->files_lock);
+	*out = f;
+	goto out;
+fail:
+	unlinkat(v->tree_fd, l->vpath, 0);
+	sidecar_remove(v, l);
+	if (f)
+		file_free(f);
+	else
+		close(fd);
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	free(l);
+	return r;
+}
+
+uint64_t medfs_file_size(struct medfs_file *f)
+{
+	uint64_t size;
+
+	pthread_rwlock_rdlock(&f->lock);
+	size = f->size;
+	pthread_rwlock_unlock(&f->lock);
+	return size;
+}
+
+int medfs_file_getattr(struct medfs_file *f, struct stat *st)
+{
+	int r = 0;
+
+	pthread_rwlock_rdlock(&f->lock);
+	if (fstat(f->fd, st) < 0)
+		r = -errno;
+	else
+		st->st_size = f->size;
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+static size_t block_len(uint64_t size, uint64_t index)
+{
+	uint64_t start = index * MEDFS_BLOCK_SIZE;
+
+	if (start >= size)
+		return 0;
+	return size - start >= MEDFS_BLOCK_SIZE ? MEDFS_BLOCK_SIZE : size - start;
+}
+
+static int block_fail(struct medfs_file *f, uint64_t index)
+{
+	report(f->v, f->vpath, NULL, (int64_t)medfs_block_disk_offset(index),
+	       "block does not authenticate (modified, moved, replaced or zeroed)");
+	return -EBADMSG;
+}
+
+ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
+{
+	uint8_t *out = buf, *sealed;
+	uint8_t tmp[MEDFS_BLOCK_SIZE];
+	uint64_t end, first, last, disk_len;
+	ssize_t r;
+
+	if (off < 0)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&f->lock);
+	if ((uint64_t)off >= f->size || size == 0) {
+		r = 0;
+		goto out;
+	}
+	end = (uint64_t)off + size;
+	if (end > f->size)
+		end = f->size;
+	first = off / MEDFS_BLOCK_SIZE;
+	last = (end - 1) / MEDFS_BLOCK_SIZE;
+	r = end - off;
+	/* One block chunk at a time: a single pread each. */
+	for (uint64_t c = first; c <= last; c += CHUNK_BLOCKS) {
+		uint64_t c_last = c + CHUNK_BLOCKS - 1 < last ? c + CHUNK_BLOCKS - 1 : last;
+		ssize_t n;
+
+		disk_len = medfs_block_disk_offset(c_last) - medfs_block_disk_offset(c) +
+		           block_len(f->size, c_last) + MEDFS_BLOCK_OVERHEAD;
+		sealed = thread_buf(disk_len);
+		if (!sealed) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n = pread_full(f->fd, sealed, disk_len, medfs_block_disk_offset(c));
+		if (n < 0) {
+			r = n;
+			goto out;
+		}
+		if ((uint64_t)n != disk_len) {
+			r = block_fail(f, c + n / MEDFS_BLOCK_DISK_SIZE);
+			goto out;
+		}
+		for (uint64_t i = c; i <= c_last; i++) {
+			size_t blen = block_len(f->size, i);
+			const uint8_t *s = sealed + (i - c) * MEDFS_BLOCK_DISK_SIZE;
+			uint64_t bstart = i * MEDFS_BLOCK_SIZE;
+			uint64_t from = bstart < (uint64_t)off ? (uint64_t)off : bstart;
+			uint64_t to = bstart + blen < end ? bstart + blen : end;
+
+			if (from == bstart && to == bstart + blen) {
+				if (medfs_block_open(out + (bstart - off), s,
+				                     blen + MEDFS_BLOCK_OVERHEAD, f->key, f->id,
+				                     i) < 0) {
+					r = block_fail(f, i);
+					goto out;
+				}
+			} else {
+				if (medfs_block_open(tmp, s, blen + MEDFS_BLOCK_OVERHEAD, f->key,
+				                     f->id, i) < 0) {
+					r = block_fail(f, i);
+					goto out;
+				}
+				memcpy(out + (from - off), tmp + (from - bstart), to - from);
+			}
+		}
+	}
+out:
+	pthread_rwlock_unlock(&f->lock);
+	sodium_memzero(tmp, sizeof(tmp));
+	if (r < 0 && r != -ENOMEM && size)
+		sodium_memzero(buf, size);
+	return r;
+}
+
+/* Writes len bytes of data (zeros when data is NULL) at off, which must not
+ * be past the end of file; grows f->size. Caller holds f->lock alone. */
+static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
+                       uint64_t len)
+{
+	uint8_t tmp[MEDFS_BLOCK_SIZE];
+	uint64_t end = off + len;
+	int r = 0;
+
+	while (off < end) {
+		uint64_t first = off / MEDFS_BLOCK_SIZE;
+		uint64_t last = (end - 1) / MEDFS_BLOCK_SIZE;
+		uint64_t c_end, new_size;
+		uint8_t *sealed, *p;
+
+		if (last - first >= CHUNK_BLOCKS)
+			last = first + CHUNK_BLOCKS - 1;
+		c_end = (last + 1) * MEDFS_BLOCK_SIZE < end ? (last + 1) * MEDFS_BLOCK_SIZE : end;
+		new_size = c_end > f->size ? c_end : f->size;
+		sealed = thread_buf((last - first + 1) * MEDFS_BLOCK_DISK_SIZE);
+		if (!sealed) {
+			r = -ENOMEM;
+			break;
+		}
+		p = sealed;
+		for (uint64_t i = first; i <= last; i++) {
+			uint64_t bstart = i * MEDFS_BLOCK_SIZE;
+			size_t old_len = block_len(f->size, i);
+			size_t new_len = block_len(new_size, i);
+			size_t s = off > bstart ? off - bstart : 0;
+			size_t e = c_end - bstart < MEDFS_BLOCK_SIZE ? c_end - bstart
+			                                             : MEDFS_BLOCK_SIZE;
+			const uint8_t *src = data ? data + (bstart + s - (end - len)) : NULL;
+			int n;
+
+			if (s == 0 && e >= old_len && src) {
+				/* The whole block is new: seal straight from
+				 * the caller's buffer. */
+				n = medfs_block_seal(p, src, new_len, f->key, f->id, i);
+			} else {
+				memset(tmp, 0, sizeof(tmp));
+				if (old_len > 0 && (s > 0 || e < old_len)) {
+					uint8_t old[MEDFS_BLOCK_DISK_SIZE];
+					ssize_t got = pread_full(f->fd, old,
+					                         old_len + MEDFS_BLOCK_OVERHEAD,
+					                         medfs_block_disk_offset(i));
+
+					if (got < 0) {
+						r = got;
+						goto out;
+					}
+					if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
+					    medfs_block_open(tmp, old, got, f->key, f->id, i) < 0) {
+						r = block_fail(f, i);
+						goto out;
+					}
+				}
+				if (src)
+					memcpy(tmp + s, src, e - s);
+				else
+					memset(tmp + s, 0, e - s);
+				n = medfs_block_seal(p, tmp, new_len, f->key, f->id, i);
+			}
+			if (n < 0) {
+				r = n;
+				goto out;
+			}
+			p += n;
+		}
+		r = pwrite_full(f->fd, sealed, p - sealed, medfs_block_disk_offset(first));
+		if (r < 0)
+			break;
+		f->size = new_size;
+		off = c_end;
+	}
+out:
+	sodium_memzero(tmp, sizeof(tmp));
+	return r;
+}
+
+/* Grows the file to size with zeros. Caller holds f->lock alone. */
+static int extend(struct medfs_file *f, uint64_t size)
+{
+	if (size <= f->size)
+		return 0;
+	return write_range(f, NULL, f->size, size - f->size);
+}
+
+ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off_t off,
+                         int append)
+{
+	uint64_t old_size;
+	int r;
+
+	if (off < 0 && !append)
+		return -EINVAL;
+	if (!f->writable)
+		return -EBADF;
+	if (size == 0)
+		return 0;
+	pthread_rwlock_wrlock(&f->lock);
+	old_size = f->size;
+	if (append)
+		off = f->size;
+	r = extend(f, off);
+	if (r == 0)
+		r = write_range(f, buf, off, size);
+	if (f->size != old_size) {
+		int h = header_write(f);
+
+		if (r == 0)
+			r = h;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return r < 0 ? r : (ssize_t)size;
+}
+
+int medfs_file_truncate(struct medfs_file *f, off_t size)
+{
+	uint64_t old_size;
+	int r = 0;
+
+	if (size < 0)
+		return -EINVAL;
+	if (!f->writable)
+		return -EBADF;
+	pthread_rwlock_wrlock(&f->lock);
+	old_size = f->size;
+	if ((uint64_t)size > f->size) {
+		r = extend(f, size);
+	} else if ((uint64_t)size < f->size) {
+		uint64_t idx = size / MEDFS_BLOCK_SIZE;
+		size_t keep = size % MEDFS_BLOCK_SIZE;
+
+		if (keep) {
+			/* Reseal the new last block at its shorter length. */
+			uint8_t old[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
+			size_t old_len = block_len(f->size, idx);
+			ssize_t got = pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
+			                         medfs_block_disk_offset(idx));
+
+			if (got < 0)
+				r = got;
+			else if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
+			         medfs_block_open(tmp, old, got, f->key, f->id, idx) < 0)
+				r = block_fail(f, idx);
+			else if ((r = medfs_block_seal(old, tmp, keep, f->key, f->id, idx)) > 0)
+				r = pwrite_full(f->fd, old, r, medfs_block_disk_offset(idx));
+			sodium_memzero(tmp, sizeof(tmp));
+		}
+		if (r == 0 && ftruncate(f->fd, medfs_disk_size(size)) < 0)
+			r = -errno;
+		if (r == 0)
+			f->size = size;
+	}
+	if (f->size != old_size) {
+		int h = header_write(f);
+
+		if (r == 0)
+			r = h;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len)
+{
+	uint64_t old_size;
+	int r;
+
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (!f->writable)
+		return -EBADF;
+	pthread_rwlock_wrlock(&f->lock);
+	old_size = f->size;
+	r = extend(f, (uint64_t)off + len);
+	if (f->size != old_size) {
+		int h = header_write(f);
+
+		if (r == 0)
+			r = h;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+int medfs_file_fsync(struct medfs_file *f, int datasync)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&f->lock);
+	r = datasync ? fdatasync(f->fd) : fsync(f->fd);
+	pthread_rwlock_unlock(&f->lock);
+	return r < 0 ? -errno : 0;
+}
+
+int medfs_vault_truncate(struct medfs_vault *v, const char *path, off_t size)
+{
+	struct medfs_file *f;
+	int r;
+
+	r = medfs_file_open(v, path, O_WRONLY, &f);
+	if (r < 0)
+		return r;
+	r = medfs_file_truncate(f, size);
+	medfs_file_release(f);
+	return r;
+}
+
+int medfs_vault_unlink(struct medfs_vault *v, const char *path)
+{
+	struct loc *l;
+	struct stat st;
+	int r;
+
+	if (is_root(path))
+		return -EISDIR;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+		goto out;
+	}
+	if (unlinkat(v->tree_fd, l->vpath, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	sidecar_remove(v, l);
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	free(l);
+	return r;
+}
+
+/* ---- rename: every moved object is sealed again to its new place ---- */
+
+/* What a moved object needs to be bound to its new place. */
+struct moved {
+	mode_t type;
+	struct medfs_file *f; /* regular file, opened for the move */
+	uint8_t dir_id[MEDFS_DIR_ID_LEN];
+	char *target; /* symlink */
+	size_t target_len;
+};
+
+static int moved_load(struct medfs_vault *v, struct loc *l, struct moved *m)
+{
+	struct stat st;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	m->type = st.st_mode & S_IFMT;
+	switch (m->type) {
+	case S_IFREG:
+		return open_at_loc(v, l, O_RDWR, &m->f);
+	case S_IFDIR: {
+		struct medfs_binding b;
+
+		loc_binding(l, &b);
+		return read_dir_header(v, l->vpath, &b, m->dir_id);
+	}
+	case S_IFLNK:
+		m->target = malloc(MEDFS_LINK_MAX + 1);
+		if (!m->target)
+			return -ENOMEM;
+		r = read_link(v, l, m->target, MEDFS_LINK_MAX + 1);
+		if (r < 0)
+			return r;
+		m->target_len = r;
+		return 0;
+	default:
+		return -EPERM;
+	}
+}
+
+static void moved_free(struct moved *m)
+{
+	if (m->f)
+		medfs_file_release(m->f);
+	if (m->target) {
+		sodium_memzero(m->target, MEDFS_LINK_MAX + 1);
+		free(m->target);
+	}
+}
+
+/* Seals a moved object to its new place l. */
+static int moved_store(struct medfs_vault *v, const struct loc *l, struct moved *m)
+{
+	struct medfs_binding b;
+	int r = 0;
+
+	loc_binding(l, &b);
+	switch (m->type) {
+	case S_IFREG: {
+		struct medfs_file *f = m->f;
+
+		pthread_rwlock_wrlock(&f->lock);
+		memcpy(f->parent_id, l->dir_id, sizeof(f->parent_id));
+		memcpy(f->name, l->name, l->name_len);
+		f->name[l->name_len] = '\0';
+		f->name_len = l->name_len;
+		snprintf(f->vpath, sizeof(f->vpath), "%s", l->vpath);
+		r = header_write(f);
+		pthread_rwlock_unlock(&f->lock);
+		return r;
+	}
+	case S_IFDIR:
+		return write_dir_header(v, l->vpath, m->dir_id, &b);
+	case S_IFLNK: {
+		char *enc = malloc(MEDFS_LINK_ENC_MAX);
+		char tmp[PATH_MAX + 8];
+		struct stat st;
+
+		if (!enc)
+			return -ENOMEM;
+		r = medfs_link_encrypt(enc, MEDFS_LINK_ENC_MAX, m->target, m->target_len,
+		                       v->keys->link, &b);
+		if (r >= 0) {
+			r = 0;
+			snprintf(tmp, sizeof(tmp), "%s.tmp", l->vpath);
+			unlinkat(v->tree_fd, tmp, 0);
+			if (symlinkat(enc, v->tree_fd, tmp) < 0)
+				r = -errno;
+		}
+		if (r == 0 && fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+		if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, l->vpath) < 0) {
+			r = -errno;
+			unlinkat(v->tree_fd, tmp, 0);
+		}
+		free(enc);
+		return r;
+	}
+	}
+	return 0;
+}
+
+int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
+                       unsigned int flags)
+{
+	struct loc *a = NULL, *b = NULL;
+	struct moved ma, mb;
+	struct stat st;
+	bool target_exists = false, target_dir_emptied = false;
+	uint8_t target_dir_id[MEDFS_DIR_ID_LEN];
+	int r;
+
+	memset(&ma, 0, sizeof(ma));
+	memset(&mb, 0, sizeof(mb));
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (is_root(from) || is_root(to))
+		return -EBUSY;
+	a = malloc(sizeof(*a));
+	b = malloc(sizeof(*b));
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&v->ns_lock);
+	if ((r = resolve(v, from, a)) < 0 || (r = resolve(v, to, b)) < 0)
+		goto out;
+	if ((r = moved_load(v, a, &ma)) < 0)
+		goto out;
+	if (fstatat(v->tree_fd, b->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		target_exists = true;
+	else if (errno != ENOENT) {
+		r = -errno;
+		goto out;
+	}
+	if (!strcmp(a->vpath, b->vpath)) {
+		r = (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
+		goto out;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		if (!target_exists) {
+			r = -ENOENT;
+			goto out;
+		}
+		if ((r = moved_load(v, b, &mb)) < 0)
+			goto out;
+	} else if (target_exists) {
+		if (flags & RENAME_NOREPLACE) {
+			r = -EEXIST;
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			struct medfs_binding tb;
+
+			if (ma.type != S_IFDIR) {
+				r = -EISDIR;
+				goto out;
+			}
+			/* The vault directory holds its header: remove it so
+			 * that the vault can replace an empty directory. */
+			if ((r = dir_empty(v, b->vpath)) < 0)
+				goto out;
+			loc_binding(b, &tb);
+			if ((r = read_dir_header(v, b->vpath, &tb, target_dir_id)) < 0)
+				goto out;
+			{
+				char hpath[PATH_MAX];
+
+				if ((r = join(hpath, sizeof(hpath), b->vpath,
+				              MEDFS_DIR_HEADER_NAME)) < 0)
+					goto out;
+				unlinkat(v->tree_fd, hpath, 0);
+			}
+			target_dir_emptied = true;
+		} else if (ma.type == S_IFDIR) {
+			r = -ENOTDIR;
+			goto out;
+		}
+	}
+	if ((r = sidecar_write(v, b)) < 0)
+		goto restore;
+	if (flags & RENAME_EXCHANGE)
+		r = sidecar_write(v, a);
+	if (r == 0 && renameat2(v->tree_fd, a->vpath, v->tree_fd, b->vpath, flags) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (!target_exists)
+			sidecar_remove(v, b);
+		goto restore;
+	}
+	r = moved_store(v, b, &ma);
+	if (flags & RENAME_EXCHANGE) {
+		int r2 = moved_store(v, a, &mb);
+
+		if (r == 0)
+			r = r2;
+	} else {
+		sidecar_remove(v, a);
+	}
+	if (ma.type == S_IFDIR || mb.type == S_IFDIR)
+		dc_clear(v);
+	goto out;
+restore:
+	if (target_dir_emptied) {
+		struct medfs_binding tb;
+
+		loc_binding(b, &tb);
+		write_dir_header(v, b->vpath, target_dir_id, &tb);
+	}
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	moved_free(&ma);
+	moved_free(&mb);
+	free(a);
+	free(b);
+	return r;
+}
+
+/* ---- extended attributes ---- */
+
+/* Opens the regular file at path and authenticates its header, for the
+ * file id that xattrs are bound to. */
+static int xattr_file(struct medfs_vault *v, const char *path, bool write,
+                      uint8_t id[MEDFS_FILE_ID_LEN])
+{
+	struct loc *l;
+	struct medfs_binding b;
+	uint8_t *key = NULL;
+	struct stat st;
+	uint64_t size;
+	int fd = -1, r;
+
+	if (is_root(path))
+		return -ENOTSUP;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = write ? -ENOTSUP : -ENODATA;
+		goto out;
+	}
+	fd = openat(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (!key) {
+		r = -ENOMEM;
+		goto out;
+	}
+	loc_binding(l, &b);
+	r = header_read(v, fd, l->vpath, &b, id, key, &size);
+out:
+	medfs_secret_free(key);
+	free(l);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int xattr_vault_name(struct medfs_vault *v, const char *name,
+                            const uint8_t id[MEDFS_FILE_ID_LEN], char *out, size_t outsz)
+{
+	char enc[MEDFS_NAME_ENC_MAX];
+	size_t len;
+	int n;
+
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
+		return -ENOTSUP;
+	name += strlen(XATTR_PREFIX);
+	len = strlen(name);
+	if (len == 0)
+		return -EINVAL;
+	if (len > MEDFS_NAME_MAX)
+		return -ERANGE;
+	n = medfs_name_encrypt(enc, sizeof(enc), name, len, id, v->keys->name);
+	if (n < 0)
+		return n == -ENAMETOOLONG ? -ERANGE : n;
+	/* The encrypted name must fit the vault's own limit. */
+	if (strlen(XATTR_VAULT_PREFIX) + n >= XATTR_NAME_MAX ||
+	    strlen(XATTR_VAULT_PREFIX) + n >= outsz)
+		return -ERANGE;
+	memcpy(out, XATTR_VAULT_PREFIX, strlen(XATTR_VAULT_PREFIX));
+	memcpy(out + strlen(XATTR_VAULT_PREFIX), enc, n + 1);
+	return 0;
+}
+
+static void xattr_ad(uint8_t *ad, size_t *ad_len, const uint8_t id[MEDFS_FILE_ID_LEN],
+                     const char *name)
+{
+	size_t nlen = strlen(name);
+
+	memcpy(ad, "MDFX", 4);
+	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
+	memcpy(ad + 4 + MEDFS_FILE_ID_LEN, name, nlen);
+	*ad_len = 4 + MEDFS_FILE_ID_LEN + nlen;
+}
+
+int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *name,
+                         const void *value, size_t size, int flags)
+{
+	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
+	char vname[XATTR_NAME_MAX + 1];
+	uint8_t *sealed = NULL;
+	size_t ad_len;
+	int fd, r;
+
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
+		return -ENOTSUP;
+	if (strlen(name) > XATTR_NAME_MAX)
+		return -ERANGE;
+	if (size > XATTR_VALUE_MAX - crypto_aead_xchacha20poly1305_ietf_ABYTES -
+	                   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+		return -E2BIG;
+	fd = xattr_file(v, path, true, id);
+	if (fd < 0)
+		return fd;
+	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
+	if (r < 0)
+		goto out;
+	sealed = malloc(size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
+	                crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	if (!sealed) {
+		r = -ENOMEM;
+		goto out;
+	}
+	randombytes_buf(sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	xattr_ad(ad, &ad_len, id, name);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, value, size, ad,
+		ad_len, NULL, sealed, v->keys->xattr);
+	if (fsetxattr(fd, vname, sealed,
+	              size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
+	                      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	              flags) < 0)
+		r = -errno;
+out:
+	free(sealed);
+	close(fd);
+	return r;
+}
+
+ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char *name,
+                             void *value, size_t size)
+{
+	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
+	const size_t over = crypto_aead_xchacha20poly1305_ietf_ABYTES +
+	                    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	char vname[XATTR_NAME_MAX + 1];
+	uint8_t *sealed = NULL, *plain = NULL;
+	unsigned long long plen;
+	size_t ad_len;
+	ssize_t n, r;
+	int fd;
+
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
+		return -ENODATA;
+	if (strlen(name) > XATTR_NAME_MAX)
+		return -ERANGE;
+	fd = xattr_file(v, path, false, id);
+	if (fd < 0)
+		return fd;
+	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
+	if (r < 0) {
+		r = r == -ERANGE ? -ENODATA : r;
+		goto out;
+	}
+	sealed = malloc(XATTR_VALUE_MAX);
+	if (!sealed) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = fgetxattr(fd, vname, sealed, XATTR_VALUE_MAX);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((size_t)n < over) {
+		report(v, "", NULL, -1, "extended attribute truncated");
+		r = -EBADMSG;
+		goto out;
+	}
+	plain = malloc(n - over + 1);
+	if (!plain) {
+		r = -ENOMEM;
+		goto out;
+	}
+	xattr_ad(ad, &ad_len, id, name);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    plain, &plen, NULL, sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		    n - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad, ad_len, sealed,
+		    v->keys->xattr) != 0) {
+		report(v, "", NULL, -1,
+		       "extended attribute does not authenticate (moved or modified)");
+		r = -EBADMSG;
+		goto out;
+	}
+	r = plen;
+	if (size) {
+		if (plen > size)
+			r = -ERANGE;
+		else
+			memcpy(value, plain, plen);
+	}
+out:
+	if (plain) {
+		sodium_memzero(plain, n - over + 1);
+		free(plain);
+	}
+	free(sealed);
+	close(fd);
+	return r;
+}
+
+ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *list,
+                              size_t size)
+{
+	const size_t plen = strlen(XATTR_VAULT_PREFIX);
+	uint8_t id[MEDFS_FILE_ID_LEN];
+	char name[MEDFS_NAME_MAX + 1];
+	char *vlist = NULL;
+	ssize_t n, r = 0;
+	size_t used = 0;
+	int fd;
+
+	fd = xattr_file(v, path, false, id);
+	if (fd == -ENODATA)
+		return 0;
+	if (fd < 0)
+		return fd;
+	n = flistxattr(fd, NULL, 0);
+	if (n <= 0) {
+		r = n < 0 ? -errno : 0;
+		goto out;
+	}
+	vlist = malloc(n + 1);
+	if (!vlist) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = flistxattr(fd, vlist, n);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (char *p = vlist; p < vlist + n; p += strlen(p) + 1) {
+		int len;
+
+		if (strncmp(p, XATTR_VAULT_PREFIX, plen))
+			continue;
+		len = medfs_name_decrypt(name, sizeof(name), p + plen, strlen(p + plen), id,
+		                         v->keys->name);
+		if (len < 0) {
+			report(v, "", NULL, -1, "extended attribute name does not authenticate");
+			continue;
+		}
+		if (size) {
+			if (used + strlen(XATTR_PREFIX) + len + 1 > size) {
+				r = -ERANGE;
+				goto out;
+			}
+			memcpy(list + used, XATTR_PREFIX, strlen(XATTR_PREFIX));
+			memcpy(list + used + strlen(XATTR_PREFIX), name, len + 1);
+		}
+		used += strlen(XATTR_PREFIX) + len + 1;
+	}
+	r = used;
+out:
+	sodium_memzero(name, sizeof(name));
+	free(vlist);
+	close(fd);
+	return r;
+}
+
+int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char *name)
+{
+	uint8_t id[MEDFS_FILE_ID_LEN];
+	char vname[XATTR_NAME_MAX + 1];
+	int fd, r;
+
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
+		return -ENODATA;
+	fd = xattr_file(v, path, true, id);
+	if (fd < 0)
+		return fd == -ENOTSUP ? -ENODATA : fd;
+	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
+	if (r == 0 && fremovexattr(fd, vname) < 0)
+		r = -errno;
+	if (r == -ERANGE)
+		r = -ENODATA;
+	close(fd);
+	return r;
+}
+
+/* ---- the vault ---- */
+
+static int derive_keys(struct vault_keys *k, const uint8_t vault_key[MEDFS_KEY_LEN])
+{
+	int r;
+
+	if ((r = medfs_subkey_derive(k->header, MEDFS_SUBKEY_HEADER, vault_key)) < 0 ||
+	    (r = medfs_subkey_derive(k->name, MEDFS_SUBKEY_NAME_MAC, vault_key)) < 0 ||
+	    (r = medfs_subkey_derive(k->name + MEDFS_KEY_LEN, MEDFS_SUBKEY_NAME_ENC,
+	                             vault_key)) < 0 ||
+	    (r = medfs_subkey_derive(k->dir, MEDFS_SUBKEY_DIR, vault_key)) < 0 ||
+	    (r = medfs_subkey_derive(k->link, MEDFS_SUBKEY_LINK, vault_key)) < 0 ||
+	    (r = medfs_subkey_derive(k->xattr, MEDFS_SUBKEY_XATTR, vault_key)) < 0)
+		return r;
+	return 0;
+}
+
+int medfs_vault_create_tree(const char *vault_dir, const uint8_t vault_key[MEDFS_KEY_LEN])
+{
+	struct medfs_binding root = {.name = "", .name_len = 0};
+	uint8_t hdr[MEDFS_DIR_HEADER_LEN], id[MEDFS_DIR_ID_LEN];
+	uint8_t *dir_key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	int vfd = -1, tfd = -1, fd = -1, r;
+
+	if (!dir_key)
+		return -ENOMEM;
+	r = medfs_subkey_derive(dir_key, MEDFS_SUBKEY_DIR, vault_key);
+	if (r < 0)
+		goto out;
+	randombytes_buf(id, sizeof(id));
+	r = medfs_dir_header_seal(hdr, id, dir_key, &root);
+	if (r < 0)
+		goto out;
+	vfd = open(vault_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (vfd < 0 || mkdirat(vfd, MEDFS_TREE_NAME, 0700) < 0) {
+		r = -errno;
+		goto out;
+	}
+	tfd = openat(vfd, MEDFS_TREE_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	fd = openat(tfd, MEDFS_DIR_HEADER_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = pwrite_full(fd, hdr, sizeof(hdr), 0);
+	if (r == 0 && (fsync(fd) < 0 || fsync(tfd) < 0 || fsync(vfd) < 0))
+		r = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tfd >= 0)
+		close(tfd);
+	if (vfd >= 0)
+		close(vfd);
+	medfs_secret_free(dir_key);
+	return r;
+}
+
+int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
+                     const uint8_t vault_key[MEDFS_KEY_LEN])
+{
+	struct medfs_vault *v = calloc(1, sizeof(*v));
+	char vpath[PATH_MAX];
+	uint8_t id[MEDFS_DIR_ID_LEN];
+	int vfd, r;
+
+	*out = NULL;
+	if (!v)
+		return -ENOMEM;
+	v->tree_fd = -1;
+	pthread_rwlock_init(&v->ns_lock, NULL);
+	pthread_mutex_init(&v->dc_lock, NULL);
+	pthread_mutex_init(&v->files_lock, NULL);
+	v->keys = medfs_secret_alloc(sizeof(*v->keys));
+	if (!v->keys) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = derive_keys(v->keys, vault_key);
+	if (r < 0)
+		goto fail;
+	sodium_mprotect_readonly(v->keys);
+	vfd = open(vault_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (vfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	v->tree_fd = openat(vfd, MEDFS_TREE_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = -errno;
+	close(vfd);
+	if (v->tree_fd < 0)
+		goto fail;
+	/* The root header must authenticate under this key. */
+	r = dir_lookup(v, "/", 1, vpath, id);
+	if (r < 0)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	medfs_vault_close(v);
+	return r;
+}
+
+void medfs_vault_set_integrity_hook(struct medfs_vault *v, medfs_integrity_fn fn, void *ctx)
+{
+	v->hook = fn;
+	v->hook_ctx = ctx;
+}
+
+void medfs_vault_close(struct medfs_vault *v)
+{
+	if (!v)
+		return;
+	dc_clear(v);
+	for (size_t i = 0; i < FILES_BUCKETS; i++) {
+		struct medfs_file *f = v->files[i];
+
+		while (f) {
+			struct medfs_file *next = f->next;
+
+			file_free(f);
+			f = next;
+		}
+	}
+	if (v->tree_fd >= 0)
+		close(v->tree_fd);
+	medfs_secret_free(v->keys);
+	pthread_rwlock_destroy(&v->ns_lock);
+	pthread_mutex_destroy(&v->dc_lock);
+	pthread_mutex_destroy(&v->files_lock);
+	free(v);
+}

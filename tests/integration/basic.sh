@@ -1,0 +1,134 @@
+#!/bin/bash
+# basic: init, mount, write and read back files of edge sizes, names stay
+# out of the vault, unmount, and the driver's refusals.
+set -eu
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+V=$WORK/vault
+M=$WORK/mnt
+P=$WORK/pass
+SRC=$WORK/src
+mkdir -p "$SRC"
+make_passfile "$P" "basic test passphrase"
+
+step "init"
+make_vault "$V" "$P"
+assert_eq "3296" "$(fsize "$V/medfs.conf")" "size of medfs.conf"
+[ -f "$V/tree/.medfs-dir" ] || fail "no root directory header $V/tree/.medfs-dir"
+
+step "mount"
+mount_vault "$V" "$M" "$P"
+assert_eq "" "$(ls -A "$M")" "listing of a new vault"
+
+step "write and read back"
+# name -> size; odd names so a leak into the vault is easy to spot.
+declare -A SIZES=(
+	[alpha-small.txt]=13
+	[bravo-empty.dat]=0
+	[charlie-4095.bin]=4095
+	[delta-4096.bin]=4096
+	[echo-4097.bin]=4097
+	[foxtrot-1MiB.bin]=1048576
+	[golf-one.bin]=1
+	[hotel-8193.bin]=8193
+)
+for n in "${!SIZES[@]}"; do
+	random_file "$SRC/$n" "${SIZES[$n]}"
+	cp "$SRC/$n" "$M/$n"
+done
+printf 'hello, medfs\n' >"$M/india-echo.txt"
+printf 'hello, medfs\n' >"$SRC/india-echo.txt"
+SIZES[india-echo.txt]=13
+for n in "${!SIZES[@]}"; do
+	assert_file_eq "$SRC/$n" "$M/$n" "read back of $n"
+	assert_eq "${SIZES[$n]}" "$(fsize "$M/$n")" "stat size of $n"
+done
+
+step "ls shows the names"
+expected=$(printf '%s\n' "${!SIZES[@]}" | LC_ALL=C sort)
+assert_eq "$expected" "$(find "$M" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort)" "names listed in the mount"
+mkdir "$M/juliet-dir"
+cp "$SRC/alpha-small.txt" "$M/juliet-dir/kilo-inner.txt"
+assert_eq "kilo-inner.txt" "$(ls -A "$M/juliet-dir")" "ls of a subdirectory"
+assert_file_eq "$SRC/alpha-small.txt" "$M/juliet-dir/kilo-inner.txt"
+[ -d "$M/juliet-dir" ] || fail "stat of juliet-dir: not a directory"
+
+step "the vault holds no plaintext name"
+vault_names=$(find "$V" -printf '%f\n')
+for n in "${!SIZES[@]}" juliet-dir kilo-inner.txt alpha bravo juliet kilo; do
+	if grep -qF -- "$n" <<<"$vault_names"; then
+		fail "plaintext name '$n' appears among the vault's file names"
+	fi
+done
+# The vault files are the ciphertext sizes of the plaintext sizes.
+for n in charlie-4095.bin delta-4096.bin echo-4097.bin foxtrot-1MiB.bin; do
+	vault_file_of_size "$V" "${SIZES[$n]}" >/dev/null
+done
+
+step "unmount"
+unmount "$M"
+assert_eq "" "$(ls -A "$M")" "the mountpoint after unmount"
+
+step "remount reads the same"
+mount_vault "$V" "$M" "$P"
+for n in "${!SIZES[@]}"; do
+	assert_file_eq "$SRC/$n" "$M/$n" "read back of $n after remount"
+done
+unmount "$M"
+
+step "refusals"
+# Missing vault directory.
+mkdir -p "$WORK/mnt2"
+rc=0
+out=$("$MEDFS" "$WORK/no-such-vault" "$WORK/mnt2" --passphrase-file "$P" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs on a missing vault exited 0"
+grep -q "not a medfs vault" <<<"$out" ||
+	fail "medfs on a missing vault: message does not say 'not a medfs vault': $out"
+assert_not_mounted "$WORK/mnt2"
+
+# An existing directory that is no vault.
+mkdir -p "$WORK/not-a-vault"
+rc=0
+out=$("$MEDFS" "$WORK/not-a-vault" "$WORK/mnt2" --passphrase-file "$P" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs on an empty directory exited 0"
+grep -q "not a medfs vault" <<<"$out" ||
+	fail "medfs on an empty directory: message does not say 'not a medfs vault': $out"
+assert_not_mounted "$WORK/mnt2"
+
+# Missing mountpoint.
+rc=0
+out=$("$MEDFS" "$V" "$WORK/no-such-mnt" --passphrase-file "$P" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs on a missing mountpoint exited 0"
+grep -q "cannot mount on" <<<"$out" ||
+	fail "medfs on a missing mountpoint: message does not say 'cannot mount on': $out"
+assert_not_mounted "$WORK/no-such-mnt"
+[ ! -e "$WORK/no-such-mnt" ] || fail "medfs created the missing mountpoint"
+
+# A mountpoint that is a regular file.
+: >"$WORK/mnt-file"
+rc=0
+out=$("$MEDFS" "$V" "$WORK/mnt-file" --passphrase-file "$P" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs on a regular file as mountpoint exited 0"
+assert_not_mounted "$WORK/mnt-file"
+
+# Missing passphrase file.
+rc=0
+out=$("$MEDFS" "$V" "$WORK/mnt2" --passphrase-file "$WORK/no-such-pass" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs with a missing passphrase file exited 0"
+assert_not_mounted "$WORK/mnt2"
+
+# medfs-key init refuses a non-empty directory and leaves it alone.
+mkdir -p "$WORK/busy"
+echo keep >"$WORK/busy/file"
+assert_cmd_fails "medfs-key init on a non-empty directory" \
+	"$MEDFS_KEY" init "$WORK/busy" --passphrase-file "$P" --kdf-time 1 --kdf-memory 8
+assert_eq "file" "$(ls -A "$WORK/busy")" "non-empty directory after a refused init"
+# ... and an existing vault.
+before=$(sha256sum <"$V/medfs.conf")
+assert_cmd_fails "medfs-key init on an existing vault" \
+	"$MEDFS_KEY" init "$V" --passphrase-file "$P" --kdf-time 1 --kdf-memory 8
+assert_eq "$before" "$(sha256sum <"$V/medfs.conf")" "medfs.conf after a refused init"
+
+finish

@@ -1,0 +1,389 @@
+/* fsop: one file system call (or a short fixed scenario) for the
+ * integration tests, reporting its outcome on stdout as "OK" or the errno
+ * name ("EEXIST"), so shell tests can assert exact errors independent of the
+ * locale and of how coreutils words them.
+ *
+ *   fsop open PATH FLAGS [MODE]    FLAGS: comma list of rdonly,wronly,rdwr,
+ *                                  creat,excl,trunc,append
+ *   fsop read PATH                 opens and reads the whole file
+ *   fsop stat PATH                 lstat
+ *   fsop mkdir PATH | rmdir PATH | unlink PATH | listdir PATH
+ *   fsop rename FROM TO [noreplace|exchange]
+ *   fsop link FROM TO | symlink TARGET PATH | readlink PATH
+ *   fsop truncate PATH SIZE | ftruncate PATH SIZE
+ *   fsop fsync PATH | fdatasync PATH
+ *   fsop setxattr PATH NAME HEX | getxattr PATH NAME | removexattr PATH NAME
+ *   fsop listxattr PATH
+ *   fsop xattrs PATH               prints "name=hexvalue" lines (any namespace)
+ *   fsop flip PATH OFFSET          xors the byte at OFFSET with 0x01
+ *   fsop append2 PATH              two O_APPEND opens writing in turn
+ *   fsop unlinked-open PATH        unlinks an open file, keeps using the fd
+ *
+ * Exit status: 0 on success, 1 when the call failed (errno name printed),
+ * 2 for a usage error or a scenario whose data came back wrong. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static int report(int rc)
+{
+	if (rc == 0) {
+		puts("OK");
+		return 0;
+	}
+	const char *n = strerrorname_np(errno);
+	if (n)
+		puts(n);
+	else
+		printf("E%d\n", errno);
+	return 1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "fsop: bad arguments (see fsop.c)\n");
+	return 2;
+}
+
+static int bad(const char *what)
+{
+	fprintf(stderr, "fsop: %s\n", what);
+	return 2;
+}
+
+static int parse_flags(const char *s)
+{
+	int flags = 0;
+	char *copy = strdup(s), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "rdonly"))
+			flags |= O_RDONLY;
+		else if (!strcmp(tok, "wronly"))
+			flags |= O_WRONLY;
+		else if (!strcmp(tok, "rdwr"))
+			flags |= O_RDWR;
+		else if (!strcmp(tok, "creat"))
+			flags |= O_CREAT;
+		else if (!strcmp(tok, "excl"))
+			flags |= O_EXCL;
+		else if (!strcmp(tok, "trunc"))
+			flags |= O_TRUNC;
+		else if (!strcmp(tok, "append"))
+			flags |= O_APPEND;
+		else {
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	return flags;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes hex into a malloc'd buffer; returns its length or -1. */
+static ssize_t unhex(const char *s, unsigned char **out)
+{
+	size_t n = strlen(s);
+	if (n % 2)
+		return -1;
+	unsigned char *b = malloc(n / 2 + 1);
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return -1;
+		}
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*out = b;
+	return (ssize_t)(n / 2);
+}
+
+static void puthex(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", b[i]);
+}
+
+static int do_read(const char *path)
+{
+	static char buf[1 << 16];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return report(-1);
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return report(-1);
+		}
+		if (r == 0)
+			break;
+	}
+	close(fd);
+	return report(0);
+}
+
+static int do_listdir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return report(-1);
+	errno = 0;
+	while (readdir(d))
+		;
+	int e = errno;
+	closedir(d);
+	errno = e;
+	return report(e ? -1 : 0);
+}
+
+static int do_fsync(const char *path, int data)
+{
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return report(-1);
+	int rc = data ? fdatasync(fd) : fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return report(rc);
+}
+
+static int do_ftruncate(const char *path, off_t size)
+{
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return report(-1);
+	int rc = ftruncate(fd, size);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return report(rc);
+}
+
+static int do_xattrs(const char *path)
+{
+	char names[65536];
+	unsigned char val[65536];
+	ssize_t n = llistxattr(path, names, sizeof(names));
+	if (n < 0)
+		return report(-1);
+	for (char *p = names; p < names + n; p += strlen(p) + 1) {
+		ssize_t v = lgetxattr(path, p, val, sizeof(val));
+		if (v < 0)
+			return report(-1);
+		printf("%s=", p);
+		puthex(val, (size_t)v);
+		putchar('\n');
+	}
+	return 0;
+}
+
+static int do_flip(const char *path, off_t off)
+{
+	unsigned char c;
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return report(-1);
+	if (pread(fd, &c, 1, off) != 1) {
+		close(fd);
+		return bad("flip: offset past the end");
+	}
+	c ^= 0x01;
+	int rc = pwrite(fd, &c, 1, off) == 1 ? 0 : -1;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return report(rc);
+}
+
+/* Reads the whole of fd from offset 0 into buf (size n); returns the count. */
+static ssize_t read_all(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Two opens with O_APPEND writing records in turn: every write must land
+ * at the end as the other open left it. */
+static int do_append2(const char *path)
+{
+	char expect[4096], got[4096 + 1];
+	size_t n = 0;
+	int a = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	int b = open(path, O_WRONLY | O_APPEND);
+	int r = open(path, O_RDONLY);
+	if (a < 0 || b < 0 || r < 0)
+		return report(-1);
+	for (int i = 0; i < 40; i++) {
+		char rec[64];
+		int len = snprintf(rec, sizeof(rec), "%c%d:%.*s\n", i % 2 ? 'B' : 'A', i,
+				   i % 7 + 1, "xxxxxxx");
+		if (write(i % 2 ? b : a, rec, (size_t)len) != len)
+			return report(-1);
+		memcpy(expect + n, rec, (size_t)len);
+		n += (size_t)len;
+	}
+	ssize_t g = read_all(r, got, sizeof(got));
+	if (g < 0)
+		return report(-1);
+	if ((size_t)g != n || memcmp(got, expect, n))
+		return bad("append2: two O_APPEND writers overwrote each other");
+	close(a);
+	close(b);
+	close(r);
+	return report(0);
+}
+
+/* An open file that is unlinked stays usable through its descriptor. */
+static int do_unlinked_open(const char *path)
+{
+	char buf[20000], got[20000];
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return report(-1);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 7 + 3);
+	if (write(fd, buf, 10000) != 10000)
+		return report(-1);
+	if (unlink(path) < 0)
+		return report(-1);
+	if (lstat(path, &st) == 0 || errno != ENOENT)
+		return bad("unlinked-open: the name is still there after unlink");
+	if (read_all(fd, got, sizeof(got)) != 10000 || memcmp(got, buf, 10000))
+		return bad("unlinked-open: read back after unlink differs");
+	if (pwrite(fd, buf + 10000, 10000, 10000) != 10000)
+		return report(-1);
+	if (fstat(fd, &st) < 0)
+		return report(-1);
+	if (st.st_size != 20000)
+		return bad("unlinked-open: fstat size is not 20000 after writing");
+	if (read_all(fd, got, sizeof(got)) != 20000 || memcmp(got, buf, 20000))
+		return bad("unlinked-open: read back of a write after unlink differs");
+	if (ftruncate(fd, 5000) < 0)
+		return report(-1);
+	if (read_all(fd, got, sizeof(got)) != 5000 || memcmp(got, buf, 5000))
+		return bad("unlinked-open: read back after ftruncate differs");
+	if (close(fd) < 0)
+		return report(-1);
+	return report(0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return usage();
+	const char *op = argv[1], *p = argv[2];
+	char buf[8192];
+
+	if (!strcmp(op, "open") && (argc == 4 || argc == 5)) {
+		int flags = parse_flags(argv[3]);
+		if (flags < 0)
+			return usage();
+		int fd = open(p, flags, argc == 5 ? (mode_t)strtoul(argv[4], NULL, 8) : 0644);
+		if (fd >= 0)
+			close(fd);
+		return report(fd < 0 ? -1 : 0);
+	}
+	if (!strcmp(op, "read") && argc == 3)
+		return do_read(p);
+	if (!strcmp(op, "stat") && argc == 3) {
+		struct stat st;
+		return report(lstat(p, &st));
+	}
+	if (!strcmp(op, "mkdir") && argc == 3)
+		return report(mkdir(p, 0755));
+	if (!strcmp(op, "rmdir") && argc == 3)
+		return report(rmdir(p));
+	if (!strcmp(op, "unlink") && argc == 3)
+		return report(unlink(p));
+	if (!strcmp(op, "listdir") && argc == 3)
+		return do_listdir(p);
+	if (!strcmp(op, "rename") && (argc == 4 || argc == 5)) {
+		unsigned int flags = 0;
+		if (argc == 5 && !strcmp(argv[4], "noreplace"))
+			flags = RENAME_NOREPLACE;
+		else if (argc == 5 && !strcmp(argv[4], "exchange"))
+			flags = RENAME_EXCHANGE;
+		else if (argc == 5)
+			return usage();
+		return report(renameat2(AT_FDCWD, p, AT_FDCWD, argv[3], flags));
+	}
+	if (!strcmp(op, "link") && argc == 4)
+		return report(link(p, argv[3]));
+	if (!strcmp(op, "symlink") && argc == 4)
+		return report(symlink(p, argv[3]));
+	if (!strcmp(op, "readlink") && argc == 3)
+		return report(readlink(p, buf, sizeof(buf)) < 0 ? -1 : 0);
+	if (!strcmp(op, "truncate") && argc == 4)
+		return report(truncate(p, strtoll(argv[3], NULL, 0)));
+	if (!strcmp(op, "ftruncate") && argc == 4)
+		return do_ftruncate(p, strtoll(argv[3], NULL, 0));
+	if (!strcmp(op, "fsync") && argc == 3)
+		return do_fsync(p, 0);
+	if (!strcmp(op, "fdatasync") && argc == 3)
+		return do_fsync(p, 1);
+	if (!strcmp(op, "setxattr") && argc == 5) {
+		unsigned char *v;
+		ssize_t n = unhex(argv[4], &v);
+		if (n < 0)
+			return usage();
+		int rc = setxattr(p, argv[3], v, (size_t)n, 0);
+		free(v);
+		return report(rc);
+	}
+	if (!strcmp(op, "getxattr") && argc == 4) {
+		static unsigned char v[65536];
+		ssize_t n = getxattr(p, argv[3], v, sizeof(v));
+		if (n < 0)
+			return report(-1);
+		return report(0);
+	}
+	if (!strcmp(op, "removexattr") && argc == 4)
+		return report(removexattr(p, argv[3]));
+	if (!strcmp(op, "listxattr") && argc == 3) {
+		static char v[65536];
+		return report(listxattr(p, v, sizeof(v)) < 0 ? -1 : 0);
+	}
+	if (!strcmp(op, "xattrs") && argc == 3)
+		return do_xattrs(p);
+	if (!strcmp(op, "flip") && argc == 4)
+		return do_flip(p, strtoll(argv[3], NULL, 0));
+	if (!strcmp(op, "append2") && argc == 3)
+		return do_append2(p);
+	if (!strcmp(op, "unlinked-open") && argc == 3)
+		return do_unlinked_open(p);
+	return usage();
+}
