@@ -530,7 +530,7 @@ static void check_vault_dir(struct fsck *k, const char *plain, const char *vdir,
 static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 		      const struct medfs_binding *b)
 {
-	struct children c = {0};
+	struct children c = { 0 };
 	uint8_t dir_id[MEDFS_DIR_ID_LEN];
 	char **entries = NULL;
 	size_t n_entries = 0;
@@ -595,8 +595,8 @@ static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 		n_entries++;
 
 		if (S_ISDIR(c.v[i].mode)) {
-			struct medfs_binding cb = {.name = c.v[i].name,
-						   .name_len = strlen(c.v[i].name)};
+			struct medfs_binding cb = { .name = c.v[i].name,
+						    .name_len = strlen(c.v[i].name) };
 
 			memcpy(cb.parent_id, dir_id, MEDFS_DIR_ID_LEN);
 			if (asprintf(&cvdir, "%s/%s", vdir, entry) < 0) {
@@ -713,16 +713,16 @@ static bool exists(const char *dir, const char *name)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"passphrase-file", required_argument, NULL, 'p'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct fsck k = {0};
+	struct fsck k = { 0 };
 	struct medfs_config config;
 	const char *pass_file = NULL;
 	uint8_t *vault_key = NULL;
-	struct medfs_binding root = {.name = "", .name_len = 0};
+	struct medfs_binding root = { .name = "", .name_len = 0 };
 	char *prompt = NULL, *pass = NULL, *vault_dir = NULL;
 	size_t pass_len = 0;
 	struct stat st;
@@ -872,6 +872,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ret = medfs_vault_open(&k.vault, vault_dir, vault_key);
+	if (ret == -EBADMSG || ret == -ENOENT || ret == -ENOTDIR) {
+		/* A damaged root is a finding, not a failure to run. */
+		check_config(&k, vault_key);
+		problem(&k, "/", -1, MEDFS_TREE_NAME, -1, "%s (nothing below it checked)",
+			ret == -EBADMSG ? "root directory header does not authenticate"
+					: "root directory missing");
+		printf("medfs-fsck: 1 objects checked, %lu problems\n", k.problems);
+		status = EXIT_PROBLEMS;
+		goto out;
+	}
 	if (ret < 0) {
 		fprintf(stderr, "medfs-fsck: cannot open the vault %s: %s\n", vault_dir,
 			strerror(-ret));

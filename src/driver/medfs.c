@@ -6,8 +6,10 @@
  * failure) into -EIO. Start-up unlocks the vault in the process that
  * serves it, so the mlocked key is never carried over a fork, and the
  * command returns only once the mount is ready. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +37,8 @@
 
 #define MEDFS_MAX_WRITE (1U << 20)
 
+struct hidden;
+
 /* What every operation needs, handed to fuse_new as private_data. */
 struct medfs_mount {
 	struct medfs_vault *vault;
@@ -42,6 +46,11 @@ struct medfs_mount {
 	int own_as_caller;     /* running as root: new objects belong to the caller */
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
 	int ready_fd;          /* background: where to report the mount, else -1 */
+
+	pthread_mutex_t lock;  /* guards what follows */
+	struct medfs_file **open; /* one entry per open handle */
+	size_t n_open, max_open;
+	struct hidden *hidden; /* files unlinked while open */
 };
 
 static struct medfs_mount *mount_data(void)
@@ -65,7 +74,7 @@ static struct medfs_owner caller_owner(void)
 	struct fuse_context *ctx = fuse_get_context();
 	struct medfs_owner o = { (uid_t)-1, (gid_t)-1 };
 
-	if (((struct medfs_mount *)ctx->private_data)->own_as_caller) {
+	if (mount_data()->own_as_caller) {
 		o.uid = ctx->uid;
 		o.gid = ctx->gid;
 	}
@@ -82,6 +91,182 @@ static int fs_ret(int ret)
 static int fs_count(ssize_t ret)
 {
 	return ret == -EBADMSG ? -EIO : (int)ret;
+}
+
+/* Files unlinked while open.
+ *
+ * With hard_remove, libfuse's high-level API forgets the path of a file
+ * unlinked while open, and fstat() never carries a handle: it would fail
+ * with ESTALE. So libfuse is left to "hide" such a file instead, and its
+ * rename to .fuse_hidden<16 hex digits> is turned here into a real unlink
+ * from the vault. The file lives on in a reference kept under the hidden
+ * name, which answers getattr, until libfuse unlinks that name at the last
+ * close. Nothing named .fuse_hidden ever reaches the vault, nor a listing.
+ * Only files open through the mount are hidden that way: any other rename
+ * to such a name is an ordinary one. */
+
+struct hidden {
+	struct hidden *next;
+	struct medfs_file *f;
+	char name[sizeof(".fuse_hidden") + 16];
+};
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static int is_hidden_name(const char *path)
+{
+	const char *name = base_name(path);
+	size_t pre = strlen(".fuse_hidden");
+
+	if (strncmp(name, ".fuse_hidden", pre) != 0 || strlen(name) != pre + 16)
+		return 0;
+	for (name += pre; *name; name++)
+		if (!isxdigit((unsigned char)*name))
+			return 0;
+	return 1;
+}
+
+static int open_add(struct medfs_mount *m, struct medfs_file *f)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->n_open == m->max_open) {
+		size_t max = m->max_open ? 2 * m->max_open : 64;
+		struct medfs_file **p = realloc(m->open, max * sizeof(*p));
+
+		if (!p) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		m->open = p;
+		m->max_open = max;
+	}
+	m->open[m->n_open++] = f;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+static void open_del(struct medfs_mount *m, struct medfs_file *f)
+{
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n_open; i++) {
+		if (m->open[i] == f) {
+			m->open[i] = m->open[--m->n_open];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Under m->lock. */
+static int open_has(const struct medfs_mount *m, const struct medfs_file *f)
+{
+	for (size_t i = 0; i < m->n_open; i++)
+		if (m->open[i] == f)
+			return 1;
+	return 0;
+}
+
+/* Under m->lock. */
+static struct hidden **hidden_find(struct medfs_mount *m, const char *path)
+{
+	const char *name = base_name(path);
+	struct hidden **h;
+
+	for (h = &m->hidden; *h; h = &(*h)->next)
+		if (strcmp((*h)->name, name) == 0)
+			break;
+	return h;
+}
+
+/* libfuse's rename of an open file to a hidden name. Returns 0 or -errno
+ * when done here, 1 when the rename is an ordinary one. */
+static int hide(struct medfs_mount *m, const char *from, const char *to)
+{
+	struct medfs_file *f;
+	struct hidden *h;
+	int ret;
+
+	if (medfs_file_open(m->vault, from, O_RDONLY, &f) < 0)
+		return 1;
+	h = calloc(1, sizeof(*h));
+	pthread_mutex_lock(&m->lock);
+	ret = 1;
+	if (!open_has(m, f))
+		goto out;
+	ret = -ENOMEM;
+	if (!h)
+		goto out;
+	ret = medfs_vault_unlink(m->vault, from);
+	if (ret < 0)
+		goto out;
+	snprintf(h->name, sizeof(h->name), "%s", base_name(to));
+	h->f = f;
+	h->next = m->hidden;
+	m->hidden = h;
+	f = NULL;
+	h = NULL;
+out:
+	pthread_mutex_unlock(&m->lock);
+	free(h);
+	if (f)
+		medfs_file_release(f);
+	return ret;
+}
+
+/* Returns 1 when path is no hidden file. */
+static int hidden_getattr(struct medfs_mount *m, const char *path, struct stat *st)
+{
+	struct hidden *h;
+	int ret = 1;
+
+	if (!is_hidden_name(path))
+		return 1;
+	pthread_mutex_lock(&m->lock);
+	h = *hidden_find(m, path);
+	if (h)
+		ret = medfs_file_getattr(h->f, st);
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+static int is_hidden(struct medfs_mount *m, const char *path)
+{
+	int ret;
+
+	if (!is_hidden_name(path))
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	ret = *hidden_find(m, path) != NULL;
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+/* libfuse's unlink of a hidden name at the last close: drops the file. */
+static int hidden_unlink(struct medfs_mount *m, const char *path)
+{
+	struct hidden **p, *h = NULL;
+
+	if (!is_hidden_name(path))
+		return 1;
+	pthread_mutex_lock(&m->lock);
+	p = hidden_find(m, path);
+	h = *p;
+	if (h)
+		*p = h->next;
+	pthread_mutex_unlock(&m->lock);
+	if (!h)
+		return 1;
+	medfs_file_release(h->f);
+	free(h);
+	return 0;
 }
 
 static void log_syslog(int priority, const char *msg)
@@ -135,12 +320,11 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	struct medfs_mount *m = mount_data();
 
 	cfg->use_ino = 0;
-	/* Unlinking an open file must not rename it to .fuse_hidden*: the
-	 * open handle keeps working on its own, without a path. */
-	cfg->hard_remove = 1;
+	/* Open files are "hidden" on unlink, which the driver turns into a
+	 * real unlink: see hide(). */
+	cfg->hard_remove = 0;
 	/* Paths are wanted where a handle is not enough: readdir, and the
-	 * mtime (and suid-clearing mode) that ftruncate sends with the size.
-	 * Only an unlinked file then comes with a NULL path. */
+	 * mtime (and suid-clearing mode) that ftruncate sends with the size. */
 	cfg->nullpath_ok = 0;
 	/* Every open starts with an empty page cache, so each one and the
 	 * first read of each range reach the driver; no direct_io so that
@@ -173,10 +357,15 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static int medfs_getattr(const char *path, struct stat *st,
                          struct fuse_file_info *fi)
 {
+	int ret;
+
 	if (fi)
 		return fs_ret(medfs_file_getattr(file_of(fi), st));
 	if (!path)
 		return -ENOENT;
+	ret = hidden_getattr(mount_data(), path, st);
+	if (ret <= 0)
+		return fs_ret(ret);
 	return fs_ret(medfs_vault_getattr(vault(), path, st));
 }
 
@@ -194,6 +383,8 @@ static int medfs_mkdir(const char *path, mode_t mode)
 
 static int medfs_unlink(const char *path)
 {
+	if (hidden_unlink(mount_data(), path) == 0)
+		return 0;
 	return fs_ret(medfs_vault_unlink(vault(), path));
 }
 
@@ -211,6 +402,13 @@ static int medfs_symlink(const char *target, const char *path)
 
 static int medfs_rename(const char *from, const char *to, unsigned int flags)
 {
+	int ret;
+
+	if (flags == 0 && is_hidden_name(to)) {
+		ret = hide(mount_data(), from, to);
+		if (ret <= 0)
+			return fs_ret(ret);
+	}
 	return fs_ret(medfs_vault_rename(vault(), from, to, flags));
 }
 
@@ -223,18 +421,19 @@ static int medfs_link(const char *from, const char *to)
 	return -EPERM;
 }
 
-/* An open file can only come without a path once unlinked; ftruncate then
- * still carries a new mtime (and, on a setuid file, a mode without the
- * setuid bits). Nothing names the file any more: let those go. */
-static int unlinked_ok(const struct fuse_file_info *fi)
+/* A file unlinked while open has no mode or times of its own left to
+ * change; ftruncate on it still sends a new mtime (and, on a setuid file,
+ * a mode without the setuid bits) and must not fail for that. */
+static int unlinked(const char *path)
 {
-	return fi ? 0 : -ENOENT;
+	return !path || is_hidden(mount_data(), path);
 }
 
 static int medfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	if (!path)
-		return unlinked_ok(fi);
+	(void)fi;
+	if (unlinked(path))
+		return 0;
 	return fs_ret(medfs_vault_chmod(vault(), path, mode));
 }
 
@@ -259,9 +458,23 @@ static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *f
 static int medfs_utimens(const char *path, const struct timespec tv[2],
                          struct fuse_file_info *fi)
 {
-	if (!path)
-		return unlinked_ok(fi);
+	(void)fi;
+	if (unlinked(path))
+		return 0;
 	return fs_ret(medfs_vault_utimens(vault(), path, tv));
+}
+
+/* Hands an opened file to FUSE, counted for hide(). */
+static int opened(struct fuse_file_info *fi, struct medfs_file *f)
+{
+	int ret = open_add(mount_data(), f);
+
+	if (ret < 0) {
+		medfs_file_release(f);
+		return ret;
+	}
+	fi->fh = (uintptr_t)f;
+	return 0;
 }
 
 static int medfs_open(const char *path, struct fuse_file_info *fi)
@@ -272,8 +485,7 @@ static int medfs_open(const char *path, struct fuse_file_info *fi)
 	ret = medfs_file_open(vault(), path, fi->flags, &f);
 	if (ret < 0)
 		return fs_ret(ret);
-	fi->fh = (uintptr_t)f;
-	return 0;
+	return opened(fi, f);
 }
 
 static int medfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -285,8 +497,7 @@ static int medfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	ret = medfs_file_create(vault(), path, fi->flags, mode, &o, &f);
 	if (ret < 0)
 		return fs_ret(ret);
-	fi->fh = (uintptr_t)f;
-	return 0;
+	return opened(fi, f);
 }
 
 static int medfs_read(const char *path, char *buf, size_t size, off_t off,
@@ -321,6 +532,7 @@ static int medfs_flush(const char *path, struct fuse_file_info *fi)
 static int medfs_release(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
+	open_del(mount_data(), file_of(fi));
 	medfs_file_release(file_of(fi));
 	return 0;
 }
@@ -559,9 +771,10 @@ static void usage(const char *prog)
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"
 	       "\n"
-	       "medfs always runs with hard_remove, nullpath_ok and without\n"
-	       "kernel_cache, auto_cache, direct_io and use_ino, whatever is given.\n"
-	       "With allow_other, default_permissions is added.\n"
+	       "Whatever is given, medfs runs without kernel_cache, auto_cache,\n"
+	       "direct_io, use_ino or write-back caching, with entry_timeout=1,\n"
+	       "attr_timeout=1 and negative_timeout=0. With allow_other,\n"
+	       "default_permissions is added.\n"
 	       "\n"
 	       "FUSE options:\n",
 	       prog);
@@ -700,9 +913,9 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 		goto out;
 	}
 	if (used_backup)
-		fprintf(stderr, "medfs: warning: %s of %s is missing or damaged; "
-		        "unlocked with its copy %s\n", MEDFS_CONFIG_NAME, o->vault,
-		        MEDFS_CONFIG_BACKUP_NAME);
+		fprintf(stderr, "medfs: warning: unlocked %s with its second config "
+		        "%s; restore %s from it while it is good\n", o->vault,
+		        MEDFS_CONFIG_BACKUP_NAME, MEDFS_CONFIG_NAME);
 
 	err = medfs_vault_open(out, vault_dir, key);
 	if (err == -EBADMSG)
@@ -847,6 +1060,7 @@ static int run(const struct options *o, struct fuse_args *args,
 		.own_as_caller = geteuid() == 0,
 		.max_read = o->max_read,
 		.ready_fd = status_fd,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	struct fuse_session *se;
 	struct fuse *f = NULL;
@@ -912,6 +1126,14 @@ out:
 		fuse_unmount(f);
 	if (f)
 		fuse_destroy(f);
+	while (mnt.hidden) {
+		struct hidden *h = mnt.hidden;
+
+		mnt.hidden = h->next;
+		medfs_file_release(h->f);
+		free(h);
+	}
+	free(mnt.open);
 	if (mnt.vault)
 		medfs_vault_close(mnt.vault);
 	return ret;

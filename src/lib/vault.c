@@ -517,6 +517,28 @@ static void sidecar_remove(struct medfs_vault *v, const struct loc *l)
 	unlinkat(v->tree_fd, p, 0);
 }
 
+/* New objects are built under a temporary internal name and renamed into
+ * place once complete, so that no reader ever sees one half made. */
+#define TMP_PREFIX ".tmp-"
+
+static int tmp_path(char *out, size_t outsz, const char *dir_vpath)
+{
+	uint8_t rnd[8];
+	char name[sizeof(TMP_PREFIX) + 2 * sizeof(rnd)];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(name, TMP_PREFIX, strlen(TMP_PREFIX));
+	sodium_bin2hex(name + strlen(TMP_PREFIX), sizeof(name) - strlen(TMP_PREFIX), rnd,
+	               sizeof(rnd));
+	return join(out, outsz, dir_vpath, name);
+}
+
+static bool is_leftover(const char *entry)
+{
+	return !strncmp(entry, TMP_PREFIX, strlen(TMP_PREFIX)) ||
+	       !strcmp(entry, MEDFS_DIR_HEADER_NAME ".tmp");
+}
+
 /* ---- attributes ---- */
 
 static void plain_stat(struct medfs_vault *v, const char *vpath, struct stat *st)
@@ -548,9 +570,11 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 	l = malloc(sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r == 0 && fstatat(v->tree_fd, l->vpath, st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
+	pthread_rwlock_unlock(&v->ns_lock);
 	if (r == 0)
 		plain_stat(v, l->vpath, st);
 	free(l);
@@ -572,6 +596,7 @@ int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
                       const struct medfs_owner *o)
 {
 	struct loc *l = malloc(sizeof(*l));
+	char tmp[PATH_MAX], hpath[PATH_MAX];
 	struct medfs_binding b;
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	int r;
@@ -582,28 +607,30 @@ int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
-	if ((r = sidecar_write(v, l)) < 0)
+	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0 ||
+	    (r = join(hpath, sizeof(hpath), tmp, MEDFS_DIR_HEADER_NAME)) < 0)
 		goto out;
-	if (mkdirat(v->tree_fd, l->vpath, 0700) < 0) {
+	if (mkdirat(v->tree_fd, tmp, 0700) < 0) {
 		r = -errno;
-		if (r != -EEXIST)
-			sidecar_remove(v, l);
 		goto out;
 	}
 	randombytes_buf(id, sizeof(id));
 	loc_binding(l, &b);
-	r = write_dir_header(v, l->vpath, id, &b);
-	if (r == 0 && fchmodat(v->tree_fd, l->vpath, mode & 07777, 0) < 0)
+	r = write_dir_header(v, tmp, id, &b);
+	if (r == 0 && fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0)
 		r = -errno;
 	if (r == 0)
-		r = set_owner(v, l->vpath, o);
+		r = set_owner(v, tmp, o);
+	if (r == 0)
+		r = sidecar_write(v, l);
+	if (r == 0 && renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		if (r != -EEXIST)
+			sidecar_remove(v, l);
+	}
 	if (r < 0) {
-		char hpath[PATH_MAX];
-
-		if (join(hpath, sizeof(hpath), l->vpath, MEDFS_DIR_HEADER_NAME) == 0)
-			unlinkat(v->tree_fd, hpath, 0);
-		unlinkat(v->tree_fd, l->vpath, AT_REMOVEDIR);
-		sidecar_remove(v, l);
+		unlinkat(v->tree_fd, hpath, 0);
+		unlinkat(v->tree_fd, tmp, AT_REMOVEDIR);
 	}
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
@@ -630,6 +657,18 @@ static int dir_empty(struct medfs_vault *v, const char *vpath)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strcmp(de->d_name, MEDFS_DIR_HEADER_NAME))
 			continue;
+		/* Leftovers of a crash: nothing can be building them now,
+		 * for callers hold ns_lock alone. */
+		if (is_leftover(de->d_name)) {
+			if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR) {
+				char h[NAME_MAX + sizeof(MEDFS_DIR_HEADER_NAME) + 2];
+
+				snprintf(h, sizeof(h), "%s/%s", de->d_name, MEDFS_DIR_HEADER_NAME);
+				unlinkat(fd, h, 0);
+				unlinkat(fd, de->d_name, AT_REMOVEDIR);
+			}
+			continue;
+		}
 		r = -ENOTEMPTY;
 		break;
 	}
@@ -758,17 +797,20 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 	DIR *d;
 	int r, fd;
 
+	pthread_rwlock_rdlock(&v->ns_lock);
 	r = dir_lookup(v, path, strlen(path), vpath, id);
 	if (r < 0)
-		return r;
+		goto out;
 	fd = openat(v->tree_fd, at_path(vpath), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
 	d = fdopendir(fd);
 	if (!d) {
 		r = -errno;
 		close(fd);
-		return r;
+		goto out;
 	}
 	s = (struct readdir_state){v, path, vpath, id, fd};
 	while ((de = readdir(d))) {
@@ -793,7 +835,9 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 	}
 	closedir(d);
 	sodium_memzero(name, sizeof(name));
-	return 0;
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	return r;
 }
 
 /* ---- symlinks ---- */
@@ -803,6 +847,7 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 {
 	struct loc *l = malloc(sizeof(*l));
 	char *enc = malloc(MEDFS_LINK_ENC_MAX);
+	char tmp[PATH_MAX];
 	struct medfs_binding b;
 	int r;
 
@@ -819,19 +864,22 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 	                       v->keys->link, &b);
 	if (r < 0)
 		goto out;
-	if ((r = sidecar_write(v, l)) < 0)
+	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0)
 		goto out;
-	if (symlinkat(enc, v->tree_fd, l->vpath) < 0) {
+	if (symlinkat(enc, v->tree_fd, tmp) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = set_owner(v, tmp, o);
+	if (r == 0)
+		r = sidecar_write(v, l);
+	if (r == 0 && renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		if (r != -EEXIST)
 			sidecar_remove(v, l);
-		goto out;
 	}
-	r = set_owner(v, l->vpath, o);
-	if (r < 0) {
-		unlinkat(v->tree_fd, l->vpath, 0);
-		sidecar_remove(v, l);
-	}
+	if (r < 0)
+		unlinkat(v->tree_fd, tmp, 0);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 out_free:
@@ -880,10 +928,11 @@ int medfs_vault_readlink(struct medfs_vault *v, const char *path, char *buf, siz
 		r = -ENOMEM;
 		goto out;
 	}
+	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
-	if (r < 0)
-		goto out;
-	r = read_link(v, l, target, MEDFS_LINK_MAX + 1);
+	if (r == 0)
+		r = read_link(v, l, target, MEDFS_LINK_MAX + 1);
+	pthread_rwlock_unlock(&v->ns_lock);
 	if (r < 0)
 		goto out;
 	if ((size_t)r >= size)
@@ -911,9 +960,11 @@ static int with_path(struct medfs_vault *v, const char *path, loc_fn fn, const v
 	l = malloc(sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r == 0)
 		r = fn(v, l->vpath, arg);
+	pthread_rwlock_unlock(&v->ns_lock);
 	free(l);
 	return r;
 }
@@ -1150,13 +1201,24 @@ void medfs_file_release(struct medfs_file *f)
 	file_free(f);
 }
 
+/* Opens a vault file without touching its atime: reading a header at open
+ * is not a read of the file. O_NOATIME needs ownership or CAP_FOWNER. */
+static int openat_noatime(int dirfd, const char *vpath, int flags)
+{
+	int fd = openat(dirfd, vpath, flags | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, vpath, flags);
+	return fd;
+}
+
 static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags, bool *writable)
 {
-	int fd = openat(v->tree_fd, vpath, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat_noatime(v->tree_fd, vpath, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 
 	*writable = true;
 	if (fd < 0 && errno == EACCES && !wants_write(flags)) {
-		fd = openat(v->tree_fd, vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat_noatime(v->tree_fd, vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		*writable = false;
 	}
 	if (fd < 0)
@@ -1198,11 +1260,33 @@ int medfs_file_open(struct medfs_vault *v, const char *path, int flags,
 	l = malloc(sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r == 0)
 		r = open_at_loc(v, l, flags, out);
+	pthread_rwlock_unlock(&v->ns_lock);
 	free(l);
 	return r;
+}
+
+static void files_insert(struct medfs_vault *v, struct medfs_file *f)
+{
+	pthread_mutex_lock(&v->files_lock);
+	f->next = *files_slot(v, f->dev, f->ino);
+	*files_slot(v, f->dev, f->ino) = f;
+	pthread_mutex_unlock(&v->files_lock);
+}
+
+static void files_remove(struct medfs_vault *v, struct medfs_file *f)
+{
+	pthread_mutex_lock(&v->files_lock);
+	for (struct medfs_file **p = files_slot(v, f->dev, f->ino); *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&v->files_lock);
 }
 
 int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t mode,
@@ -1210,8 +1294,10 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 {
 	struct loc *l;
 	struct medfs_file *f = NULL;
+	char tmp[PATH_MAX];
+	bool listed = false;
 	struct stat st;
-	int r, fd;
+	int r, fd = -1;
 
 	*out = NULL;
 	if (is_root(path))
@@ -1223,16 +1309,11 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
-	if ((r = sidecar_write(v, l)) < 0)
+	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0)
 		goto out;
-	fd = openat(v->tree_fd, l->vpath,
-	            O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+	fd = openat(v->tree_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
-		if (r == -EEXIST && !(flags & O_EXCL))
-			r = open_at_loc(v, l, flags, out);
-		else if (r != -EEXIST)
-			sidecar_remove(v, l);
 		goto out;
 	}
 	f = file_new(v, l);
@@ -1242,31 +1323,42 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 	}
 	f->fd = fd;
 	f->writable = true;
-	/* The mode as asked, whatever the process umask. */
-	if (fchmod(fd, mode & 07777) < 0) {
-		r = -errno;
-		goto fail;
-	}
 	randombytes_buf(f->id, sizeof(f->id));
 	randombytes_buf(f->key, MEDFS_KEY_LEN);
 	sodium_mprotect_readonly(f->key);
-	if ((r = header_write(f)) < 0 || (r = set_owner(v, l->vpath, o)) < 0)
-		goto fail;
-	if (fstat(fd, &st) < 0) {
+	/* The mode as asked, whatever the process umask. */
+	if (fchmod(fd, mode & 07777) < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		goto fail;
 	}
+	if ((r = header_write(f)) < 0 || (r = set_owner(v, tmp, o)) < 0 ||
+	    (r = sidecar_write(v, l)) < 0)
+		goto fail;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
-	pthread_mutex_lock(&v->files_lock);
-	f->next = *files_slot(v, f->dev, f->ino);
-	*files_slot(v, f->dev, f->ino) = f;
-	pthread_mutex_unlock(&v->files_lock);
+	/* Listed before it gets its name, so that an open racing with this
+	 * create finds this object rather than making a second one. */
+	files_insert(v, f);
+	listed = true;
+	if (renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		if (r == -EEXIST && !(flags & O_EXCL)) {
+			files_remove(v, f);
+			file_free(f);
+			unlinkat(v->tree_fd, tmp, 0);
+			r = open_at_loc(v, l, flags, out);
+			goto out;
+		}
+		goto fail;
+	}
 	*out = f;
 	goto out;
 fail:
-	unlinkat(v->tree_fd, l->vpath, 0);
-	sidecar_remove(v, l);
+	if (r != -EEXIST)
+		sidecar_remove(v, l);
+	unlinkat(v->tree_fd, tmp, 0);
+	if (listed)
+		files_remove(v, f);
 	if (f)
 		file_free(f);
 	else
@@ -1610,7 +1702,8 @@ int medfs_vault_unlink(struct medfs_vault *v, const char *path)
 	l = malloc(sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	pthread_rwlock_rdlock(&v->ns_lock);
+	/* Alone: a concurrent create of the same long name shares its sidecar. */
+	pthread_rwlock_wrlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
@@ -1686,8 +1779,25 @@ static void moved_free(struct moved *m)
 	}
 }
 
-/* Seals a moved object to its new place l. */
+static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct moved *m);
+
+/* Seals a moved object to its new place l. A rename changes no time of
+ * the object itself, so the times that resealing touches are put back. */
 static int moved_store(struct medfs_vault *v, const struct loc *l, struct moved *m)
+{
+	struct stat st;
+	int r, have = fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	r = moved_store_at(v, l, m);
+	if (r == 0 && have) {
+		struct timespec tv[2] = {st.st_atim, st.st_mtim};
+
+		utimensat(v->tree_fd, l->vpath, tv, AT_SYMLINK_NOFOLLOW);
+	}
+	return r;
+}
+
+static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct moved *m)
 {
 	struct medfs_binding b;
 	int r = 0;
@@ -1736,6 +1846,41 @@ static int moved_store(struct medfs_vault *v, const struct loc *l, struct moved 
 	}
 	}
 	return 0;
+}
+
+/* Open files below a moved directory keep their binding (their parent's
+ * id does not change) but their vault path, used in reports, does. */
+static void files_repath(struct medfs_vault *v, const char *from, const char *to,
+                         bool exchange)
+{
+	size_t fl = strlen(from), tl = strlen(to);
+
+	pthread_mutex_lock(&v->files_lock);
+	for (size_t i = 0; i < FILES_BUCKETS; i++) {
+		for (struct medfs_file *f = v->files[i]; f; f = f->next) {
+			const char *new_prefix = NULL;
+			size_t old_len = 0;
+			char buf[PATH_MAX];
+			int n;
+
+			if (!strncmp(f->vpath, from, fl) && f->vpath[fl] == '/') {
+				new_prefix = to;
+				old_len = fl;
+			} else if (exchange && !strncmp(f->vpath, to, tl) && f->vpath[tl] == '/') {
+				new_prefix = from;
+				old_len = tl;
+			}
+			if (!new_prefix)
+				continue;
+			n = snprintf(buf, sizeof(buf), "%s%s", new_prefix, f->vpath + old_len);
+			if (n < 0 || (size_t)n >= sizeof(buf))
+				continue;
+			pthread_rwlock_wrlock(&f->lock);
+			memcpy(f->vpath, buf, n + 1);
+			pthread_rwlock_unlock(&f->lock);
+		}
+	}
+	pthread_mutex_unlock(&v->files_lock);
 }
 
 int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
@@ -1836,8 +1981,10 @@ int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
 	} else {
 		sidecar_remove(v, a);
 	}
-	if (ma.type == S_IFDIR || mb.type == S_IFDIR)
+	if (ma.type == S_IFDIR || mb.type == S_IFDIR) {
 		dc_clear(v);
+		files_repath(v, a->vpath, b->vpath, flags & RENAME_EXCHANGE);
+	}
 	goto out;
 restore:
 	if (target_dir_emptied) {
@@ -1860,7 +2007,7 @@ out:
 /* Opens the regular file at path and authenticates its header, for the
  * file id that xattrs are bound to. */
 static int xattr_file(struct medfs_vault *v, const char *path, bool write,
-                      uint8_t id[MEDFS_FILE_ID_LEN])
+                      uint8_t id[MEDFS_FILE_ID_LEN], char vpath[PATH_MAX])
 {
 	struct loc *l;
 	struct medfs_binding b;
@@ -1874,9 +2021,11 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 	l = malloc(sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
+	strcpy(vpath, l->vpath);
 	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		goto out;
@@ -1885,7 +2034,7 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 		r = write ? -ENOTSUP : -ENODATA;
 		goto out;
 	}
-	fd = openat(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat_noatime(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -1898,6 +2047,7 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 	loc_binding(l, &b);
 	r = header_read(v, fd, l->vpath, &b, id, key, &size);
 out:
+	pthread_rwlock_unlock(&v->ns_lock);
 	medfs_secret_free(key);
 	free(l);
 	if (r < 0) {
@@ -1949,6 +2099,7 @@ static void xattr_ad(uint8_t *ad, size_t *ad_len, const uint8_t id[MEDFS_FILE_ID
 int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *name,
                          const void *value, size_t size, int flags)
 {
+	char vpath[PATH_MAX];
 	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
 	char vname[XATTR_NAME_MAX + 1];
 	uint8_t *sealed = NULL;
@@ -1962,7 +2113,7 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	if (size > XATTR_VALUE_MAX - crypto_aead_xchacha20poly1305_ietf_ABYTES -
 	                   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 		return -E2BIG;
-	fd = xattr_file(v, path, true, id);
+	fd = xattr_file(v, path, true, id, vpath);
 	if (fd < 0)
 		return fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -1993,6 +2144,7 @@ out:
 ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char *name,
                              void *value, size_t size)
 {
+	char vpath[PATH_MAX];
 	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
 	const size_t over = crypto_aead_xchacha20poly1305_ietf_ABYTES +
 	                    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
@@ -2007,7 +2159,7 @@ ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char
 		return -ENODATA;
 	if (strlen(name) > XATTR_NAME_MAX)
 		return -ERANGE;
-	fd = xattr_file(v, path, false, id);
+	fd = xattr_file(v, path, false, id, vpath);
 	if (fd < 0)
 		return fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -2026,7 +2178,7 @@ ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char
 		goto out;
 	}
 	if ((size_t)n < over) {
-		report(v, "", NULL, -1, "extended attribute truncated");
+		report(v, vpath, NULL, -1, "extended attribute truncated");
 		r = -EBADMSG;
 		goto out;
 	}
@@ -2040,7 +2192,7 @@ ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char
 		    plain, &plen, NULL, sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 		    n - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad, ad_len, sealed,
 		    v->keys->xattr) != 0) {
-		report(v, "", NULL, -1,
+		report(v, vpath, NULL, -1,
 		       "extended attribute does not authenticate (moved or modified)");
 		r = -EBADMSG;
 		goto out;
@@ -2065,6 +2217,7 @@ out:
 ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *list,
                               size_t size)
 {
+	char vpath[PATH_MAX];
 	const size_t plen = strlen(XATTR_VAULT_PREFIX);
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	char name[MEDFS_NAME_MAX + 1];
@@ -2073,7 +2226,7 @@ ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *lis
 	size_t used = 0;
 	int fd;
 
-	fd = xattr_file(v, path, false, id);
+	fd = xattr_file(v, path, false, id, vpath);
 	if (fd == -ENODATA)
 		return 0;
 	if (fd < 0)
@@ -2101,7 +2254,7 @@ ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *lis
 		len = medfs_name_decrypt(name, sizeof(name), p + plen, strlen(p + plen), id,
 		                         v->keys->name);
 		if (len < 0) {
-			report(v, "", NULL, -1, "extended attribute name does not authenticate");
+			report(v, vpath, NULL, -1, "extended attribute name does not authenticate");
 			continue;
 		}
 		if (size) {
@@ -2124,13 +2277,14 @@ out:
 
 int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char *name)
 {
+	char vpath[PATH_MAX];
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	char vname[XATTR_NAME_MAX + 1];
 	int fd, r;
 
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;
-	fd = xattr_file(v, path, true, id);
+	fd = xattr_file(v, path, true, id, vpath);
 	if (fd < 0)
 		return fd == -ENOTSUP ? -ENODATA : fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -2216,7 +2370,16 @@ int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
 	if (!v)
 		return -ENOMEM;
 	v->tree_fd = -1;
-	pthread_rwlock_init(&v->ns_lock, NULL);
+	{
+		/* Renames must not starve behind a stream of lookups. */
+		pthread_rwlockattr_t attr;
+
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(&attr,
+		                              PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&v->ns_lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	pthread_mutex_init(&v->dc_lock, NULL);
 	pthread_mutex_init(&v->files_lock, NULL);
 	v->keys = medfs_secret_alloc(sizeof(*v->keys));

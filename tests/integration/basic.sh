@@ -113,6 +113,25 @@ out=$("$MEDFS" "$V" "$WORK/mnt-file" --passphrase-file "$P" 2>&1) || rc=$?
 [ "$rc" -ne 0 ] || fail "medfs on a regular file as mountpoint exited 0"
 assert_not_mounted "$WORK/mnt-file"
 
+# A non-empty mountpoint: libfuse 3 allows it, so either medfs refuses it
+# clearly, or it mounts over it and the files beneath come back untouched.
+mkdir -p "$WORK/mnt-busy"
+echo "underneath" >"$WORK/mnt-busy/beneath.txt"
+rc=0
+out=$("$MEDFS" "$V" "$WORK/mnt-busy" --passphrase-file "$P" 2>&1) || rc=$?
+if [ "$rc" -ne 0 ]; then
+	assert_not_mounted "$WORK/mnt-busy"
+	grep -q "cannot mount on" <<<"$out" ||
+		fail "medfs on a non-empty mountpoint: message does not say 'cannot mount on': $out"
+else
+	echo "medfs mounts over a non-empty directory"
+	assert_mounted "$WORK/mnt-busy"
+	[ ! -e "$WORK/mnt-busy/beneath.txt" ] || fail "files beneath the mount show through it"
+	assert_file_eq "$SRC/foxtrot-1MiB.bin" "$WORK/mnt-busy/foxtrot-1MiB.bin" "read back through a mount on a non-empty directory"
+	unmount "$WORK/mnt-busy"
+fi
+assert_eq "underneath" "$(cat "$WORK/mnt-busy/beneath.txt")" "file beneath the mountpoint"
+
 # Missing passphrase file.
 rc=0
 out=$("$MEDFS" "$V" "$WORK/mnt2" --passphrase-file "$WORK/no-such-pass" 2>&1) || rc=$?

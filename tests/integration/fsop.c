@@ -48,6 +48,16 @@ static int report(int rc)
 	return 1;
 }
 
+/* A failed call inside a scenario: says which one, then reports its errno. */
+static int failed(const char *what)
+{
+	int e = errno;
+	fprintf(stderr, "fsop: %s failed\n", what);
+	fflush(stderr);
+	errno = e;
+	return report(-1);
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "fsop: bad arguments (see fsop.c)\n");
@@ -245,19 +255,19 @@ static int do_append2(const char *path)
 	int b = open(path, O_WRONLY | O_APPEND);
 	int r = open(path, O_RDONLY);
 	if (a < 0 || b < 0 || r < 0)
-		return report(-1);
+		return failed("open");
 	for (int i = 0; i < 40; i++) {
 		char rec[64];
 		int len = snprintf(rec, sizeof(rec), "%c%d:%.*s\n", i % 2 ? 'B' : 'A', i,
 				   i % 7 + 1, "xxxxxxx");
 		if (write(i % 2 ? b : a, rec, (size_t)len) != len)
-			return report(-1);
+			return failed("write");
 		memcpy(expect + n, rec, (size_t)len);
 		n += (size_t)len;
 	}
 	ssize_t g = read_all(r, got, sizeof(got));
 	if (g < 0)
-		return report(-1);
+		return failed("read");
 	if ((size_t)g != n || memcmp(got, expect, n))
 		return bad("append2: two O_APPEND writers overwrote each other");
 	close(a);
@@ -273,31 +283,31 @@ static int do_unlinked_open(const char *path)
 	struct stat st;
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
-		return report(-1);
+		return failed("open");
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (char)(i * 7 + 3);
 	if (write(fd, buf, 10000) != 10000)
-		return report(-1);
+		return failed("write before unlink");
 	if (unlink(path) < 0)
-		return report(-1);
+		return failed("unlink");
 	if (lstat(path, &st) == 0 || errno != ENOENT)
 		return bad("unlinked-open: the name is still there after unlink");
 	if (read_all(fd, got, sizeof(got)) != 10000 || memcmp(got, buf, 10000))
 		return bad("unlinked-open: read back after unlink differs");
 	if (pwrite(fd, buf + 10000, 10000, 10000) != 10000)
-		return report(-1);
+		return failed("pwrite after unlink");
 	if (fstat(fd, &st) < 0)
-		return report(-1);
+		return failed("fstat after unlink");
 	if (st.st_size != 20000)
 		return bad("unlinked-open: fstat size is not 20000 after writing");
 	if (read_all(fd, got, sizeof(got)) != 20000 || memcmp(got, buf, 20000))
 		return bad("unlinked-open: read back of a write after unlink differs");
 	if (ftruncate(fd, 5000) < 0)
-		return report(-1);
+		return failed("ftruncate after unlink");
 	if (read_all(fd, got, sizeof(got)) != 5000 || memcmp(got, buf, 5000))
 		return bad("unlinked-open: read back after ftruncate differs");
 	if (close(fd) < 0)
-		return report(-1);
+		return failed("close after unlink");
 	return report(0);
 }
 

@@ -231,12 +231,15 @@ make_vault()
 # $1 among its arguments), or nothing.
 driver_pid()
 {
-	local mnt=$1 pid args
-	for pid in $(pgrep -x "$(basename "$MEDFS")" 2>/dev/null); do
-		args=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+	local mnt=$1 d comm args name
+	name=$(basename "$MEDFS")
+	for d in /proc/[0-9]*; do
+		read -r comm 2>/dev/null <"$d/comm" || continue
+		[ "$comm" = "${name:0:15}" ] || continue
+		args=$(tr '\0' '\n' <"$d/cmdline" 2>/dev/null) || continue
 		[ "$(head -n 1 <<<"$args")" = "$MEDFS" ] || continue
 		if grep -qxF -- "$mnt" <<<"$args"; then
-			echo "$pid"
+			echo "${d#/proc/}"
 			return 0
 		fi
 	done

@@ -53,13 +53,13 @@ step "write a tree, compare"
 mount_vault "$V" "$M" "$P"
 cp -a "$SRC/." "$M/"
 manifest "$SRC" >"$WORK/manifest.src"
-manifest "$M" >"$WORK/manifest.mnt"
+manifest "$M" >"$WORK/manifest.mnt" || fail "reading the tree through the mount failed (manifest.mnt)"
 assert_file_eq "$WORK/manifest.src" "$WORK/manifest.mnt" "manifest of the copied tree"
 
 step "unmount, remount, compare"
 unmount "$M"
 mount_vault "$V" "$M" "$P"
-manifest "$M" >"$WORK/manifest.remount"
+manifest "$M" >"$WORK/manifest.remount" || fail "reading the tree through the mount failed (manifest.remount)"
 assert_file_eq "$WORK/manifest.src" "$WORK/manifest.remount" "manifest after remount"
 
 step "changes after a remount persist too"
@@ -67,14 +67,19 @@ for d in "$SRC" "$M"; do
 	printf 'appended\n' >>"$d/study-a/série-ü.txt"
 	truncate -s 100000 "$d/study-a/series-2/ct-slice.dcm"
 	mv "$d/study-a/series 1" "$d/study-a/series-1-renamed"
+	mv "$d/study-a/série-ü.txt" "$d/study-a/renamed.txt"
+	mv "$d/study-a/series-2/ct-slice.dcm" "$d/study-a/series-1-renamed/moved.dcm"
+	mv "$d/study-a/link" "$d/study-a/series-2/link-moved"
 	rm "$d/study-a/one"
 	rmdir "$d/empty-dir-a"
 	dd if=/dev/zero of="$d/study-a/series-2/deep/er/big.dcm" bs=1 count=3 seek=1000000 conv=notrunc status=none
+	# Both trees were changed a moment apart: give their files one mtime.
+	find "$d/study-a" -type f -exec touch -m -d @1600000000.5 {} +
 done
 manifest "$SRC" >"$WORK/manifest.src"
 unmount "$M"
 mount_vault "$V" "$M" "$P"
-manifest "$M" >"$WORK/manifest.remount"
+manifest "$M" >"$WORK/manifest.remount" || fail "reading the tree through the mount failed (manifest.remount)"
 assert_file_eq "$WORK/manifest.src" "$WORK/manifest.remount" "manifest after changes and remount"
 
 step "SIGTERM to the background driver"
@@ -89,7 +94,7 @@ assert_not_mounted "$M" "$M after SIGTERM to the driver"
 unset "DRIVER_PID[$M]"
 assert_eq "" "$(ls -A "$M")" "the mountpoint after SIGTERM"
 mount_vault "$V" "$M" "$P"
-manifest "$M" >"$WORK/manifest.remount"
+manifest "$M" >"$WORK/manifest.remount" || fail "reading the tree through the mount failed (manifest.remount)"
 assert_file_eq "$WORK/manifest.src" "$WORK/manifest.remount" "manifest after SIGTERM and remount"
 
 step "SIGTERM to a foreground driver"
@@ -113,7 +118,7 @@ echo "medfs -f exited $rc after SIGTERM"
 unset "DRIVER_PID[$M]"
 assert_not_mounted "$M" "$M after SIGTERM to medfs -f"
 mount_vault "$V" "$M" "$P"
-manifest "$M" >"$WORK/manifest.remount"
+manifest "$M" >"$WORK/manifest.remount" || fail "reading the tree through the mount failed (manifest.remount)"
 assert_file_eq "$WORK/manifest.src" "$WORK/manifest.remount" "manifest after SIGTERM to medfs -f"
 
 step "umount MNT as root"
@@ -128,7 +133,7 @@ if [ -n "$pid" ]; then
 fi
 unset "DRIVER_PID[$M]"
 mount_vault "$V" "$M" "$P"
-manifest "$M" >"$WORK/manifest.remount"
+manifest "$M" >"$WORK/manifest.remount" || fail "reading the tree through the mount failed (manifest.remount)"
 assert_file_eq "$WORK/manifest.src" "$WORK/manifest.remount" "manifest after umount and remount"
 
 step "fsck agrees the vault is clean"

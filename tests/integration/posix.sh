@@ -346,7 +346,7 @@ mv "$M/été – 東京 ☃.dcm" "$M/other/Ωmega.dcm"
 assert_eq "été – 東京 ☃.dcm" "$(cat "$M/other/Ωmega.dcm")" "rename with UTF-8 names"
 
 step "unlinked but open file"
-assert_ok unlinked-open "$M/unl"
+assert_ok unlinked-open "$M/unl" # see fsop.c: write, unlink, read, pwrite, fstat, ftruncate
 assert_fails_with ENOENT stat "$M/unl"
 echo "written before unlink" >"$M/unl2"
 exec 7<"$M/unl2"

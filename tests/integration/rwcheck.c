@@ -577,16 +577,36 @@ static void *reader(void *arg)
 	struct worker *w = arg;
 	struct conc *c = w->c;
 	struct rng r = { c->seed * 977 + (uint64_t)w->idx + 1000 * (uint64_t)c->gen };
-	uint8_t *buf = malloc(MAX_IO);
+	uint8_t *buf = NULL;
 	unsigned long reads = 0;
-	int fd = open(c->path, O_RDONLY);
+	/* Half the readers use O_DIRECT, so that their reads reach the driver
+	 * while the writes go on instead of being served by the page cache. */
+	int flags = O_RDONLY | (w->idx % 2 ? 0 : O_DIRECT);
+	int fd = open(c->path, flags);
 
+	if (fd < 0 && errno == EINVAL) {
+		flags = O_RDONLY;
+		fd = open(c->path, flags);
+	}
 	if (fd < 0) {
 		conc_fail(c, "reader %d: open: %s", w->idx, strerror(errno));
 		goto out;
 	}
+	if (posix_memalign((void **)&buf, 4096, MAX_IO)) {
+		conc_fail(c, "reader %d: out of memory", w->idx);
+		goto out;
+	}
 	while (__atomic_load_n(&c->writers_left, __ATOMIC_SEQ_CST) > 0 && !c->failed) {
 		uint64_t off = rnd_below(&r, c->total), len = 1 + rnd_below(&r, 128 * 1024);
+		if (reads % 64 == 63) {
+			/* A new open starts with an empty page cache. */
+			close(fd);
+			fd = open(c->path, flags);
+			if (fd < 0) {
+				conc_fail(c, "reader %d: reopen: %s", w->idx, strerror(errno));
+				goto out;
+			}
+		}
 		ssize_t n = pread(fd, buf, len, (off_t)off);
 		if (n < 0) {
 			conc_fail(c, "reader %d: pread at %" PRIu64 ": %s", w->idx, off,

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -42,28 +44,46 @@ static char vdir[PATH_MAX];
 static uint8_t *vkey;
 static struct medfs_vault *V;
 
+/* Zeroed test memory, freed by teardown: a failed assertion leaves a
+ * test early, and must not leak what it allocated. */
+#define TALLOC_MAX 64
+static void *tallocs[TALLOC_MAX];
+static int ntallocs;
+
+static void *talloc(size_t len)
+{
+	void *p = calloc(1, len ? len : 1);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_lt(ntallocs, TALLOC_MAX);
+	tallocs[ntallocs++] = p;
+	return p;
+}
+
 /* ---- integrity hook and log sink ---- */
 
 struct hook_rec {
 	int calls;
 	char vpath[PATH_MAX + 16];
-	bool plain_null;
 	int64_t offset;
 	char what[256];
 };
 
 static struct hook_rec hk;
+static pthread_mutex_t hk_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void hook(void *ctx, const char *vault_path, const char *plain_path,
-                 int64_t offset, const char *what)
+		 int64_t offset, const char *what)
 {
 	struct hook_rec *h = ctx;
 
+	pthread_mutex_lock(&hk_lock);
 	h->calls++;
 	snprintf(h->vpath, sizeof(h->vpath), "%s", vault_path);
-	h->plain_null = plain_path == NULL;
+	(void)plain_path;
 	h->offset = offset;
 	snprintf(h->what, sizeof(h->what), "%s", what);
+	pthread_mutex_unlock(&hk_lock);
 }
 
 static char logbuf[65536];
@@ -74,12 +94,14 @@ static void log_sink(int priority, const char *msg)
 	size_t n = strlen(msg);
 
 	(void)priority;
+	pthread_mutex_lock(&hk_lock);
 	if (loglen + n + 2 < sizeof(logbuf)) {
 		memcpy(logbuf + loglen, msg, n);
 		loglen += n;
 		logbuf[loglen++] = '\n';
 		logbuf[loglen] = '\0';
 	}
+	pthread_mutex_unlock(&hk_lock);
 }
 
 static void hook_reset(void)
@@ -141,6 +163,8 @@ static void teardown(void)
 	vkey = NULL;
 	rm_tree(vdir);
 	medfs_log_set(NULL);
+	while (ntallocs > 0)
+		free(tallocs[--ntallocs]);
 }
 
 /* ---- data helpers ---- */
@@ -168,9 +192,8 @@ static void pattern(uint8_t *p, size_t len, uint64_t seed)
 
 static uint8_t *pattern_alloc(size_t len, uint64_t seed)
 {
-	uint8_t *p = malloc(len ? len : 1);
+	uint8_t *p = talloc(len);
 
-	ck_assert_ptr_nonnull(p);
 	pattern(p, len, seed);
 	return p;
 }
@@ -227,7 +250,8 @@ static int check_file(const char *path, const void *exp, size_t len)
 		r = 2;
 	if (r == 0 && (medfs_file_getattr(f, &st) != 0 || (size_t)st.st_size != len))
 		r = 3;
-	if (r == 0 && (medfs_vault_getattr(V, path, &st) != 0 || (size_t)st.st_size != len))
+	if (r == 0 &&
+	    (medfs_vault_getattr(V, path, &st) != 0 || (size_t)st.st_size != len))
 		r = 3;
 	medfs_file_release(f);
 	free(buf);
@@ -299,7 +323,7 @@ static int flip_byte(const char *host_path, off_t off, uint8_t mask)
 }
 
 static int copy_range(const char *from, off_t from_off, const char *to, off_t to_off,
-                      size_t len)
+		      size_t len)
 {
 	uint8_t buf[DBLK];
 	int fd1, fd2, r = 0;
@@ -319,7 +343,7 @@ static int copy_range(const char *from, off_t from_off, const char *to, off_t to
 
 static int zero_range(const char *host_path, off_t off, size_t len)
 {
-	uint8_t buf[DBLK] = {0};
+	uint8_t buf[DBLK] = { 0 };
 	int fd = open(host_path, O_RDWR), r = 0;
 
 	ck_assert_uint_le(len, sizeof(buf));
@@ -449,7 +473,8 @@ START_TEST(test_empty_file)
 	char host[PATH_MAX];
 	uint8_t buf[16];
 
-	ck_assert_int_eq(medfs_file_create(V, "/empty", O_RDWR | O_CREAT, 0640, NULL, &f), 0);
+	ck_assert_int_eq(medfs_file_create(V, "/empty", O_RDWR | O_CREAT, 0640, NULL, &f),
+			 0);
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(medfs_file_size(f), 0);
 	ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), 0), 0);
@@ -475,22 +500,21 @@ END_TEST
 
 START_TEST(test_sizes)
 {
-	static const size_t sizes[] = {1, 4095, 4096, 4097, 8192, MIB + 3};
+	static const size_t sizes[] = { 1, 4095, 4096, 4097, 8192, MIB + 3 };
 	char path[32], host[PATH_MAX];
 
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		size_t len = sizes[k];
 		uint8_t *data = pattern_alloc(len, k + 1);
-		uint8_t *buf = malloc(len + 100);
+		uint8_t *buf = talloc(len + 100);
 		struct medfs_file *f;
 		struct stat st;
 		size_t done;
 
-		ck_assert_ptr_nonnull(buf);
 		snprintf(path, sizeof(path), "/size-%zu", len);
-		ck_assert_int_eq(medfs_file_create(V, path, O_RDWR | O_CREAT | O_EXCL, 0600, NULL,
-		                                   &f),
-		                 0);
+		ck_assert_int_eq(medfs_file_create(V, path, O_RDWR | O_CREAT | O_EXCL,
+						   0600, NULL, &f),
+				 0);
 		ck_assert_int_eq(medfs_file_write(f, data, len, 0, 0), (ssize_t)len);
 		ck_assert_uint_eq(medfs_file_size(f), len);
 		ck_assert_int_eq(medfs_file_getattr(f, &st), 0);
@@ -505,7 +529,8 @@ START_TEST(test_sizes)
 		for (done = 0; done < len;) {
 			ssize_t n = medfs_file_read(f, buf + done, 1000, done);
 
-			ck_assert_int_eq(n, (ssize_t)(len - done < 1000 ? len - done : 1000));
+			ck_assert_int_eq(
+				n, (ssize_t)(len - done < 1000 ? len - done : 1000));
 			done += n;
 		}
 		ck_assert_mem_eq(buf, data, len);
@@ -520,8 +545,6 @@ START_TEST(test_sizes)
 		ck_assert_int_eq(vault_path_of(path, host, sizeof(host)), 0);
 		ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len));
 		ck_assert_int_eq(check_file(path, data, len), 0);
-		free(buf);
-		free(data);
 	}
 	ck_assert_int_eq(vault_open_again(), 0);
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
@@ -529,7 +552,6 @@ START_TEST(test_sizes)
 
 		snprintf(path, sizeof(path), "/size-%zu", sizes[k]);
 		ck_assert_int_eq(check_file(path, data, sizes[k]), 0);
-		free(data);
 	}
 }
 END_TEST
@@ -539,11 +561,11 @@ START_TEST(test_large_unaligned)
 {
 	size_t len = 2 * MIB + 777;
 	uint8_t *data = pattern_alloc(len, 99), *patch = pattern_alloc(70000, 100);
-	uint8_t *buf = malloc(len);
+	uint8_t *buf = talloc(len);
 	struct medfs_file *f;
 
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(medfs_file_create(V, "/big", O_RDWR | O_CREAT, 0600, NULL, &f), 0);
+	ck_assert_int_eq(medfs_file_create(V, "/big", O_RDWR | O_CREAT, 0600, NULL, &f),
+			 0);
 	ck_assert_int_eq(medfs_file_write(f, data, len, 0, 0), (ssize_t)len);
 	ck_assert_int_eq(medfs_file_write(f, patch, 70000, MIB - 33333, 0), 70000);
 	memcpy(data + MIB - 33333, patch, 70000);
@@ -551,9 +573,6 @@ START_TEST(test_large_unaligned)
 	ck_assert_mem_eq(buf, data + MIB - 50000, 100000);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_file("/big", data, len), 0);
-	free(buf);
-	free(patch);
-	free(data);
 }
 END_TEST
 
@@ -563,7 +582,8 @@ START_TEST(test_write_past_eof)
 	uint8_t buf[20000], exp[20000];
 
 	memset(exp, 0, sizeof(exp));
-	ck_assert_int_eq(medfs_file_create(V, "/gap", O_RDWR | O_CREAT, 0600, NULL, &f), 0);
+	ck_assert_int_eq(medfs_file_create(V, "/gap", O_RDWR | O_CREAT, 0600, NULL, &f),
+			 0);
 	ck_assert_int_eq(medfs_file_write(f, "abc", 3, 0, 0), 3);
 	ck_assert_int_eq(medfs_file_write(f, "xyz", 3, 10000, 0), 3);
 	memcpy(exp, "abc", 3);
@@ -579,7 +599,8 @@ START_TEST(test_write_past_eof)
 	ck_assert_int_eq(check_file("/gap", exp, 10003), 0);
 
 	/* A write starting exactly at a block boundary past the end. */
-	ck_assert_int_eq(medfs_file_create(V, "/gap2", O_RDWR | O_CREAT, 0600, NULL, &f), 0);
+	ck_assert_int_eq(medfs_file_create(V, "/gap2", O_RDWR | O_CREAT, 0600, NULL, &f),
+			 0);
 	ck_assert_int_eq(medfs_file_write(f, "q", 1, 8192, 0), 1);
 	ck_assert_uint_eq(medfs_file_size(f), 8193);
 	medfs_file_release(f);
@@ -617,8 +638,6 @@ START_TEST(test_overwrite_middle)
 	ck_assert_mem_eq(buf, data, len);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_file("/mid", data, len), 0);
-	free(patch);
-	free(data);
 }
 END_TEST
 
@@ -627,8 +646,8 @@ START_TEST(test_append)
 	struct medfs_file *f;
 
 	ck_assert_int_eq(medfs_file_create(V, "/log", O_WRONLY | O_CREAT | O_APPEND, 0600,
-	                                   NULL, &f),
-	                 0);
+					   NULL, &f),
+			 0);
 	ck_assert_int_eq(medfs_file_write(f, "first ", 6, 0, 1), 6);
 	/* The offset is ignored when appending. */
 	ck_assert_int_eq(medfs_file_write(f, "second ", 7, 0, 1), 7);
@@ -640,17 +659,14 @@ START_TEST(test_append)
 	/* Appending through a later open, across a block boundary. */
 	{
 		uint8_t *big = pattern_alloc(5000, 3);
-		uint8_t *exp = malloc(5018);
+		uint8_t *exp = talloc(5018);
 
-		ck_assert_ptr_nonnull(exp);
 		ck_assert_int_eq(medfs_file_open(V, "/log", O_WRONLY | O_APPEND, &f), 0);
 		ck_assert_int_eq(medfs_file_write(f, big, 5000, 0, 1), 5000);
 		medfs_file_release(f);
 		memcpy(exp, "first second third", 18);
 		memcpy(exp + 18, big, 5000);
 		ck_assert_int_eq(check_file("/log", exp, 5018), 0);
-		free(exp);
-		free(big);
 	}
 }
 END_TEST
@@ -714,7 +730,6 @@ START_TEST(test_truncate)
 	ck_assert_int_eq(put("/t", data, len), 0);
 	ck_assert_int_eq(vault_open_again(), 0);
 	ck_assert_int_eq(check_file("/t", data, len), 0);
-	free(data);
 }
 END_TEST
 
@@ -768,17 +783,15 @@ END_TEST
 START_TEST(test_random_ops)
 {
 	enum { RMAX = 160 * 1024, OPS = 2000 };
-	uint8_t *mirror = calloc(1, RMAX), *buf = malloc(RMAX + 16000);
-	uint8_t *src = malloc(RMAX + 1000);
+	uint8_t *mirror = talloc(RMAX), *buf = talloc(RMAX + 16000);
+	uint8_t *src = talloc(RMAX + 1000);
 	struct medfs_file *f;
 	struct stat st;
 	size_t size = 0;
 
-	ck_assert_ptr_nonnull(mirror);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_ptr_nonnull(src);
 	pattern(src, RMAX + 1000, 4242);
-	ck_assert_int_eq(medfs_file_create(V, "/rand", O_RDWR | O_CREAT, 0600, NULL, &f), 0);
+	ck_assert_int_eq(medfs_file_create(V, "/rand", O_RDWR | O_CREAT, 0600, NULL, &f),
+			 0);
 	/* pattern() above reseeded the generator: from here on it is fixed. */
 	rng_state = 0x6d65646673763121ULL;
 	for (int i = 0; i < OPS; i++) {
@@ -794,8 +807,8 @@ START_TEST(test_random_ops)
 				off = RMAX - len;
 			from = rng() % 1000;
 			n = medfs_file_write(f, src + from, len, off, 0);
-			ck_assert_msg(n == (ssize_t)len, "op %d: write %zu at %zu: %zd", i, len,
-			              off, n);
+			ck_assert_msg(n == (ssize_t)len, "op %d: write %zu at %zu: %zd",
+				      i, len, off, n);
 			memcpy(mirror + off, src + from, len);
 			if (off + len > size)
 				size = off + len;
@@ -803,7 +816,8 @@ START_TEST(test_random_ops)
 			len = 1 + rng() % 10000;
 			from = rng() % 1000;
 			n = medfs_file_write(f, src + from, len, rng() % 100, 1);
-			ck_assert_msg(n == (ssize_t)len, "op %d: append %zu: %zd", i, len, n);
+			ck_assert_msg(n == (ssize_t)len, "op %d: append %zu: %zd", i, len,
+				      n);
 			memcpy(mirror + size, src + from, len);
 			size += len;
 		} else if (op < 80) { /* pread, sometimes past the end of file */
@@ -813,16 +827,20 @@ START_TEST(test_random_ops)
 			len = rng() % 4 ? rng() % 12000 : rng() % 16;
 			want = off >= size ? 0 : (size - off < len ? size - off : len);
 			n = medfs_file_read(f, buf, len, off);
-			ck_assert_msg(n == (ssize_t)want, "op %d: read %zu at %zu (size %zu): %zd",
-			              i, len, off, size, n);
+			ck_assert_msg(n == (ssize_t)want,
+				      "op %d: read %zu at %zu (size %zu): %zd", i, len,
+				      off, size, n);
 			ck_assert_msg(!memcmp(buf, mirror + off, want),
-			              "op %d: read %zu at %zu: content differs", i, len, off);
-		} else if (op < 92) { /* truncate, up or down, sometimes to a block edge */
+				      "op %d: read %zu at %zu: content differs", i, len,
+				      off);
+		} else if (op <
+			   92) { /* truncate, up or down, sometimes to a block edge */
 			size_t ns = rng() % (RMAX / 2);
 
 			if (rng() % 3 == 0)
 				ns -= ns % BLK;
-			ck_assert_msg(medfs_file_truncate(f, ns) == 0, "op %d: truncate %zu", i, ns);
+			ck_assert_msg(medfs_file_truncate(f, ns) == 0,
+				      "op %d: truncate %zu", i, ns);
 			if (ns < size)
 				memset(mirror + ns, 0, size - ns);
 			size = ns;
@@ -831,15 +849,17 @@ START_TEST(test_random_ops)
 			len = 1 + rng() % 8000;
 			if (off + len > RMAX)
 				continue;
-			ck_assert_msg(medfs_file_allocate(f, off, len) == 0, "op %d: allocate", i);
+			ck_assert_msg(medfs_file_allocate(f, off, len) == 0,
+				      "op %d: allocate", i);
 			if (off + len > size)
 				size = off + len;
 		} else { /* release and open again: the header must carry the size */
 			medfs_file_release(f);
 			ck_assert_int_eq(medfs_file_open(V, "/rand", O_RDWR, &f), 0);
 		}
-		ck_assert_msg(medfs_file_size(f) == size, "op %d: size %llu, expected %zu", i,
-		              (unsigned long long)medfs_file_size(f), size);
+		ck_assert_msg(medfs_file_size(f) == size,
+			      "op %d: size %llu, expected %zu", i,
+			      (unsigned long long)medfs_file_size(f), size);
 		if (i % 50 == 0) {
 			ck_assert_int_eq(medfs_file_getattr(f, &st), 0);
 			ck_assert_int_eq(st.st_size, (off_t)size);
@@ -853,9 +873,6 @@ START_TEST(test_random_ops)
 	ck_assert_int_eq(check_file("/rand", mirror, size), 0);
 	ck_assert_int_eq(vault_open_again(), 0);
 	ck_assert_int_eq(check_file("/rand", mirror, size), 0);
-	free(src);
-	free(buf);
-	free(mirror);
 }
 END_TEST
 
@@ -866,7 +883,8 @@ START_TEST(test_shared_opens)
 	struct medfs_file *f1, *f2, *f3;
 	uint8_t buf[64];
 
-	ck_assert_int_eq(medfs_file_create(V, "/s", O_RDWR | O_CREAT, 0600, NULL, &f1), 0);
+	ck_assert_int_eq(medfs_file_create(V, "/s", O_RDWR | O_CREAT, 0600, NULL, &f1),
+			 0);
 	ck_assert_int_eq(medfs_file_write(f1, "hello", 5, 0, 0), 5);
 	ck_assert_int_eq(medfs_file_open(V, "/s", O_RDWR, &f2), 0);
 	/* One object per file, shared by its opens. */
@@ -920,16 +938,18 @@ START_TEST(test_create_open_flags)
 
 	ck_assert_int_eq(put("/c", "content", 7), 0);
 	f = (struct medfs_file *)&f;
-	ck_assert_int_eq(medfs_file_create(V, "/c", O_RDWR | O_CREAT | O_EXCL, 0600, NULL, &f),
-	                 -EEXIST);
+	ck_assert_int_eq(
+		medfs_file_create(V, "/c", O_RDWR | O_CREAT | O_EXCL, 0600, NULL, &f),
+		-EEXIST);
 	ck_assert_ptr_null(f);
 	/* Without O_EXCL an existing file is opened as it is. */
 	ck_assert_int_eq(medfs_file_create(V, "/c", O_RDWR | O_CREAT, 0600, NULL, &f), 0);
 	ck_assert_uint_eq(medfs_file_size(f), 7);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_str("/c", "content"), 0);
-	ck_assert_int_eq(medfs_file_create(V, "/c", O_RDWR | O_CREAT | O_TRUNC, 0600, NULL, &f),
-	                 0);
+	ck_assert_int_eq(
+		medfs_file_create(V, "/c", O_RDWR | O_CREAT | O_TRUNC, 0600, NULL, &f),
+		0);
 	ck_assert_uint_eq(medfs_file_size(f), 0);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_str("/c", ""), 0);
@@ -953,10 +973,13 @@ START_TEST(test_create_open_flags)
 	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
 	ck_assert_int_eq(medfs_file_open(V, "/d", O_RDONLY, &f), -EISDIR);
 	ck_assert_int_eq(medfs_file_open(V, "/", O_RDONLY, &f), -EISDIR);
-	ck_assert_int_eq(medfs_file_create(V, "/", O_RDWR | O_CREAT, 0600, NULL, &f), -EEXIST);
-	ck_assert_int_eq(medfs_file_create(V, "/d", O_RDWR | O_CREAT | O_EXCL, 0600, NULL, &f),
-	                 -EEXIST);
-	ck_assert_int_eq(medfs_file_create(V, "/d", O_RDWR | O_CREAT, 0600, NULL, &f), -EISDIR);
+	ck_assert_int_eq(medfs_file_create(V, "/", O_RDWR | O_CREAT, 0600, NULL, &f),
+			 -EEXIST);
+	ck_assert_int_eq(
+		medfs_file_create(V, "/d", O_RDWR | O_CREAT | O_EXCL, 0600, NULL, &f),
+		-EEXIST);
+	ck_assert_int_eq(medfs_file_create(V, "/d", O_RDWR | O_CREAT, 0600, NULL, &f),
+			 -EISDIR);
 	ck_assert_ptr_null(f);
 	ck_assert_int_eq(check_str("/c", "content"), 0);
 }
@@ -1107,7 +1130,7 @@ START_TEST(test_name_too_long)
 	memset(n256 + 1, 'a', 256);
 	n256[257] = '\0';
 	ck_assert_int_eq(medfs_file_create(V, n256, O_RDWR | O_CREAT, 0600, NULL, &f),
-	                 -ENAMETOOLONG);
+			 -ENAMETOOLONG);
 	ck_assert_int_eq(medfs_file_open(V, n256, O_RDONLY, &f), -ENAMETOOLONG);
 	ck_assert_int_eq(medfs_vault_mkdir(V, n256, 0700, NULL), -ENAMETOOLONG);
 	ck_assert_int_eq(medfs_vault_getattr(V, n256, &st), -ENAMETOOLONG);
@@ -1134,8 +1157,9 @@ START_TEST(test_missing_and_notdir)
 	ck_assert_int_eq(medfs_vault_getattr(V, "/nope", &st), -ENOENT);
 	ck_assert_int_eq(medfs_vault_getattr(V, "/nope/x", &st), -ENOENT);
 	ck_assert_int_eq(medfs_file_open(V, "/nope", O_RDONLY, &f), -ENOENT);
-	ck_assert_int_eq(medfs_file_create(V, "/nope/x", O_RDWR | O_CREAT, 0600, NULL, &f),
-	                 -ENOENT);
+	ck_assert_int_eq(
+		medfs_file_create(V, "/nope/x", O_RDWR | O_CREAT, 0600, NULL, &f),
+		-ENOENT);
 	ck_assert_int_eq(list_dir("/nope", &ns), -ENOENT);
 	ck_assert_int_eq(medfs_vault_unlink(V, "/nope"), -ENOENT);
 	ck_assert_int_eq(medfs_vault_rmdir(V, "/nope"), -ENOENT);
@@ -1148,7 +1172,7 @@ START_TEST(test_missing_and_notdir)
 	ck_assert_int_eq(medfs_vault_getattr(V, "/f/x", &st), -ENOTDIR);
 	ck_assert_int_eq(medfs_file_open(V, "/f/x", O_RDONLY, &f), -ENOTDIR);
 	ck_assert_int_eq(medfs_file_create(V, "/f/x", O_RDWR | O_CREAT, 0600, NULL, &f),
-	                 -ENOTDIR);
+			 -ENOTDIR);
 	ck_assert_int_eq(medfs_vault_mkdir(V, "/f/x", 0700, NULL), -ENOTDIR);
 	ck_assert_int_eq(medfs_vault_mkdir(V, "/f/x/y", 0700, NULL), -ENOTDIR);
 	ck_assert_int_eq(list_dir("/f", &ns), -ENOTDIR);
@@ -1237,7 +1261,8 @@ START_TEST(test_rename_file)
 	ck_assert_int_eq(medfs_vault_rename(V, "/b", "/d/c", 0), 0);
 	ck_assert_int_eq(check_str("/d/c", "alpha"), 0);
 	ck_assert_int_eq(medfs_vault_rename(V, "/d/c", "/d/c", 0), 0);
-	ck_assert_int_eq(medfs_vault_rename(V, "/d/c", "/d/c", RENAME_NOREPLACE), -EEXIST);
+	ck_assert_int_eq(medfs_vault_rename(V, "/d/c", "/d/c", RENAME_NOREPLACE),
+			 -EEXIST);
 	ck_assert_int_eq(check_str("/d/c", "alpha"), 0);
 	ck_assert_int_eq(medfs_vault_rename(V, "/d/c", "/", 0), -EBUSY);
 	ck_assert_int_eq(medfs_vault_rename(V, "/d/c", "/e", 0x80), -EINVAL);
@@ -1282,7 +1307,8 @@ START_TEST(test_rename_dir)
 	{
 		char buf[16];
 
-		ck_assert_int_eq(medfs_vault_readlink(V, "/p/e/sub/l", buf, sizeof(buf)), 0);
+		ck_assert_int_eq(medfs_vault_readlink(V, "/p/e/sub/l", buf, sizeof(buf)),
+				 0);
 		ck_assert_str_eq(buf, "../x");
 	}
 	ck_assert_int_eq(hk.calls, 0);
@@ -1487,8 +1513,7 @@ START_TEST(test_symlink)
 	ck_assert_int_eq(medfs_vault_readlink(V, "/none", buf, sizeof(buf)), -ENOENT);
 
 	/* Longest target, and one byte more. */
-	big = malloc(MEDFS_LINK_MAX + 2);
-	ck_assert_ptr_nonnull(big);
+	big = talloc(MEDFS_LINK_MAX + 2);
 	memset(big, 't', MEDFS_LINK_MAX + 1);
 	big[MEDFS_LINK_MAX + 1] = '\0';
 	ck_assert_int_eq(medfs_vault_symlink(V, big, "/toolong", NULL), -ENAMETOOLONG);
@@ -1522,7 +1547,6 @@ START_TEST(test_symlink)
 	ck_assert_int_eq(medfs_vault_readlink(V, "/big", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, big);
 	ck_assert_int_eq(hk.calls, 0);
-	free(big);
 }
 END_TEST
 
@@ -1534,37 +1558,44 @@ START_TEST(test_xattr)
 	ssize_t n;
 
 	ck_assert_int_eq(put("/f", "x", 1), 0);
-	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.patient", "Jane Doe", 8, 0), 0);
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, sizeof(buf)), 8);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.patient", "Jane Doe", 8, 0),
+			 0);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, sizeof(buf)),
+			 8);
 	ck_assert_mem_eq(buf, "Jane Doe", 8);
 	/* Size 0 asks for the length. */
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", NULL, 0), 8);
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, 7), -ERANGE);
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, 8), 8);
 
-	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.patient", "X", 1, XATTR_CREATE),
-	                 -EEXIST);
+	ck_assert_int_eq(
+		medfs_vault_setxattr(V, "/f", "user.patient", "X", 1, XATTR_CREATE),
+		-EEXIST);
 	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.new", "X", 1, XATTR_REPLACE),
-	                 -ENODATA);
-	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.patient", "John", 4,
-	                                      XATTR_REPLACE),
-	                 0);
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, sizeof(buf)), 4);
+			 -ENODATA);
+	ck_assert_int_eq(
+		medfs_vault_setxattr(V, "/f", "user.patient", "John", 4, XATTR_REPLACE),
+		0);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, sizeof(buf)),
+			 4);
 	ck_assert_mem_eq(buf, "John", 4);
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.missing", buf, sizeof(buf)),
-	                 -ENODATA);
-	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.empty", "", 0, XATTR_CREATE), 0);
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.empty", buf, sizeof(buf)), 0);
+			 -ENODATA);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.empty", "", 0, XATTR_CREATE),
+			 0);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.empty", buf, sizeof(buf)),
+			 0);
 
 	/* Other namespaces are not stored. */
 	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "trusted.x", "1", 1, 0), -ENOTSUP);
 	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "security.selinux", "1", 1, 0),
-	                 -ENOTSUP);
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "security.selinux", buf, sizeof(buf)),
-	                 -ENODATA);
+			 -ENOTSUP);
+	ck_assert_int_eq(
+		medfs_vault_getxattr(V, "/f", "security.selinux", buf, sizeof(buf)),
+		-ENODATA);
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "system.posix_acl_access", buf,
-	                                      sizeof(buf)),
-	                 -ENODATA);
+					      sizeof(buf)),
+			 -ENODATA);
 	ck_assert_int_eq(medfs_vault_removexattr(V, "/f", "trusted.x"), -ENODATA);
 
 	/* List: "user.patient\0user.empty\0" in any order. */
@@ -1572,14 +1603,14 @@ START_TEST(test_xattr)
 	ck_assert_int_eq(n, 13 + 11);
 	ck_assert_int_eq(medfs_vault_listxattr(V, "/f", buf, sizeof(buf)), 24);
 	ck_assert(!memcmp(buf, "user.patient\0user.empty", 24) ||
-	          !memcmp(buf, "user.empty\0user.patient", 24));
+		  !memcmp(buf, "user.empty\0user.patient", 24));
 	ck_assert_int_eq(medfs_vault_listxattr(V, "/f", buf, 23), -ERANGE);
 	ck_assert_int_eq(medfs_vault_listxattr(V, "/f", buf, 5), -ERANGE);
 
 	ck_assert_int_eq(medfs_vault_removexattr(V, "/f", "user.empty"), 0);
 	ck_assert_int_eq(medfs_vault_removexattr(V, "/f", "user.empty"), -ENODATA);
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.empty", buf, sizeof(buf)),
-	                 -ENODATA);
+			 -ENODATA);
 	ck_assert_int_eq(medfs_vault_listxattr(V, "/f", buf, sizeof(buf)), 13);
 	ck_assert_str_eq(buf, "user.patient");
 
@@ -1600,18 +1631,43 @@ START_TEST(test_xattr)
 		}
 	}
 
+	/* The longest name whose encrypted form fits the vault's xattr name
+	 * limit (160 bytes after "user."), and one byte more. */
+	{
+		char lname[5 + 162];
+
+		memcpy(lname, "user.", 5);
+		memset(lname + 5, 'n', 161);
+		lname[5 + 160] = '\0';
+		ck_assert_int_eq(medfs_vault_setxattr(V, "/f", lname, "long", 4, 0), 0);
+		ck_assert_int_eq(medfs_vault_getxattr(V, "/f", lname, buf, sizeof(buf)),
+				 4);
+		ck_assert_int_eq(medfs_vault_listxattr(V, "/f", NULL, 0), 13 + 166);
+		ck_assert_int_eq(medfs_vault_removexattr(V, "/f", lname), 0);
+		lname[5 + 160] = 'n';
+		lname[5 + 161] = '\0';
+		ck_assert_int_eq(medfs_vault_setxattr(V, "/f", lname, "long", 4, 0),
+				 -ERANGE);
+		ck_assert_int_eq(medfs_vault_getxattr(V, "/f", lname, buf, sizeof(buf)),
+				 -ENODATA);
+		ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.", "x", 1, 0),
+				 -EINVAL);
+	}
+
 	/* Directories and the root hold none. */
 	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
 	ck_assert_int_eq(medfs_vault_setxattr(V, "/d", "user.a", "1", 1, 0), -ENOTSUP);
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/d", "user.a", buf, sizeof(buf)), -ENODATA);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/d", "user.a", buf, sizeof(buf)),
+			 -ENODATA);
 	ck_assert_int_eq(medfs_vault_listxattr(V, "/d", buf, sizeof(buf)), 0);
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/none", "user.a", buf, sizeof(buf)),
-	                 -ENOENT);
+			 -ENOENT);
 
 	/* Kept through a reopen and a truncation. */
 	ck_assert_int_eq(medfs_vault_truncate(V, "/f", 0), 0);
 	ck_assert_int_eq(vault_open_again(), 0);
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, sizeof(buf)), 4);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.patient", buf, sizeof(buf)),
+			 4);
 	ck_assert_mem_eq(buf, "John", 4);
 	ck_assert_int_eq(hk.calls, 0);
 }
@@ -1648,7 +1704,7 @@ START_TEST(test_tamper_block)
 	char host[PATH_MAX];
 	struct medfs_file *f;
 	/* Positions in block 1: nonce, ciphertext, tag. */
-	static const off_t pos[] = {0, 23, 24, 100, 24 + BLK - 1, 24 + BLK, DBLK - 1};
+	static const off_t pos[] = { 0, 23, 24, 100, 24 + BLK - 1, 24 + BLK, DBLK - 1 };
 
 	ck_assert_int_eq(vault_path_of("/victim", host, sizeof(host)), 0);
 	for (size_t k = 0; k < sizeof(pos) / sizeof(pos[0]); k++) {
@@ -1694,8 +1750,6 @@ START_TEST(test_tamper_block)
 	/* No plaintext name in the log. */
 	ck_assert_int_gt(loglen, 0);
 	ck_assert_ptr_null(strstr(logbuf, "victim"));
-	free(ctl);
-	free(data);
 }
 END_TEST
 
@@ -1709,10 +1763,11 @@ START_TEST(test_tamper_block_moved)
 	ck_assert_int_eq(vault_path_of("/control", chost, sizeof(chost)), 0);
 	/* Block 2 copied over block 1 of the same file. */
 	ck_assert_int_eq(copy_range(host, MEDFS_HEADER_LEN + 2 * DBLK, host,
-	                            MEDFS_HEADER_LEN + DBLK, DBLK),
-	                 0);
+				    MEDFS_HEADER_LEN + DBLK, DBLK),
+			 0);
 	/* Block 0 of another file over block 0. */
-	ck_assert_int_eq(copy_range(chost, MEDFS_HEADER_LEN, host, MEDFS_HEADER_LEN, DBLK), 0);
+	ck_assert_int_eq(
+		copy_range(chost, MEDFS_HEADER_LEN, host, MEDFS_HEADER_LEN, DBLK), 0);
 	ck_assert_int_eq(medfs_file_open(V, "/victim", O_RDONLY, &f), 0);
 	ck_assert_int_eq(read_at(f, 0, BLK, data), -EBADMSG);
 	ck_assert_int_eq(hk.offset, 104);
@@ -1721,8 +1776,6 @@ START_TEST(test_tamper_block_moved)
 	ck_assert_int_eq(read_at(f, 2 * BLK, BLK, data), 0);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_file("/control", ctl, TLEN), 0);
-	free(ctl);
-	free(data);
 }
 END_TEST
 
@@ -1743,8 +1796,30 @@ START_TEST(test_tamper_zero_block)
 	ck_assert_int_eq(read_at(f, 3 * BLK, 100, data), 0);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_file("/control", ctl, TLEN), 0);
-	free(ctl);
-	free(data);
+}
+END_TEST
+
+START_TEST(test_tamper_block_after_dir_rename)
+{
+	uint8_t *data = pattern_alloc(TLEN, 5);
+	char host[PATH_MAX];
+	struct medfs_file *f;
+
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
+	ck_assert_int_eq(put("/d/f", data, TLEN), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/d/f", O_RDONLY, &f), 0);
+	/* The file stays open while its directory moves. */
+	ck_assert_int_eq(medfs_vault_rename(V, "/d", "/e", 0), 0);
+	ck_assert_int_eq(vault_path_of("/e/f", host, sizeof(host)), 0);
+	ck_assert_int_eq(flip_byte(host, MEDFS_HEADER_LEN + 100, 0x01), 0);
+	hook_reset();
+	ck_assert_int_eq(read_at(f, 0, BLK, data), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert_int_eq(hk.offset, 104);
+	/* The report names where the damaged file is now. */
+	ck_assert_str_eq(hk.vpath, hook_name(host));
+	ck_assert_int_eq(read_at(f, BLK, BLK, data), 0);
+	medfs_file_release(f);
 }
 END_TEST
 
@@ -1762,7 +1837,7 @@ START_TEST(test_tamper_header)
 		ck_assert_int_eq(flip_byte(host, i, 0x01), 0);
 		f = (struct medfs_file *)&f;
 		ck_assert_msg(medfs_file_open(V, "/victim", O_RDONLY, &f) == exp,
-		              "header byte %d", (int)i);
+			      "header byte %d", (int)i);
 		ck_assert_ptr_null(f);
 		if (exp == -EBADMSG) {
 			ck_assert_int_eq(hk.calls, 1);
@@ -1780,8 +1855,6 @@ START_TEST(test_tamper_header)
 	ck_assert_int_eq(medfs_file_open(V, "/victim", O_RDONLY, &f), -EBADMSG);
 	ck_assert_int_eq(check_file("/control", ctl, TLEN), 0);
 	ck_assert_ptr_null(strstr(logbuf, "victim"));
-	free(ctl);
-	free(data);
 }
 END_TEST
 
@@ -1826,9 +1899,6 @@ START_TEST(test_tamper_swap_files)
 		ck_assert_int_eq(list_dir("/", &ns), 0);
 		ck_assert_int_eq(ns.n, 3); /* b, control, d */
 	}
-	free(ctl);
-	free(b);
-	free(a);
 }
 END_TEST
 
@@ -1892,8 +1962,6 @@ START_TEST(test_tamper_length)
 	ck_assert_int_eq(read_at(f, 0, 3 * BLK, data), 0);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_file("/control", ctl, TLEN), 0);
-	free(ctl);
-	free(data);
 }
 END_TEST
 
@@ -1930,7 +1998,7 @@ START_TEST(test_tamper_dirs)
 	ck_assert_int_eq(list_dir("/a", &ns), -EBADMSG);
 	ck_assert_int_eq(list_dir("/b", &ns), -EBADMSG);
 	ck_assert_int_eq(medfs_file_create(V, "/a/new", O_RDWR | O_CREAT, 0600, NULL, &f),
-	                 -EBADMSG);
+			 -EBADMSG);
 	ck_assert_int_eq(medfs_vault_mkdir(V, "/b/new", 0700, NULL), -EBADMSG);
 	ck_assert_int_eq(medfs_vault_rename(V, "/a", "/c", 0), -EBADMSG);
 	/* The rest is served. */
@@ -1946,18 +2014,22 @@ START_TEST(test_tamper_dirs)
 
 	/* A modified directory header. */
 	snprintf(hdr, sizeof(hdr), "%s/%s", ha, MEDFS_DIR_HEADER_NAME);
-	for (off_t i = 0; i < MEDFS_DIR_HEADER_LEN; i += 7) {
+	/* Magic, version, reserved, id, tag. */
+	static const off_t hpos[] = { 0, 3, 4, 5, 6, 8, 23, 24, 39 };
+
+	for (size_t k = 0; k < sizeof(hpos) / sizeof(hpos[0]); k++) {
+		off_t i = hpos[k];
 		int exp = (i == 4 || i == 5) ? -EPROTONOSUPPORT : -EBADMSG;
 
 		ck_assert_int_eq(flip_byte(hdr, i, 0x10), 0);
 		ck_assert_int_eq(vault_open_again(), 0);
-		ck_assert_msg(medfs_vault_getattr(V, "/a/x", &st) == exp, "dir header byte %d",
-		              (int)i);
+		ck_assert_msg(medfs_vault_getattr(V, "/a/x", &st) == exp,
+			      "dir header byte %d", (int)i);
 		ck_assert_int_eq(check_str("/b/y", "by"), 0);
 		ck_assert_int_eq(flip_byte(hdr, i, 0x10), 0);
 	}
 	/* A missing directory header. */
-	ck_assert_int_eq(rename(hdr, "/dev/null") == 0 ? 0 : unlink(hdr), 0);
+	ck_assert_int_eq(unlink(hdr), 0);
 	ck_assert_int_eq(vault_open_again(), 0);
 	ck_assert_int_eq(medfs_vault_getattr(V, "/a/x", &st), -EBADMSG);
 	ck_assert_int_eq(check_str("/b/y", "by"), 0);
@@ -2041,13 +2113,33 @@ START_TEST(test_tamper_xattr)
 	val[30] ^= 1;
 	ck_assert_int_eq(lsetxattr(host, raw, val, vl, 0), 0);
 	hook_reset();
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.k", buf, sizeof(buf)), -EBADMSG);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.k", buf, sizeof(buf)),
+			 -EBADMSG);
 	ck_assert_int_eq(hk.calls, 1);
+	/* The report names the damaged object, not the vault root. */
+	ck_assert_str_eq(hk.vpath, hook_name(host));
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.k", NULL, 0), -EBADMSG);
-	/* The same sealed value on another file does not open. */
+	/* Restored, it opens again. */
 	val[30] ^= 1;
 	ck_assert_int_eq(lsetxattr(host, raw, val, vl, 0), 0);
 	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.k", buf, sizeof(buf)), 5);
+
+	/* A modified vault xattr name: no longer listed, and reported. */
+	{
+		char bad[1024];
+
+		snprintf(bad, sizeof(bad), "%s", raw);
+		bad[15] = bad[15] == 'A' ? 'B' : 'A';
+		ck_assert_int_eq(lsetxattr(host, bad, val, vl, 0), 0);
+		ck_assert_int_eq(lremovexattr(host, raw), 0);
+		hook_reset();
+		ck_assert_int_eq(medfs_vault_listxattr(V, "/f", buf, sizeof(buf)), 0);
+		ck_assert_int_eq(hk.calls, 1);
+		ck_assert_str_eq(hk.vpath, hook_name(host));
+		ck_assert_int_eq(
+			medfs_vault_getxattr(V, "/f", "user.k", buf, sizeof(buf)),
+			-ENODATA);
+	}
 	ck_assert_int_eq(check_str("/f", "x"), 0);
 }
 END_TEST
@@ -2095,7 +2187,7 @@ START_TEST(test_statfs_attrs)
 {
 	struct statvfs sv;
 	struct stat st;
-	struct timespec tv[2] = {{1000000000, 5}, {1200000000, 7}};
+	struct timespec tv[2] = { { 1000000000, 5 }, { 1200000000, 7 } };
 
 	ck_assert_int_eq(medfs_vault_statfs(V, &sv), 0);
 	ck_assert_uint_eq(sv.f_namemax, MEDFS_NAME_MAX);
@@ -2113,6 +2205,265 @@ START_TEST(test_statfs_attrs)
 }
 END_TEST
 
+/* ================= concurrency ================= */
+
+/* vault.h: "All functions are safe to call from several threads at once."
+ * Readers racing with a rename or an rmdir must see the old or the new
+ * state, never an integrity failure, and nothing may get lost. Threads
+ * only count; the assertions are made by the test thread. */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct race {
+	volatile int stop;
+	int iterations;
+	long ok, noent, badmsg, other;
+	long lost, errors;
+};
+
+static void race_count(struct race *rc, long r, long ok_value)
+{
+	if (r == ok_value)
+		__atomic_add_fetch(&rc->ok, 1, __ATOMIC_RELAXED);
+	else if (r == -ENOENT)
+		__atomic_add_fetch(&rc->noent, 1, __ATOMIC_RELAXED);
+	else if (r == -EBADMSG)
+		__atomic_add_fetch(&rc->badmsg, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(&rc->other, 1, __ATOMIC_RELAXED);
+}
+
+static void *rename_dirs(void *arg)
+{
+	struct race *rc = arg;
+	double end = now() + 2.0;
+
+	for (int i = 0; i < 1000 && now() < end; i++) {
+		if (medfs_vault_rename(V, i % 2 ? "/e" : "/d", i % 2 ? "/d" : "/e", 0))
+			rc->errors++;
+		rc->iterations++;
+	}
+	rc->stop = 1;
+	return NULL;
+}
+
+static void *look_below(void *arg)
+{
+	struct race *rc = arg;
+
+	while (!rc->stop) {
+		struct stat st;
+
+		race_count(rc, medfs_vault_getattr(V, "/d/x", &st), 0);
+		race_count(rc, medfs_vault_getattr(V, "/e/x", &st), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_race_rename_dir_lookup)
+{
+	struct race rc = { 0 };
+	pthread_t a, b;
+
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
+	ck_assert_int_eq(put("/d/x", "x", 1), 0);
+	ck_assert_int_eq(pthread_create(&b, NULL, look_below, &rc), 0);
+	ck_assert_int_eq(pthread_create(&a, NULL, rename_dirs, &rc), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	ck_assert_int_eq(rc.errors, 0);
+	ck_assert_int_gt(rc.ok, 0);
+	ck_assert_msg(
+		rc.badmsg == 0 && rc.other == 0 && hk.calls == 0,
+		"lookups below a directory being renamed: %ld -EBADMSG, %ld other "
+		"errors, %d integrity reports (and %ld ok, %ld -ENOENT) in %d renames",
+		rc.badmsg, rc.other, hk.calls, rc.ok, rc.noent, rc.iterations);
+	ck_assert_int_eq(check_str(rc.iterations % 2 ? "/e/x" : "/d/x", "x"), 0);
+}
+END_TEST
+
+static void *rename_objects(void *arg)
+{
+	struct race *rc = arg;
+	double end = now() + 2.0;
+
+	for (int i = 0; i < 1000 && now() < end; i++) {
+		if (medfs_vault_rename(V, i % 2 ? "/b" : "/a", i % 2 ? "/a" : "/b", 0) ||
+		    medfs_vault_rename(V, i % 2 ? "/lb" : "/la", i % 2 ? "/la" : "/lb",
+				       0))
+			rc->errors++;
+		rc->iterations++;
+	}
+	rc->stop = 1;
+	return NULL;
+}
+
+static void *look_objects(void *arg)
+{
+	struct race *rc = arg;
+	char buf[16];
+
+	while (!rc->stop) {
+		race_count(rc, medfs_vault_getxattr(V, "/a", "user.k", buf, sizeof(buf)),
+			   1);
+		race_count(rc, medfs_vault_getxattr(V, "/b", "user.k", buf, sizeof(buf)),
+			   1);
+		race_count(rc, medfs_vault_readlink(V, "/la", buf, sizeof(buf)), 0);
+		race_count(rc, medfs_vault_readlink(V, "/lb", buf, sizeof(buf)), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_race_rename_file_link)
+{
+	struct race rc = { 0 };
+	pthread_t a, b;
+
+	ck_assert_int_eq(put("/a", "x", 1), 0);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/a", "user.k", "v", 1, 0), 0);
+	ck_assert_int_eq(medfs_vault_symlink(V, "target", "/la", NULL), 0);
+	ck_assert_int_eq(pthread_create(&b, NULL, look_objects, &rc), 0);
+	ck_assert_int_eq(pthread_create(&a, NULL, rename_objects, &rc), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	ck_assert_int_eq(rc.errors, 0);
+	ck_assert_msg(
+		rc.badmsg == 0 && rc.other == 0 && hk.calls == 0,
+		"getxattr/readlink of files and links being renamed: %ld -EBADMSG, "
+		"%ld other errors, %d integrity reports (and %ld ok, %ld -ENOENT) in "
+		"%d renames",
+		rc.badmsg, rc.other, hk.calls, rc.ok, rc.noent, rc.iterations);
+}
+END_TEST
+
+static void *look_d(void *arg)
+{
+	struct race *rc = arg;
+
+	while (!rc->stop) {
+		struct stat st;
+
+		/* /d/x never exists: 0 is as wrong as -EBADMSG. */
+		race_count(rc, medfs_vault_getattr(V, "/d/x", &st), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_race_mkdir_rmdir)
+{
+	struct race rc = { 0 };
+	pthread_t b, c;
+	double end = now() + 3.0;
+	int first_lost = -1, iterations = 0;
+
+	ck_assert_int_eq(pthread_create(&b, NULL, look_d, &rc), 0);
+	ck_assert_int_eq(pthread_create(&c, NULL, look_d, &rc), 0);
+	for (int i = 0; i < 3000 && now() < end; i++) {
+		struct stat st;
+
+		if (medfs_vault_mkdir(V, "/d", 0700, NULL) || put("/d/y", "y", 1)) {
+			rc.errors++;
+			break;
+		}
+		/* Some other directory's removal empties the cache: a fresh
+		 * lookup of the file must find it. */
+		if (medfs_vault_mkdir(V, "/other", 0700, NULL) ||
+		    medfs_vault_rmdir(V, "/other")) {
+			rc.errors++;
+			break;
+		}
+		if (medfs_vault_getattr(V, "/d/y", &st) != 0) {
+			rc.lost++;
+			first_lost = i;
+			break;
+		}
+		if (medfs_vault_unlink(V, "/d/y") || medfs_vault_rmdir(V, "/d")) {
+			rc.errors++;
+			break;
+		}
+		iterations++;
+	}
+	rc.stop = 1;
+	pthread_join(b, NULL);
+	pthread_join(c, NULL);
+	ck_assert_msg(rc.lost == 0 && rc.badmsg == 0 && rc.ok == 0 && rc.other == 0,
+		      "mkdir/create/rmdir of /d with concurrent lookups of /d/x: file "
+		      "created in the new /d lost at iteration %d (-1: none); lookups: "
+		      "%ld -EBADMSG, %ld found, %ld other errors (%ld -ENOENT); %d "
+		      "integrity reports; %d iterations",
+		      first_lost, rc.badmsg, rc.ok, rc.other, rc.noent, hk.calls,
+		      iterations);
+	ck_assert_int_eq(rc.errors, 0);
+	ck_assert_int_eq(hk.calls, 0);
+}
+END_TEST
+
+static volatile int create_cur = -1;
+
+static void *create_files(void *arg)
+{
+	struct race *rc = arg;
+	double end = now() + 2.0;
+	char p[32];
+
+	for (int i = 0; i < 2000 && now() < end; i++) {
+		struct medfs_file *f;
+
+		snprintf(p, sizeof(p), "/f%d", i);
+		__atomic_store_n(&create_cur, i, __ATOMIC_RELEASE);
+		if (medfs_file_create(V, p, O_RDWR | O_CREAT | O_EXCL, 0600, NULL, &f) ==
+		    0)
+			medfs_file_release(f);
+		else
+			rc->errors++;
+		rc->iterations++;
+	}
+	rc->stop = 1;
+	return NULL;
+}
+
+static void *open_files(void *arg)
+{
+	struct race *rc = arg;
+	char p[32];
+
+	while (!rc->stop) {
+		struct medfs_file *f;
+		int r;
+
+		snprintf(p, sizeof(p), "/f%d",
+			 __atomic_load_n(&create_cur, __ATOMIC_ACQUIRE));
+		r = medfs_file_open(V, p, O_RDONLY, &f);
+		if (r == 0)
+			medfs_file_release(f);
+		race_count(rc, r, 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_race_create_open)
+{
+	struct race rc = { 0 };
+	pthread_t a, b;
+
+	ck_assert_int_eq(pthread_create(&b, NULL, open_files, &rc), 0);
+	ck_assert_int_eq(pthread_create(&a, NULL, create_files, &rc), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	ck_assert_int_eq(rc.errors, 0);
+	ck_assert_msg(rc.badmsg == 0 && rc.other == 0 && hk.calls == 0,
+		      "opens of a file being created: %ld -EBADMSG, %ld other errors, %d "
+		      "integrity reports (and %ld ok, %ld -ENOENT) in %d creates",
+		      rc.badmsg, rc.other, hk.calls, rc.ok, rc.noent, rc.iterations);
+}
+END_TEST
+
 /* ================= runner ================= */
 
 static Suite *vault_suite(void)
@@ -2120,12 +2471,12 @@ static Suite *vault_suite(void)
 	Suite *s = suite_create("vault");
 	TCase *tc;
 
-#define TC(name)                                                                  \
-	do {                                                                      \
-		tc = tcase_create(name);                                          \
-		tcase_add_checked_fixture(tc, setup, teardown);                   \
-		tcase_set_timeout(tc, 120);                                       \
-		suite_add_tcase(s, tc);                                           \
+#define TC(name)                                                                         \
+	do {                                                                             \
+		tc = tcase_create(name);                                                 \
+		tcase_add_checked_fixture(tc, setup, teardown);                          \
+		tcase_set_timeout(tc, 120);                                              \
+		suite_add_tcase(s, tc);                                                  \
 	} while (0)
 
 	TC("io");
@@ -2170,6 +2521,7 @@ static Suite *vault_suite(void)
 	tcase_add_test(tc, test_tamper_block);
 	tcase_add_test(tc, test_tamper_block_moved);
 	tcase_add_test(tc, test_tamper_zero_block);
+	tcase_add_test(tc, test_tamper_block_after_dir_rename);
 	tcase_add_test(tc, test_tamper_header);
 	tcase_add_test(tc, test_tamper_swap_files);
 	tcase_add_test(tc, test_tamper_length);
@@ -2177,6 +2529,12 @@ static Suite *vault_suite(void)
 	tcase_add_test(tc, test_tamper_names_links);
 	tcase_add_test(tc, test_tamper_xattr);
 	tcase_add_test(tc, test_vault_key);
+
+	TC("concurrency");
+	tcase_add_test(tc, test_race_rename_dir_lookup);
+	tcase_add_test(tc, test_race_rename_file_link);
+	tcase_add_test(tc, test_race_mkdir_rmdir);
+	tcase_add_test(tc, test_race_create_open);
 #undef TC
 	return s;
 }
@@ -2190,7 +2548,7 @@ int main(void)
 	if (medfs_crypto_init() < 0)
 		return EXIT_FAILURE;
 	snprintf(base_dir, sizeof(base_dir), "%s/medfs-test-vault-XXXXXX",
-	         tmp && *tmp ? tmp : "/tmp");
+		 tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(base_dir)) {
 		perror("mkdtemp");
 		return EXIT_FAILURE;
