@@ -2,17 +2,18 @@
  *
  * Names are encrypted deterministically per directory, so that a lookup
  * needs no scan, and authenticated: a synthetic IV construction.
- *   siv = BLAKE2b-128(key = name MAC key, dir_id || name)
+ *   siv = BLAKE2b-128(key = name MAC key, "MDFN" || dir_id || name)
  *   ct  = XChaCha20(key = name stream key, nonce = siv || 0^8, name || 0-padding)
  * The name is zero-padded to a multiple of 16 bytes (names hold no NUL),
  * and the vault name is base64url without padding of siv || ct.
  *
  * A vault name longer than MEDFS_NAME_SHORT_MAX characters is stored as
- * "~" + base64url(BLAKE2b-256(key = name MAC key, vault name)), with the
+ * "~" + base64url(BLAKE2b-256(key = name MAC key, "MDFL" || vault name)), with the
  * full vault name in a sidecar file of that name plus MEDFS_LONGNAME_SUFFIX.
  *
  * Symlink targets are sealed with XChaCha20-Poly1305 under the link subkey
- * with a random nonce, bound to the link's parent id and name, and stored
+ * with a random nonce, bound to the link's parent id and name ("MDFS" ||
+ * parent id || name as associated data), and stored
  * as base64url(nonce || ct || tag). */
 #ifndef MEDFS_NAME_H
 #define MEDFS_NAME_H

@@ -1821,20 +1821,17 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 		return write_dir_header(v, l->vpath, m->dir_id, &b);
 	case S_IFLNK: {
 		char *enc = malloc(MEDFS_LINK_ENC_MAX);
-		char tmp[PATH_MAX + 8];
+		char tmp[PATH_MAX];
 		struct stat st;
 
 		if (!enc)
 			return -ENOMEM;
 		r = medfs_link_encrypt(enc, MEDFS_LINK_ENC_MAX, m->target, m->target_len,
 		                       v->keys->link, &b);
-		if (r >= 0) {
-			r = 0;
-			snprintf(tmp, sizeof(tmp), "%s.tmp", l->vpath);
-			unlinkat(v->tree_fd, tmp, 0);
-			if (symlinkat(enc, v->tree_fd, tmp) < 0)
-				r = -errno;
-		}
+		if (r >= 0)
+			r = tmp_path(tmp, sizeof(tmp), l->dir_vpath);
+		if (r == 0 && symlinkat(enc, v->tree_fd, tmp) < 0)
+			r = -errno;
 		if (r == 0 && fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
 		if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, l->vpath) < 0) {
