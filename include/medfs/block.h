@@ -24,23 +24,22 @@
  * hold len + MEDFS_BLOCK_OVERHEAD bytes. Returns the sealed length, or
  * -EINVAL for a bad length. out and plain must not overlap. */
 int medfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len,
-                     const uint8_t key[MEDFS_KEY_LEN],
-                     const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index);
+		     const uint8_t key[MEDFS_KEY_LEN],
+		     const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index);
 
 /* The same with a caller-chosen nonce: for known-answer tests only. */
 int medfs_block_seal_with_nonce(uint8_t *out, const uint8_t *plain, size_t len,
-                                const uint8_t key[MEDFS_KEY_LEN],
-                                const uint8_t file_id[MEDFS_FILE_ID_LEN],
-                                uint64_t index,
-                                const uint8_t nonce[MEDFS_BLOCK_NONCE_LEN]);
+				const uint8_t key[MEDFS_KEY_LEN],
+				const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index,
+				const uint8_t nonce[MEDFS_BLOCK_NONCE_LEN]);
 
 /* Opens a sealed block of sealed_len bytes into plain (room for
  * sealed_len - MEDFS_BLOCK_OVERHEAD bytes). Returns the plaintext length,
  * -EINVAL for an impossible length, or -EBADMSG when authentication fails
  * (plain is then wiped). */
 int medfs_block_open(uint8_t *plain, const uint8_t *sealed, size_t sealed_len,
-                     const uint8_t key[MEDFS_KEY_LEN],
-                     const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index);
+		     const uint8_t key[MEDFS_KEY_LEN],
+		     const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index);
 
 /* Where block index starts in the vault file. */
 static inline uint64_t medfs_block_disk_offset(uint64_t index)

@@ -16,9 +16,9 @@ enum medfs_subkey {
 	MEDFS_SUBKEY_HEADER = 1,   /* wraps per-file keys in file headers */
 	MEDFS_SUBKEY_NAME_MAC = 2, /* synthetic IV of encrypted names */
 	MEDFS_SUBKEY_NAME_ENC = 3, /* stream key of encrypted names */
-	MEDFS_SUBKEY_DIR = 4,      /* MAC of directory headers */
-	MEDFS_SUBKEY_LINK = 5,     /* symlink targets */
-	MEDFS_SUBKEY_XATTR = 6,    /* extended attribute values */
+	MEDFS_SUBKEY_DIR = 4,	   /* MAC of directory headers */
+	MEDFS_SUBKEY_LINK = 5,	   /* symlink targets */
+	MEDFS_SUBKEY_XATTR = 6,	   /* extended attribute values */
 	MEDFS_SUBKEY_CONFIG = 7,   /* MAC of the vault config */
 	MEDFS_SUBKEY_JOURNAL = 8,  /* reserved for the access journal */
 };
@@ -28,7 +28,7 @@ int medfs_crypto_init(void);
 
 /* Derives the subkey for one purpose. Returns 0 or -EINVAL. */
 int medfs_subkey_derive(uint8_t out[MEDFS_KEY_LEN], enum medfs_subkey id,
-                        const uint8_t vault_key[MEDFS_KEY_LEN]);
+			const uint8_t vault_key[MEDFS_KEY_LEN]);
 
 /* Guarded, mlocked memory for secrets (sodium_malloc); NULL on failure.
  * medfs_secret_free wipes and frees; NULL is allowed. */

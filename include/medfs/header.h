@@ -34,40 +34,37 @@ struct medfs_binding {
 
 /* Seals a file header into out. Returns 0 or -EINVAL. */
 int medfs_header_seal(uint8_t out[MEDFS_HEADER_LEN],
-                      const uint8_t file_id[MEDFS_FILE_ID_LEN],
-                      const uint8_t file_key[MEDFS_KEY_LEN], uint64_t size,
-                      const uint8_t header_key[MEDFS_KEY_LEN],
-                      const struct medfs_binding *b);
+		      const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		      const uint8_t file_key[MEDFS_KEY_LEN], uint64_t size,
+		      const uint8_t header_key[MEDFS_KEY_LEN],
+		      const struct medfs_binding *b);
 
 /* For known-answer tests only: the same with a caller-chosen nonce. */
 int medfs_header_seal_with_nonce(uint8_t out[MEDFS_HEADER_LEN],
-                                 const uint8_t file_id[MEDFS_FILE_ID_LEN],
-                                 const uint8_t file_key[MEDFS_KEY_LEN],
-                                 uint64_t size,
-                                 const uint8_t header_key[MEDFS_KEY_LEN],
-                                 const struct medfs_binding *b,
-                                 const uint8_t nonce[24]);
+				 const uint8_t file_id[MEDFS_FILE_ID_LEN],
+				 const uint8_t file_key[MEDFS_KEY_LEN], uint64_t size,
+				 const uint8_t header_key[MEDFS_KEY_LEN],
+				 const struct medfs_binding *b, const uint8_t nonce[24]);
 
 /* Opens a file header. Returns 0; -EPROTONOSUPPORT for a known magic with
  * an unknown version; -EBADMSG for a bad magic or failed authentication
  * (outputs wiped). */
 int medfs_header_open(const uint8_t in[MEDFS_HEADER_LEN],
-                      uint8_t file_id[MEDFS_FILE_ID_LEN],
-                      uint8_t file_key[MEDFS_KEY_LEN], uint64_t *size,
-                      const uint8_t header_key[MEDFS_KEY_LEN],
-                      const struct medfs_binding *b);
+		      uint8_t file_id[MEDFS_FILE_ID_LEN], uint8_t file_key[MEDFS_KEY_LEN],
+		      uint64_t *size, const uint8_t header_key[MEDFS_KEY_LEN],
+		      const struct medfs_binding *b);
 
 /* Builds a directory header for dir_id. Returns 0 or -EINVAL. */
 int medfs_dir_header_seal(uint8_t out[MEDFS_DIR_HEADER_LEN],
-                          const uint8_t dir_id[MEDFS_DIR_ID_LEN],
-                          const uint8_t dir_key[MEDFS_KEY_LEN],
-                          const struct medfs_binding *b);
+			  const uint8_t dir_id[MEDFS_DIR_ID_LEN],
+			  const uint8_t dir_key[MEDFS_KEY_LEN],
+			  const struct medfs_binding *b);
 
 /* Checks a directory header; on success copies its id to dir_id and
  * returns 0. -EPROTONOSUPPORT or -EBADMSG as for file headers. */
 int medfs_dir_header_open(const uint8_t in[MEDFS_DIR_HEADER_LEN],
-                          uint8_t dir_id[MEDFS_DIR_ID_LEN],
-                          const uint8_t dir_key[MEDFS_KEY_LEN],
-                          const struct medfs_binding *b);
+			  uint8_t dir_id[MEDFS_DIR_ID_LEN],
+			  const uint8_t dir_key[MEDFS_KEY_LEN],
+			  const struct medfs_binding *b);
 
 #endif

@@ -14,7 +14,6 @@ typedef void (*medfs_log_fn)(int priority, const char *msg);
  * "medfs: "). Call before starting threads. */
 void medfs_log_set(medfs_log_fn fn);
 
-void medfs_log(int priority, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void medfs_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -24,22 +24,22 @@ struct medfs_file; /* one open regular file, shared by all its opens */
  * the byte offset in the vault file (or -1) and what failed. The driver
  * journals it; the library itself only logs the vault path and offset. */
 typedef void (*medfs_integrity_fn)(void *ctx, const char *vault_path,
-                                   const char *plain_path, int64_t offset,
-                                   const char *what);
+				   const char *plain_path, int64_t offset,
+				   const char *what);
 
 /* Creates the tree of a new vault in vault_dir (whose config is already
  * written): VAULT/tree with its root directory header. Returns 0 or -errno. */
 int medfs_vault_create_tree(const char *vault_dir,
-                            const uint8_t vault_key[MEDFS_KEY_LEN]);
+			    const uint8_t vault_key[MEDFS_KEY_LEN]);
 
 /* Opens the vault in vault_dir with its vault key (copied into secret
  * memory; the caller wipes its own copy). Returns 0 or -errno. */
 int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
-                     const uint8_t vault_key[MEDFS_KEY_LEN]);
+		     const uint8_t vault_key[MEDFS_KEY_LEN]);
 void medfs_vault_close(struct medfs_vault *v);
 
 void medfs_vault_set_integrity_hook(struct medfs_vault *v, medfs_integrity_fn fn,
-                                    void *ctx);
+				    void *ctx);
 
 /* Ownership of new objects: uid/gid to chown them to, or (uid_t)-1 and
  * (gid_t)-1 to leave them to the process. */
@@ -50,21 +50,20 @@ struct medfs_owner {
 
 int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st);
 int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
-                      const struct medfs_owner *o);
+		      const struct medfs_owner *o);
 int medfs_vault_rmdir(struct medfs_vault *v, const char *path);
 int medfs_vault_unlink(struct medfs_vault *v, const char *path);
 /* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
 int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
-                       unsigned int flags);
-int medfs_vault_symlink(struct medfs_vault *v, const char *target,
-                        const char *path, const struct medfs_owner *o);
+		       unsigned int flags);
+int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *path,
+			const struct medfs_owner *o);
 /* Copies the target, NUL-terminated and cut to size - 1, into buf. */
-int medfs_vault_readlink(struct medfs_vault *v, const char *path, char *buf,
-                         size_t size);
+int medfs_vault_readlink(struct medfs_vault *v, const char *path, char *buf, size_t size);
 int medfs_vault_chmod(struct medfs_vault *v, const char *path, mode_t mode);
 int medfs_vault_chown(struct medfs_vault *v, const char *path, uid_t uid, gid_t gid);
 int medfs_vault_utimens(struct medfs_vault *v, const char *path,
-                        const struct timespec tv[2]);
+			const struct timespec tv[2]);
 int medfs_vault_truncate(struct medfs_vault *v, const char *path, off_t size);
 int medfs_vault_statfs(struct medfs_vault *v, struct statvfs *st);
 
@@ -73,36 +72,34 @@ int medfs_vault_statfs(struct medfs_vault *v, struct statvfs *st);
  * the listing. Entries whose names fail to authenticate are skipped and
  * reported to the integrity hook. */
 typedef int (*medfs_dir_fill_fn)(void *ctx, const char *name, const struct stat *st);
-int medfs_vault_readdir(struct medfs_vault *v, const char *path,
-                        medfs_dir_fill_fn fill, void *ctx);
+int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_fn fill,
+			void *ctx);
 
 /* Extended attributes, on regular files only; only the "user." namespace
  * is stored (others answer -ENODATA, or -ENOTSUP when set). */
 int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *name,
-                         const void *value, size_t size, int flags);
-ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path,
-                             const char *name, void *value, size_t size);
+			 const void *value, size_t size, int flags);
+ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char *name,
+			     void *value, size_t size);
 ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *list,
-                              size_t size);
-int medfs_vault_removexattr(struct medfs_vault *v, const char *path,
-                            const char *name);
+			      size_t size);
+int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char *name);
 
 /* Opens a regular file: flags as open(2) (O_TRUNC truncates). Each
  * successful open must be paired with medfs_file_release. */
 int medfs_file_open(struct medfs_vault *v, const char *path, int flags,
-                    struct medfs_file **out);
+		    struct medfs_file **out);
 /* Creates and opens a regular file (O_EXCL honoured). */
-int medfs_file_create(struct medfs_vault *v, const char *path, int flags,
-                      mode_t mode, const struct medfs_owner *o,
-                      struct medfs_file **out);
+int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t mode,
+		      const struct medfs_owner *o, struct medfs_file **out);
 void medfs_file_release(struct medfs_file *f);
 
 /* Reads up to size bytes at off; returns the count (0 at end of file). */
 ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off);
 /* Writes size bytes at off, or at the end of file when append is nonzero;
  * a write past the end fills the gap with zeros. Returns size. */
-ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size,
-                         off_t off, int append);
+ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off_t off,
+			 int append);
 int medfs_file_truncate(struct medfs_file *f, off_t size);
 /* fallocate mode 0: makes the file at least off + len bytes long. */
 int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len);

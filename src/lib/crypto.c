@@ -48,7 +48,7 @@ void medfs_secret_free(void *p)
 
 int medfs_disable_core_dumps(void)
 {
-	const struct rlimit none = {0, 0};
+	const struct rlimit none = { 0, 0 };
 
 	if (setrlimit(RLIMIT_CORE, &none) != 0)
 		return -errno;

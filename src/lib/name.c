@@ -70,7 +70,7 @@ static void name_xor(uint8_t *out, const uint8_t *in, size_t len,
 		     const uint8_t siv[SIV_LEN],
 		     const uint8_t name_key[MEDFS_NAME_KEY_LEN])
 {
-	uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES] = {0};
+	uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES] = { 0 };
 
 	memcpy(nonce, siv, SIV_LEN);
 	crypto_stream_xchacha20_xor(out, in, len, nonce, enc_key(name_key));

@@ -59,7 +59,7 @@ static int read_line(int fd, char *buf, size_t *len, const sigset_t *wait_mask)
 		ssize_t r;
 
 		if (wait_mask != NULL) {
-			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 			if (ppoll(&pfd, 1, NULL, wait_mask) < 0) {
 				if (errno != EINTR)

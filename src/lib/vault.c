@@ -138,19 +138,19 @@ static uint8_t *thread_buf(size_t len)
 }
 
 static void report(struct medfs_vault *v, const char *vpath, const char *plain,
-                   int64_t offset, const char *what)
+		   int64_t offset, const char *what)
 {
 	if (offset >= 0)
 		medfs_log(LOG_ERR, "integrity failure: %s: %s at offset %lld",
-		          vpath[0] ? vpath : ".", what, (long long)offset);
+			  vpath[0] ? vpath : ".", what, (long long)offset);
 	else
 		medfs_log(LOG_ERR, "integrity failure: %s: %s", vpath[0] ? vpath : ".",
-		          what);
+			  what);
 	if (v->hook) {
 		char full[PATH_MAX + 8];
 
 		snprintf(full, sizeof(full), "%s%s%s", MEDFS_TREE_NAME,
-		         vpath[0] ? "/" : "", vpath);
+			 vpath[0] ? "/" : "", vpath);
 		v->hook(v->hook_ctx, full, plain, offset, what);
 	}
 }
@@ -195,7 +195,8 @@ static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, off + done);
+		ssize_t n =
+			pwrite(fd, (const uint8_t *)buf + done, len - done, off + done);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -221,14 +222,15 @@ static uint64_t hash_str(const char *s, size_t len)
 }
 
 static bool dc_get(struct medfs_vault *v, const char *path, size_t len, char *vpath,
-                   uint8_t id[MEDFS_DIR_ID_LEN])
+		   uint8_t id[MEDFS_DIR_ID_LEN])
 {
 	uint64_t h = hash_str(path, len);
 	bool found = false;
 
 	pthread_mutex_lock(&v->dc_lock);
 	for (struct dircache_entry *e = v->dc[h % DIRCACHE_BUCKETS]; e; e = e->next) {
-		if (e->hash == h && strlen(e->path) == len && !memcmp(e->path, path, len)) {
+		if (e->hash == h && strlen(e->path) == len &&
+		    !memcmp(e->path, path, len)) {
 			strcpy(vpath, e->vpath);
 			memcpy(id, e->id, MEDFS_DIR_ID_LEN);
 			found = true;
@@ -265,7 +267,7 @@ static void dc_clear(struct medfs_vault *v)
 }
 
 static void dc_put(struct medfs_vault *v, const char *path, size_t len, const char *vpath,
-                   const uint8_t id[MEDFS_DIR_ID_LEN])
+		   const uint8_t id[MEDFS_DIR_ID_LEN])
 {
 	struct dircache_entry *e = calloc(1, sizeof(*e));
 
@@ -300,11 +302,12 @@ static int encode_name(struct medfs_vault *v, struct loc *l)
 	if (l->name_len > MEDFS_NAME_MAX)
 		return -ENAMETOOLONG;
 	n = medfs_name_encrypt(l->enc, sizeof(l->enc), l->name, l->name_len, l->dir_id,
-	                       v->keys->name);
+			       v->keys->name);
 	if (n < 0)
 		return n;
 	l->enc_len = n;
-	n = medfs_name_entry(l->entry, sizeof(l->entry), l->enc, l->enc_len, v->keys->name);
+	n = medfs_name_entry(l->entry, sizeof(l->entry), l->enc, l->enc_len,
+			     v->keys->name);
 	if (n < 0)
 		return n;
 	l->is_long = medfs_name_is_long(l->entry);
@@ -312,7 +315,7 @@ static int encode_name(struct medfs_vault *v, struct loc *l)
 }
 
 static int read_dir_header(struct medfs_vault *v, const char *vpath,
-                           const struct medfs_binding *b, uint8_t id[MEDFS_DIR_ID_LEN])
+			   const struct medfs_binding *b, uint8_t id[MEDFS_DIR_ID_LEN])
 {
 	char hpath[PATH_MAX];
 	uint8_t buf[MEDFS_DIR_HEADER_LEN];
@@ -347,13 +350,14 @@ static int read_dir_header(struct medfs_vault *v, const char *vpath,
 	r = medfs_dir_header_open(buf, id, v->keys->dir, b);
 	if (r == -EBADMSG)
 		report(v, vpath, NULL, -1,
-		       "directory header does not authenticate (moved, swapped or modified)");
+		       "directory header does not authenticate (moved, swapped or "
+		       "modified)");
 	return r;
 }
 
 static int write_dir_header(struct medfs_vault *v, const char *vpath,
-                            const uint8_t id[MEDFS_DIR_ID_LEN],
-                            const struct medfs_binding *b)
+			    const uint8_t id[MEDFS_DIR_ID_LEN],
+			    const struct medfs_binding *b)
 {
 	char hpath[PATH_MAX], tmp[PATH_MAX];
 	uint8_t buf[MEDFS_DIR_HEADER_LEN];
@@ -365,8 +369,8 @@ static int write_dir_header(struct medfs_vault *v, const char *vpath,
 	if ((r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME)) < 0 ||
 	    (r = join(tmp, sizeof(tmp), vpath, MEDFS_DIR_HEADER_NAME ".tmp")) < 0)
 		return r;
-	fd = openat(v->tree_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	            0600);
+	fd = openat(v->tree_fd, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	r = pwrite_full(fd, buf, sizeof(buf), 0);
@@ -380,7 +384,7 @@ static int write_dir_header(struct medfs_vault *v, const char *vpath,
 
 /* Finds the vault path and id of the directory at plaintext path[0..len). */
 static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char *vpath,
-                      uint8_t id[MEDFS_DIR_ID_LEN])
+		      uint8_t id[MEDFS_DIR_ID_LEN])
 {
 	struct loc *l;
 	size_t pos;
@@ -401,7 +405,7 @@ static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char 
 	memset(l->dir_id, 0, sizeof(l->dir_id));
 	l->dir_vpath[0] = '\0';
 	if (!dc_get(v, "/", 1, l->dir_vpath, l->dir_id)) {
-		struct medfs_binding root = {.name = "", .name_len = 0};
+		struct medfs_binding root = { .name = "", .name_len = 0 };
 		uint8_t rid[MEDFS_DIR_ID_LEN];
 
 		r = read_dir_header(v, "", &root, rid);
@@ -433,7 +437,8 @@ static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char 
 		if (r < 0)
 			goto out;
 		{
-			struct medfs_binding b = {.name = l->name, .name_len = l->name_len};
+			struct medfs_binding b = { .name = l->name,
+						   .name_len = l->name_len };
 
 			memcpy(b.parent_id, l->dir_id, sizeof(b.parent_id));
 			r = read_dir_header(v, l->vpath, &b, child);
@@ -497,7 +502,7 @@ static int sidecar_write(struct medfs_vault *v, const struct loc *l)
 		return 0;
 	snprintf(p, sizeof(p), "%s%s", l->vpath, MEDFS_LONGNAME_SUFFIX);
 	fd = openat(v->tree_fd, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	            0600);
+		    0600);
 	if (fd < 0)
 		return -errno;
 	r = pwrite_full(fd, l->enc, l->enc_len, 0);
@@ -529,7 +534,7 @@ static int tmp_path(char *out, size_t outsz, const char *dir_vpath)
 	randombytes_buf(rnd, sizeof(rnd));
 	memcpy(name, TMP_PREFIX, strlen(TMP_PREFIX));
 	sodium_bin2hex(name + strlen(TMP_PREFIX), sizeof(name) - strlen(TMP_PREFIX), rnd,
-	               sizeof(rnd));
+		       sizeof(rnd));
 	return join(out, outsz, dir_vpath, name);
 }
 
@@ -581,7 +586,8 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 	return r;
 }
 
-static int set_owner(struct medfs_vault *v, const char *vpath, const struct medfs_owner *o)
+static int set_owner(struct medfs_vault *v, const char *vpath,
+		     const struct medfs_owner *o)
 {
 	if (!o || (o->uid == (uid_t)-1 && o->gid == (gid_t)-1))
 		return 0;
@@ -593,7 +599,7 @@ static int set_owner(struct medfs_vault *v, const char *vpath, const struct medf
 /* ---- directories ---- */
 
 int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
-                      const struct medfs_owner *o)
+		      const struct medfs_owner *o)
 {
 	struct loc *l = malloc(sizeof(*l));
 	char tmp[PATH_MAX], hpath[PATH_MAX];
@@ -623,7 +629,8 @@ int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
 		r = set_owner(v, tmp, o);
 	if (r == 0)
 		r = sidecar_write(v, l);
-	if (r == 0 && renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
+	if (r == 0 &&
+	    renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		if (r != -EEXIST)
 			sidecar_remove(v, l);
@@ -663,7 +670,8 @@ static int dir_empty(struct medfs_vault *v, const char *vpath)
 			if (unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR) {
 				char h[NAME_MAX + sizeof(MEDFS_DIR_HEADER_NAME) + 2];
 
-				snprintf(h, sizeof(h), "%s/%s", de->d_name, MEDFS_DIR_HEADER_NAME);
+				snprintf(h, sizeof(h), "%s/%s", de->d_name,
+					 MEDFS_DIR_HEADER_NAME);
 				unlinkat(fd, h, 0);
 				unlinkat(fd, de->d_name, AT_REMOVEDIR);
 			}
@@ -700,7 +708,8 @@ static int remove_dir(struct medfs_vault *v, const struct loc *l)
 	if (unlinkat(v->tree_fd, l->vpath, AT_REMOVEDIR) < 0) {
 		r = -errno;
 		if (n == sizeof(hdr)) {
-			fd = openat(v->tree_fd, hpath, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+			fd = openat(v->tree_fd, hpath, O_WRONLY | O_CREAT | O_CLOEXEC,
+				    0600);
 			if (fd >= 0) {
 				pwrite_full(fd, hdr, sizeof(hdr), 0);
 				close(fd);
@@ -775,7 +784,8 @@ static int entry_name(struct readdir_state *s, const char *entry, char *out, siz
 			return -EBADMSG;
 		enc_len = n;
 		enc[enc_len] = '\0';
-		r = medfs_name_entry(check, sizeof(check), enc, enc_len, s->v->keys->name);
+		r = medfs_name_entry(check, sizeof(check), enc, enc_len,
+				     s->v->keys->name);
 		if (r < 0 || strcmp(check, entry))
 			return -EBADMSG;
 	} else {
@@ -788,7 +798,7 @@ static int entry_name(struct readdir_state *s, const char *entry, char *out, siz
 }
 
 int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_fn fill,
-                        void *ctx)
+			void *ctx)
 {
 	char vpath[PATH_MAX], name[MEDFS_NAME_MAX + 1];
 	uint8_t id[MEDFS_DIR_ID_LEN];
@@ -812,7 +822,7 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 		close(fd);
 		goto out;
 	}
-	s = (struct readdir_state){v, path, vpath, id, fd};
+	s = (struct readdir_state){ v, path, vpath, id, fd };
 	while ((de = readdir(d))) {
 		struct stat st;
 		int n;
@@ -824,7 +834,8 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 			char bad[PATH_MAX];
 
 			if (join(bad, sizeof(bad), vpath, de->d_name) == 0)
-				report(v, bad, NULL, -1, "entry name does not authenticate");
+				report(v, bad, NULL, -1,
+				       "entry name does not authenticate");
 			continue;
 		}
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -843,7 +854,7 @@ out:
 /* ---- symlinks ---- */
 
 int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *path,
-                        const struct medfs_owner *o)
+			const struct medfs_owner *o)
 {
 	struct loc *l = malloc(sizeof(*l));
 	char *enc = malloc(MEDFS_LINK_ENC_MAX);
@@ -861,7 +872,7 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 		goto out;
 	loc_binding(l, &b);
 	r = medfs_link_encrypt(enc, MEDFS_LINK_ENC_MAX, target, strlen(target),
-	                       v->keys->link, &b);
+			       v->keys->link, &b);
 	if (r < 0)
 		goto out;
 	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0)
@@ -873,7 +884,8 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 	r = set_owner(v, tmp, o);
 	if (r == 0)
 		r = sidecar_write(v, l);
-	if (r == 0 && renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
+	if (r == 0 &&
+	    renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		if (r != -EEXIST)
 			sidecar_remove(v, l);
@@ -908,7 +920,8 @@ static int read_link(struct medfs_vault *v, const struct loc *l, char *out, size
 	r = medfs_link_decrypt(out, outsz, enc, n, v->keys->link, &b);
 	if (r == -EBADMSG)
 		report(v, l->vpath, NULL, -1,
-		       "symlink target does not authenticate (moved, swapped or modified)");
+		       "symlink target does not authenticate (moved, swapped or "
+		       "modified)");
 out:
 	free(enc);
 	return r;
@@ -995,13 +1008,13 @@ int medfs_vault_chmod(struct medfs_vault *v, const char *path, mode_t mode)
 
 int medfs_vault_chown(struct medfs_vault *v, const char *path, uid_t uid, gid_t gid)
 {
-	struct medfs_owner o = {uid, gid};
+	struct medfs_owner o = { uid, gid };
 
 	return with_path(v, path, do_chown, &o);
 }
 
 int medfs_vault_utimens(struct medfs_vault *v, const char *path,
-                        const struct timespec tv[2])
+			const struct timespec tv[2])
 {
 	return with_path(v, path, do_utimens, tv);
 }
@@ -1019,7 +1032,7 @@ int medfs_vault_statfs(struct medfs_vault *v, struct statvfs *st)
 static int header_write(struct medfs_file *f)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN];
-	struct medfs_binding b = {.name = f->name, .name_len = f->name_len};
+	struct medfs_binding b = { .name = f->name, .name_len = f->name_len };
 	int r;
 
 	memcpy(b.parent_id, f->parent_id, sizeof(b.parent_id));
@@ -1031,8 +1044,8 @@ static int header_write(struct medfs_file *f)
 
 /* Reads and opens the header of the vault file open at fd. */
 static int header_read(struct medfs_vault *v, int fd, const char *vpath,
-                       const struct medfs_binding *b, uint8_t id[MEDFS_FILE_ID_LEN],
-                       uint8_t *key, uint64_t *size)
+		       const struct medfs_binding *b, uint8_t id[MEDFS_FILE_ID_LEN],
+		       uint8_t *key, uint64_t *size)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN];
 	struct stat st;
@@ -1122,7 +1135,7 @@ static bool wants_write(int flags)
 /* Takes a reference on the object of the vault file open at fd (which it
  * consumes), creating it from the header when it is not open yet. */
 static int file_get(struct medfs_vault *v, int fd, bool writable, const struct loc *l,
-                    struct medfs_file **out)
+		    struct medfs_file **out)
 {
 	struct medfs_binding b;
 	struct medfs_file *f;
@@ -1212,7 +1225,8 @@ static int openat_noatime(int dirfd, const char *vpath, int flags)
 	return fd;
 }
 
-static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags, bool *writable)
+static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags,
+			   bool *writable)
 {
 	int fd = openat_noatime(v->tree_fd, vpath, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 
@@ -1227,7 +1241,7 @@ static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags, 
 }
 
 static int open_at_loc(struct medfs_vault *v, const struct loc *l, int flags,
-                       struct medfs_file **out)
+		       struct medfs_file **out)
 {
 	bool writable;
 	int fd, r;
@@ -1249,7 +1263,7 @@ static int open_at_loc(struct medfs_vault *v, const struct loc *l, int flags,
 }
 
 int medfs_file_open(struct medfs_vault *v, const char *path, int flags,
-                    struct medfs_file **out)
+		    struct medfs_file **out)
 {
 	struct loc *l;
 	int r;
@@ -1290,7 +1304,7 @@ static void files_remove(struct medfs_vault *v, struct medfs_file *f)
 }
 
 int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t mode,
-                      const struct medfs_owner *o, struct medfs_file **out)
+		      const struct medfs_owner *o, struct medfs_file **out)
 {
 	struct loc *l;
 	struct medfs_file *f = NULL;
@@ -1311,7 +1325,8 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 		goto out;
 	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0)
 		goto out;
-	fd = openat(v->tree_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(v->tree_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -1430,11 +1445,12 @@ ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 	r = end - off;
 	/* One block chunk at a time: a single pread each. */
 	for (uint64_t c = first; c <= last; c += CHUNK_BLOCKS) {
-		uint64_t c_last = c + CHUNK_BLOCKS - 1 < last ? c + CHUNK_BLOCKS - 1 : last;
+		uint64_t c_last =
+			c + CHUNK_BLOCKS - 1 < last ? c + CHUNK_BLOCKS - 1 : last;
 		ssize_t n;
 
 		disk_len = medfs_block_disk_offset(c_last) - medfs_block_disk_offset(c) +
-		           block_len(f->size, c_last) + MEDFS_BLOCK_OVERHEAD;
+			   block_len(f->size, c_last) + MEDFS_BLOCK_OVERHEAD;
 		sealed = thread_buf(disk_len);
 		if (!sealed) {
 			r = -ENOMEM;
@@ -1458,18 +1474,19 @@ ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 
 			if (from == bstart && to == bstart + blen) {
 				if (medfs_block_open(out + (bstart - off), s,
-				                     blen + MEDFS_BLOCK_OVERHEAD, f->key, f->id,
-				                     i) < 0) {
+						     blen + MEDFS_BLOCK_OVERHEAD, f->key,
+						     f->id, i) < 0) {
 					r = block_fail(f, i);
 					goto out;
 				}
 			} else {
-				if (medfs_block_open(tmp, s, blen + MEDFS_BLOCK_OVERHEAD, f->key,
-				                     f->id, i) < 0) {
+				if (medfs_block_open(tmp, s, blen + MEDFS_BLOCK_OVERHEAD,
+						     f->key, f->id, i) < 0) {
 					r = block_fail(f, i);
 					goto out;
 				}
-				memcpy(out + (from - off), tmp + (from - bstart), to - from);
+				memcpy(out + (from - off), tmp + (from - bstart),
+				       to - from);
 			}
 		}
 	}
@@ -1484,7 +1501,7 @@ out:
 /* Writes len bytes of data (zeros when data is NULL) at off, which must not
  * be past the end of file; grows f->size. Caller holds f->lock alone. */
 static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
-                       uint64_t len)
+		       uint64_t len)
 {
 	uint8_t tmp[MEDFS_BLOCK_SIZE];
 	uint64_t end = off + len;
@@ -1498,7 +1515,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 
 		if (last - first >= CHUNK_BLOCKS)
 			last = first + CHUNK_BLOCKS - 1;
-		c_end = (last + 1) * MEDFS_BLOCK_SIZE < end ? (last + 1) * MEDFS_BLOCK_SIZE : end;
+		c_end = (last + 1) * MEDFS_BLOCK_SIZE < end
+				? (last + 1) * MEDFS_BLOCK_SIZE
+				: end;
 		new_size = c_end > f->size ? c_end : f->size;
 		sealed = thread_buf((last - first + 1) * MEDFS_BLOCK_DISK_SIZE);
 		if (!sealed) {
@@ -1512,8 +1531,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 			size_t new_len = block_len(new_size, i);
 			size_t s = off > bstart ? off - bstart : 0;
 			size_t e = c_end - bstart < MEDFS_BLOCK_SIZE ? c_end - bstart
-			                                             : MEDFS_BLOCK_SIZE;
-			const uint8_t *src = data ? data + (bstart + s - (end - len)) : NULL;
+								     : MEDFS_BLOCK_SIZE;
+			const uint8_t *src =
+				data ? data + (bstart + s - (end - len)) : NULL;
 			int n;
 
 			if (s == 0 && e >= old_len && src) {
@@ -1524,16 +1544,19 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 				memset(tmp, 0, sizeof(tmp));
 				if (old_len > 0 && (s > 0 || e < old_len)) {
 					uint8_t old[MEDFS_BLOCK_DISK_SIZE];
-					ssize_t got = pread_full(f->fd, old,
-					                         old_len + MEDFS_BLOCK_OVERHEAD,
-					                         medfs_block_disk_offset(i));
+					ssize_t got =
+						pread_full(f->fd, old,
+							   old_len + MEDFS_BLOCK_OVERHEAD,
+							   medfs_block_disk_offset(i));
 
 					if (got < 0) {
 						r = got;
 						goto out;
 					}
-					if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
-					    medfs_block_open(tmp, old, got, f->key, f->id, i) < 0) {
+					if ((size_t)got !=
+						    old_len + MEDFS_BLOCK_OVERHEAD ||
+					    medfs_block_open(tmp, old, got, f->key, f->id,
+							     i) < 0) {
 						r = block_fail(f, i);
 						goto out;
 					}
@@ -1550,7 +1573,8 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 			}
 			p += n;
 		}
-		r = pwrite_full(f->fd, sealed, p - sealed, medfs_block_disk_offset(first));
+		r = pwrite_full(f->fd, sealed, p - sealed,
+				medfs_block_disk_offset(first));
 		if (r < 0)
 			break;
 		f->size = new_size;
@@ -1570,7 +1594,7 @@ static int extend(struct medfs_file *f, uint64_t size)
 }
 
 ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off_t off,
-                         int append)
+			 int append)
 {
 	uint64_t old_size;
 	int r;
@@ -1619,16 +1643,19 @@ int medfs_file_truncate(struct medfs_file *f, off_t size)
 			/* Reseal the new last block at its shorter length. */
 			uint8_t old[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
 			size_t old_len = block_len(f->size, idx);
-			ssize_t got = pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
-			                         medfs_block_disk_offset(idx));
+			ssize_t got =
+				pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
+					   medfs_block_disk_offset(idx));
 
 			if (got < 0)
 				r = got;
 			else if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
-			         medfs_block_open(tmp, old, got, f->key, f->id, idx) < 0)
+				 medfs_block_open(tmp, old, got, f->key, f->id, idx) < 0)
 				r = block_fail(f, idx);
-			else if ((r = medfs_block_seal(old, tmp, keep, f->key, f->id, idx)) > 0)
-				r = pwrite_full(f->fd, old, r, medfs_block_disk_offset(idx));
+			else if ((r = medfs_block_seal(old, tmp, keep, f->key, f->id,
+						       idx)) > 0)
+				r = pwrite_full(f->fd, old, r,
+						medfs_block_disk_offset(idx));
 			sodium_memzero(tmp, sizeof(tmp));
 		}
 		if (r == 0 && ftruncate(f->fd, medfs_disk_size(size)) < 0)
@@ -1790,7 +1817,7 @@ static int moved_store(struct medfs_vault *v, const struct loc *l, struct moved 
 
 	r = moved_store_at(v, l, m);
 	if (r == 0 && have) {
-		struct timespec tv[2] = {st.st_atim, st.st_mtim};
+		struct timespec tv[2] = { st.st_atim, st.st_mtim };
 
 		utimensat(v->tree_fd, l->vpath, tv, AT_SYMLINK_NOFOLLOW);
 	}
@@ -1827,13 +1854,15 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 		if (!enc)
 			return -ENOMEM;
 		r = medfs_link_encrypt(enc, MEDFS_LINK_ENC_MAX, m->target, m->target_len,
-		                       v->keys->link, &b);
+				       v->keys->link, &b);
 		if (r >= 0)
 			r = tmp_path(tmp, sizeof(tmp), l->dir_vpath);
 		if (r == 0 && symlinkat(enc, v->tree_fd, tmp) < 0)
 			r = -errno;
-		if (r == 0 && fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+		if (r == 0 &&
+		    fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid,
+				 AT_SYMLINK_NOFOLLOW);
 		if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, l->vpath) < 0) {
 			r = -errno;
 			unlinkat(v->tree_fd, tmp, 0);
@@ -1848,7 +1877,7 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 /* Open files below a moved directory keep their binding (their parent's
  * id does not change) but their vault path, used in reports, does. */
 static void files_repath(struct medfs_vault *v, const char *from, const char *to,
-                         bool exchange)
+			 bool exchange)
 {
 	size_t fl = strlen(from), tl = strlen(to);
 
@@ -1863,13 +1892,15 @@ static void files_repath(struct medfs_vault *v, const char *from, const char *to
 			if (!strncmp(f->vpath, from, fl) && f->vpath[fl] == '/') {
 				new_prefix = to;
 				old_len = fl;
-			} else if (exchange && !strncmp(f->vpath, to, tl) && f->vpath[tl] == '/') {
+			} else if (exchange && !strncmp(f->vpath, to, tl) &&
+				   f->vpath[tl] == '/') {
 				new_prefix = from;
 				old_len = tl;
 			}
 			if (!new_prefix)
 				continue;
-			n = snprintf(buf, sizeof(buf), "%s%s", new_prefix, f->vpath + old_len);
+			n = snprintf(buf, sizeof(buf), "%s%s", new_prefix,
+				     f->vpath + old_len);
 			if (n < 0 || (size_t)n >= sizeof(buf))
 				continue;
 			pthread_rwlock_wrlock(&f->lock);
@@ -1881,7 +1912,7 @@ static void files_repath(struct medfs_vault *v, const char *from, const char *to
 }
 
 int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
-                       unsigned int flags)
+		       unsigned int flags)
 {
 	struct loc *a = NULL, *b = NULL;
 	struct moved ma, mb;
@@ -1948,7 +1979,7 @@ int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
 				char hpath[PATH_MAX];
 
 				if ((r = join(hpath, sizeof(hpath), b->vpath,
-				              MEDFS_DIR_HEADER_NAME)) < 0)
+					      MEDFS_DIR_HEADER_NAME)) < 0)
 					goto out;
 				unlinkat(v->tree_fd, hpath, 0);
 			}
@@ -2004,7 +2035,7 @@ out:
 /* Opens the regular file at path and authenticates its header, for the
  * file id that xattrs are bound to. */
 static int xattr_file(struct medfs_vault *v, const char *path, bool write,
-                      uint8_t id[MEDFS_FILE_ID_LEN], char vpath[PATH_MAX])
+		      uint8_t id[MEDFS_FILE_ID_LEN], char vpath[PATH_MAX])
 {
 	struct loc *l;
 	struct medfs_binding b;
@@ -2056,7 +2087,7 @@ out:
 }
 
 static int xattr_vault_name(struct medfs_vault *v, const char *name,
-                            const uint8_t id[MEDFS_FILE_ID_LEN], char *out, size_t outsz)
+			    const uint8_t id[MEDFS_FILE_ID_LEN], char *out, size_t outsz)
 {
 	char enc[MEDFS_NAME_ENC_MAX];
 	size_t len;
@@ -2083,7 +2114,7 @@ static int xattr_vault_name(struct medfs_vault *v, const char *name,
 }
 
 static void xattr_ad(uint8_t *ad, size_t *ad_len, const uint8_t id[MEDFS_FILE_ID_LEN],
-                     const char *name)
+		     const char *name)
 {
 	size_t nlen = strlen(name);
 
@@ -2094,7 +2125,7 @@ static void xattr_ad(uint8_t *ad, size_t *ad_len, const uint8_t id[MEDFS_FILE_ID
 }
 
 int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *name,
-                         const void *value, size_t size, int flags)
+			 const void *value, size_t size, int flags)
 {
 	char vpath[PATH_MAX];
 	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
@@ -2108,7 +2139,7 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	if (strlen(name) > XATTR_NAME_MAX)
 		return -ERANGE;
 	if (size > XATTR_VALUE_MAX - crypto_aead_xchacha20poly1305_ietf_ABYTES -
-	                   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+			   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 		return -E2BIG;
 	fd = xattr_file(v, path, true, id, vpath);
 	if (fd < 0)
@@ -2117,7 +2148,7 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	if (r < 0)
 		goto out;
 	sealed = malloc(size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
-	                crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+			crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	if (!sealed) {
 		r = -ENOMEM;
 		goto out;
@@ -2125,12 +2156,12 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	randombytes_buf(sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	xattr_ad(ad, &ad_len, id, name);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, value, size, ad,
-		ad_len, NULL, sealed, v->keys->xattr);
+		sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, value, size,
+		ad, ad_len, NULL, sealed, v->keys->xattr);
 	if (fsetxattr(fd, vname, sealed,
-	              size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
-	                      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-	              flags) < 0)
+		      size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
+			      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		      flags) < 0)
 		r = -errno;
 out:
 	free(sealed);
@@ -2139,12 +2170,12 @@ out:
 }
 
 ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char *name,
-                             void *value, size_t size)
+			     void *value, size_t size)
 {
 	char vpath[PATH_MAX];
 	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
 	const size_t over = crypto_aead_xchacha20poly1305_ietf_ABYTES +
-	                    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+			    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 	char vname[XATTR_NAME_MAX + 1];
 	uint8_t *sealed = NULL, *plain = NULL;
 	unsigned long long plen;
@@ -2186,7 +2217,8 @@ ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char
 	}
 	xattr_ad(ad, &ad_len, id, name);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    plain, &plen, NULL, sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		    plain, &plen, NULL,
+		    sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 		    n - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad, ad_len, sealed,
 		    v->keys->xattr) != 0) {
 		report(v, vpath, NULL, -1,
@@ -2212,7 +2244,7 @@ out:
 }
 
 ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *list,
-                              size_t size)
+			      size_t size)
 {
 	char vpath[PATH_MAX];
 	const size_t plen = strlen(XATTR_VAULT_PREFIX);
@@ -2248,10 +2280,11 @@ ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *lis
 
 		if (strncmp(p, XATTR_VAULT_PREFIX, plen))
 			continue;
-		len = medfs_name_decrypt(name, sizeof(name), p + plen, strlen(p + plen), id,
-		                         v->keys->name);
+		len = medfs_name_decrypt(name, sizeof(name), p + plen, strlen(p + plen),
+					 id, v->keys->name);
 		if (len < 0) {
-			report(v, vpath, NULL, -1, "extended attribute name does not authenticate");
+			report(v, vpath, NULL, -1,
+			       "extended attribute name does not authenticate");
 			continue;
 		}
 		if (size) {
@@ -2302,7 +2335,7 @@ static int derive_keys(struct vault_keys *k, const uint8_t vault_key[MEDFS_KEY_L
 	if ((r = medfs_subkey_derive(k->header, MEDFS_SUBKEY_HEADER, vault_key)) < 0 ||
 	    (r = medfs_subkey_derive(k->name, MEDFS_SUBKEY_NAME_MAC, vault_key)) < 0 ||
 	    (r = medfs_subkey_derive(k->name + MEDFS_KEY_LEN, MEDFS_SUBKEY_NAME_ENC,
-	                             vault_key)) < 0 ||
+				     vault_key)) < 0 ||
 	    (r = medfs_subkey_derive(k->dir, MEDFS_SUBKEY_DIR, vault_key)) < 0 ||
 	    (r = medfs_subkey_derive(k->link, MEDFS_SUBKEY_LINK, vault_key)) < 0 ||
 	    (r = medfs_subkey_derive(k->xattr, MEDFS_SUBKEY_XATTR, vault_key)) < 0)
@@ -2312,7 +2345,7 @@ static int derive_keys(struct vault_keys *k, const uint8_t vault_key[MEDFS_KEY_L
 
 int medfs_vault_create_tree(const char *vault_dir, const uint8_t vault_key[MEDFS_KEY_LEN])
 {
-	struct medfs_binding root = {.name = "", .name_len = 0};
+	struct medfs_binding root = { .name = "", .name_len = 0 };
 	uint8_t hdr[MEDFS_DIR_HEADER_LEN], id[MEDFS_DIR_ID_LEN];
 	uint8_t *dir_key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	int vfd = -1, tfd = -1, fd = -1, r;
@@ -2336,7 +2369,8 @@ int medfs_vault_create_tree(const char *vault_dir, const uint8_t vault_key[MEDFS
 		r = -errno;
 		goto out;
 	}
-	fd = openat(tfd, MEDFS_DIR_HEADER_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = openat(tfd, MEDFS_DIR_HEADER_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -2356,7 +2390,7 @@ out:
 }
 
 int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
-                     const uint8_t vault_key[MEDFS_KEY_LEN])
+		     const uint8_t vault_key[MEDFS_KEY_LEN])
 {
 	struct medfs_vault *v = calloc(1, sizeof(*v));
 	char vpath[PATH_MAX];
@@ -2372,8 +2406,8 @@ int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
 		pthread_rwlockattr_t attr;
 
 		pthread_rwlockattr_init(&attr);
-		pthread_rwlockattr_setkind_np(&attr,
-		                              PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlockattr_setkind_np(
+			&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 		pthread_rwlock_init(&v->ns_lock, &attr);
 		pthread_rwlockattr_destroy(&attr);
 	}
@@ -2409,7 +2443,8 @@ fail:
 	return r;
 }
 
-void medfs_vault_set_integrity_hook(struct medfs_vault *v, medfs_integrity_fn fn, void *ctx)
+void medfs_vault_set_integrity_hook(struct medfs_vault *v, medfs_integrity_fn fn,
+				    void *ctx)
 {
 	v->hook = fn;
 	v->hook_ctx = ctx;

@@ -322,7 +322,8 @@ int main(int argc, char **argv)
 		int flags = parse_flags(argv[3]);
 		if (flags < 0)
 			return usage();
-		int fd = open(p, flags, argc == 5 ? (mode_t)strtoul(argv[4], NULL, 8) : 0644);
+		int fd = open(p, flags,
+			      argc == 5 ? (mode_t)strtoul(argv[4], NULL, 8) : 0644);
 		if (fd >= 0)
 			close(fd);
 		return report(fd < 0 ? -1 : 0);

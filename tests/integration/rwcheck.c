@@ -68,7 +68,8 @@ static uint64_t splitmix(uint64_t x)
 
 static uint8_t pat(uint64_t seed, uint64_t off)
 {
-	return (uint8_t)(splitmix(seed * 0x100000001b3ULL ^ (off >> 3)) >> ((off & 7) * 8));
+	return (uint8_t)(splitmix(seed * 0x100000001b3ULL ^ (off >> 3)) >>
+			 ((off & 7) * 8));
 }
 
 static void pat_fill(uint8_t *buf, size_t len, uint64_t seed, uint64_t off)
@@ -230,7 +231,8 @@ static void compare_whole(int fm, int fr, const char *when)
 	static uint8_t a[1 << 20], b[1 << 20];
 	off_t sm = fd_size(fm, "file"), sr = fd_size(fr, "ref");
 	if (sm != sr)
-		mismatch("%s: size %lld, expected %lld", when, (long long)sm, (long long)sr);
+		mismatch("%s: size %lld, expected %lld", when, (long long)sm,
+			 (long long)sr);
 	for (off_t off = 0;; off += (off_t)sizeof(a)) {
 		size_t na = pread_full(fm, a, sizeof(a), off, "file");
 		size_t nb = pread_full(fr, b, sizeof(b), off, "ref");
@@ -239,7 +241,8 @@ static void compare_whole(int fm, int fr, const char *when)
 				 (long long)off, na, nb);
 		int64_t d = first_diff(a, b, na);
 		if (d >= 0)
-			mismatch("%s: contents differ at offset %lld (got %02x, expected %02x)",
+			mismatch("%s: contents differ at offset %lld (got %02x, expected "
+				 "%02x)",
 				 when, (long long)(off + d), a[d], b[d]);
 		if (na < sizeof(a))
 			break;
@@ -260,8 +263,12 @@ static int cmd_random(int argc, char **argv)
 	uint8_t *wbuf = malloc(MAX_IO), *ra = malloc(MAX_IO), *rb = malloc(MAX_IO);
 	unsigned long nw = 0, nr = 0, nt = 0, no = 0;
 
-	printf("rwcheck random: seed %" PRIu64 ", %lu operations, offsets up to %" PRIu64 "%s\n",
-	       seed, ops, max, prefill ? ", prefilled" : keep ? ", on the existing files" : "");
+	printf("rwcheck random: seed %" PRIu64 ", %lu operations, offsets up to %" PRIu64
+	       "%s\n",
+	       seed, ops, max,
+	       prefill ? ", prefilled"
+	       : keep  ? ", on the existing files"
+		       : "");
 	int fm = xopen(file, O_RDWR | O_CREAT | (keep ? 0 : O_TRUNC));
 	int fr = xopen(ref, O_RDWR | O_CREAT | (keep ? 0 : O_TRUNC));
 	uint64_t size = 0;
@@ -274,7 +281,8 @@ static int cmd_random(int argc, char **argv)
 	if (prefill) {
 		static uint8_t big[1 << 20];
 		for (uint64_t off = 0; off < max; off += sizeof(big)) {
-			size_t n = max - off < sizeof(big) ? (size_t)(max - off) : sizeof(big);
+			size_t n = max - off < sizeof(big) ? (size_t)(max - off)
+							   : sizeof(big);
 			for (size_t i = 0; i < n; i++)
 				big[i] = (uint8_t)rnd(&r);
 			note("prefill %" PRIu64 " +%zu", off, n);
@@ -309,7 +317,8 @@ static int cmd_random(int argc, char **argv)
 			int64_t d = first_diff(ra, rb, na);
 			if (d >= 0)
 				mismatch("op %lu: pread at %" PRIu64 " len %" PRIu64
-					 ": byte at offset %" PRIu64 " is %02x, expected %02x",
+					 ": byte at offset %" PRIu64
+					 " is %02x, expected %02x",
 					 i, off, len, off + (uint64_t)d, ra[d], rb[d]);
 			nr++;
 		} else if (k < 92) {
@@ -320,9 +329,11 @@ static int cmd_random(int argc, char **argv)
 				ns = pick_off(&r, size, max);
 			note("ftruncate %" PRIu64 " (was %" PRIu64 ")", ns, size);
 			if (ftruncate(fm, (off_t)ns) < 0)
-				die("ftruncate file to %" PRIu64 ": %s", ns, strerror(errno));
+				die("ftruncate file to %" PRIu64 ": %s", ns,
+				    strerror(errno));
 			if (ftruncate(fr, (off_t)ns) < 0)
-				die("ftruncate ref to %" PRIu64 ": %s", ns, strerror(errno));
+				die("ftruncate ref to %" PRIu64 ": %s", ns,
+				    strerror(errno));
 			size = ns;
 			nt++;
 		} else if (k < 96) {
@@ -352,7 +363,8 @@ static int cmd_random(int argc, char **argv)
 	close(fm);
 	close(fr);
 	printf("rwcheck random: ok (%lu writes, %lu reads, %lu truncates, %lu reopens, "
-	       "final size %" PRIu64 ")\n", nw, nr, nt, no, size);
+	       "final size %" PRIu64 ")\n",
+	       nw, nr, nt, no, size);
 	free(wbuf);
 	free(ra);
 	free(rb);
@@ -378,7 +390,8 @@ static void verify_fd(int fd, uint64_t size, uint64_t seed, const char *path)
 			die("%s: read past the size %" PRIu64, path, size);
 		int64_t d = pat_check(buf, (size_t)n, seed, off);
 		if (d >= 0)
-			die("%s: byte at %" PRId64 " differs from the pattern of seed %" PRIu64,
+			die("%s: byte at %" PRId64
+			    " differs from the pattern of seed %" PRIu64,
 			    path, d, seed);
 		off += (uint64_t)n;
 	}
@@ -452,7 +465,8 @@ static int cmd_mmap_update(const char *path, uint64_t size, uint64_t old, uint64
 	uint8_t *m = map(fd, size, PROT_READ | PROT_WRITE, MAP_SHARED, path);
 	int64_t d = pat_check(m, size, old, 0);
 	if (d >= 0)
-		die("%s: mapped byte at %" PRId64 " differs from the pattern of seed %" PRIu64,
+		die("%s: mapped byte at %" PRId64
+		    " differs from the pattern of seed %" PRIu64,
 		    path, d, old);
 	pat_fill(m, size, seed, 0);
 	if (msync(m, size, MS_SYNC) < 0)
@@ -474,7 +488,8 @@ static int cmd_mmap_read(const char *path, uint64_t size, uint64_t seed)
 		uint8_t *m = map(fd, size, PROT_READ, kinds[k], path);
 		int64_t d = pat_check(m, size, seed, 0);
 		if (d >= 0)
-			die("%s: mapped byte at %" PRId64 " differs from the pattern of seed %" PRIu64,
+			die("%s: mapped byte at %" PRId64
+			    " differs from the pattern of seed %" PRIu64,
 			    path, d, seed);
 		munmap(m, size);
 	}
@@ -554,7 +569,8 @@ static void *writer(void *arg)
 				buf[j] = gen_byte(c, c->gen, off + j);
 			ssize_t wr = pwrite(fd, buf, len, (off_t)off);
 			if (wr != (ssize_t)len) {
-				conc_fail(c, "writer %d: pwrite at %" PRIu64 ": %s", w->idx, off,
+				conc_fail(c, "writer %d: pwrite at %" PRIu64 ": %s",
+					  w->idx, off,
 					  wr < 0 ? strerror(errno) : "short write");
 				goto out;
 			}
@@ -597,13 +613,15 @@ static void *reader(void *arg)
 		goto out;
 	}
 	while (__atomic_load_n(&c->writers_left, __ATOMIC_SEQ_CST) > 0 && !c->failed) {
-		uint64_t off = rnd_below(&r, c->total), len = 1 + rnd_below(&r, 128 * 1024);
+		uint64_t off = rnd_below(&r, c->total),
+			 len = 1 + rnd_below(&r, 128 * 1024);
 		if (reads % 64 == 63) {
 			/* A new open starts with an empty page cache. */
 			close(fd);
 			fd = open(c->path, flags);
 			if (fd < 0) {
-				conc_fail(c, "reader %d: reopen: %s", w->idx, strerror(errno));
+				conc_fail(c, "reader %d: reopen: %s", w->idx,
+					  strerror(errno));
 				goto out;
 			}
 		}
@@ -617,9 +635,12 @@ static void *reader(void *arg)
 			uint8_t b = buf[i];
 			if (b != gen_byte(c, c->gen, off + (uint64_t)i) &&
 			    b != gen_byte(c, c->gen - 1, off + (uint64_t)i)) {
-				conc_fail(c, "reader %d: byte at %" PRIu64 " is %02x: neither "
-					  "the old (%02x) nor the new (%02x) value", w->idx,
-					  off + (uint64_t)i, b, gen_byte(c, c->gen - 1, off + (uint64_t)i),
+				conc_fail(c,
+					  "reader %d: byte at %" PRIu64
+					  " is %02x: neither "
+					  "the old (%02x) nor the new (%02x) value",
+					  w->idx, off + (uint64_t)i, b,
+					  gen_byte(c, c->gen - 1, off + (uint64_t)i),
 					  gen_byte(c, c->gen, off + (uint64_t)i));
 				goto out;
 			}
@@ -653,7 +674,8 @@ static int cmd_concurrent(int argc, char **argv)
 	struct worker *w = calloc((size_t)nthreads, sizeof(*w));
 
 	c.total = c.region * (uint64_t)c.writers;
-	printf("rwcheck concurrent: seed %" PRIu64 ", %d writers x %" PRIu64 " bytes, %d readers\n",
+	printf("rwcheck concurrent: seed %" PRIu64 ", %d writers x %" PRIu64
+	       " bytes, %d readers\n",
 	       c.seed, c.writers, c.region, readers);
 	close(xopen(c.path, O_RDWR | O_CREAT | O_TRUNC));
 	for (c.gen = 1; c.gen <= 2 && !c.failed; c.gen++) {
@@ -662,7 +684,8 @@ static int cmd_concurrent(int argc, char **argv)
 		for (int i = 0; i < nthreads; i++) {
 			w[i].c = &c;
 			w[i].idx = i < c.writers ? i : i - c.writers;
-			if (pthread_create(&t[i], NULL, i < c.writers ? writer : reader, &w[i]))
+			if (pthread_create(&t[i], NULL, i < c.writers ? writer : reader,
+					   &w[i]))
 				die("pthread_create failed");
 		}
 		for (int i = 0; i < nthreads; i++)
@@ -702,7 +725,8 @@ static int cmd_append(const char *path, uint32_t id, uint32_t count, size_t recs
 		record(buf, recsize, id, s);
 		ssize_t w = write(fd, buf, recsize);
 		if (w != (ssize_t)recsize)
-			die("append %u/%u: %s", id, s, w < 0 ? strerror(errno) : "short write");
+			die("append %u/%u: %s", id, s,
+			    w < 0 ? strerror(errno) : "short write");
 	}
 	if (close(fd) < 0)
 		die("close %s: %s", path, strerror(errno));
@@ -710,7 +734,8 @@ static int cmd_append(const char *path, uint32_t id, uint32_t count, size_t recs
 	return 0;
 }
 
-static int cmd_check_append(const char *path, uint32_t nproc, uint32_t count, size_t recsize)
+static int cmd_check_append(const char *path, uint32_t nproc, uint32_t count,
+			    size_t recsize)
 {
 	uint8_t *buf = malloc(recsize), *want = malloc(recsize);
 	uint32_t *next = calloc(nproc, sizeof(*next));
@@ -727,11 +752,12 @@ static int cmd_check_append(const char *path, uint32_t nproc, uint32_t count, si
 		memcpy(&tag, buf, 8);
 		uint32_t id = (uint32_t)(tag >> 32), seq = (uint32_t)tag;
 		if (id >= nproc || seq != next[id])
-			die("%s: record at %lld is %u/%u: torn, lost or out of order", path,
-			    (long long)off, id, seq);
+			die("%s: record at %lld is %u/%u: torn, lost or out of order",
+			    path, (long long)off, id, seq);
 		record(want, recsize, id, seq);
 		if (memcmp(buf, want, recsize))
-			die("%s: record %u/%u at %lld is damaged", path, id, seq, (long long)off);
+			die("%s: record %u/%u at %lld is damaged", path, id, seq,
+			    (long long)off);
 		next[id]++;
 	}
 	close(fd);
@@ -753,21 +779,25 @@ int main(int argc, char **argv)
 	if (!strcmp(m, "concurrent"))
 		return cmd_concurrent(argc, argv);
 	if (argc == 5 && !strcmp(m, "write"))
-		return cmd_write(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
+		return cmd_write(argv[2], strtoull(argv[3], NULL, 0),
+				 strtoull(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(m, "verify"))
-		return cmd_verify(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
+		return cmd_verify(argv[2], strtoull(argv[3], NULL, 0),
+				  strtoull(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(m, "mmap-write"))
 		return cmd_mmap_write(argv[2], strtoull(argv[3], NULL, 0),
 				      strtoull(argv[4], NULL, 0));
 	if (argc == 6 && !strcmp(m, "mmap-update"))
 		return cmd_mmap_update(argv[2], strtoull(argv[3], NULL, 0),
-				       strtoull(argv[4], NULL, 0), strtoull(argv[5], NULL, 0));
+				       strtoull(argv[4], NULL, 0),
+				       strtoull(argv[5], NULL, 0));
 	if (argc == 5 && !strcmp(m, "mmap-read"))
 		return cmd_mmap_read(argv[2], strtoull(argv[3], NULL, 0),
 				     strtoull(argv[4], NULL, 0));
 	if (argc == 6 && !strcmp(m, "append"))
 		return cmd_append(argv[2], (uint32_t)strtoul(argv[3], NULL, 0),
-				  (uint32_t)strtoul(argv[4], NULL, 0), strtoull(argv[5], NULL, 0));
+				  (uint32_t)strtoul(argv[4], NULL, 0),
+				  strtoull(argv[5], NULL, 0));
 	if (argc == 6 && !strcmp(m, "check-append"))
 		return cmd_check_append(argv[2], (uint32_t)strtoul(argv[3], NULL, 0),
 					(uint32_t)strtoul(argv[4], NULL, 0),

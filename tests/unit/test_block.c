@@ -27,7 +27,7 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
-static const size_t lengths[] = {1, 17, 4095, 4096};
+static const size_t lengths[] = { 1, 17, 4095, 4096 };
 
 START_TEST(test_round_trip)
 {
@@ -54,9 +54,9 @@ END_TEST
 
 START_TEST(test_invalid_lengths)
 {
-	uint8_t plain[MEDFS_BLOCK_SIZE + 1] = {0};
-	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE + 1] = {0};
-	uint8_t nonce[MEDFS_BLOCK_NONCE_LEN] = {0};
+	uint8_t plain[MEDFS_BLOCK_SIZE + 1] = { 0 };
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE + 1] = { 0 };
+	uint8_t nonce[MEDFS_BLOCK_NONCE_LEN] = { 0 };
 
 	ck_assert_int_eq(medfs_block_seal(sealed, plain, 0, key, file_id, 0), -EINVAL);
 	ck_assert_int_eq(
@@ -109,7 +109,7 @@ static void flip_all(size_t len, const uint8_t *masks, size_t nmasks)
 
 START_TEST(test_flip_every_bit_short)
 {
-	static const uint8_t masks[] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80};
+	static const uint8_t masks[] = { 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80 };
 
 	flip_all(1, masks, sizeof(masks));
 	flip_all(17, masks, sizeof(masks));
@@ -118,7 +118,7 @@ END_TEST
 
 START_TEST(test_flip_every_byte_full)
 {
-	static const uint8_t masks[] = {0x01, 0x80, 0xff};
+	static const uint8_t masks[] = { 0x01, 0x80, 0xff };
 
 	flip_all(MEDFS_BLOCK_SIZE, masks, sizeof(masks));
 	flip_all(MEDFS_BLOCK_SIZE - 1, masks, 1);

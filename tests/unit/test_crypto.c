@@ -64,7 +64,7 @@ END_TEST
 
 START_TEST(test_subkey_invalid_id)
 {
-	uint8_t vk[MEDFS_KEY_LEN] = {0}, sk[MEDFS_KEY_LEN];
+	uint8_t vk[MEDFS_KEY_LEN] = { 0 }, sk[MEDFS_KEY_LEN];
 
 	ck_assert_int_eq(medfs_subkey_derive(sk, (enum medfs_subkey)0, vk), -EINVAL);
 	ck_assert_int_eq(medfs_subkey_derive(sk, (enum medfs_subkey)9, vk), -EINVAL);
@@ -141,7 +141,7 @@ END_TEST
 
 START_TEST(test_log_default_stderr)
 {
-	char buf[128] = {0};
+	char buf[128] = { 0 };
 	FILE *tmp = tmpfile();
 	int saved;
 	ssize_t n;

@@ -93,8 +93,8 @@ END_TEST
 
 START_TEST(test_root_and_long_binding)
 {
-	struct medfs_binding root = {.name = NULL, .name_len = 0};
-	struct medfs_binding longest = {.name_len = 255};
+	struct medfs_binding root = { .name = NULL, .name_len = 0 };
+	struct medfs_binding longest = { .name_len = 255 };
 	char name[256];
 	uint8_t hdr[MEDFS_HEADER_LEN], dh[MEDFS_DIR_HEADER_LEN];
 
@@ -115,8 +115,8 @@ END_TEST
 
 START_TEST(test_invalid_binding)
 {
-	struct medfs_binding too_long = {.name_len = 256};
-	struct medfs_binding null_name = {.name = NULL, .name_len = 3};
+	struct medfs_binding too_long = { .name_len = 256 };
+	struct medfs_binding null_name = { .name = NULL, .name_len = 3 };
 	char name[256];
 	uint8_t hdr[MEDFS_HEADER_LEN], dh[MEDFS_DIR_HEADER_LEN];
 	uint8_t id[MEDFS_FILE_ID_LEN], fk[MEDFS_KEY_LEN];
@@ -284,7 +284,7 @@ START_TEST(test_dir_wrong_binding)
 	uint8_t dh[MEDFS_DIR_HEADER_LEN], other_key[MEDFS_KEY_LEN];
 	uint8_t hdr[MEDFS_HEADER_LEN];
 	struct medfs_binding b = bind;
-	struct medfs_binding root = {.name = "", .name_len = 0};
+	struct medfs_binding root = { .name = "", .name_len = 0 };
 
 	ck_assert_int_eq(medfs_dir_header_seal(dh, file_id, dkey, &bind), 0);
 	b.parent_id[15] ^= 0x80;
@@ -314,9 +314,9 @@ START_TEST(test_kat)
 	uint8_t hdr[MEDFS_HEADER_LEN], dh[MEDFS_DIR_HEADER_LEN];
 	uint8_t id[MEDFS_FILE_ID_LEN], key[MEDFS_KEY_LEN];
 	char hex[2 * MEDFS_HEADER_LEN + 1];
-	struct medfs_binding b = {.name = KAT_HEADER_NAME};
-	struct medfs_binding bd = {.name = KAT_DIR_NAME};
-	struct medfs_binding root = {.name = "", .name_len = 0};
+	struct medfs_binding b = { .name = KAT_HEADER_NAME };
+	struct medfs_binding bd = { .name = KAT_DIR_NAME };
+	struct medfs_binding root = { .name = "", .name_len = 0 };
 	uint64_t size;
 
 	kat_fill(vk, sizeof(vk), KAT_VAULT_KEY_BASE);

@@ -47,7 +47,7 @@ static size_t enc_len_for(size_t len)
 static void forge(char *out, size_t outsz, const uint8_t *padded, size_t padded_len,
 		  size_t siv_len, const uint8_t dir[MEDFS_DIR_ID_LEN])
 {
-	uint8_t raw[16 + 512], nonce[24] = {0};
+	uint8_t raw[16 + 512], nonce[24] = { 0 };
 	crypto_generichash_state st;
 
 	crypto_generichash_init(&st, name_key, 32, 16);
@@ -60,14 +60,14 @@ static void forge(char *out, size_t outsz, const uint8_t *padded, size_t padded_
 	sodium_bin2base64(out, outsz, raw, 16 + padded_len, B64);
 }
 
-static const size_t lengths[] = {1, 15, 16, 17, 112, 113, 200, 255};
+static const size_t lengths[] = { 1, 15, 16, 17, 112, 113, 200, 255 };
 
 START_TEST(test_round_trip)
 {
 	size_t len = lengths[_i];
 	char name[MEDFS_NAME_MAX + 1], enc[MEDFS_NAME_ENC_MAX];
 	char back[MEDFS_NAME_MAX + 1], forged[MEDFS_NAME_ENC_MAX];
-	uint8_t padded[256] = {0};
+	uint8_t padded[256] = { 0 };
 	int n;
 
 	make_name(name, len);
@@ -176,7 +176,7 @@ START_TEST(test_flip_chars)
 {
 	char name[201], enc[MEDFS_NAME_ENC_MAX], bad[MEDFS_NAME_ENC_MAX + 8];
 	char back[MEDFS_NAME_MAX + 1];
-	static const size_t sizes[] = {1, 16, 17, 200};
+	static const size_t sizes[] = { 1, 16, 17, 200 };
 
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		int n;
@@ -186,7 +186,7 @@ START_TEST(test_flip_chars)
 				       name_key);
 		ck_assert_int_gt(n, 0);
 		for (int pos = 0; pos < n; pos++) {
-			static const char repl[] = {'A', 'B', '-', '_', '0'};
+			static const char repl[] = { 'A', 'B', '-', '_', '0' };
 
 			memcpy(bad, enc, (size_t)n + 1);
 			bad[pos] ^= 0x01;
@@ -310,7 +310,7 @@ START_TEST(test_decrypt_forged)
 	static const struct {
 		const char *s;
 		size_t len;
-	} bad[] = {{".", 1}, {"..", 2}, {"a/b", 3}, {"/", 1}, {"a\0b", 3}};
+	} bad[] = { { ".", 1 }, { "..", 2 }, { "a/b", 3 }, { "/", 1 }, { "a\0b", 3 } };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(padded, 0, sizeof(padded));
 		memcpy(padded, bad[i].s, bad[i].len);
@@ -496,11 +496,11 @@ END_TEST
 
 START_TEST(test_link_round_trip)
 {
-	static const size_t lens[] = {1, 2, 3, 11, 100, 1000, MEDFS_LINK_MAX};
+	static const size_t lens[] = { 1, 2, 3, 11, 100, 1000, MEDFS_LINK_MAX };
 	char target[MEDFS_LINK_MAX + 1], enc[MEDFS_LINK_ENC_MAX],
 		enc2[MEDFS_LINK_ENC_MAX];
 	char back[MEDFS_LINK_MAX + 1];
-	struct medfs_binding b = {.name = "link", .name_len = 4};
+	struct medfs_binding b = { .name = "link", .name_len = 4 };
 
 	memcpy(b.parent_id, dir_id, sizeof(dir_id));
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
@@ -532,7 +532,7 @@ START_TEST(test_link_tamper)
 	size_t len = strlen(target);
 	char enc[MEDFS_LINK_ENC_MAX], bad[MEDFS_LINK_ENC_MAX], back[MEDFS_LINK_MAX + 1];
 	uint8_t other_key[MEDFS_KEY_LEN];
-	struct medfs_binding b = {.name = "link", .name_len = 4};
+	struct medfs_binding b = { .name = "link", .name_len = 4 };
 	struct medfs_binding w;
 	int n;
 
@@ -593,8 +593,8 @@ END_TEST
 START_TEST(test_link_invalid)
 {
 	char target[MEDFS_LINK_MAX + 2], enc[MEDFS_LINK_ENC_MAX];
-	struct medfs_binding b = {.name = "l", .name_len = 1};
-	struct medfs_binding too_long = {.name = target, .name_len = 256};
+	struct medfs_binding b = { .name = "l", .name_len = 1 };
+	struct medfs_binding too_long = { .name = target, .name_len = 256 };
 
 	memset(target, 'x', sizeof(target));
 	ck_assert_int_eq(medfs_link_encrypt(enc, sizeof(enc), "", 0, link_key, &b),

@@ -263,7 +263,7 @@ static void read_until(int master, const char *want, char *out, size_t size)
 
 	out[0] = '\0';
 	for (;;) {
-		struct pollfd pfd = {.fd = master, .events = POLLIN};
+		struct pollfd pfd = { .fd = master, .events = POLLIN };
 		ssize_t r;
 
 		ck_assert_msg(poll(&pfd, 1, WAIT_MS) == 1, "terminal output timed out");
