@@ -27,7 +27,8 @@ int medfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len,
 		     const uint8_t key[MEDFS_KEY_LEN],
 		     const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index);
 
-/* The same with a caller-chosen nonce: for known-answer tests only. */
+/* The same with a caller-chosen nonce: for known-answer tests, and for
+ * callers that draw fresh random nonces for many blocks at once. */
 int medfs_block_seal_with_nonce(uint8_t *out, const uint8_t *plain, size_t len,
 				const uint8_t key[MEDFS_KEY_LEN],
 				const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index,

@@ -1504,6 +1504,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 		       uint64_t len)
 {
 	uint8_t tmp[MEDFS_BLOCK_SIZE];
+	/* Fresh random nonces, drawn for a whole chunk at once: one
+	 * getrandom() per chunk instead of one per block. */
+	uint8_t nonces[CHUNK_BLOCKS][MEDFS_BLOCK_NONCE_LEN];
 	uint64_t end = off + len;
 	int r = 0;
 
@@ -1524,6 +1527,7 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 			r = -ENOMEM;
 			break;
 		}
+		randombytes_buf(nonces, (last - first + 1) * MEDFS_BLOCK_NONCE_LEN);
 		p = sealed;
 		for (uint64_t i = first; i <= last; i++) {
 			uint64_t bstart = i * MEDFS_BLOCK_SIZE;
@@ -1539,7 +1543,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 			if (s == 0 && e >= old_len && src) {
 				/* The whole block is new: seal straight from
 				 * the caller's buffer. */
-				n = medfs_block_seal(p, src, new_len, f->key, f->id, i);
+				n = medfs_block_seal_with_nonce(p, src, new_len, f->key,
+								f->id, i,
+								nonces[i - first]);
 			} else {
 				memset(tmp, 0, sizeof(tmp));
 				if (old_len > 0 && (s > 0 || e < old_len)) {
@@ -1565,7 +1571,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 					memcpy(tmp + s, src, e - s);
 				else
 					memset(tmp + s, 0, e - s);
-				n = medfs_block_seal(p, tmp, new_len, f->key, f->id, i);
+				n = medfs_block_seal_with_nonce(p, tmp, new_len, f->key,
+								f->id, i,
+								nonces[i - first]);
 			}
 			if (n < 0) {
 				r = n;
