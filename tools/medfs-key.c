@@ -2,28 +2,41 @@
  *
  * One function per subcommand, dispatched from a table as in WireGuard's
  * wg(8). Each gets argv starting at its own name and returns the exit
- * status: 0 done, 1 failed, 2 usage error. */
+ * status: 0 done, 1 failed, 2 usage error.
+ *
+ * Commands that change the config take the vault lock (unlock.h): key
+ * changes share it with mounts, a rotation needs it alone. Secrets come
+ * from files or the terminal only, and stay in secret memory. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "medfs/config.h"
 #include "medfs/crypto.h"
+#include "medfs/log.h"
 #include "medfs/passphrase.h"
+#include "medfs/rotate.h"
+#include "medfs/unlock.h"
 #include "medfs/vault.h"
 
 #define PROG "medfs-key"
 #define EXIT_USAGE 2
 #define MIB (1ULL << 20)
+#define WHY_LEN 512
 
 static void init_usage(FILE *f)
 {
@@ -160,12 +173,12 @@ static int cmd_init(int argc, char *argv[])
 {
 	enum { OPT_PASSFILE = 256, OPT_KDF_TIME, OPT_KDF_MEMORY, OPT_LABEL };
 	static const struct option options[] = {
-		{"passphrase-file", required_argument, NULL, OPT_PASSFILE},
-		{"kdf-time", required_argument, NULL, OPT_KDF_TIME},
-		{"kdf-memory", required_argument, NULL, OPT_KDF_MEMORY},
-		{"label", required_argument, NULL, OPT_LABEL},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+		{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
+		{ "kdf-memory", required_argument, NULL, OPT_KDF_MEMORY },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct medfs_kdf_params kdf = {
 		.opslimit = MEDFS_KDF_OPSLIMIT_DEFAULT,
@@ -240,15 +253,6 @@ static int cmd_init(int argc, char *argv[])
 	}
 	vault = argv[optind];
 
-	if (medfs_crypto_init() < 0) {
-		fprintf(stderr, PROG ": cannot initialise libsodium\n");
-		return EXIT_FAILURE;
-	}
-	ret = medfs_disable_core_dumps();
-	if (ret < 0) {
-		fprintf(stderr, PROG ": cannot disable core dumps: %s\n", strerror(-ret));
-		return EXIT_FAILURE;
-	}
 	ret = check_empty(vault, &exists);
 	if (ret == -ENOTEMPTY) {
 		fprintf(stderr, PROG ": %s is not empty\n", vault);
@@ -311,12 +315,1531 @@ out:
 	return status;
 }
 
+/* ---- shared pieces ---- */
+
+/* Option codes shared by the commands that take a secret. */
+enum {
+	OPT_PASSFILE = 256,
+	OPT_KEYFILE,
+	OPT_AUTH_KEYFILE,
+	OPT_RECOVERY_FILE,
+	OPT_NEW_PASSFILE,
+	OPT_PASSPHRASE,
+	OPT_RECOVERY,
+	OPT_LABEL,
+	OPT_KDF_TIME,
+	OPT_KDF_MEMORY,
+	OPT_REENCRYPT,
+	OPT_JOURNAL,
+};
+
+/* clang-format off */
+#define AUTH_OPTIONS \
+	{"passphrase-file", required_argument, NULL, OPT_PASSFILE}, \
+	{"keyfile", required_argument, NULL, OPT_KEYFILE}, \
+	{"auth-keyfile", required_argument, NULL, OPT_AUTH_KEYFILE}, \
+	{"recovery-key-file", required_argument, NULL, OPT_RECOVERY_FILE}, \
+	{"help", no_argument, NULL, 'h'}
+/* clang-format on */
+
+#define AUTH_HELP                                                                        \
+	"Authorization (one secret of any key slot; default: ask for a passphrase):\n"   \
+	"  --passphrase-file FILE     a passphrase, from the first line of FILE\n"       \
+	"  --keyfile FILE             a key file\n"                                      \
+	"  --auth-keyfile FILE        the same (needed with 'add --keyfile')\n"          \
+	"  --recovery-key-file FILE   a recovery key, as printed\n"
+
+/* The secret that authorizes a command. */
+struct auth {
+	enum medfs_slot_kind kind;
+	const char *file;
+	int given;
+};
+
+/* Records one authorizing secret; returns -1 (usage error) for a second. */
+static int auth_set(struct auth *a, enum medfs_slot_kind kind, const char *file)
+{
+	if (a->given++) {
+		fprintf(stderr,
+			PROG ": give one secret to authorize the change, not two\n");
+		return -1;
+	}
+	a->kind = kind;
+	a->file = file;
+	return 0;
+}
+
+static void auth_init(struct auth *a)
+{
+	a->kind = MEDFS_SLOT_PASSPHRASE;
+	a->file = NULL;
+	a->given = 0;
+}
+
+/* Handles one authorization option: returns 1 when opt was one, 0 when
+ * it is not, -1 for a usage error. */
+static int auth_option(struct auth *a, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_PASSFILE:
+		return auth_set(a, MEDFS_SLOT_PASSPHRASE, arg) < 0 ? -1 : 1;
+	case OPT_KEYFILE:
+	case OPT_AUTH_KEYFILE:
+		return auth_set(a, MEDFS_SLOT_KEYFILE, arg) < 0 ? -1 : 1;
+	case OPT_RECOVERY_FILE:
+		return auth_set(a, MEDFS_SLOT_RECOVERY, arg) < 0 ? -1 : 1;
+	default:
+		return 0;
+	}
+}
+
+static const char *kind_name(unsigned int kind)
+{
+	switch (kind) {
+	case MEDFS_SLOT_PASSPHRASE:
+		return "passphrase";
+	case MEDFS_SLOT_KEYFILE:
+		return "keyfile";
+	case MEDFS_SLOT_RECOVERY:
+		return "recovery";
+	default:
+		return "empty";
+	}
+}
+
+/* Library warnings are said again, better, by the commands. */
+static void log_errors_only(int priority, const char *msg)
+{
+	if (priority <= LOG_ERR)
+		fprintf(stderr, PROG ": %s\n", msg);
+}
+
+static void log_nothing(int priority, const char *msg)
+{
+	(void)priority;
+	(void)msg;
+}
+
+static int parse_kdf_time(const char *arg, uint64_t *out)
+{
+	if (parse_u64(arg, crypto_pwhash_argon2id_OPSLIMIT_MIN,
+		      crypto_pwhash_argon2id_OPSLIMIT_MAX, out) < 0) {
+		fprintf(stderr,
+			PROG ": invalid --kdf-time '%s' (Argon2id passes, 1 to %llu)\n",
+			arg, (unsigned long long)crypto_pwhash_argon2id_OPSLIMIT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_kdf_memory(const char *arg, uint64_t *out)
+{
+	uint64_t mib;
+
+	if (parse_u64(arg, 1, crypto_pwhash_argon2id_MEMLIMIT_MAX / MIB, &mib) < 0) {
+		fprintf(stderr, PROG ": invalid --kdf-memory '%s' (MiB, 1 to %llu)\n",
+			arg,
+			(unsigned long long)(crypto_pwhash_argon2id_MEMLIMIT_MAX / MIB));
+		return -1;
+	}
+	*out = mib * MIB;
+	return 0;
+}
+
+static int parse_label(const char *arg, const char **out)
+{
+	if (strlen(arg) > MEDFS_SLOT_LABEL_MAX) {
+		fprintf(stderr, PROG ": --label longer than %d bytes\n",
+			MEDFS_SLOT_LABEL_MAX);
+		return -1;
+	}
+	*out = arg;
+	return 0;
+}
+
+static int parse_slot(const char *arg, int *slot)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 0, MEDFS_SLOTS - 1, &v) < 0) {
+		fprintf(stderr, PROG ": invalid key slot '%s' (a number from 0 to %d)\n",
+			arg, MEDFS_SLOTS - 1);
+		return -1;
+	}
+	*slot = (int)v;
+	return 0;
+}
+
+/* Reports a getopt failure; returns EXIT_USAGE. */
+static int bad_option(int opt, char *argv[], void (*usage)(FILE *))
+{
+	if (opt == ':')
+		fprintf(stderr, PROG ": option '%s' needs a value\n", argv[optind - 1]);
+	else
+		fprintf(stderr, PROG ": unknown option '%s'\n", argv[optind - 1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* Takes the vault lock for a key change or a rotation; -1 after saying
+ * why not. */
+static int lock_vault(const char *vault, enum medfs_lock_mode mode)
+{
+	int fd = medfs_vault_lock(vault, mode);
+
+	if (fd >= 0)
+		return fd;
+	if (fd == -EBUSY)
+		fprintf(stderr, PROG ": %s: vault is mounted: unmount it first\n", vault);
+	else if (fd == -EAGAIN)
+		fprintf(stderr,
+			PROG
+			": %s: vault is locked by another medfs-key (a rotation or a "
+			"key change): try again once it has finished\n",
+			vault);
+	else if (fd == -ENOENT || fd == -ENOTDIR)
+		fprintf(stderr, PROG ": %s is not a medfs vault (no %s)\n", vault,
+			MEDFS_CONFIG_NAME);
+	else
+		fprintf(stderr, PROG ": cannot lock %s/%s: %s\n", vault, MEDFS_LOCK_NAME,
+			strerror(-fd));
+	return -1;
+}
+
+/* Unlocks vault with the authorizing secret. Returns the slot that opened
+ * or -1 after saying why not. The secret is handed back in *secret (for
+ * converting a version 1 config) when secret is not NULL. */
+static int open_vault(const char *vault, const struct auth *a, unsigned int flags,
+		      struct medfs_config *c, uint8_t *key, uint8_t **secret,
+		      size_t *secret_len)
+{
+	char why[WHY_LEN];
+	int slot, used_backup, ret;
+
+	ret = medfs_unlock_ex(vault, a->kind, a->file, flags, c, key, &slot, &used_backup,
+			      secret, secret_len, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return -1;
+	}
+	if (used_backup)
+		fprintf(stderr, PROG ": warning: %s\n", why);
+	return slot;
+}
+
+/* Makes a version 1 config version 2 before it is written. */
+static int upgrade_config(const char *vault, struct medfs_config *c, int slot,
+			  const uint8_t *secret, size_t secret_len, const uint8_t *key)
+{
+	int ret;
+
+	if (c->version != 1)
+		return 0;
+	ret = medfs_config_upgrade(c, slot, secret, secret_len, key);
+	if (ret == -ENOTSUP) {
+		fprintf(stderr,
+			PROG ": %s has a format 1 config with several key slots, which "
+			     "cannot be converted without each slot's secret\n",
+			vault);
+		return -1;
+	}
+	if (ret < 0) {
+		fprintf(stderr,
+			PROG ": cannot convert the config of %s to format 2: %s\n", vault,
+			strerror(-ret));
+		return -1;
+	}
+	printf(PROG ": converted the config of %s to format %d\n", vault,
+	       MEDFS_CONFIG_VERSION);
+	return 0;
+}
+
+static int save_config(const char *vault, const struct medfs_config *c,
+		       const uint8_t *key)
+{
+	int ret = medfs_config_save(vault, c, key);
+
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot write the config of %s: %s\n", vault,
+			strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+static int say_slot_error(int ret, const struct medfs_kdf_params *kdf)
+{
+	if (ret == -ENOMEM)
+		fprintf(stderr,
+			PROG ": not enough memory for the key derivation "
+			     "(--kdf-memory %llu)\n",
+			(unsigned long long)(kdf ? kdf->memlimit / MIB : 0));
+	else
+		fprintf(stderr, PROG ": cannot set the key slot: %s\n", strerror(-ret));
+	return -1;
+}
+
+/* Writes all of buf to fd (stdout for a recovery key: no stdio buffer
+ * keeps a copy). */
+static int write_fd(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Syncs the directory holding path, so that a new file there lasts. */
+static void sync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	int fd;
+
+	if (copy == NULL)
+		return;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+/* ---- list ---- */
+
+static void list_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " list VAULT\n"
+		"\n"
+		"Lists the key slots of VAULT: number, kind, label, creation time and\n"
+		"key derivation parameters. Needs no secret and shows none.\n");
+}
+
+static const char *fmt_time(char buf[32], uint64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, 32, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+		snprintf(buf, 32, "%" PRIu64, t);
+	return buf;
+}
+
+/* Labels are the admin's text, but a config can come from anywhere: no
+ * control characters reach the terminal. */
+static void print_label(const char *label)
+{
+	for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+		putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+}
+
+static int cmd_list(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint8_t buf[MEDFS_CONFIG_LEN + 1];
+	const char *vault, *used = MEDFS_CONFIG_NAME;
+	struct medfs_config c;
+	char hex[2 * MEDFS_VAULT_ID_LEN + 1], tbuf[32];
+	size_t len;
+	int opt, ret, i;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == 'h') {
+			list_usage(stdout);
+			return EXIT_SUCCESS;
+		}
+		return bad_option(opt, argv, list_usage);
+	}
+	if (argc - optind != 1) {
+		list_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+
+	ret = medfs_config_read(vault, MEDFS_CONFIG_NAME, buf, &len);
+	if (ret == 0)
+		ret = medfs_config_decode(&c, buf, len);
+	if (ret < 0 && ret != -EPROTONOSUPPORT) {
+		int ret2 = medfs_config_read(vault, MEDFS_CONFIG_BACKUP_NAME, buf, &len);
+
+		if (ret2 == 0)
+			ret2 = medfs_config_decode(&c, buf, len);
+		if (ret2 == 0) {
+			fprintf(stderr,
+				PROG
+				": warning: %s/%s is %s: showing its second copy %s\n",
+				vault, MEDFS_CONFIG_NAME,
+				ret == -ENOENT ? "missing" : "damaged",
+				MEDFS_CONFIG_BACKUP_NAME);
+			used = MEDFS_CONFIG_BACKUP_NAME;
+		}
+		ret = ret2 == -ENOENT && ret != -ENOENT ? ret : ret2;
+	}
+	if (ret == -ENOENT || ret == -ENOTDIR) {
+		fprintf(stderr, PROG ": %s is not a medfs vault (no %s)\n", vault,
+			MEDFS_CONFIG_NAME);
+		return EXIT_FAILURE;
+	} else if (ret == -EPROTONOSUPPORT) {
+		fprintf(stderr,
+			PROG ": %s has a config format this medfs-key does not know\n",
+			vault);
+		return EXIT_FAILURE;
+	} else if (ret < 0) {
+		fprintf(stderr, PROG ": cannot read the config of %s: %s\n", vault,
+			ret == -EBADMSG ? "both copies are damaged" : strerror(-ret));
+		return EXIT_FAILURE;
+	}
+
+	sodium_bin2hex(hex, sizeof(hex), c.vault_id, sizeof(c.vault_id));
+	printf("vault:     %s (%s)\n", vault, used);
+	printf("vault id:  %s\n", hex);
+	printf("format:    %u\n", c.version);
+	printf("created:   %s\n", fmt_time(tbuf, c.created));
+	if (medfs_config_rotating(&c))
+		printf("rotation:  in progress%s: run '" PROG " rotate %s' to finish\n",
+		       c.rotation == MEDFS_ROTATION_REENCRYPT ? " (with re-encryption)"
+							      : "",
+		       vault);
+	printf("key slots: %d of %d in use\n\n", medfs_config_slot_count(&c),
+	       MEDFS_SLOTS);
+	printf("%-4s  %-10s  %-20s  %-24s  %s\n", "SLOT", "KIND", "CREATED", "KDF",
+	       "LABEL");
+	for (i = 0; i < MEDFS_SLOTS; i++) {
+		const struct medfs_slot *s = &c.slots[i];
+		char kdf[64];
+
+		if (s->kind == MEDFS_SLOT_EMPTY)
+			continue;
+		if (s->kind == MEDFS_SLOT_PASSPHRASE)
+			snprintf(kdf, sizeof(kdf),
+				 "argon2id t=%" PRIu64 " m=%" PRIu64 "MiB", s->opslimit,
+				 (uint64_t)(s->memlimit / MIB));
+		else
+			snprintf(kdf, sizeof(kdf), "-");
+		printf("%-4d  %-10s  %-20s  %-24s  ", i, kind_name(s->kind),
+		       fmt_time(tbuf, s->created), kdf);
+		print_label(s->label);
+		printf("\n");
+	}
+	return EXIT_SUCCESS;
+}
+
+/* ---- add ---- */
+
+static void add_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " add VAULT (--passphrase | --keyfile FILE | --recovery)\n"
+		"                     [--label TEXT] [--kdf-time N] [--kdf-memory MIB]\n"
+		"                     [--new-passphrase-file FILE] [AUTHORIZATION]\n"
+		"\n"
+		"Adds a key slot to VAULT, in the first free slot, opened by:\n"
+		"  --passphrase               a new passphrase (asked twice, or\n"
+		"                             --new-passphrase-file FILE)\n"
+		"  --keyfile FILE             a key file: FILE is created (32 random "
+		"bytes,\n"
+		"                             mode 0400) unless it exists, in which "
+		"case\n"
+		"                             its key is used\n"
+		"  --recovery                 a new recovery key, printed once: write "
+		"it\n"
+		"                             down and keep it in a safe\n"
+		"\n"
+		"Options:\n"
+		"  --label TEXT               label of the new slot, at most %d bytes\n"
+		"  --kdf-time N               Argon2id passes for a passphrase (default "
+		"%llu)\n"
+		"  --kdf-memory MIB           Argon2id memory in MiB (default %llu)\n"
+		"  --new-passphrase-file FILE the new passphrase, from the first line of "
+		"FILE\n"
+		"\n" AUTH_HELP,
+		MEDFS_SLOT_LABEL_MAX, MEDFS_KDF_OPSLIMIT_DEFAULT,
+		MEDFS_KDF_MEMLIMIT_DEFAULT / MIB);
+}
+
+/* The key of the key file at path, made (mode 0400) when path does not
+ * exist; *created tells which. Returns 0 or -1 after saying why not. */
+static int keyfile_secret(const char *path, const char *vault, uint8_t **key,
+			  int *created)
+{
+	char why[WHY_LEN];
+	size_t len;
+	int fd, ret;
+
+	*created = 0;
+	*key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (*key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		return -1;
+	}
+	randombytes_buf(*key, MEDFS_KEY_LEN);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		  0400);
+	if (fd < 0 && errno == EEXIST) {
+		medfs_secret_free(*key);
+		*key = NULL;
+		ret = medfs_secret_read(MEDFS_SLOT_KEYFILE, path, vault, key, &len, why,
+					sizeof(why));
+		if (ret < 0) {
+			fprintf(stderr, PROG ": %s\n", why);
+			return -1;
+		}
+		return 0;
+	}
+	if (fd < 0) {
+		fprintf(stderr, PROG ": cannot create key file %s: %s\n", path,
+			strerror(errno));
+		goto fail;
+	}
+	ret = fchmod(fd, 0400) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = write_fd(fd, *key, MEDFS_KEY_LEN);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot write key file %s: %s\n", path,
+			strerror(-ret));
+		unlink(path);
+		goto fail;
+	}
+	sync_parent(path);
+	*created = 1;
+	return 0;
+fail:
+	medfs_secret_free(*key);
+	*key = NULL;
+	return -1;
+}
+
+/* Prints a new recovery key, straight from secret memory. */
+static int show_recovery_key(const char *vault, int slot, const uint8_t *key)
+{
+	const size_t first = 7 * MEDFS_RECOVERY_GROUP_LEN + 6; /* 7 groups */
+	char *text = medfs_secret_alloc(MEDFS_RECOVERY_TEXT_LEN + 1);
+	int ret;
+
+	if (text == NULL)
+		return -ENOMEM;
+	ret = medfs_recovery_encode(text, MEDFS_RECOVERY_TEXT_LEN + 1, key);
+	if (ret == 0) {
+		printf("\nRecovery key of key slot %d of %s:\n\n    ", slot, vault);
+		fflush(stdout);
+		/* Two lines of 7 and 6 groups, split at a dash. */
+		ret = write_fd(STDOUT_FILENO, text, first);
+		if (ret == 0)
+			ret = write_fd(STDOUT_FILENO, "\n    ", 5);
+		if (ret == 0)
+			ret = write_fd(STDOUT_FILENO, text + first + 1,
+				       MEDFS_RECOVERY_TEXT_LEN - first - 1);
+		if (ret == 0)
+			ret = write_fd(STDOUT_FILENO, "\n\n", 2);
+		printf("It is shown only this once. Write it down or print it, and keep "
+		       "it\n"
+		       "in a safe place: it opens the vault on its own. Mount with it "
+		       "using\n"
+		       "--recovery-key-file FILE (spaces and dashes do not matter, and "
+		       "a\n"
+		       "mistyped character is caught by its checksum).\n");
+	}
+	medfs_secret_free(text);
+	return ret;
+}
+
+static int cmd_add(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "passphrase", no_argument, NULL, OPT_PASSPHRASE },
+		{ "recovery", no_argument, NULL, OPT_RECOVERY },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
+		{ "kdf-memory", required_argument, NULL, OPT_KDF_MEMORY },
+		{ "new-passphrase-file", required_argument, NULL, OPT_NEW_PASSFILE },
+		AUTH_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct medfs_kdf_params kdf = {
+		.opslimit = MEDFS_KDF_OPSLIMIT_DEFAULT,
+		.memlimit = MEDFS_KDF_MEMLIMIT_DEFAULT,
+	};
+	const char *vault, *label = NULL, *keyfile = NULL, *new_passfile = NULL;
+	struct medfs_config c;
+	struct auth a;
+	enum medfs_slot_kind kind = MEDFS_SLOT_EMPTY;
+	uint8_t *key = NULL, *auth_secret = NULL, *secret = NULL;
+	size_t auth_len = 0, secret_len = 0;
+	int opt, kdf_given = 0, lockfd = -1, created = 0, slot, idx, ret;
+	int status = EXIT_FAILURE;
+
+	auth_init(&a);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_PASSPHRASE:
+		case OPT_RECOVERY:
+			if (kind != MEDFS_SLOT_EMPTY) {
+				fprintf(stderr,
+					PROG ": add one kind of key slot at a time\n");
+				return EXIT_USAGE;
+			}
+			kind = opt == OPT_PASSPHRASE ? MEDFS_SLOT_PASSPHRASE
+						     : MEDFS_SLOT_RECOVERY;
+			break;
+		case OPT_LABEL:
+			if (parse_label(optarg, &label) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_KDF_TIME:
+			if (parse_kdf_time(optarg, &kdf.opslimit) < 0)
+				return EXIT_USAGE;
+			kdf_given = 1;
+			break;
+		case OPT_KDF_MEMORY:
+			if (parse_kdf_memory(optarg, &kdf.memlimit) < 0)
+				return EXIT_USAGE;
+			kdf_given = 1;
+			break;
+		case OPT_NEW_PASSFILE:
+			new_passfile = optarg;
+			break;
+		case OPT_KEYFILE:
+			if (keyfile != NULL) {
+				fprintf(stderr, PROG ": --keyfile given twice (use "
+						     "--auth-keyfile for the authorizing "
+						     "key file)\n");
+				return EXIT_USAGE;
+			}
+			keyfile = optarg;
+			break;
+		case 'h':
+			add_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			ret = auth_option(&a, opt, optarg);
+			if (ret < 0)
+				return EXIT_USAGE;
+			if (ret == 0)
+				return bad_option(opt, argv, add_usage);
+		}
+	}
+	if (argc - optind != 1) {
+		add_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+	/* --keyfile names the new slot unless another kind is asked for. */
+	if (kind == MEDFS_SLOT_EMPTY && keyfile != NULL) {
+		kind = MEDFS_SLOT_KEYFILE;
+	} else if (keyfile != NULL && auth_set(&a, MEDFS_SLOT_KEYFILE, keyfile) < 0) {
+		return EXIT_USAGE;
+	}
+	if (kind == MEDFS_SLOT_EMPTY) {
+		fprintf(stderr, PROG ": say what to add: --passphrase, --keyfile FILE or "
+				     "--recovery\n");
+		add_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (kind != MEDFS_SLOT_PASSPHRASE && (kdf_given || new_passfile != NULL)) {
+		fprintf(stderr,
+			PROG ": --kdf-time, --kdf-memory and --new-passphrase-file "
+			     "are for passphrase slots\n");
+		return EXIT_USAGE;
+	}
+
+	lockfd = lock_vault(vault, MEDFS_LOCK_KEYS);
+	if (lockfd < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		goto out;
+	}
+	slot = open_vault(vault, &a, MEDFS_UNLOCK_ROTATING, &c, key, &auth_secret,
+			  &auth_len);
+	if (slot < 0)
+		goto out;
+	idx = medfs_config_free_slot(&c);
+	if (idx < 0) {
+		fprintf(stderr,
+			PROG ": all %d key slots of %s are in use: remove one first\n",
+			MEDFS_SLOTS, vault);
+		goto out;
+	}
+
+	switch (kind) {
+	case MEDFS_SLOT_PASSPHRASE: {
+		char *pass = NULL;
+
+		ret = read_new_passphrase(new_passfile, &pass, &secret_len);
+		secret = (uint8_t *)pass;
+		if (ret < 0)
+			goto out;
+		break;
+	}
+	case MEDFS_SLOT_KEYFILE:
+		if (keyfile_secret(keyfile, vault, &secret, &created) < 0)
+			goto out;
+		secret_len = MEDFS_KEY_LEN;
+		break;
+	default:
+		secret = medfs_secret_alloc(MEDFS_KEY_LEN);
+		if (secret == NULL) {
+			fprintf(stderr, PROG ": cannot allocate secure memory\n");
+			goto out;
+		}
+		randombytes_buf(secret, MEDFS_KEY_LEN);
+		secret_len = MEDFS_KEY_LEN;
+	}
+
+	if (upgrade_config(vault, &c, slot, auth_secret, auth_len, key) < 0)
+		goto out;
+	ret = medfs_slot_set(&c, idx, kind, secret, secret_len,
+			     kind == MEDFS_SLOT_PASSPHRASE ? &kdf : NULL, label, key);
+	if (ret < 0) {
+		say_slot_error(ret, &kdf);
+		goto out;
+	}
+	if (save_config(vault, &c, key) < 0)
+		goto out;
+	printf(PROG ": added key slot %d (%s) to %s\n", idx, kind_name(kind), vault);
+	if (kind == MEDFS_SLOT_KEYFILE)
+		printf(PROG ": %s key file %s\n",
+		       created ? "created (mode 0400) the" : "used the", keyfile);
+	created = 0; /* the key file is in use now: keep it */
+	if (kind == MEDFS_SLOT_RECOVERY && show_recovery_key(vault, idx, secret) < 0) {
+		fprintf(stderr,
+			PROG ": could not print the recovery key: remove key slot "
+			     "%d and add another\n",
+			idx);
+		goto out;
+	}
+	status = EXIT_SUCCESS;
+out:
+	if (created)
+		unlink(keyfile);
+	medfs_secret_free(secret);
+	medfs_secret_free(auth_secret);
+	medfs_secret_free(key);
+	if (lockfd >= 0)
+		close(lockfd);
+	return status;
+}
+
+/* ---- remove ---- */
+
+static void remove_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " remove VAULT SLOT [AUTHORIZATION]\n"
+		"\n"
+		"Removes key slot SLOT (0 to 15) of VAULT and wipes its bytes from both\n"
+		"copies of the config. The last key slot cannot be removed. Any key\n"
+		"slot may authorize, the one removed included.\n"
+		"\n" AUTH_HELP);
+}
+
+static int cmd_remove(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		AUTH_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *vault;
+	struct medfs_config c;
+	struct auth a;
+	uint8_t *key = NULL, *secret = NULL;
+	size_t secret_len = 0;
+	int opt, idx, slot, ret, lockfd = -1, status = EXIT_FAILURE;
+
+	auth_init(&a);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			remove_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			ret = auth_option(&a, opt, optarg);
+			if (ret < 0)
+				return EXIT_USAGE;
+			if (ret == 0)
+				return bad_option(opt, argv, remove_usage);
+		}
+	}
+	if (argc - optind != 2) {
+		remove_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+	if (parse_slot(argv[optind + 1], &idx) < 0)
+		return EXIT_USAGE;
+
+	lockfd = lock_vault(vault, MEDFS_LOCK_KEYS);
+	if (lockfd < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		goto out;
+	}
+	slot = open_vault(vault, &a, MEDFS_UNLOCK_ROTATING, &c, key, &secret,
+			  &secret_len);
+	if (slot < 0)
+		goto out;
+	if (c.slots[idx].kind == MEDFS_SLOT_EMPTY) {
+		fprintf(stderr, PROG ": %s has no key slot %d (see '" PROG " list %s')\n",
+			vault, idx, vault);
+		goto out;
+	}
+	if (medfs_config_slot_count(&c) == 1) {
+		fprintf(stderr,
+			PROG ": refusing to remove key slot %d: it is the last one, and "
+			     "nothing could open %s any more\n",
+			idx, vault);
+		goto out;
+	}
+	if (upgrade_config(vault, &c, slot, secret, secret_len, key) < 0)
+		goto out;
+	medfs_slot_clear(&c, idx);
+	if (save_config(vault, &c, key) < 0)
+		goto out;
+	printf(PROG ": removed key slot %d of %s\n", idx, vault);
+	status = EXIT_SUCCESS;
+out:
+	medfs_secret_free(secret);
+	medfs_secret_free(key);
+	if (lockfd >= 0)
+		close(lockfd);
+	return status;
+}
+
+/* ---- passwd ---- */
+
+static void passwd_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " passwd VAULT SLOT [--new-passphrase-file FILE]\n"
+		"                        [--kdf-time N] [--kdf-memory MIB] [--label "
+		"TEXT]\n"
+		"                        [AUTHORIZATION]\n"
+		"\n"
+		"Changes the passphrase of passphrase slot SLOT of VAULT. The config is\n"
+		"replaced atomically: the new passphrase works once the old one stops.\n"
+		"The slot keeps its KDF parameters and label unless new ones are given.\n"
+		"\n"
+		"Options:\n"
+		"  --new-passphrase-file FILE the new passphrase, from the first line of "
+		"FILE\n"
+		"                             (default: ask twice on the terminal)\n"
+		"  --kdf-time N               Argon2id passes\n"
+		"  --kdf-memory MIB           Argon2id memory in MiB\n"
+		"  --label TEXT               a new label, at most %d bytes\n"
+		"\n" AUTH_HELP,
+		MEDFS_SLOT_LABEL_MAX);
+}
+
+static int cmd_passwd(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "new-passphrase-file", required_argument, NULL, OPT_NEW_PASSFILE },
+		{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
+		{ "kdf-memory", required_argument, NULL, OPT_KDF_MEMORY },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		AUTH_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *vault, *label = NULL, *new_passfile = NULL;
+	struct medfs_kdf_params kdf = { 0, 0 };
+	struct medfs_config c;
+	struct auth a;
+	char label_buf[MEDFS_SLOT_LABEL_MAX + 1];
+	uint8_t *key = NULL, *secret = NULL;
+	char *pass = NULL;
+	size_t secret_len = 0, pass_len = 0;
+	int opt, idx, slot, ret, lockfd = -1, status = EXIT_FAILURE;
+
+	auth_init(&a);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_NEW_PASSFILE:
+			new_passfile = optarg;
+			break;
+		case OPT_KDF_TIME:
+			if (parse_kdf_time(optarg, &kdf.opslimit) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_KDF_MEMORY:
+			if (parse_kdf_memory(optarg, &kdf.memlimit) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_LABEL:
+			if (parse_label(optarg, &label) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			passwd_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			ret = auth_option(&a, opt, optarg);
+			if (ret < 0)
+				return EXIT_USAGE;
+			if (ret == 0)
+				return bad_option(opt, argv, passwd_usage);
+		}
+	}
+	if (argc - optind != 2) {
+		passwd_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+	if (parse_slot(argv[optind + 1], &idx) < 0)
+		return EXIT_USAGE;
+
+	lockfd = lock_vault(vault, MEDFS_LOCK_KEYS);
+	if (lockfd < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		goto out;
+	}
+	slot = open_vault(vault, &a, MEDFS_UNLOCK_ROTATING, &c, key, &secret,
+			  &secret_len);
+	if (slot < 0)
+		goto out;
+	if (c.slots[idx].kind == MEDFS_SLOT_EMPTY) {
+		fprintf(stderr, PROG ": %s has no key slot %d (see '" PROG " list %s')\n",
+			vault, idx, vault);
+		goto out;
+	}
+	if (c.slots[idx].kind != MEDFS_SLOT_PASSPHRASE) {
+		fprintf(stderr,
+			PROG
+			": key slot %d of %s is a %s slot, not a passphrase: add a new "
+			"slot and remove this one instead\n",
+			idx, vault, kind_name(c.slots[idx].kind));
+		goto out;
+	}
+	if (kdf.opslimit == 0)
+		kdf.opslimit = c.slots[idx].opslimit;
+	if (kdf.memlimit == 0)
+		kdf.memlimit = c.slots[idx].memlimit;
+	snprintf(label_buf, sizeof(label_buf), "%s", label ? label : c.slots[idx].label);
+	if (read_new_passphrase(new_passfile, &pass, &pass_len) < 0)
+		goto out;
+	if (upgrade_config(vault, &c, slot, secret, secret_len, key) < 0)
+		goto out;
+	/* The slot is replaced in one atomic config write: no moment
+	 * without a working passphrase in it. */
+	ret = medfs_slot_set(&c, idx, MEDFS_SLOT_PASSPHRASE, (const uint8_t *)pass,
+			     pass_len, &kdf, label_buf, key);
+	if (ret < 0) {
+		say_slot_error(ret, &kdf);
+		goto out;
+	}
+	if (save_config(vault, &c, key) < 0)
+		goto out;
+	printf(PROG ": changed the passphrase of key slot %d of %s\n", idx, vault);
+	status = EXIT_SUCCESS;
+out:
+	medfs_passphrase_free(pass);
+	medfs_secret_free(secret);
+	medfs_secret_free(key);
+	if (lockfd >= 0)
+		close(lockfd);
+	return status;
+}
+
+/* ---- backup and restore ---- */
+
+static void backup_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " backup VAULT FILE\n"
+		"\n"
+		"Copies the config of VAULT (its key slots) to FILE, which must not "
+		"exist\n"
+		"yet (mode 0600). Needs no secret: the copy holds only wrapped keys. "
+		"Keep\n"
+		"it apart from the vault. As with LUKS header backups, every key slot "
+		"in\n"
+		"the copy keeps working for as long as the vault key stays the same, "
+		"even\n"
+		"after the slot is removed from the vault: destroy old copies when a\n"
+		"secret is revoked, and rotate the vault key (" PROG " rotate) to make\n"
+		"them all useless.\n");
+}
+
+static int cmd_backup(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint8_t buf[MEDFS_CONFIG_LEN + 1];
+	const char *vault, *file, *used = MEDFS_CONFIG_NAME;
+	struct medfs_config c;
+	size_t len;
+	int opt, fd, ret;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == 'h') {
+			backup_usage(stdout);
+			return EXIT_SUCCESS;
+		}
+		return bad_option(opt, argv, backup_usage);
+	}
+	if (argc - optind != 2) {
+		backup_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+	file = argv[optind + 1];
+
+	ret = medfs_config_read(vault, MEDFS_CONFIG_NAME, buf, &len);
+	if (ret == 0)
+		ret = medfs_config_decode(&c, buf, len);
+	if (ret < 0) {
+		int ret2 = medfs_config_read(vault, MEDFS_CONFIG_BACKUP_NAME, buf, &len);
+
+		if (ret2 == 0)
+			ret2 = medfs_config_decode(&c, buf, len);
+		if (ret2 == 0) {
+			fprintf(stderr,
+				PROG
+				": warning: %s/%s is missing or damaged: copying its "
+				"second copy %s\n",
+				vault, MEDFS_CONFIG_NAME, MEDFS_CONFIG_BACKUP_NAME);
+			used = MEDFS_CONFIG_BACKUP_NAME;
+		}
+		ret = ret2 == -ENOENT && ret != -ENOENT ? ret : ret2;
+	}
+	if (ret == -ENOENT || ret == -ENOTDIR) {
+		fprintf(stderr, PROG ": %s is not a medfs vault (no %s)\n", vault,
+			MEDFS_CONFIG_NAME);
+		return EXIT_FAILURE;
+	} else if (ret < 0) {
+		fprintf(stderr, PROG ": cannot read the config of %s: %s\n", vault,
+			ret == -EBADMSG ? "both copies are damaged" : strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		  0600);
+	if (fd < 0) {
+		fprintf(stderr, PROG ": cannot create %s: %s\n", file,
+			errno == EEXIST ? "it exists (not overwritten)"
+					: strerror(errno));
+		return EXIT_FAILURE;
+	}
+	ret = fchmod(fd, 0600) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = write_fd(fd, buf, len);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot write %s: %s\n", file, strerror(-ret));
+		unlink(file);
+		return EXIT_FAILURE;
+	}
+	sync_parent(file);
+	printf(PROG ": copied %s/%s (%d key slots) to %s\n", vault, used,
+	       medfs_config_slot_count(&c), file);
+	return EXIT_SUCCESS;
+}
+
+static void restore_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " restore VAULT FILE [AUTHORIZATION]\n"
+		"\n"
+		"Writes the config saved in FILE (by " PROG " backup) to both copies of\n"
+		"the config of VAULT. The secret given must open a key slot of FILE,\n"
+		"and the vault key it opens must open the tree of VAULT: a copy made\n"
+		"before a key rotation, or of another vault, is refused.\n"
+		"\n" AUTH_HELP);
+}
+
+/* Reads a whole config file (at most MEDFS_CONFIG_LEN + 1 bytes). */
+static int read_config_file(const char *path, uint8_t *buf, size_t *len)
+{
+	size_t n = 0;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	while (n < MEDFS_CONFIG_LEN + 1) {
+		ssize_t r = read(fd, buf + n, MEDFS_CONFIG_LEN + 1 - n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return ret;
+}
+
+static int cmd_restore(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		AUTH_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	uint8_t buf[MEDFS_CONFIG_LEN + 1], cur[MEDFS_CONFIG_LEN + 1];
+	const char *vault, *file;
+	struct medfs_config c, current;
+	struct medfs_vault *v = NULL;
+	struct auth a;
+	char why[WHY_LEN];
+	uint8_t *key = NULL, *secret = NULL;
+	size_t len = 0, cur_len = 0, secret_len = 0;
+	int opt, ret, lockfd = -1, status = EXIT_FAILURE;
+
+	auth_init(&a);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			restore_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			ret = auth_option(&a, opt, optarg);
+			if (ret < 0)
+				return EXIT_USAGE;
+			if (ret == 0)
+				return bad_option(opt, argv, restore_usage);
+		}
+	}
+	if (argc - optind != 2) {
+		restore_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+	file = argv[optind + 1];
+
+	ret = read_config_file(file, buf, &len);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot read %s: %s\n", file, strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	lockfd = lock_vault(vault, MEDFS_LOCK_KEYS);
+	if (lockfd < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		goto out;
+	}
+	ret = medfs_secret_read(a.kind, a.file, file, &secret, &secret_len, why,
+				sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, PROG ": %s\n", why);
+		goto out;
+	}
+	ret = medfs_config_open(buf, len, a.kind, secret, secret_len, &c, key);
+	if (ret == -EKEYREJECTED) {
+		fprintf(stderr, PROG ": wrong %s: no key slot of %s accepts it\n",
+			a.kind == MEDFS_SLOT_PASSPHRASE ? "passphrase"
+			: a.kind == MEDFS_SLOT_KEYFILE	? "key file"
+							: "recovery key",
+			file);
+		goto out;
+	} else if (ret == -EPROTONOSUPPORT) {
+		fprintf(stderr,
+			PROG ": %s has a config format this medfs-key does not know\n",
+			file);
+		goto out;
+	} else if (ret == -EBADMSG) {
+		fprintf(stderr, PROG ": %s is not a medfs config, or it is damaged\n",
+			file);
+		goto out;
+	} else if (ret < 0) {
+		fprintf(stderr, PROG ": cannot open %s: %s\n", file, strerror(-ret));
+		goto out;
+	}
+	/* The current config need not be readable (that is what restore is
+	 * for), but when it is, it must be the same vault's. */
+	if ((medfs_config_read(vault, MEDFS_CONFIG_NAME, cur, &cur_len) == 0 &&
+	     medfs_config_decode(&current, cur, cur_len) == 0) ||
+	    (medfs_config_read(vault, MEDFS_CONFIG_BACKUP_NAME, cur, &cur_len) == 0 &&
+	     medfs_config_decode(&current, cur, cur_len) == 0)) {
+		if (memcmp(current.vault_id, c.vault_id, MEDFS_VAULT_ID_LEN) != 0) {
+			fprintf(stderr,
+				PROG ": %s is the config of another vault (its vault id "
+				     "differs): not restored\n",
+				file);
+			goto out;
+		}
+	}
+	/* A failure here is the answer, not an incident to log. */
+	medfs_log_set(log_nothing);
+	ret = medfs_vault_open(&v, vault, key);
+	medfs_log_set(log_errors_only);
+	if (ret == -EBADMSG) {
+		fprintf(stderr,
+			PROG ": the vault key in %s does not open the tree of %s (a copy "
+			     "made before a key rotation?): not restored\n",
+			file, vault);
+		goto out;
+	} else if (ret < 0) {
+		fprintf(stderr, PROG ": cannot open the tree of %s: %s\n", vault,
+			strerror(-ret));
+		goto out;
+	}
+	medfs_vault_close(v);
+	ret = medfs_config_write(vault, buf, len);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot write the config of %s: %s\n", vault,
+			strerror(-ret));
+		goto out;
+	}
+	printf(PROG ": restored the config of %s from %s (%d key slots)\n", vault, file,
+	       medfs_config_slot_count(&c));
+	if (medfs_config_rotating(&c))
+		printf(PROG
+		       ": a key rotation was in progress when %s was made: run '" PROG
+		       " rotate %s' to finish it\n",
+		       file, vault);
+	status = EXIT_SUCCESS;
+out:
+	medfs_secret_free(secret);
+	medfs_secret_free(key);
+	if (lockfd >= 0)
+		close(lockfd);
+	return status;
+}
+
+/* ---- rotate ---- */
+
+static void rotate_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " rotate VAULT [--reencrypt] [AUTHORIZATION]\n"
+		"\n"
+		"Replaces the vault key of VAULT with a new random one and moves every\n"
+		"file header, directory header, name, symlink target and extended\n"
+		"attribute over to it, without re-encrypting file contents. Every key\n"
+		"slot keeps working: one secret authorizes the whole rotation. Config\n"
+		"copies made before (" PROG " backup) open nothing afterwards.\n"
+		"The vault must not be mounted. The rotation is crash-safe: if it is\n"
+		"interrupted, run the same command again to finish it; until then the\n"
+		"vault cannot be mounted.\n"
+		"\n"
+		"Options:\n"
+		"  --reencrypt                also give every file a new file key and\n"
+		"                             re-encrypt its contents\n"
+		"  --journal DIR              the access journal, whose state follows "
+		"the\n"
+		"                             vault key (default: VAULT/journal)\n"
+		"\n" AUTH_HELP);
+}
+
+struct rotate_ui {
+	const char *vault;
+	int tty;
+	struct timespec start, last;
+	struct medfs_rotate_progress now;
+	int shown;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static double elapsed(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) +
+	       (double)(to->tv_nsec - from->tv_nsec) / 1e9;
+}
+
+/* One progress line, at most five a second unless forced. */
+static void show_progress(struct rotate_ui *ui, const struct medfs_rotate_progress *p,
+			  int force)
+{
+	struct timespec now;
+	double t, rate, left = -1;
+	char line[160];
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!force && ui->shown && elapsed(&ui->last, &now) < 0.2)
+		return;
+	ui->last = now;
+	ui->shown = 1;
+	t = elapsed(&ui->start, &now);
+	if (p->bytes_total > 0) {
+		rate = t > 0 ? (double)p->bytes_done / t : 0;
+		if (rate > 0 && p->bytes_done <= p->bytes_total)
+			left = (double)(p->bytes_total - p->bytes_done) / rate;
+		n = snprintf(line, sizeof(line),
+			     "rotating: %" PRIu64 "/%" PRIu64 " files, %.0f of %.0f MiB, "
+			     "%.1f MiB/s",
+			     p->done, p->total, (double)p->bytes_done / MIB,
+			     (double)p->bytes_total / MIB, rate / MIB);
+	} else {
+		rate = t > 0 ? (double)p->done / t : 0;
+		if (rate > 0)
+			left = (double)(p->total - p->done) / rate;
+		n = snprintf(line, sizeof(line),
+			     "rotating: %" PRIu64 "/%" PRIu64 " files, %.0f files/s",
+			     p->done, p->total, rate);
+	}
+	if (n > 0 && (size_t)n < sizeof(line) && left >= 0)
+		snprintf(line + n, sizeof(line) - (size_t)n, ", %.0f s left", left + 0.5);
+	fprintf(stderr, "\r%-78s", line);
+}
+
+static int rotate_progress(void *ctx, const struct medfs_rotate_progress *p)
+{
+	struct rotate_ui *ui = ctx;
+
+	ui->now = *p;
+	if (ui->tty)
+		show_progress(ui, p, 0);
+	return stop_requested;
+}
+
+static void rotate_problem(void *ctx, const char *vault_path, const char *what)
+{
+	struct rotate_ui *ui = ctx;
+
+	if (ui->tty && ui->shown)
+		fprintf(stderr, "\n");
+	ui->shown = 0;
+	fprintf(stderr, PROG ": warning: %s/%s: %s\n", ui->vault, vault_path, what);
+}
+
+static int cmd_rotate(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "reencrypt", no_argument, NULL, OPT_REENCRYPT },
+		{ "journal", required_argument, NULL, OPT_JOURNAL },
+		AUTH_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct medfs_rotate_ops ops;
+	struct medfs_rotate_stats st;
+	struct medfs_config c;
+	struct rotate_ui ui;
+	struct sigaction sa, old_int, old_term;
+	enum medfs_rotation mode;
+	const char *vault, *journal = NULL;
+	char journal_buf[PATH_MAX];
+	struct auth a;
+	uint8_t *key = NULL, *old_key = NULL, *secret = NULL;
+	size_t secret_len = 0;
+	int opt, ret, slot, reencrypt = 0, lockfd = -1, status = EXIT_FAILURE;
+
+	auth_init(&a);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_REENCRYPT:
+			reencrypt = 1;
+			break;
+		case OPT_JOURNAL:
+			journal = optarg;
+			break;
+		case 'h':
+			rotate_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			ret = auth_option(&a, opt, optarg);
+			if (ret < 0)
+				return EXIT_USAGE;
+			if (ret == 0)
+				return bad_option(opt, argv, rotate_usage);
+		}
+	}
+	if (argc - optind != 1) {
+		rotate_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+	mode = reencrypt ? MEDFS_ROTATION_REENCRYPT : MEDFS_ROTATION_REKEY;
+
+	lockfd = lock_vault(vault, MEDFS_LOCK_ROTATE);
+	if (lockfd < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	old_key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (key == NULL || old_key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		goto out;
+	}
+	slot = open_vault(vault, &a, MEDFS_UNLOCK_ROTATING, &c, key, &secret,
+			  &secret_len);
+	if (slot < 0)
+		goto out;
+
+	if (medfs_config_rotating(&c)) {
+		if (reencrypt && c.rotation != MEDFS_ROTATION_REENCRYPT) {
+			fprintf(stderr,
+				PROG
+				": a rotation without --reencrypt of %s is in progress: "
+				"finish it with '" PROG
+				" rotate %s' first, then run '" PROG
+				" rotate --reencrypt %s'\n",
+				vault, vault, vault);
+			goto out;
+		}
+		mode = (enum medfs_rotation)c.rotation;
+		printf(PROG ": resuming the interrupted rotation of %s%s\n", vault,
+		       mode == MEDFS_ROTATION_REENCRYPT ? " (with re-encryption)" : "");
+		/* Both copies the same again before the tree is touched. */
+		if (save_config(vault, &c, key) < 0)
+			goto out;
+	} else {
+		if (upgrade_config(vault, &c, slot, secret, secret_len, key) < 0)
+			goto out;
+		ret = medfs_rotate_start(vault, &c, key, mode);
+		if (ret < 0) {
+			fprintf(stderr, PROG ": cannot start the rotation of %s: %s\n",
+				vault, strerror(-ret));
+			goto out;
+		}
+	}
+	medfs_secret_free(secret);
+	secret = NULL;
+	ret = medfs_config_old_key(&c, key, old_key);
+	if (ret < 0) {
+		fprintf(stderr,
+			PROG ": the previous vault key recorded in the config of %s does "
+			     "not open (%s)\n",
+			vault, strerror(-ret));
+		goto out;
+	}
+
+	memset(&ui, 0, sizeof(ui));
+	ui.vault = vault;
+	ui.tty = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &ui.start);
+	ops.progress = rotate_progress;
+	ops.problem = rotate_problem;
+	ops.ctx = &ui;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	ret = medfs_rotate_tree(vault, old_key, key, mode, &ops, &st);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (ui.tty && ui.shown) {
+		show_progress(&ui, &ui.now, 1);
+		fprintf(stderr, "\n");
+	}
+	if (ret == -ECANCELED) {
+		fprintf(stderr,
+			PROG ": rotation of %s interrupted: run '" PROG " rotate %s' to "
+			     "finish it (the vault cannot be mounted until then)\n",
+			vault, vault);
+		goto out;
+	} else if (ret < 0) {
+		fprintf(stderr,
+			PROG
+			": rotation of %s stopped: %s; once that is fixed, run '" PROG
+			" rotate %s' to finish it\n",
+			vault, strerror(-ret), vault);
+		goto out;
+	}
+	/* The journal's state is sealed under the vault key too. */
+	if (journal == NULL) {
+		snprintf(journal_buf, sizeof(journal_buf), "%s/%s", vault,
+			 MEDFS_ROTATE_JOURNAL_DEFAULT);
+		journal = journal_buf;
+	}
+	ret = medfs_rotate_journal(journal, old_key, key);
+	if (ret == 1) {
+		printf(PROG ": resealed the state of the access journal %s\n", journal);
+	} else if (ret == -EBADMSG) {
+		fprintf(stderr,
+			PROG
+			": warning: the state of the access journal %s opens under "
+			"neither key: the next mount must start a new journal chain\n",
+			journal);
+	} else if (ret < 0 && ret != -ENOENT && ret != -ENOTDIR) {
+		fprintf(stderr,
+			PROG ": cannot reseal the state of the access journal %s: %s; "
+			     "run '" PROG " rotate %s' again to finish\n",
+			journal, strerror(-ret), vault);
+		goto out;
+	}
+	ret = medfs_rotate_finish(vault, &c, key);
+	if (ret < 0) {
+		fprintf(stderr,
+			PROG ": cannot write the config of %s: %s; run '" PROG
+			     " rotate %s' again to finish\n",
+			vault, strerror(-ret), vault);
+		goto out;
+	}
+	printf(PROG ": rotated the vault key of %s: %" PRIu64 " objects, %" PRIu64
+		    " moved to the new key%s\n",
+	       vault, st.objects, st.converted,
+	       mode == MEDFS_ROTATION_REENCRYPT ? " with new file keys" : "");
+	if (st.damaged > 0)
+		printf(PROG ": %" PRIu64
+			    " damaged objects opened under neither key and were "
+			    "left as they were (see the warnings; run medfs-fsck)\n",
+		       st.damaged);
+	printf(PROG ": copies of the config made before this rotation no longer open %s:"
+		    " make a new one with '" PROG " backup'\n",
+	       vault);
+	status = EXIT_SUCCESS;
+out:
+	medfs_secret_free(secret);
+	medfs_secret_free(old_key);
+	medfs_secret_free(key);
+	if (lockfd >= 0)
+		close(lockfd);
+	return status;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char *argv[]);
 	const char *summary;
 } subcommands[] = {
-	{"init", cmd_init, "create a new vault, key slot 0 opened by a passphrase"},
+	{ "init", cmd_init, "create a new vault, key slot 0 opened by a passphrase" },
+	{ "list", cmd_list, "list the key slots of a vault" },
+	{ "add", cmd_add, "add a passphrase, key file or recovery key slot" },
+	{ "remove", cmd_remove, "remove a key slot" },
+	{ "passwd", cmd_passwd, "change the passphrase of a key slot" },
+	{ "backup", cmd_backup, "copy the config (key slots) of a vault to a file" },
+	{ "restore", cmd_restore, "write a config copy back to a vault" },
+	{ "rotate", cmd_rotate, "replace the vault key, keeping every key slot" },
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
@@ -337,6 +1860,7 @@ static void usage(FILE *f)
 int main(int argc, char *argv[])
 {
 	size_t i;
+	int ret;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -351,7 +1875,7 @@ int main(int argc, char *argv[])
 		/* "help COMMAND" is "COMMAND --help". */
 		for (i = 0; i < NSUBCOMMANDS; i++) {
 			if (strcmp(argv[2], subcommands[i].name) == 0) {
-				char *help_argv[] = {argv[2], (char *)"--help", NULL};
+				char *help_argv[] = { argv[2], (char *)"--help", NULL };
 
 				return subcommands[i].fn(2, help_argv);
 			}
@@ -362,8 +1886,21 @@ int main(int argc, char *argv[])
 	}
 	for (i = 0; i < NSUBCOMMANDS; i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
-			return subcommands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+			break;
+	if (i == NSUBCOMMANDS) {
+		fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (medfs_crypto_init() < 0) {
+		fprintf(stderr, PROG ": cannot initialise libsodium\n");
+		return EXIT_FAILURE;
+	}
+	ret = medfs_disable_core_dumps();
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot disable core dumps: %s\n", strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	medfs_log_set(log_errors_only);
+	return subcommands[i].fn(argc - 1, argv + 1);
 }

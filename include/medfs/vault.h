@@ -107,4 +107,14 @@ int medfs_file_fsync(struct medfs_file *f, int datasync);
 int medfs_file_getattr(struct medfs_file *f, struct stat *st);
 uint64_t medfs_file_size(struct medfs_file *f);
 
+/* Per-file metadata: one small sealed blob (at most 4096 bytes) bound to
+ * the file, invisible to listxattr; the driver keeps a DICOM file's
+ * identifiers there for the journal. get returns the length, -ENODATA when
+ * there is none, -ERANGE when size is too small, -EBADMSG when it does not
+ * authenticate. */
+int medfs_file_set_meta(struct medfs_file *f, const void *data, size_t len);
+ssize_t medfs_file_get_meta(struct medfs_file *f, void *buf, size_t size);
+ssize_t medfs_vault_get_meta(struct medfs_vault *v, const char *path, void *buf,
+			     size_t size);
+
 #endif

@@ -1,14 +1,17 @@
 /* medfs: the FUSE driver.
  *
  * Thin glue between libfuse's high-level API and the vault library: every
- * operation finds the vault through fuse_get_context(), calls one
- * medfs_vault_* or medfs_file_* function and turns -EBADMSG (an integrity
- * failure) into -EIO. Start-up unlocks the vault in the process that
- * serves it, so the mlocked key is never carried over a fork, and the
- * command returns only once the mount is ready. */
+ * operation finds the vault through fuse_get_context(), asks the access
+ * policy (access.c) whether the caller may, calls one medfs_vault_* or
+ * medfs_file_* function and turns -EBADMSG (an integrity failure) into
+ * -EIO. Work on an open handle was decided at the open and is attributed
+ * to its opener. Start-up unlocks the vault in the process that serves it,
+ * so the mlocked key is never carried over a fork, and the command
+ * returns only once the mount is ready. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,10 +28,12 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h> /* fuse_lowlevel_version */
 
+#include "access.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/log.h"
 #include "medfs/passphrase.h"
+#include "medfs/policy.h"
 #include "medfs/vault.h"
 
 #ifndef MEDFS_VERSION
@@ -43,11 +48,14 @@ struct hidden;
 struct medfs_mount {
 	struct medfs_vault *vault;
 	const char *vault_dir, *mountpoint;
+	struct access *access; /* the policy, or only the mounting user */
 	int own_as_caller;     /* running as root: new objects belong to the caller */
+	int nohide;	       /* readdir shows what the caller may not list */
+	int entry_timeout_set, attr_timeout_set; /* given with -o */
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
-	int ready_fd;          /* background: where to report the mount, else -1 */
+	int ready_fd;	       /* background: where to report the mount, else -1 */
 
-	pthread_mutex_t lock;  /* guards what follows */
+	pthread_mutex_t lock;	  /* guards what follows */
 	struct medfs_file **open; /* one entry per open handle */
 	size_t n_open, max_open;
 	struct hidden *hidden; /* files unlinked while open */
@@ -63,9 +71,68 @@ static struct medfs_vault *vault(void)
 	return mount_data()->vault;
 }
 
+/* An open file, and who opened it with which rights: work on the handle
+ * (reads, writes, ftruncate, fsync, write-back without a caller of its
+ * own) is theirs and was decided at the open. */
+struct handle {
+	struct medfs_file *f;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	unsigned rights;
+	int emergency; /* opened under an emergency grant */
+};
+
+static struct handle *handle_of(const struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
 static struct medfs_file *file_of(const struct fuse_file_info *fi)
 {
-	return (struct medfs_file *)(uintptr_t)fi->fh;
+	return handle_of(fi)->f;
+}
+
+/* Whether the caller may do op with rights (MEDFS_RIGHT_*, all of them, or
+ * any with ACCESS_ANY) on path: 0 or -EACCES. A handle, when given, takes
+ * the caller as its opener. */
+static int may_how(const char *op, const char *path, unsigned rights, int how,
+		   struct handle *h)
+{
+	struct access *a = mount_data()->access;
+	struct caller c;
+	int ret;
+
+	ret = caller_get(a, &c);
+	if (ret == 0)
+		ret = access_decide(a, &c, op, path, rights, how,
+				    h ? &h->emergency : NULL);
+	if (ret == 0 && h) {
+		h->uid = c.uid;
+		h->gid = c.gid;
+		h->pid = c.pid;
+	}
+	caller_put(&c);
+	return ret;
+}
+
+static int may(const char *op, const char *path, unsigned rights)
+{
+	return may_how(op, path, rights, ACCESS_ALL, NULL);
+}
+
+/* The rights an open needs: by its access mode, and write to truncate. */
+static unsigned open_rights(int flags)
+{
+	unsigned r = 0;
+
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		r |= MEDFS_RIGHT_READ;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		r |= MEDFS_RIGHT_WRITE;
+	if (flags & O_TRUNC)
+		r |= MEDFS_RIGHT_WRITE;
+	return r;
 }
 
 /* Owner of a new object: the caller when we can chown, else ourselves. */
@@ -308,7 +375,7 @@ static void report_ready(struct medfs_mount *m)
 	medfs_log_set(log_syslog);
 	if (detach() < 0)
 		medfs_log(LOG_WARNING, "cannot detach from the terminal: %s",
-		          strerror(errno));
+			  strerror(errno));
 	if (write(m->ready_fd, &ok, 1) != 1)
 		medfs_log(LOG_WARNING, "the starting command is gone");
 	close(m->ready_fd);
@@ -332,14 +399,19 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->kernel_cache = 0;
 	cfg->auto_cache = 0;
 	cfg->direct_io = 0;
-	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
+	/* The kernel's caches of names and attributes are shared by all
+	 * users: under a policy, each lookup and stat must reach it, unless
+	 * -o entry_timeout=/attr_timeout= trade that for speed. */
+	if (!m->entry_timeout_set)
+		cfg->entry_timeout = access_has_policy(m->access) ? 0 : 1.0;
+	if (!m->attr_timeout_set)
+		cfg->attr_timeout = access_has_policy(m->access) ? 0 : 1.0;
 	cfg->negative_timeout = 0;
 
 	/* Written through: no late write-back without a caller, and no open
 	 * may bypass the driver. */
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_NO_OPEN_SUPPORT |
-	                FUSE_CAP_NO_OPENDIR_SUPPORT);
+			FUSE_CAP_NO_OPENDIR_SUPPORT);
 	/* medfs_file_open handles O_TRUNC itself. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
@@ -354,8 +426,44 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return m;
 }
 
-static int medfs_getattr(const char *path, struct stat *st,
-                         struct fuse_file_info *fi)
+/* Where a name libfuse uses for hide() stands in for a file that has no
+ * path of its own any more (or for none): list on its directory. */
+static int hidden_stand_in(struct medfs_mount *m, const char *path)
+{
+	struct stat st;
+
+	if (!is_hidden_name(path))
+		return 0;
+	return is_hidden(m, path) || medfs_vault_getattr(m->vault, path, &st) == -ENOENT;
+}
+
+/* The directory of path ("/" for "/a"), cut to size. */
+static void parent_of(const char *path, char *buf, size_t size)
+{
+	size_t len = (size_t)(base_name(path) - path);
+
+	if (len > 1)
+		len--; /* the slash before the name */
+	snprintf(buf, size, "%.*s", (int)len, path);
+}
+
+/* Lookups need list on the path. The root is always there (the kernel
+ * needs it); libfuse probes unused names to hide open files under, and
+ * must be told they are free. */
+static int may_lookup(const char *path)
+{
+	char dir[PATH_MAX];
+
+	if (strcmp(path, "/") == 0)
+		return 0;
+	if (hidden_stand_in(mount_data(), path)) {
+		parent_of(path, dir, sizeof(dir));
+		return may("getattr", dir, MEDFS_RIGHT_LIST);
+	}
+	return may("getattr", path, MEDFS_RIGHT_LIST);
+}
+
+static int medfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	int ret;
 
@@ -363,6 +471,9 @@ static int medfs_getattr(const char *path, struct stat *st,
 		return fs_ret(medfs_file_getattr(file_of(fi), st));
 	if (!path)
 		return -ENOENT;
+	ret = may_lookup(path);
+	if (ret < 0)
+		return ret;
 	ret = hidden_getattr(mount_data(), path, st);
 	if (ret <= 0)
 		return fs_ret(ret);
@@ -371,44 +482,91 @@ static int medfs_getattr(const char *path, struct stat *st,
 
 static int medfs_readlink(const char *path, char *buf, size_t size)
 {
+	int ret = may("readlink", path, MEDFS_RIGHT_READ);
+
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_readlink(vault(), path, buf, size));
 }
 
 static int medfs_mkdir(const char *path, mode_t mode)
 {
 	struct medfs_owner o = caller_owner();
+	int ret = may("mkdir", path, MEDFS_RIGHT_CREATE);
 
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_mkdir(vault(), path, mode, &o));
 }
 
 static int medfs_unlink(const char *path)
 {
+	int ret;
+
 	if (hidden_unlink(mount_data(), path) == 0)
 		return 0;
+	ret = may("unlink", path, MEDFS_RIGHT_DELETE);
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_unlink(vault(), path));
 }
 
 static int medfs_rmdir(const char *path)
 {
+	int ret = may("rmdir", path, MEDFS_RIGHT_DELETE);
+
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_rmdir(vault(), path));
 }
 
 static int medfs_symlink(const char *target, const char *path)
 {
 	struct medfs_owner o = caller_owner();
+	int ret = may("symlink", path, MEDFS_RIGHT_CREATE);
 
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_symlink(vault(), target, path, &o));
+}
+
+/* Delete on the source and create on the target; replacing a target
+ * deletes it, so that needs delete on it too; an exchange does both to
+ * both. */
+static int may_rename(const char *from, const char *to, unsigned int flags)
+{
+	const unsigned both = MEDFS_RIGHT_DELETE | MEDFS_RIGHT_CREATE;
+	unsigned to_rights = MEDFS_RIGHT_CREATE;
+	struct stat st;
+	int ret;
+
+	if (flags & RENAME_EXCHANGE)
+		to_rights = both;
+	else if (!(flags & RENAME_NOREPLACE) &&
+		 medfs_vault_getattr(vault(), to, &st) == 0)
+		to_rights |= MEDFS_RIGHT_DELETE;
+	ret = may("rename", from, flags & RENAME_EXCHANGE ? both : MEDFS_RIGHT_DELETE);
+	if (ret == 0)
+		ret = may("rename", to, to_rights);
+	return ret;
 }
 
 static int medfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	int ret;
 
+	/* libfuse's own rename of an open file being unlinked. */
 	if (flags == 0 && is_hidden_name(to)) {
+		ret = may("unlink", from, MEDFS_RIGHT_DELETE);
+		if (ret < 0)
+			return ret;
 		ret = hide(mount_data(), from, to);
 		if (ret <= 0)
 			return fs_ret(ret);
 	}
+	ret = may_rename(from, to, flags);
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_rename(vault(), from, to, flags));
 }
 
@@ -431,93 +589,162 @@ static int unlinked(const char *path)
 
 static int medfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	int ret;
+
 	(void)fi;
 	if (unlinked(path))
 		return 0;
+	ret = may("chmod", path, MEDFS_RIGHT_SETATTR);
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_chmod(vault(), path, mode));
 }
 
-static int medfs_chown(const char *path, uid_t uid, gid_t gid,
-                       struct fuse_file_info *fi)
+static int medfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
+	int ret;
+
 	(void)fi;
 	if (!path)
 		return -ENOENT;
+	ret = may("chown", path, MEDFS_RIGHT_SETATTR);
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_chown(vault(), path, uid, gid));
 }
 
 static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
+	int ret;
+
+	if (fi && !(handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
+		return -EBADF;
 	if (fi)
 		return fs_ret(medfs_file_truncate(file_of(fi), size));
 	if (!path)
 		return -ENOENT;
+	ret = may("truncate", path, MEDFS_RIGHT_WRITE);
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_truncate(vault(), path, size));
 }
 
-static int medfs_utimens(const char *path, const struct timespec tv[2],
-                         struct fuse_file_info *fi)
+/* Setting both times to now or leaving them, what a writer may do in
+ * POSIX; libfuse also turns the new mtime of every truncate into such a
+ * call. */
+static int touch_now(const struct timespec tv[2])
 {
-	(void)fi;
+	return (tv[0].tv_nsec == UTIME_NOW || tv[0].tv_nsec == UTIME_OMIT) &&
+	       (tv[1].tv_nsec == UTIME_NOW || tv[1].tv_nsec == UTIME_OMIT);
+}
+
+static int medfs_utimens(const char *path, const struct timespec tv[2],
+			 struct fuse_file_info *fi)
+{
+	int ret;
+
 	if (unlinked(path))
 		return 0;
+	if (!touch_now(tv))
+		ret = may("utimens", path, MEDFS_RIGHT_SETATTR);
+	else if (fi && (handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
+		ret = 0;
+	else
+		ret = may_how("utimens", path, MEDFS_RIGHT_WRITE | MEDFS_RIGHT_SETATTR,
+			      ACCESS_ANY, NULL);
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_utimens(vault(), path, tv));
 }
 
 /* Hands an opened file to FUSE, counted for hide(). */
-static int opened(struct fuse_file_info *fi, struct medfs_file *f)
+static int opened(struct fuse_file_info *fi, struct handle *h, struct medfs_file *f)
 {
 	int ret = open_add(mount_data(), f);
 
 	if (ret < 0) {
 		medfs_file_release(f);
+		free(h);
 		return ret;
 	}
-	fi->fh = (uintptr_t)f;
+	h->f = f;
+	fi->fh = (uintptr_t)h;
 	return 0;
 }
 
 static int medfs_open(const char *path, struct fuse_file_info *fi)
 {
+	struct handle *h = calloc(1, sizeof(*h));
 	struct medfs_file *f;
-	int ret;
+	int ret = -ENOMEM;
 
-	ret = medfs_file_open(vault(), path, fi->flags, &f);
-	if (ret < 0)
-		return fs_ret(ret);
-	return opened(fi, f);
+	if (!h)
+		return ret;
+	h->rights = open_rights(fi->flags);
+	ret = may_how("open", path, h->rights, ACCESS_ALL, h);
+	if (ret == 0)
+		ret = fs_ret(medfs_file_open(vault(), path, fi->flags, &f));
+	if (ret < 0) {
+		free(h);
+		return ret;
+	}
+	return opened(fi, h, f);
 }
 
+/* Create needs create only, and the new file may be written (or read)
+ * through the handle it gives. If the name appeared meanwhile, this is
+ * an open of that file, which needs what opens need. */
 static int medfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct medfs_owner o = caller_owner();
+	struct handle *h = calloc(1, sizeof(*h));
 	struct medfs_file *f;
-	int ret;
+	int ret = -ENOMEM;
 
-	ret = medfs_file_create(vault(), path, fi->flags, mode, &o, &f);
-	if (ret < 0)
-		return fs_ret(ret);
-	return opened(fi, f);
+	if (!h)
+		return ret;
+	h->rights = open_rights(fi->flags);
+	ret = may_how("create", path, MEDFS_RIGHT_CREATE, ACCESS_ALL, h);
+	if (ret == 0)
+		ret = fs_ret(medfs_file_create(vault(), path, fi->flags | O_EXCL, mode,
+					       &o, &f));
+	if (ret == -EEXIST && !(fi->flags & O_EXCL)) {
+		free(h);
+		return medfs_open(path, fi);
+	}
+	if (ret < 0) {
+		free(h);
+		return ret;
+	}
+	return opened(fi, h, f);
 }
 
 static int medfs_read(const char *path, char *buf, size_t size, off_t off,
-                      struct fuse_file_info *fi)
+		      struct fuse_file_info *fi)
 {
 	(void)path;
+	if (!(handle_of(fi)->rights & MEDFS_RIGHT_READ))
+		return -EBADF;
 	return fs_count(medfs_file_read(file_of(fi), buf, size, off));
 }
 
-static int medfs_write(const char *path, const char *buf, size_t size,
-                       off_t off, struct fuse_file_info *fi)
+static int medfs_write(const char *path, const char *buf, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	(void)path;
+	if (!(handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
+		return -EBADF;
 	return fs_count(medfs_file_write(file_of(fi), buf, size, off,
-	                               (fi->flags & O_APPEND) != 0));
+					 (fi->flags & O_APPEND) != 0));
 }
 
+/* Free to anyone the policy lets in: it tells nothing of the files. */
 static int medfs_statfs(const char *path, struct statvfs *st)
 {
-	(void)path;
+	int ret = may("statfs", path, 0);
+
+	if (ret < 0)
+		return ret;
 	return fs_ret(medfs_vault_statfs(vault(), st));
 }
 
@@ -531,9 +758,12 @@ static int medfs_flush(const char *path, struct fuse_file_info *fi)
 
 static int medfs_release(const char *path, struct fuse_file_info *fi)
 {
+	struct handle *h = handle_of(fi);
+
 	(void)path;
-	open_del(mount_data(), file_of(fi));
-	medfs_file_release(file_of(fi));
+	open_del(mount_data(), h->f);
+	medfs_file_release(h->f);
+	free(h);
 	return 0;
 }
 
@@ -544,72 +774,131 @@ static int medfs_fsync(const char *path, int datasync, struct fuse_file_info *fi
 }
 
 static int medfs_fallocate(const char *path, int mode, off_t off, off_t len,
-                           struct fuse_file_info *fi)
+			   struct fuse_file_info *fi)
 {
 	(void)path;
 	if (mode != 0)
 		return -EOPNOTSUPP;
+	if (!(handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
+		return -EBADF;
 	return fs_ret(medfs_file_allocate(file_of(fi), off, len));
 }
 
 static int medfs_setxattr(const char *path, const char *name, const char *value,
-                          size_t size, int flags)
+			  size_t size, int flags)
 {
-	return fs_ret(medfs_vault_setxattr(vault(), path, name, value, size, flags));
+	struct medfs_mount *m = mount_data();
+	int ret;
+
+	if (access_special_xattr(path, name))
+		return access_xattr_set(m->access, name, value, size);
+	ret = may("setxattr", path, MEDFS_RIGHT_SETATTR);
+	if (ret < 0)
+		return ret;
+	return fs_ret(medfs_vault_setxattr(m->vault, path, name, value, size, flags));
 }
 
-static int medfs_getxattr(const char *path, const char *name, char *value,
-                          size_t size)
+/* Only user.* attributes hold anything (read); the others always answer
+ * ENODATA, and ls -l asks for two of them per file (list). */
+static int medfs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
-	return fs_count(medfs_vault_getxattr(vault(), path, name, value, size));
+	struct medfs_mount *m = mount_data();
+	int user = strncmp(name, "user.", 5) == 0;
+	int ret;
+
+	if (access_special_xattr(path, name))
+		return access_xattr_get(m->access, name, value, size);
+	ret = may("getxattr", path, user ? MEDFS_RIGHT_READ : MEDFS_RIGHT_LIST);
+	if (ret < 0)
+		return ret;
+	return fs_count(medfs_vault_getxattr(m->vault, path, name, value, size));
 }
 
+/* Attribute names are data too (they may name a patient): read. */
 static int medfs_listxattr(const char *path, char *list, size_t size)
 {
+	int ret = may("listxattr", path, MEDFS_RIGHT_READ);
+
+	if (ret < 0)
+		return ret;
 	return fs_count(medfs_vault_listxattr(vault(), path, list, size));
 }
 
 static int medfs_removexattr(const char *path, const char *name)
 {
-	return fs_ret(medfs_vault_removexattr(vault(), path, name));
+	struct medfs_mount *m = mount_data();
+	int ret;
+
+	if (access_special_xattr(path, name))
+		return access_xattr_remove(m->access, name);
+	ret = may("removexattr", path, MEDFS_RIGHT_SETATTR);
+	if (ret < 0)
+		return ret;
+	return fs_ret(medfs_vault_removexattr(m->vault, path, name));
 }
 
 static int medfs_opendir(const char *path, struct fuse_file_info *fi)
 {
-	(void)path;
 	(void)fi;
-	return 0;
+	return may("opendir", path, MEDFS_RIGHT_LIST);
 }
 
 struct dir_fill {
 	void *buf;
 	fuse_fill_dir_t filler;
+	struct access *access;
+	struct caller caller;
+	const char *dir;
+	int hide;
+	unsigned emergency; /* rule line: an entry shown only by an emergency rule */
 };
 
 static int fill_entry(void *ctx, const char *name, const struct stat *st)
 {
 	struct dir_fill *d = ctx;
+	char path[PATH_MAX];
 
+	if (d->hide) {
+		int n = snprintf(path, sizeof(path), "%s/%s",
+				 strcmp(d->dir, "/") ? d->dir : "", name);
+
+		if (n < 0 || (size_t)n >= sizeof(path) ||
+		    !access_listed(d->access, &d->caller, path, &d->emergency))
+			return 0;
+	}
 	return d->filler(d->buf, name, st, 0, FUSE_FILL_DIR_PLUS);
 }
 
 /* The whole listing in one go (offset 0): libfuse keeps it for the
- * following readdir calls of the same handle. */
-static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
-                         off_t off, struct fuse_file_info *fi,
-                         enum fuse_readdir_flags flags)
+ * following readdir calls of the same handle. Entries the caller may not
+ * list are left out, unless -o nohide. */
+static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+			 struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct dir_fill d = { buf, filler };
+	struct medfs_mount *m = mount_data();
+	struct dir_fill d = { buf, filler, m->access, { 0 }, path, 0, 0 };
 	struct stat dot = { .st_mode = S_IFDIR };
+	int ret, emergency = 0;
 
 	(void)off;
 	(void)fi;
 	(void)flags;
 	if (!path)
 		return -ENOENT;
-	if (filler(buf, ".", &dot, 0, 0) || filler(buf, "..", &dot, 0, 0))
-		return -ENOMEM;
-	return fs_ret(medfs_vault_readdir(vault(), path, fill_entry, &d));
+	ret = caller_get(m->access, &d.caller);
+	if (ret == 0)
+		ret = access_decide(m->access, &d.caller, "readdir", path,
+				    MEDFS_RIGHT_LIST, ACCESS_ALL, &emergency);
+	d.hide = !m->nohide && access_has_policy(m->access);
+	if (ret == 0 && (filler(buf, ".", &dot, 0, 0) || filler(buf, "..", &dot, 0, 0)))
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_readdir(m->vault, path, fill_entry, &d));
+	/* One listing, one access: noted once if it needed a grant. */
+	if (ret == 0 && d.emergency && !emergency)
+		access_listed_emergency(m->access, &d.caller, d.emergency);
+	caller_put(&d.caller);
+	return ret;
 }
 
 static int medfs_releasedir(const char *path, struct fuse_file_info *fi)
@@ -620,8 +909,7 @@ static int medfs_releasedir(const char *path, struct fuse_file_info *fi)
 }
 
 /* Directory changes are durable once the operation returns. */
-static int medfs_fsyncdir(const char *path, int datasync,
-                          struct fuse_file_info *fi)
+static int medfs_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)path;
 	(void)datasync;
@@ -666,6 +954,7 @@ static const struct fuse_operations medfs_ops = {
 
 struct options {
 	char *passphrase_file;
+	char *policy_file;
 	const char *vault;
 	const char *mountpoint;
 	int foreground;
@@ -677,6 +966,9 @@ struct options {
 	int default_permissions;
 	int has_fsname;
 	int has_subtype;
+	int nohide;
+	int policy_only;
+	int entry_timeout_set, attr_timeout_set;
 	unsigned int max_read;
 	int bad_args;
 };
@@ -688,32 +980,34 @@ enum {
 	KEY_FSNAME,
 	KEY_SUBTYPE,
 	KEY_MAX_READ,
+	KEY_ENTRY_TIMEOUT,
+	KEY_ATTR_TIMEOUT,
 };
 
-#define MEDFS_OPT(t, member, v) { t, offsetof(struct options, member), v }
+#define MEDFS_OPT(t, member, v)                                                          \
+	{                                                                                \
+		t, offsetof(struct options, member), v                                   \
+	}
 
 static const struct fuse_opt medfs_opts[] = {
 	MEDFS_OPT("--passphrase-file %s", passphrase_file, 0),
 	MEDFS_OPT("--passphrase-file=%s", passphrase_file, 0),
-	MEDFS_OPT("-f", foreground, 1),
-	MEDFS_OPT("-s", single_thread, 1),
-	MEDFS_OPT("-h", help, 1),
-	MEDFS_OPT("--help", help, 1),
-	MEDFS_OPT("-V", version, 1),
-	MEDFS_OPT("--version", version, 1),
+	MEDFS_OPT("-f", foreground, 1), MEDFS_OPT("-s", single_thread, 1),
+	MEDFS_OPT("-h", help, 1), MEDFS_OPT("--help", help, 1),
+	MEDFS_OPT("-V", version, 1), MEDFS_OPT("--version", version, 1),
+	MEDFS_OPT("policy=%s", policy_file, 0), MEDFS_OPT("nohide", nohide, 1),
+	MEDFS_OPT("policy_only", policy_only, 1),
 	/* Noted here, then passed on to libfuse. */
-	FUSE_OPT_KEY("-d", KEY_DEBUG),
-	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-d", KEY_DEBUG), FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
-	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
-	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME), FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
-	FUSE_OPT_END
+	FUSE_OPT_KEY("entry_timeout=", KEY_ENTRY_TIMEOUT),
+	FUSE_OPT_KEY("attr_timeout=", KEY_ATTR_TIMEOUT), FUSE_OPT_END
 };
 
-static int opt_proc(void *data, const char *arg, int key,
-                    struct fuse_args *outargs)
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct options *o = data;
 
@@ -748,6 +1042,12 @@ static int opt_proc(void *data, const char *arg, int key,
 		/* Malformed values are left to libfuse to reject. */
 		o->max_read = (unsigned int)strtoul(arg + strlen("max_read="), NULL, 10);
 		return 1;
+	case KEY_ENTRY_TIMEOUT:
+		o->entry_timeout_set = 1;
+		return 1;
+	case KEY_ATTR_TIMEOUT:
+		o->attr_timeout_set = 1;
+		return 1;
 	default:
 		return 1; /* a FUSE option: libfuse judges it */
 	}
@@ -768,13 +1068,21 @@ static void usage(const char *prog)
 	       "                           plaintext names)\n"
 	       "    -s                     serve requests on a single thread\n"
 	       "    -o OPT[,OPT...]        mount options (below)\n"
+	       "    -o policy=FILE         decide every access with the access\n"
+	       "                           policy in FILE (reloaded on SIGHUP);\n"
+	       "                           without it only the mounting user gets in\n"
+	       "    -o nohide              list entries the caller may not list\n"
+	       "                           (they stay out of reach)\n"
+	       "    -o policy_only         with allow_other, leave every decision to\n"
+	       "                           the policy (default_permissions is added\n"
+	       "                           otherwise, so that modes count too)\n"
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"
 	       "\n"
 	       "Whatever is given, medfs runs without kernel_cache, auto_cache,\n"
-	       "direct_io, use_ino or write-back caching, with entry_timeout=1,\n"
-	       "attr_timeout=1 and negative_timeout=0. With allow_other,\n"
-	       "default_permissions is added.\n"
+	       "direct_io, use_ino or write-back caching, and negative_timeout=0;\n"
+	       "entry_timeout and attr_timeout are 0 with a policy, else 1.\n"
+	       "allow_other needs a policy.\n"
 	       "\n"
 	       "FUSE options:\n",
 	       prog);
@@ -829,13 +1137,14 @@ static int read_passphrase(const struct options *o, char **pass, size_t *len)
 		ret = medfs_passphrase_from_file(o->passphrase_file, pass, len);
 		if (ret == -EINVAL)
 			fprintf(stderr, "medfs: the passphrase in %s is empty\n",
-			        o->passphrase_file);
+				o->passphrase_file);
 		else if (ret == -E2BIG)
-			fprintf(stderr, "medfs: the passphrase in %s is longer than %d bytes\n",
-			        o->passphrase_file, MEDFS_PASSPHRASE_MAX);
+			fprintf(stderr,
+				"medfs: the passphrase in %s is longer than %d bytes\n",
+				o->passphrase_file, MEDFS_PASSPHRASE_MAX);
 		else if (ret < 0)
 			fprintf(stderr, "medfs: cannot read passphrase file %s: %s\n",
-			        o->passphrase_file, strerror(-ret));
+				o->passphrase_file, strerror(-ret));
 		return ret < 0 ? -1 : 0;
 	}
 
@@ -846,16 +1155,18 @@ static int read_passphrase(const struct options *o, char **pass, size_t *len)
 	ret = medfs_passphrase_prompt(prompt, pass, len);
 	free(prompt);
 	if (ret == -ENXIO)
-		fprintf(stderr, "medfs: no terminal to ask for the passphrase of %s "
-		        "(use --passphrase-file)\n", o->vault);
+		fprintf(stderr,
+			"medfs: no terminal to ask for the passphrase of %s "
+			"(use --passphrase-file)\n",
+			o->vault);
 	else if (ret == -EINVAL)
 		fprintf(stderr, "medfs: empty passphrase\n");
 	else if (ret == -E2BIG)
 		fprintf(stderr, "medfs: passphrase longer than %d bytes\n",
-		        MEDFS_PASSPHRASE_MAX);
+			MEDFS_PASSPHRASE_MAX);
 	else if (ret < 0)
 		fprintf(stderr, "medfs: cannot read the passphrase: %s\n",
-		        strerror(-ret));
+			strerror(-ret));
 	return ret < 0 ? -1 : 0;
 }
 
@@ -863,31 +1174,34 @@ static void report_config_error(const struct options *o, int err)
 {
 	switch (err) {
 	case -ENOENT:
-		fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n",
-		        o->vault, MEDFS_CONFIG_NAME);
+		fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n", o->vault,
+			MEDFS_CONFIG_NAME);
 		break;
 	case -EKEYREJECTED:
 		fprintf(stderr, "medfs: wrong passphrase: no key slot of %s accepts it\n",
-		        o->vault);
+			o->vault);
 		break;
 	case -EBADMSG:
-		fprintf(stderr, "medfs: both copies of the config of %s are damaged "
-		        "(%s and %s)\n", o->vault, MEDFS_CONFIG_NAME,
-		        MEDFS_CONFIG_BACKUP_NAME);
+		fprintf(stderr,
+			"medfs: both copies of the config of %s are damaged "
+			"(%s and %s)\n",
+			o->vault, MEDFS_CONFIG_NAME, MEDFS_CONFIG_BACKUP_NAME);
 		break;
 	case -EPROTONOSUPPORT:
-		fprintf(stderr, "medfs: %s has a format version this medfs does not "
-		        "know\n", o->vault);
+		fprintf(stderr,
+			"medfs: %s has a format version this medfs does not "
+			"know\n",
+			o->vault);
 		break;
 	default:
 		fprintf(stderr, "medfs: cannot unlock %s: %s\n", o->vault,
-		        strerror(-err));
+			strerror(-err));
 	}
 }
 
 /* Passphrase -> vault key -> open vault; no secret outlives this call. */
 static int unlock_vault(const struct options *o, const char *vault_dir,
-                        struct medfs_vault **out)
+			struct medfs_vault **out)
 {
 	struct medfs_config config;
 	uint8_t *key = NULL;
@@ -905,7 +1219,7 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 		goto out;
 	}
 	err = medfs_config_load(vault_dir, MEDFS_SLOT_PASSPHRASE, (uint8_t *)pass,
-	                        pass_len, &config, key, &used_backup);
+				pass_len, &config, key, &used_backup);
 	medfs_passphrase_free(pass);
 	pass = NULL;
 	if (err < 0) {
@@ -913,17 +1227,20 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 		goto out;
 	}
 	if (used_backup)
-		fprintf(stderr, "medfs: warning: unlocked %s with its second config "
-		        "%s; restore %s from it while it is good\n", o->vault,
-		        MEDFS_CONFIG_BACKUP_NAME, MEDFS_CONFIG_NAME);
+		fprintf(stderr,
+			"medfs: warning: unlocked %s with its second config "
+			"%s; restore %s from it while it is good\n",
+			o->vault, MEDFS_CONFIG_BACKUP_NAME, MEDFS_CONFIG_NAME);
 
 	err = medfs_vault_open(out, vault_dir, key);
 	if (err == -EBADMSG)
-		fprintf(stderr, "medfs: cannot open vault %s: its root directory "
-		        "fails authentication\n", o->vault);
+		fprintf(stderr,
+			"medfs: cannot open vault %s: its root directory "
+			"fails authentication\n",
+			o->vault);
 	else if (err < 0)
 		fprintf(stderr, "medfs: cannot open vault %s: %s\n", o->vault,
-		        strerror(-err));
+			strerror(-err));
 	if (err == 0)
 		ret = 0;
 out:
@@ -933,8 +1250,7 @@ out:
 }
 
 /* Checks that need no secret, done before asking for the passphrase. */
-static int check_paths(const struct options *o, char **vault_dir,
-                       char **mountpoint)
+static int check_paths(const struct options *o, char **vault_dir, char **mountpoint)
 {
 	struct stat st;
 	char *conf = NULL, *bak = NULL;
@@ -944,7 +1260,7 @@ static int check_paths(const struct options *o, char **vault_dir,
 	if (!*vault_dir) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n",
-			        o->vault, MEDFS_CONFIG_NAME);
+				o->vault, MEDFS_CONFIG_NAME);
 		else
 			fprintf(stderr, "medfs: %s: %s\n", o->vault, strerror(errno));
 		goto out;
@@ -956,20 +1272,20 @@ static int check_paths(const struct options *o, char **vault_dir,
 		goto out;
 	}
 	if (stat(conf, &st) != 0 && stat(bak, &st) != 0) {
-		fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n",
-		        o->vault, MEDFS_CONFIG_NAME);
+		fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n", o->vault,
+			MEDFS_CONFIG_NAME);
 		goto out;
 	}
 
 	*mountpoint = realpath(o->mountpoint, NULL);
 	if (!*mountpoint || stat(*mountpoint, &st) != 0) {
 		fprintf(stderr, "medfs: cannot mount on %s: %s\n", o->mountpoint,
-		        strerror(errno));
+			strerror(errno));
 		goto out;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "medfs: cannot mount on %s: %s\n", o->mountpoint,
-		        strerror(ENOTDIR));
+			strerror(ENOTDIR));
 		goto out;
 	}
 	ret = 0;
@@ -981,7 +1297,7 @@ out:
 
 /* Mount options medfs adds to the user's. */
 static int add_mount_options(const struct options *o, const char *vault_dir,
-                             struct fuse_args *args)
+			     struct fuse_args *args)
 {
 	char *fsname = NULL, *mo = NULL;
 	int ret = -1;
@@ -996,9 +1312,10 @@ static int add_mount_options(const struct options *o, const char *vault_dir,
 	}
 	if (!o->has_subtype && fuse_opt_add_opt(&mo, "subtype=medfs") < 0)
 		goto out;
-	/* Without it anyone allowed in could read every file, whatever its
-	 * mode: medfs itself checks no permissions. */
-	if (o->allow_other && !o->default_permissions &&
+	/* Shared with other users, owners and modes mean what they say: the
+	 * kernel checks them as well as the policy, unless told to leave
+	 * every decision to the policy (policy_only). */
+	if (o->allow_other && !o->default_permissions && !o->policy_only &&
 	    fuse_opt_add_opt(&mo, "default_permissions") < 0)
 		goto out;
 	if (mo && (fuse_opt_add_arg(args, "-o") < 0 || fuse_opt_add_arg(args, mo) < 0))
@@ -1051,16 +1368,26 @@ static int serve(struct fuse *f, const struct options *o)
 /* Everything after the paths are checked, in the process that will serve
  * the mount. status_fd (background only, else -1) gets one byte, 0, from
  * init() once the kernel has accepted the mount. Returns the exit status. */
-static int run(const struct options *o, struct fuse_args *args,
-               const char *vault_dir, const char *mountpoint, int status_fd)
+static int run(const struct options *o, struct fuse_args *args, const char *vault_dir,
+	       const char *mountpoint, int status_fd, const char *policy_path,
+	       struct medfs_policy *policy)
 {
 	struct medfs_mount mnt = {
 		.vault_dir = vault_dir,
 		.mountpoint = mountpoint,
 		.own_as_caller = geteuid() == 0,
+		.nohide = o->nohide,
+		.entry_timeout_set = o->entry_timeout_set,
+		.attr_timeout_set = o->attr_timeout_set,
 		.max_read = o->max_read,
 		.ready_fd = status_fd,
 		.lock = PTHREAD_MUTEX_INITIALIZER,
+	};
+	const struct access_options ao = {
+		.policy_path = policy_path,
+		.policy = policy,
+		.owner = getuid(),
+		.foreground = o->foreground,
 	};
 	struct fuse_session *se;
 	struct fuse *f = NULL;
@@ -1068,15 +1395,22 @@ static int run(const struct options *o, struct fuse_args *args,
 	int ret = 1;
 	int err;
 
+	openlog("medfs", LOG_PID, LOG_DAEMON);
 	err = medfs_crypto_init();
 	if (err < 0) {
 		fprintf(stderr, "medfs: cannot start libsodium\n");
+		if (policy)
+			medfs_policy_free(policy);
+		goto out;
+	}
+	err = access_new(&mnt.access, &ao);
+	if (err < 0) {
+		fprintf(stderr, "medfs: out of memory\n");
 		goto out;
 	}
 	err = medfs_disable_core_dumps();
 	if (err < 0) {
-		fprintf(stderr, "medfs: cannot disable core dumps: %s\n",
-		        strerror(-err));
+		fprintf(stderr, "medfs: cannot disable core dumps: %s\n", strerror(-err));
 		goto out;
 	}
 	if (unlock_vault(o, vault_dir, &mnt.vault) < 0)
@@ -1093,7 +1427,7 @@ static int run(const struct options *o, struct fuse_args *args,
 	fuse_log_capturing = 0;
 	if (err != 0) {
 		fprintf(stderr, "medfs: cannot mount on %s%s%s\n", o->mountpoint,
-		        fuse_log_last[0] ? ": " : "", fuse_log_last);
+			fuse_log_last[0] ? ": " : "", fuse_log_last);
 		goto out;
 	}
 	if (fuse_log_last[0])
@@ -1105,12 +1439,20 @@ static int run(const struct options *o, struct fuse_args *args,
 		goto out;
 	}
 	handlers = 1;
+	err = access_start(mnt.access);
+	if (err < 0) {
+		fprintf(stderr, "medfs: cannot set up policy reloads: %s\n",
+			strerror(-err));
+		goto out;
+	}
 
 	err = serve(f, o);
 	if (mnt.ready_fd >= 0) {
 		/* INIT never got to init(): libfuse or the kernel refused. */
-		fprintf(stderr, "medfs: cannot mount on %s: the FUSE session "
-		        "did not start\n", o->mountpoint);
+		fprintf(stderr,
+			"medfs: cannot mount on %s: the FUSE session "
+			"did not start\n",
+			o->mountpoint);
 		goto out;
 	}
 	/* A positive result is the signal that ended the loop. */
@@ -1120,6 +1462,8 @@ static int run(const struct options *o, struct fuse_args *args,
 		ret = 0;
 	medfs_log(LOG_INFO, "vault %s unmounted from %s", vault_dir, mountpoint);
 out:
+	if (mnt.access)
+		access_stop(mnt.access);
 	if (handlers)
 		fuse_remove_signal_handlers(fuse_get_session(f));
 	if (mounted)
@@ -1136,14 +1480,50 @@ out:
 	free(mnt.open);
 	if (mnt.vault)
 		medfs_vault_close(mnt.vault);
+	access_free(mnt.access);
 	return ret;
+}
+
+/* The policy file named for reloads, which happen after the daemon left
+ * its working directory: absolute, but symlinks kept so that a new file
+ * can be put in place through them. */
+static char *absolute_path(const char *path)
+{
+	char *cwd, *abs = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (cwd && asprintf(&abs, "%s/%s", cwd, path) < 0)
+		abs = NULL;
+	free(cwd);
+	return abs;
+}
+
+/* Reads the policy before any passphrase is asked for. */
+static int load_policy(const struct options *o, char **path, struct medfs_policy **policy)
+{
+	if (!o->policy_file) {
+		if (!o->allow_other)
+			return 0;
+		fprintf(stderr, "medfs: allow_other needs an access policy "
+				"(-o policy=FILE)\n");
+		return -1;
+	}
+	*path = absolute_path(o->policy_file);
+	if (!*path) {
+		fprintf(stderr, "medfs: %s: %s\n", o->policy_file, strerror(errno));
+		return -1;
+	}
+	return access_load_policy(*path, o->policy_file, getuid(), policy);
 }
 
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { 0 };
-	char *vault_dir = NULL, *mountpoint = NULL;
+	char *vault_dir = NULL, *mountpoint = NULL, *policy_path = NULL;
+	struct medfs_policy *policy = NULL;
 	int status_fd = -1;
 	int ret = 1;
 
@@ -1164,14 +1544,15 @@ int main(int argc, char *argv[])
 	}
 	if (o.bad_args || !o.vault || !o.mountpoint) {
 		fprintf(stderr, "usage: medfs VAULT MOUNTPOINT [--passphrase-file FILE] "
-		        "[-f] [-d] [-s] [-o OPTIONS]\n"
-		        "       medfs --help for more\n");
+				"[-f] [-d] [-s] [-o OPTIONS]\n"
+				"       medfs --help for more\n");
 		goto out;
 	}
 	if (o.debug)
 		o.foreground = 1;
 
-	if (check_paths(&o, &vault_dir, &mountpoint) < 0 ||
+	if (load_policy(&o, &policy_path, &policy) < 0 ||
+	    check_paths(&o, &vault_dir, &mountpoint) < 0 ||
 	    add_mount_options(&o, vault_dir, &args) < 0)
 		goto out;
 
@@ -1201,10 +1582,16 @@ int main(int argc, char *argv[])
 		close(fds[0]);
 		status_fd = fds[1];
 	}
-	ret = run(&o, &args, vault_dir, mountpoint, status_fd);
+	/* run() takes the policy over. */
+	ret = run(&o, &args, vault_dir, mountpoint, status_fd, policy_path, policy);
+	policy = NULL;
 out:
+	if (policy)
+		medfs_policy_free(policy);
+	free(policy_path);
 	free(vault_dir);
 	free(mountpoint);
+	free(o.policy_file);
 	free(o.passphrase_file);
 	fuse_opt_free_args(&args);
 	return ret;

@@ -1,6 +1,7 @@
 /* medfs: encrypted names (deterministic SIV per directory) and symlink
  * targets. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -102,6 +103,20 @@ int medfs_name_encrypt(char *out, size_t outsz, const char *name, size_t name_le
 	return (int)(enc_size - 1);
 }
 
+/* libsodium 1.0.18 decodes bytes 0x80..0xff as '_' (63): an altered
+ * encoding would still authenticate. Only the base64url alphabet passes. */
+static bool is_b64url(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 int medfs_name_decrypt(char *out, size_t outsz, const char *enc, size_t enc_len,
 		       const uint8_t dir_id[MEDFS_DIR_ID_LEN],
 		       const uint8_t name_key[MEDFS_NAME_KEY_LEN])
@@ -113,7 +128,7 @@ int medfs_name_decrypt(char *out, size_t outsz, const char *enc, size_t enc_len,
 	int ret = -EBADMSG;
 
 	/* b64_end NULL: trailing garbage and non-canonical tails fail. */
-	if (enc_len >= MEDFS_NAME_ENC_MAX ||
+	if (enc_len >= MEDFS_NAME_ENC_MAX || !is_b64url(enc, enc_len) ||
 	    sodium_base642bin(raw, sizeof(raw), enc, enc_len, NULL, &raw_len, NULL,
 			      B64) != 0)
 		return -EBADMSG;
@@ -243,7 +258,8 @@ int medfs_link_decrypt(char *out, size_t outsz, const char *enc, size_t enc_len,
 	len = (size_t)ret;
 	if (outsz < len + 1)
 		return -EINVAL;
-	if (sodium_base642bin(raw, sizeof(raw), enc, enc_len, NULL, &raw_len, NULL,
+	if (!is_b64url(enc, enc_len) ||
+	    sodium_base642bin(raw, sizeof(raw), enc, enc_len, NULL, &raw_len, NULL,
 			      B64) != 0 ||
 	    raw_len != len + LINK_OVERHEAD)
 		return -EBADMSG;

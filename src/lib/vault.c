@@ -2334,6 +2334,100 @@ int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char 
 	return r;
 }
 
+/* ---- per-file metadata (the journal's DICOM identifiers) ---- */
+
+/* A sealed blob in a vault xattr outside the names listxattr decrypts,
+ * bound to the file id. */
+#define META_VAULT_NAME "user.medfs-meta"
+#define META_MAX 4096
+
+static int meta_seal_set(struct medfs_vault *v, int fd,
+			 const uint8_t id[MEDFS_FILE_ID_LEN], const void *data,
+			 size_t len)
+{
+	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	uint8_t sealed[META_MAX + 64], ad[4 + MEDFS_FILE_ID_LEN];
+
+	if (len > META_MAX)
+		return -E2BIG;
+	memcpy(ad, "MDFM", 4);
+	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
+	randombytes_buf(sealed, np);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + np, NULL, data, len, ad,
+						   sizeof(ad), NULL, sealed,
+						   v->keys->xattr);
+	if (fsetxattr(fd, META_VAULT_NAME, sealed,
+		      len + np + crypto_aead_xchacha20poly1305_ietf_ABYTES, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static ssize_t meta_get(struct medfs_vault *v, int fd,
+			const uint8_t id[MEDFS_FILE_ID_LEN], const char *vpath, void *buf,
+			size_t size)
+{
+	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	const size_t over = np + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	uint8_t sealed[META_MAX + 64], plain[META_MAX], ad[4 + MEDFS_FILE_ID_LEN];
+	unsigned long long plen;
+	ssize_t n = fgetxattr(fd, META_VAULT_NAME, sealed, sizeof(sealed));
+
+	if (n < 0)
+		return errno == ERANGE ? -EBADMSG : -errno;
+	memcpy(ad, "MDFM", 4);
+	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
+	if ((size_t)n < over || crypto_aead_xchacha20poly1305_ietf_decrypt(
+					plain, &plen, NULL, sealed + np, n - np, ad,
+					sizeof(ad), sealed, v->keys->xattr) != 0) {
+		report(v, vpath, NULL, -1, "file metadata does not authenticate");
+		return -EBADMSG;
+	}
+	if (plen > size) {
+		sodium_memzero(plain, sizeof(plain));
+		return -ERANGE;
+	}
+	memcpy(buf, plain, plen);
+	sodium_memzero(plain, sizeof(plain));
+	return plen;
+}
+
+int medfs_file_set_meta(struct medfs_file *f, const void *data, size_t len)
+{
+	int r;
+
+	if (!f->writable)
+		return -EBADF;
+	pthread_rwlock_wrlock(&f->lock);
+	r = meta_seal_set(f->v, f->fd, f->id, data, len);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+ssize_t medfs_file_get_meta(struct medfs_file *f, void *buf, size_t size)
+{
+	ssize_t r;
+
+	pthread_rwlock_rdlock(&f->lock);
+	r = meta_get(f->v, f->fd, f->id, f->vpath, buf, size);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
+}
+
+ssize_t medfs_vault_get_meta(struct medfs_vault *v, const char *path, void *buf,
+			     size_t size)
+{
+	uint8_t id[MEDFS_FILE_ID_LEN];
+	char vpath[PATH_MAX];
+	ssize_t r;
+	int fd = xattr_file(v, path, false, id, vpath);
+
+	if (fd < 0)
+		return fd;
+	r = meta_get(v, fd, id, vpath, buf, size);
+	close(fd);
+	return r;
+}
+
 /* ---- the vault ---- */
 
 static int derive_keys(struct vault_keys *k, const uint8_t vault_key[MEDFS_KEY_LEN])
@@ -2367,8 +2461,11 @@ int medfs_vault_create_tree(const char *vault_dir, const uint8_t vault_key[MEDFS
 	r = medfs_dir_header_seal(hdr, id, dir_key, &root);
 	if (r < 0)
 		goto out;
+	/* The tree's mode is the mount root's: 0755, like any new root
+	 * directory (the vault directory itself stays private). */
 	vfd = open(vault_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (vfd < 0 || mkdirat(vfd, MEDFS_TREE_NAME, 0700) < 0) {
+	if (vfd < 0 || mkdirat(vfd, MEDFS_TREE_NAME, 0700) < 0 ||
+	    fchmodat(vfd, MEDFS_TREE_NAME, 0755, 0) < 0) {
 		r = -errno;
 		goto out;
 	}

@@ -89,6 +89,37 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* libsodium 1.0.18 reads bytes 0x80..0xff as '_': such a byte in place of
+ * an '_' (or of any character) must not authenticate. */
+START_TEST(test_non_alphabet_rejected)
+{
+	char enc[MEDFS_NAME_ENC_MAX], back[MEDFS_NAME_MAX + 1];
+	int n, tried = 0;
+
+	/* Names until one encodes with an '_' in it. */
+	for (unsigned k = 0; k < 1000 && !tried; k++) {
+		char name[32];
+		char *u;
+
+		snprintf(name, sizeof(name), "scan-%u.dcm", k);
+		n = medfs_name_encrypt(enc, sizeof(enc), name, strlen(name), dir_id,
+				       name_key);
+		ck_assert_int_gt(n, 0);
+		u = memchr(enc, '_', (size_t)n);
+		if (!u)
+			continue;
+		for (unsigned c = 0x80; c <= 0xff; c++) {
+			*u = (char)c;
+			ck_assert_int_eq(medfs_name_decrypt(back, sizeof(back), enc,
+							    (size_t)n, dir_id, name_key),
+					 -EBADMSG);
+		}
+		tried = 1;
+	}
+	ck_assert_int_eq(tried, 1);
+}
+END_TEST
+
 START_TEST(test_round_trip_utf8)
 {
 	static const char *const names[] = {
@@ -639,6 +670,7 @@ static Suite *name_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_round_trip, 0, sizeof(lengths) / sizeof(lengths[0]));
 	tcase_add_test(tc, test_round_trip_utf8);
+	tcase_add_test(tc, test_non_alphabet_rejected);
 	tcase_add_test(tc, test_deterministic_per_dir);
 	tcase_add_test(tc, test_flip_chars);
 	tcase_add_test(tc, test_decrypt_garbage);

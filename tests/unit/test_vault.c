@@ -1552,6 +1552,35 @@ END_TEST
 
 /* ================= extended attributes ================= */
 
+/* Per-file metadata: round trip through the file and the path, hidden from
+ * listxattr, and bound to its file. */
+START_TEST(test_meta)
+{
+	struct medfs_file *f;
+	char buf[64], ha[PATH_MAX], hb[PATH_MAX], sealed[256];
+	ssize_t n;
+
+	ck_assert_int_eq(put("/a", "x", 1), 0);
+	ck_assert_int_eq(put("/b", "y", 1), 0);
+	ck_assert_int_eq(medfs_vault_get_meta(V, "/a", buf, sizeof(buf)), -ENODATA);
+	ck_assert_int_eq(medfs_file_open(V, "/a", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_set_meta(f, "PAT0042", 7), 0);
+	ck_assert_int_eq(medfs_file_get_meta(f, buf, sizeof(buf)), 7);
+	ck_assert_mem_eq(buf, "PAT0042", 7);
+	ck_assert_int_eq(medfs_file_get_meta(f, buf, 3), -ERANGE);
+	medfs_file_release(f);
+	ck_assert_int_eq(medfs_vault_get_meta(V, "/a", buf, sizeof(buf)), 7);
+	ck_assert_int_eq(medfs_vault_listxattr(V, "/a", buf, sizeof(buf)), 0);
+	/* Copied onto another file, it does not authenticate. */
+	ck_assert_int_eq(vault_path_of("/a", ha, sizeof(ha)), 0);
+	ck_assert_int_eq(vault_path_of("/b", hb, sizeof(hb)), 0);
+	n = getxattr(ha, "user.medfs-meta", sealed, sizeof(sealed));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(setxattr(hb, "user.medfs-meta", sealed, (size_t)n, 0), 0);
+	ck_assert_int_eq(medfs_vault_get_meta(V, "/b", buf, sizeof(buf)), -EBADMSG);
+}
+END_TEST
+
 START_TEST(test_xattr)
 {
 	char buf[256], host[PATH_MAX];
@@ -2516,6 +2545,7 @@ static Suite *vault_suite(void)
 
 	TC("xattr");
 	tcase_add_test(tc, test_xattr);
+	tcase_add_test(tc, test_meta);
 
 	TC("integrity");
 	tcase_add_test(tc, test_tamper_block);

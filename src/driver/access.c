@@ -1,0 +1,1029 @@
+/* medfs driver: who may do what through the mount (see access.h).
+ *
+ * Per request: the caller's identity, from a short-lived cache per pid;
+ * then one library decision per right, from a cache keyed by identity,
+ * emergency state, path and right, emptied by every reload; then
+ * note_access(). The policy is swapped under a rwlock, so each decision
+ * uses the policy in force when it is made. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <sodium.h>
+
+#include "access.h"
+#include "medfs/log.h"
+
+#define EMERGENCY_XATTR "user.medfs.emergency"
+#define GRANTS_XATTR "user.medfs.emergency.grants"
+
+#define IDENT_SLOTS 256
+#define IDENT_TTL_NS 1000000000ULL
+#define VERDICT_SLOTS 4096
+#define VERDICT_LOCKS 64
+#define VERDICT_PATH 192 /* longer paths are decided every time */
+
+/* A caller's identity as the policy sees it. Identities that are equal
+ * share a serial, which is what the decision cache keys on; a serial is
+ * never given to a different identity. Refcounted: the cache slot holds
+ * one reference, each caller using it another. */
+struct ident {
+	unsigned refs;
+	uint64_t serial;
+	uint64_t expires; /* CLOCK_MONOTONIC ns */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char *program; /* NULL when unknown */
+	size_t ngroups;
+	gid_t groups[];
+};
+
+struct verdict {
+	uint64_t gen; /* 0: empty */
+	uint64_t serial;
+	unsigned char right, emergency;
+	struct medfs_decision d;
+	char path[VERDICT_PATH];
+};
+
+struct grant {
+	uid_t uid;
+	time_t start, end;  /* wall clock, for messages */
+	uint64_t deadline;  /* CLOCK_BOOTTIME ns */
+	unsigned long uses; /* accesses made under it */
+};
+
+struct access {
+	char *policy_path; /* NULL: no policy */
+	uid_t owner;
+	int foreground;
+
+	pthread_rwlock_t policy_lock; /* guards policy and gen */
+	struct medfs_policy *policy;
+	uint64_t gen;
+
+	pthread_mutex_t ident_lock; /* guards idents and serial */
+	struct ident *idents[IDENT_SLOTS];
+	uint64_t serial;
+
+	struct verdict *verdicts;
+	pthread_mutex_t verdict_locks[VERDICT_LOCKS];
+	unsigned char hash_key[crypto_shorthash_KEYBYTES];
+
+	pthread_mutex_t grant_lock; /* guards the grants */
+	struct grant *grants;
+	size_t n_grants, max_grants; /* n_grants also read unlocked, atomically */
+	unsigned long emergency_uses;
+
+	int pipe[2]; /* to the keeper thread: 'h' reload, 'g' grants, 'q' quit */
+	pthread_t keeper;
+	int started;
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Security messages go to syslog's LOG_AUTHPRIV, and with -f to stderr.
+ * Never a path nor a name: those are patient data. */
+static void audit(const struct access *a, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void audit(const struct access *a, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	syslog(LOG_AUTHPRIV | prio, "%s", msg);
+	if (a->foreground)
+		medfs_log(prio, "%s", msg);
+}
+
+static const char *right_name(unsigned rights)
+{
+	for (unsigned r = 1; r <= MEDFS_RIGHT_ALL; r <<= 1)
+		if (rights & r)
+			return medfs_right_name(r);
+	return "-";
+}
+
+/* Loading a policy file. */
+
+struct loader {
+	const char *name; /* the file as messages show it */
+	void (*say)(void *ctx, int prio, const char *msg);
+	void *ctx;
+};
+
+static void say(const struct loader *l, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(const struct loader *l, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	l->say(l->ctx, prio, msg);
+}
+
+static void diag(void *ctx, const struct medfs_policy_diag *d)
+{
+	say(ctx, d->warning ? LOG_WARNING : LOG_ERR, "%s:%u:%u: %s: %s",
+	    ((const struct loader *)ctx)->name, d->line, d->column,
+	    d->warning ? "warning" : "error", d->message);
+}
+
+/* Names to ids through the system's user and group databases. */
+static int resolve(void *ctx, int is_group, const char *name, unsigned long *id)
+{
+	size_t size = 1024;
+	char *buf = NULL;
+	int ret = -ENOMEM;
+
+	(void)ctx;
+	while (size <= (1U << 22)) {
+		char *b = realloc(buf, size);
+		int err;
+
+		if (!b)
+			break;
+		buf = b;
+		if (is_group) {
+			struct group gr, *res = NULL;
+
+			err = getgrnam_r(name, &gr, buf, size, &res);
+			if (err == 0 && res)
+				*id = gr.gr_gid;
+			ret = err ? -err : res ? 0 : -ENOENT;
+		} else {
+			struct passwd pw, *res = NULL;
+
+			err = getpwnam_r(name, &pw, buf, size, &res);
+			if (err == 0 && res)
+				*id = pw.pw_uid;
+			ret = err ? -err : res ? 0 : -ENOENT;
+		}
+		if (err != ERANGE)
+			break;
+		size *= 2;
+	}
+	free(buf);
+	return ret;
+}
+
+static int load(const char *path, uid_t owner, const struct loader *l,
+		struct medfs_policy **out)
+{
+	char why[256] = "";
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = medfs_policy_read_file(path, owner, &text, &len, why, sizeof(why));
+	if (ret == -EPERM) {
+		say(l, LOG_ERR, "untrusted policy: %s", why);
+		return -1;
+	}
+	if (ret < 0) {
+		if (why[0])
+			say(l, LOG_ERR, "cannot read policy: %s", why);
+		else
+			say(l, LOG_ERR, "cannot read policy %s: %s", l->name,
+			    strerror(-ret));
+		return -1;
+	}
+	ret = medfs_policy_parse(text, len, resolve, NULL, diag, (void *)l, out);
+	free(text);
+	if (ret == -ENOMEM)
+		say(l, LOG_ERR, "policy %s: out of memory", l->name);
+	else if (ret < 0)
+		say(l, LOG_ERR, "policy %s has errors", l->name);
+	return ret < 0 ? -1 : 0;
+}
+
+static void say_stderr(void *ctx, int prio, const char *msg)
+{
+	(void)ctx;
+	(void)prio;
+	fprintf(stderr, "medfs: %s\n", msg);
+}
+
+int access_load_policy(const char *path, const char *name, uid_t owner,
+		       struct medfs_policy **out)
+{
+	const struct loader l = { name, say_stderr, NULL };
+
+	return load(path, owner, &l, out);
+}
+
+static void say_audit(void *ctx, int prio, const char *msg)
+{
+	audit(ctx, prio, "%s", msg);
+}
+
+/* Identities.
+ *
+ * uid and gid come with every request; supplementary groups and the
+ * executable cost two reads in /proc, so they are kept per (pid, uid, gid)
+ * for IDENT_TTL_NS. A change of uid or gid is seen at once (it is part of
+ * the key). What one second can hide: a process that execs another
+ * program, or changes only its supplementary groups, keeps its former
+ * identity for up to a second; and a pid freed and reused by a new
+ * process with the same uid and gid within that second (the kernel hands
+ * pids out in increasing order, so that takes a full cycle of pid_max
+ * forks) would inherit the groups and program of the old one. Both need a
+ * process that already held the former identity, or a deliberate fork
+ * storm by a user of the same uid and gid; the decisions themselves are
+ * never cached past a reload. */
+
+static void ident_put(struct ident *id)
+{
+	if (id && __atomic_sub_fetch(&id->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(id->program);
+		free(id);
+	}
+}
+
+static int same_identity(const struct ident *x, const struct ident *y)
+{
+	if (x->uid != y->uid || x->gid != y->gid || x->ngroups != y->ngroups ||
+	    memcmp(x->groups, y->groups, x->ngroups * sizeof(gid_t)) != 0)
+		return 0;
+	if (!x->program || !y->program)
+		return !x->program && !y->program;
+	return strcmp(x->program, y->program) == 0;
+}
+
+/* Reads the identity of the current request's caller. NULL, with errno,
+ * when its groups cannot be read. */
+static struct ident *ident_read(pid_t pid, uid_t uid, gid_t gid)
+{
+	gid_t small[32], *groups = small;
+	char proc[64], exe[PATH_MAX];
+	struct ident *id = NULL;
+	int n, max = 32;
+	ssize_t len;
+
+	for (;;) {
+		n = fuse_getgroups(max, groups);
+		if (n < 0) {
+			errno = -n;
+			goto out;
+		}
+		if (n <= max)
+			break;
+		if (groups != small)
+			free(groups);
+		max = n;
+		groups = malloc((size_t)max * sizeof(*groups));
+		if (!groups) {
+			errno = ENOMEM;
+			goto out;
+		}
+	}
+	id = calloc(1, sizeof(*id) + (size_t)n * sizeof(gid_t));
+	if (!id) {
+		errno = ENOMEM;
+		goto out;
+	}
+	id->pid = pid;
+	id->uid = uid;
+	id->gid = gid;
+	id->ngroups = (size_t)n;
+	memcpy(id->groups, groups, (size_t)n * sizeof(gid_t));
+	/* Unknown (gone, or not ours to read) leaves rules bound to a
+	 * program unmatched. */
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)pid);
+	len = readlink(proc, exe, sizeof(exe) - 1);
+	if (len > 0) {
+		exe[len] = '\0';
+		id->program = strdup(exe);
+		if (!id->program) {
+			free(id);
+			id = NULL;
+			errno = ENOMEM;
+		}
+	}
+out:
+	if (groups != small)
+		free(groups);
+	return id;
+}
+
+static size_t ident_slot(pid_t pid)
+{
+	return ((uint32_t)pid * 2654435761U) >> 24; /* 256 slots */
+}
+
+static struct ident *ident_get(struct access *a, pid_t pid, uid_t uid, gid_t gid)
+{
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	size_t slot = ident_slot(pid);
+	struct ident *id, *old;
+
+	pthread_mutex_lock(&a->ident_lock);
+	id = a->idents[slot];
+	if (id && id->pid == pid && id->uid == uid && id->gid == gid &&
+	    now < id->expires) {
+		__atomic_add_fetch(&id->refs, 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&a->ident_lock);
+		return id;
+	}
+	pthread_mutex_unlock(&a->ident_lock);
+
+	id = ident_read(pid, uid, gid);
+	if (!id)
+		return NULL;
+	id->expires = now + IDENT_TTL_NS;
+	id->refs = 2; /* the slot's and the caller's */
+	pthread_mutex_lock(&a->ident_lock);
+	for (size_t i = 0; i < IDENT_SLOTS && !id->serial; i++)
+		if (a->idents[i] && same_identity(a->idents[i], id))
+			id->serial = a->idents[i]->serial;
+	if (!id->serial)
+		id->serial = ++a->serial;
+	old = a->idents[slot];
+	a->idents[slot] = id;
+	pthread_mutex_unlock(&a->ident_lock);
+	ident_put(old);
+	return id;
+}
+
+/* Every decision on an access by a caller passes here. The journal (a
+ * later issue) records each one, with its path; the system log only gets
+ * denials and the accesses an emergency grant allowed, with the uid, the
+ * operation and the deciding rule's line, never the path. */
+static void note_access(struct access *a, const struct caller *c, const char *op,
+			unsigned right, const struct medfs_decision *d);
+
+int caller_get(struct access *a, struct caller *c)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	const struct medfs_decision denied = { 0, 0, 0 };
+
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->pid = ctx->pid;
+	c->id = NULL;
+	if (!a->policy_path)
+		return 0;
+	c->id = ident_get(a, c->pid, c->uid, c->gid);
+	if (c->id)
+		return 0;
+	audit(a, LOG_WARNING, "cannot identify the caller: uid=%u pid=%d: %s",
+	      (unsigned)c->uid, (int)c->pid, strerror(errno));
+	note_access(a, c, "identify", 0, &denied);
+	return -EACCES;
+}
+
+void caller_put(struct caller *c)
+{
+	ident_put(c->id);
+	c->id = NULL;
+}
+
+/* Emergency grants, one per uid. Deadlines on CLOCK_BOOTTIME, which keeps
+ * counting while the machine is suspended: a grant of an hour ends an
+ * hour of real time later. */
+
+static void iso_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Under grant_lock. */
+static struct grant *grant_find(struct access *a, uid_t uid)
+{
+	for (size_t i = 0; i < a->n_grants; i++)
+		if (a->grants[i].uid == uid)
+			return &a->grants[i];
+	return NULL;
+}
+
+/* Under grant_lock. */
+static void grant_end(struct access *a, struct grant *g, const char *how)
+{
+	audit(a, LOG_NOTICE, "emergency access of uid=%u %s after %lu accesses",
+	      (unsigned)g->uid, how, g->uses);
+	*g = a->grants[a->n_grants - 1];
+	__atomic_store_n(&a->n_grants, a->n_grants - 1, __ATOMIC_RELEASE);
+}
+
+/* Under grant_lock. */
+static void grants_expire(struct access *a)
+{
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
+	size_t i = 0;
+
+	while (i < a->n_grants) {
+		if (a->grants[i].deadline <= now)
+			grant_end(a, &a->grants[i], "expired");
+		else
+			i++;
+	}
+}
+
+/* Whether uid holds an emergency grant right now. */
+static int grant_active(struct access *a, uid_t uid)
+{
+	int active;
+
+	if (__atomic_load_n(&a->n_grants, __ATOMIC_ACQUIRE) == 0)
+		return 0;
+	pthread_mutex_lock(&a->grant_lock);
+	grants_expire(a);
+	active = grant_find(a, uid) != NULL;
+	pthread_mutex_unlock(&a->grant_lock);
+	return active;
+}
+
+static void wake_keeper(struct access *a, char cmd)
+{
+	ssize_t n;
+
+	if (a->pipe[1] < 0)
+		return;
+	n = write(a->pipe[1], &cmd, 1);
+	(void)n; /* a full pipe already holds a wake-up */
+}
+
+static int grant_start(struct access *a, uid_t uid, unsigned seconds)
+{
+	char from[32], until[32];
+	struct grant *g;
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&a->grant_lock);
+	grants_expire(a);
+	g = grant_find(a, uid);
+	if (!g) {
+		if (a->n_grants == a->max_grants) {
+			size_t max = a->max_grants ? 2 * a->max_grants : 8;
+			struct grant *p = realloc(a->grants, max * sizeof(*p));
+
+			if (!p) {
+				pthread_mutex_unlock(&a->grant_lock);
+				return -ENOMEM;
+			}
+			a->grants = p;
+			a->max_grants = max;
+		}
+		g = &a->grants[a->n_grants];
+		g->uid = uid;
+		g->uses = 0;
+		__atomic_store_n(&a->n_grants, a->n_grants + 1, __ATOMIC_RELEASE);
+	}
+	g->start = now;
+	g->end = now + (time_t)seconds;
+	g->deadline = clock_ns(CLOCK_BOOTTIME) + (uint64_t)seconds * 1000000000ULL;
+	iso_time(g->start, from, sizeof(from));
+	iso_time(g->end, until, sizeof(until));
+	audit(a, LOG_NOTICE, "emergency access granted: uid=%u from %s until %s",
+	      (unsigned)uid, from, until);
+	pthread_mutex_unlock(&a->grant_lock);
+	wake_keeper(a, 'g');
+	return 0;
+}
+
+/* Milliseconds until the next grant expires, -1 for none. */
+static int grants_timeout(struct access *a)
+{
+	uint64_t next = UINT64_MAX, now, ms;
+
+	pthread_mutex_lock(&a->grant_lock);
+	for (size_t i = 0; i < a->n_grants; i++)
+		if (a->grants[i].deadline < next)
+			next = a->grants[i].deadline;
+	pthread_mutex_unlock(&a->grant_lock);
+	if (next == UINT64_MAX)
+		return -1;
+	now = clock_ns(CLOCK_BOOTTIME);
+	if (next <= now)
+		return 0;
+	ms = (next - now + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void note_access(struct access *a, const struct caller *c, const char *op,
+			unsigned right, const struct medfs_decision *d)
+{
+	struct grant *g;
+
+	if (!d->allowed) {
+		audit(a, LOG_WARNING, "denied: uid=%u op=%s right=%s rule=%u",
+		      (unsigned)c->uid, op, right_name(right), d->line);
+		return;
+	}
+	if (!d->emergency)
+		return;
+	pthread_mutex_lock(&a->grant_lock);
+	a->emergency_uses++;
+	g = grant_find(a, c->uid);
+	if (g)
+		g->uses++;
+	pthread_mutex_unlock(&a->grant_lock);
+	audit(a, LOG_NOTICE, "emergency access: uid=%u op=%s right=%s rule=%u",
+	      (unsigned)c->uid, op, right_name(right), d->line);
+}
+
+/* Decisions. */
+
+static void subject_of(const struct caller *c, int emergency, struct medfs_subject *s)
+{
+	s->uid = c->uid;
+	s->gid = c->gid;
+	s->groups = c->id->groups;
+	s->ngroups = c->id->ngroups;
+	s->program = c->id->program;
+	s->emergency = emergency;
+}
+
+static size_t verdict_slot(const struct access *a, uint64_t serial, unsigned key,
+			   const char *path, size_t len)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t x;
+
+	crypto_shorthash(h, (const unsigned char *)path, len, a->hash_key);
+	memcpy(&x, h, sizeof(x));
+	x ^= serial * 0x9e3779b97f4a7c15ULL;
+	x ^= (uint64_t)key * 0xc2b2ae3d27d4eb4fULL;
+	x ^= x >> 31;
+	return (size_t)(x % VERDICT_SLOTS);
+}
+
+/* One right; under policy_lock (read). A collision overwrites the slot. */
+static void decide_one(struct access *a, const struct caller *c, int emergency,
+		       const char *path, unsigned right, struct medfs_decision *d)
+{
+	size_t len = strlen(path);
+	uint64_t serial = c->id->serial;
+	pthread_mutex_t *lock = NULL;
+	struct verdict *v = NULL;
+	struct medfs_subject s;
+
+	if (len < VERDICT_PATH) {
+		size_t slot =
+			verdict_slot(a, serial, right << 1 | (emergency != 0), path, len);
+
+		v = &a->verdicts[slot];
+		lock = &a->verdict_locks[slot % VERDICT_LOCKS];
+		pthread_mutex_lock(lock);
+		if (v->gen == a->gen && v->serial == serial && v->right == right &&
+		    v->emergency == (emergency != 0) &&
+		    memcmp(v->path, path, len + 1) == 0) {
+			*d = v->d;
+			pthread_mutex_unlock(lock);
+			return;
+		}
+		pthread_mutex_unlock(lock);
+	}
+	subject_of(c, emergency, &s);
+	medfs_policy_decide(a->policy, &s, path, right, d);
+	if (!v)
+		return;
+	pthread_mutex_lock(lock);
+	v->gen = a->gen;
+	v->serial = serial;
+	v->right = (unsigned char)right;
+	v->emergency = emergency != 0;
+	v->d = *d;
+	memcpy(v->path, path, len + 1);
+	pthread_mutex_unlock(lock);
+}
+
+int access_has_policy(const struct access *a)
+{
+	return a->policy_path != NULL;
+}
+
+int access_decide(struct access *a, const struct caller *c, const char *op,
+		  const char *path, unsigned rights, int how, int *emergency)
+{
+	struct medfs_decision d[6];
+	unsigned asked[6];
+	size_t n = 0, first;
+	int em, flagged = 0;
+
+	if (emergency)
+		*emergency = 0;
+	if (!a->policy_path) {
+		const struct medfs_decision owner = { c->uid == a->owner, 0, 0 };
+
+		if (!owner.allowed)
+			note_access(a, c, op, rights, &owner);
+		return owner.allowed ? 0 : -EACCES;
+	}
+	if (!rights)
+		return 0;
+	em = grant_active(a, c->uid);
+	pthread_rwlock_rdlock(&a->policy_lock);
+	for (unsigned r = 1; r <= MEDFS_RIGHT_ALL; r <<= 1) {
+		if (!(rights & r))
+			continue;
+		asked[n] = r;
+		decide_one(a, c, em, path, r, &d[n]);
+		if (d[n++].allowed == (how == ACCESS_ANY))
+			break;
+	}
+	pthread_rwlock_unlock(&a->policy_lock);
+	if (n == 0)
+		return -EACCES; /* no right the policy knows */
+
+	/* All: every allowed right and the denied one. Any: the one that
+	 * allowed, or the last denial. */
+	first = how == ACCESS_ANY ? n - 1 : 0;
+	for (size_t i = first; i < n; i++) {
+		note_access(a, c, op, asked[i], &d[i]);
+		flagged |= d[i].allowed && d[i].emergency;
+	}
+	if (!d[n - 1].allowed)
+		return -EACCES;
+	if (emergency)
+		*emergency = flagged;
+	return 0;
+}
+
+int access_listed(struct access *a, const struct caller *c, const char *path,
+		  unsigned *emergency_rule)
+{
+	struct medfs_decision d;
+	int em;
+
+	if (!a->policy_path)
+		return 1;
+	em = grant_active(a, c->uid);
+	pthread_rwlock_rdlock(&a->policy_lock);
+	decide_one(a, c, em, path, MEDFS_RIGHT_LIST, &d);
+	pthread_rwlock_unlock(&a->policy_lock);
+	if (d.allowed && d.emergency)
+		*emergency_rule = d.line;
+	return d.allowed;
+}
+
+void access_listed_emergency(struct access *a, const struct caller *c, unsigned rule)
+{
+	const struct medfs_decision d = { 1, rule, 1 };
+
+	note_access(a, c, "readdir", MEDFS_RIGHT_LIST, &d);
+}
+
+/* The emergency attributes. */
+
+int access_special_xattr(const char *path, const char *name)
+{
+	return strcmp(path, "/") == 0 &&
+	       (strcmp(name, EMERGENCY_XATTR) == 0 || strcmp(name, GRANTS_XATTR) == 0);
+}
+
+/* getxattr's answer: the size alone, or the text if it fits. */
+static int xattr_out(const char *text, size_t len, char *value, size_t size)
+{
+	if (len > INT_MAX)
+		return -E2BIG;
+	if (size == 0)
+		return (int)len;
+	if (size < len)
+		return -ERANGE;
+	memcpy(value, text, len);
+	return (int)len;
+}
+
+static int blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' &&
+		    s[i] != '\0')
+			return 0;
+	return 1;
+}
+
+/* Starts (or renews) the caller's grant. The reason is required but
+ * never logged: it may name a patient. */
+int access_xattr_set(struct access *a, const char *name, const char *value, size_t size)
+{
+	const struct medfs_decision refused = { 0, 0, 0 };
+	struct medfs_subject s;
+	struct caller c;
+	unsigned seconds = 0;
+	int eligible = 0, ret;
+
+	if (strcmp(name, GRANTS_XATTR) == 0)
+		return -EPERM;
+	if (blank(value, size))
+		return -EINVAL;
+	ret = caller_get(a, &c);
+	if (ret < 0)
+		return ret;
+	if (a->policy_path) {
+		subject_of(&c, 0, &s);
+		pthread_rwlock_rdlock(&a->policy_lock);
+		eligible = medfs_policy_emergency_eligible(a->policy, &s);
+		seconds = medfs_policy_emergency_seconds(a->policy);
+		pthread_rwlock_unlock(&a->policy_lock);
+	}
+	if (eligible) {
+		ret = grant_start(a, c.uid, seconds);
+	} else {
+		note_access(a, &c, "emergency", 0, &refused);
+		ret = -EACCES;
+	}
+	caller_put(&c);
+	return ret;
+}
+
+static int grants_text(struct access *a, const struct caller *c, char **text, size_t *len)
+{
+	const struct medfs_decision refused = { 0, 0, 0 };
+	char from[32], until[32];
+	size_t size, used = 0;
+	char *buf;
+
+	if (c->uid != a->owner && c->uid != 0) {
+		note_access(a, c, "grants", 0, &refused);
+		return -EACCES;
+	}
+	pthread_mutex_lock(&a->grant_lock);
+	grants_expire(a);
+	size = a->n_grants * 128 + 1;
+	buf = malloc(size);
+	for (size_t i = 0; buf && i < a->n_grants; i++) {
+		const struct grant *g = &a->grants[i];
+
+		iso_time(g->start, from, sizeof(from));
+		iso_time(g->end, until, sizeof(until));
+		used += (size_t)snprintf(buf + used, size - used,
+					 "uid=%u start=%s end=%s accesses=%lu\n",
+					 (unsigned)g->uid, from, until, g->uses);
+	}
+	pthread_mutex_unlock(&a->grant_lock);
+	if (!buf)
+		return -ENOMEM;
+	*text = buf;
+	*len = used;
+	return 0;
+}
+
+int access_xattr_get(struct access *a, const char *name, char *value, size_t size)
+{
+	char until[32], own[64];
+	char *text = NULL;
+	size_t len = 0;
+	struct caller c;
+	struct grant *g;
+	int ret;
+
+	ret = caller_get(a, &c);
+	if (ret < 0)
+		return ret;
+	if (strcmp(name, GRANTS_XATTR) == 0) {
+		ret = grants_text(a, &c, &text, &len);
+		if (ret == 0)
+			ret = xattr_out(text, len, value, size);
+		free(text);
+		goto out;
+	}
+	pthread_mutex_lock(&a->grant_lock);
+	grants_expire(a);
+	g = grant_find(a, c.uid);
+	if (g) {
+		iso_time(g->end, until, sizeof(until));
+		len = (size_t)snprintf(own, sizeof(own), "active until %s", until);
+	}
+	pthread_mutex_unlock(&a->grant_lock);
+	ret = g ? xattr_out(own, len, value, size) : -ENODATA;
+out:
+	caller_put(&c);
+	return ret;
+}
+
+int access_xattr_remove(struct access *a, const char *name)
+{
+	struct caller c;
+	struct grant *g;
+	int ret;
+
+	if (strcmp(name, GRANTS_XATTR) == 0)
+		return -EPERM;
+	ret = caller_get(a, &c);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&a->grant_lock);
+	grants_expire(a);
+	g = grant_find(a, c.uid);
+	if (g)
+		grant_end(a, g, "ended by its holder");
+	pthread_mutex_unlock(&a->grant_lock);
+	caller_put(&c);
+	return g ? 0 : -ENODATA;
+}
+
+/* Reload, and the keeper thread. */
+
+static void reload(struct access *a)
+{
+	const struct loader l = { a->policy_path, say_audit, a };
+	struct medfs_policy *p = NULL, *old;
+
+	if (load(a->policy_path, a->owner, &l, &p) < 0) {
+		audit(a, LOG_ERR, "policy %s rejected: the policy in force stays",
+		      a->policy_path);
+		return;
+	}
+	pthread_rwlock_wrlock(&a->policy_lock);
+	old = a->policy;
+	a->policy = p;
+	a->gen++; /* every cached decision is now stale */
+	pthread_rwlock_unlock(&a->policy_lock);
+	medfs_policy_free(old);
+	audit(a, LOG_NOTICE, "policy reloaded from %s", a->policy_path);
+}
+
+/* Reloads on request and ends grants on time, so that their end is
+ * logged when it happens (decisions check the deadline themselves). */
+static void *keeper(void *arg)
+{
+	struct access *a = arg;
+	char cmds[64];
+
+	for (;;) {
+		struct pollfd p = { .fd = a->pipe[0], .events = POLLIN };
+		int quit = 0, again = 0, n;
+		ssize_t got;
+
+		n = poll(&p, 1, grants_timeout(a));
+		if (n < 0 && errno != EINTR)
+			break;
+		pthread_mutex_lock(&a->grant_lock);
+		grants_expire(a);
+		pthread_mutex_unlock(&a->grant_lock);
+		if (n <= 0)
+			continue;
+		got = read(a->pipe[0], cmds, sizeof(cmds));
+		for (ssize_t i = 0; i < got; i++) {
+			quit |= cmds[i] == 'q';
+			again |= cmds[i] == 'h';
+		}
+		if (quit)
+			break;
+		if (again)
+			reload(a);
+	}
+	return NULL;
+}
+
+/* The write end of the keeper's pipe, for the signal handler. */
+static int hup_fd = -1;
+
+static void on_sighup(int sig)
+{
+	const char cmd = 'h';
+	int saved = errno;
+	ssize_t n;
+
+	(void)sig;
+	n = write(hup_fd, &cmd, 1);
+	(void)n; /* a full pipe already holds a reload */
+	errno = saved;
+}
+
+int access_start(struct access *a)
+{
+	struct sigaction sa = { .sa_handler = on_sighup, .sa_flags = SA_RESTART };
+	sigset_t all, old;
+	int err;
+
+	if (!a->policy_path)
+		return 0;
+	if (pipe2(a->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		a->pipe[0] = a->pipe[1] = -1;
+		return -errno;
+	}
+	/* The keeper takes no signal: they must reach libfuse's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&a->keeper, NULL, keeper, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	a->started = 1;
+	hup_fd = a->pipe[1];
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+void access_stop(struct access *a)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+
+	if (!a->started)
+		return;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	hup_fd = -1;
+	wake_keeper(a, 'q');
+	pthread_join(a->keeper, NULL);
+	a->started = 0;
+}
+
+int access_new(struct access **out, const struct access_options *o)
+{
+	pthread_rwlockattr_t attr;
+	struct access *a;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto fail;
+	a->pipe[0] = a->pipe[1] = -1;
+	a->owner = o->owner;
+	a->foreground = o->foreground;
+	a->gen = 1;
+	if (o->policy_path) {
+		a->policy_path = strdup(o->policy_path);
+		a->verdicts = calloc(VERDICT_SLOTS, sizeof(*a->verdicts));
+		if (!a->policy_path || !a->verdicts)
+			goto fail;
+	}
+	a->policy = o->policy;
+	randombytes_buf(a->hash_key, sizeof(a->hash_key));
+	/* Reloads must not starve behind a steady stream of decisions. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&a->policy_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&a->ident_lock, NULL);
+	pthread_mutex_init(&a->grant_lock, NULL);
+	for (size_t i = 0; i < VERDICT_LOCKS; i++)
+		pthread_mutex_init(&a->verdict_locks[i], NULL);
+	*out = a;
+	return 0;
+fail:
+	if (a) {
+		free(a->policy_path);
+		free(a->verdicts);
+		free(a);
+	}
+	if (o->policy)
+		medfs_policy_free(o->policy);
+	return -ENOMEM;
+}
+
+void access_free(struct access *a)
+{
+	if (!a)
+		return;
+	access_stop(a);
+	if (a->pipe[0] >= 0)
+		close(a->pipe[0]);
+	if (a->pipe[1] >= 0)
+		close(a->pipe[1]);
+	if (a->emergency_uses)
+		audit(a, LOG_NOTICE,
+		      "%lu accesses made under emergency grants on this mount",
+		      a->emergency_uses);
+	for (size_t i = 0; i < IDENT_SLOTS; i++)
+		ident_put(a->idents[i]);
+	for (size_t i = 0; i < VERDICT_LOCKS; i++)
+		pthread_mutex_destroy(&a->verdict_locks[i]);
+	pthread_mutex_destroy(&a->grant_lock);
+	pthread_mutex_destroy(&a->ident_lock);
+	pthread_rwlock_destroy(&a->policy_lock);
+	if (a->policy)
+		medfs_policy_free(a->policy);
+	free(a->grants);
+	free(a->verdicts);
+	free(a->policy_path);
+	free(a);
+}

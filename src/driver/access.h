@@ -1,0 +1,90 @@
+/* medfs driver: who may do what through the mount.
+ *
+ * The caller of each FUSE request (uid, gid, supplementary groups and the
+ * executable of its pid), the access policy in force, emergency grants,
+ * reload on SIGHUP, and the audit messages of denials and emergency
+ * accesses. Without a policy only the user who mounted gets in. The
+ * evaluation itself is the library's (medfs/policy.h); this is the glue
+ * that feeds it from the FUSE request and caches its answers. */
+#ifndef MEDFS_DRIVER_ACCESS_H
+#define MEDFS_DRIVER_ACCESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "medfs/policy.h"
+
+struct access;
+struct ident;
+
+/* The caller of the current request. */
+struct caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	struct ident *id; /* groups and program; NULL without a policy */
+};
+
+/* Reads (StrictModes: owned by root or owner, writable by nobody else)
+ * and parses the policy file at start-up, printing every problem on
+ * stderr, errors as "medfs: NAME:LINE:COL: error: MSG" where NAME is the
+ * file as given. Returns 0 with the policy in *out, or -1. */
+int access_load_policy(const char *path, const char *name, uid_t owner,
+		       struct medfs_policy **out);
+
+struct access_options {
+	const char *policy_path;     /* absolute, for reloads; NULL: no policy */
+	struct medfs_policy *policy; /* taken over, even on failure */
+	uid_t owner;		     /* the user who mounted */
+	int foreground;		     /* audit messages also go to stderr */
+};
+
+/* Returns 0 or -errno. */
+int access_new(struct access **out, const struct access_options *o);
+void access_free(struct access *a);
+
+/* With a policy: SIGHUP reloads it (the handler replaces libfuse's, so
+ * call this after fuse_set_signal_handlers), and a thread reloads and
+ * ends expired emergency grants on time. Returns 0 or -errno. */
+int access_start(struct access *a);
+void access_stop(struct access *a);
+
+int access_has_policy(const struct access *a);
+
+/* The caller of the current FUSE request. Returns 0, or -EACCES (logged)
+ * when its groups cannot be read: then nobody can tell which group rules
+ * apply, and it is denied everything. Pair with caller_put. */
+int caller_get(struct access *a, struct caller *c);
+void caller_put(struct caller *c);
+
+/* How access_decide combines several rights. */
+enum { ACCESS_ALL, ACCESS_ANY };
+
+/* Decides rights (MEDFS_RIGHT_* bits: all of them, or any one with
+ * ACCESS_ANY) on path for caller c doing op (a name for the log). No
+ * rights: only whether c may use the mount at all. Returns 0, or -EACCES,
+ * logged with the uid, op and deciding rule line (never the path). Sets
+ * *emergency (may be NULL) when an emergency grant was needed. */
+int access_decide(struct access *a, const struct caller *c, const char *op,
+		  const char *path, unsigned rights, int how, int *emergency);
+
+/* readdir: whether c may see path (list), without logging a denial.
+ * When only an emergency grant shows it, *emergency_rule is set to the
+ * line of the rule that does. */
+int access_listed(struct access *a, const struct caller *c, const char *path,
+		  unsigned *emergency_rule);
+/* Counts and logs one listing that showed entries only under an emergency
+ * grant (rule: a line access_listed gave). */
+void access_listed_emergency(struct access *a, const struct caller *c, unsigned rule);
+
+/* The emergency attributes of the mount root: user.medfs.emergency (the
+ * caller's own grant: set with a reason to start it, get, remove to end
+ * it) and user.medfs.emergency.grants (every active grant, for the user
+ * who mounted and root). access_special_xattr says whether path and name
+ * are one of them; the others return 0 (or a byte count) or -errno. */
+int access_special_xattr(const char *path, const char *name);
+int access_xattr_set(struct access *a, const char *name, const char *value, size_t size);
+int access_xattr_get(struct access *a, const char *name, char *value, size_t size);
+int access_xattr_remove(struct access *a, const char *name);
+
+#endif
