@@ -31,7 +31,7 @@
 #include "medfs/header.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
-#include "medfs/passphrase.h"
+#include "medfs/unlock.h"
 #include "medfs/vault.h"
 
 #define READ_CHUNK (1024 * 1024)
@@ -78,7 +78,8 @@ struct children {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: medfs-fsck VAULT [--passphrase-file FILE] [-v] [--help]\n"
+		"usage: medfs-fsck VAULT [--passphrase-file FILE | --keyfile FILE |\n"
+		"                  --recovery-key-file FILE] [-v] [--help]\n"
 		"\n"
 		"Checks every directory header, name, file header, block, symlink\n"
 		"target and extended attribute of the medfs vault VAULT, which should\n"
@@ -86,6 +87,8 @@ static void usage(FILE *f)
 		"\n"
 		"  --passphrase-file FILE  read the passphrase from the first line\n"
 		"                          of FILE (default: ask on the terminal)\n"
+		"  --keyfile FILE          unlock with a key file slot\n"
+		"  --recovery-key-file FILE  unlock with a recovery key, as printed\n"
 		"  -v, --verbose           name every object as it is checked\n"
 		"  -h, --help              show this help\n"
 		"\n"
@@ -630,44 +633,32 @@ out:
 	free(c.v);
 }
 
-/* Reads one copy of the config; returns 0, -ENOENT or -EBADMSG. */
+/* Reads one copy of the config (either format); returns 0, -ENOENT or
+ * -EBADMSG. */
 static int read_config_copy(const struct fsck *k, const char *name,
-			    uint8_t out[MEDFS_CONFIG_LEN],
+			    uint8_t out[MEDFS_CONFIG_LEN + 1], size_t *len,
 			    const uint8_t vault_key[MEDFS_KEY_LEN])
 {
 	struct medfs_config c;
-	char *p;
-	ssize_t r;
-	int fd, ret;
-	uint8_t extra;
+	int ret;
 
-	if (asprintf(&p, "%s/%s", k->vault_dir, name) < 0)
-		return -ENOMEM;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	free(p);
-	if (fd < 0)
-		return -errno;
-	r = pread(fd, out, MEDFS_CONFIG_LEN, 0);
-	ret = r < 0 ? -errno : 0;
-	if (ret == 0 &&
-	    (r != MEDFS_CONFIG_LEN || pread(fd, &extra, 1, MEDFS_CONFIG_LEN) != 0))
-		ret = -EBADMSG;
-	close(fd);
+	ret = medfs_config_read(k->vault_dir, name, out, len);
 	if (ret == 0)
-		ret = medfs_config_decode(&c, out, MEDFS_CONFIG_LEN);
+		ret = medfs_config_decode(&c, out, *len);
 	if (ret == 0)
 		ret = medfs_config_verify(out, vault_key);
-	return ret;
+	return ret == -ENOENT ? ret : ret < 0 ? -EBADMSG : 0;
 }
 
 /* Both copies of the config must authenticate and be the same. */
 static void check_config(struct fsck *k, const uint8_t vault_key[MEDFS_KEY_LEN])
 {
-	static uint8_t primary[MEDFS_CONFIG_LEN], backup[MEDFS_CONFIG_LEN];
+	static uint8_t primary[MEDFS_CONFIG_LEN + 1], backup[MEDFS_CONFIG_LEN + 1];
+	size_t lp = 0, lb = 0;
 	int rp, rb;
 
-	rp = read_config_copy(k, MEDFS_CONFIG_NAME, primary, vault_key);
-	rb = read_config_copy(k, MEDFS_CONFIG_BACKUP_NAME, backup, vault_key);
+	rp = read_config_copy(k, MEDFS_CONFIG_NAME, primary, &lp, vault_key);
+	rb = read_config_copy(k, MEDFS_CONFIG_BACKUP_NAME, backup, &lb, vault_key);
 	if (rp < 0)
 		problem(k, NULL, -1, MEDFS_CONFIG_NAME, -1, "vault config %s",
 			rp == -EBADMSG ? "is damaged or fails authentication"
@@ -678,7 +669,7 @@ static void check_config(struct fsck *k, const uint8_t vault_key[MEDFS_KEY_LEN])
 			"vault config %s",
 			rb == -EBADMSG ? "is damaged or fails authentication"
 				       : strerror(-rb));
-	if (rp == 0 && rb == 0 && sodium_memcmp(primary, backup, MEDFS_CONFIG_LEN) != 0)
+	if (rp == 0 && rb == 0 && (lp != lb || sodium_memcmp(primary, backup, lp) != 0))
 		problem(k, NULL, -1, MEDFS_CONFIG_BACKUP_NAME, -1,
 			"differs from %s (interrupted key change? write the config "
 			"again with medfs-key)",
@@ -714,24 +705,38 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ "keyfile", required_argument, NULL, 'k' },
+		{ "recovery-key-file", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fsck k = { 0 };
 	struct medfs_config config;
-	const char *pass_file = NULL;
+	const char *secret_file = NULL;
+	enum medfs_slot_kind kind = MEDFS_SLOT_PASSPHRASE;
+	char why[512];
+	int secret_given = 0;
 	uint8_t *vault_key = NULL;
 	struct medfs_binding root = { .name = "", .name_len = 0 };
-	char *prompt = NULL, *pass = NULL, *vault_dir = NULL;
-	size_t pass_len = 0;
+	char *vault_dir = NULL;
 	struct stat st;
 	int c, ret, slot, used_backup = 0, status = EXIT_FAILED;
 
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			pass_file = optarg;
+		case 'k':
+		case 'r':
+			if (secret_given++) {
+				fprintf(stderr, "medfs-fsck: give one of --passphrase-file, "
+						"--keyfile and --recovery-key-file\n");
+				return EXIT_FAILED;
+			}
+			secret_file = optarg;
+			kind = c == 'p' ? MEDFS_SLOT_PASSPHRASE
+			       : c == 'k' ? MEDFS_SLOT_KEYFILE
+					  : MEDFS_SLOT_RECOVERY;
 			break;
 		case 'v':
 			k.verbose = true;
@@ -780,38 +785,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if (pass_file) {
-		ret = medfs_passphrase_from_file(pass_file, &pass, &pass_len);
-		if (ret < 0) {
-			fprintf(stderr,
-				"medfs-fsck: cannot read the passphrase from %s: %s\n",
-				pass_file,
-				ret == -EINVAL	? "empty passphrase"
-				: ret == -E2BIG ? "passphrase too long"
-						: strerror(-ret));
-			goto out;
-		}
-	} else {
-		if (asprintf(&prompt, "Passphrase for %s: ", vault_dir) < 0) {
-			fprintf(stderr, "medfs-fsck: out of memory\n");
-			goto out;
-		}
-		ret = medfs_passphrase_prompt(prompt, &pass, &pass_len);
-		if (ret < 0) {
-			if (ret == -ENXIO)
-				fprintf(stderr,
-					"medfs-fsck: no terminal to ask for the "
-					"passphrase: use --passphrase-file FILE\n");
-			else
-				fprintf(stderr,
-					"medfs-fsck: cannot read the passphrase: %s\n",
-					ret == -EINVAL	? "empty passphrase"
-					: ret == -E2BIG ? "passphrase too long"
-							: strerror(-ret));
-			goto out;
-		}
-	}
-
 	vault_key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	k.name_key = medfs_secret_alloc(MEDFS_NAME_KEY_LEN);
 	k.dir_key = medfs_secret_alloc(MEDFS_KEY_LEN);
@@ -821,38 +794,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	slot = medfs_config_load(vault_dir, MEDFS_SLOT_PASSPHRASE, (const uint8_t *)pass,
-				 pass_len, &config, vault_key, &used_backup);
-	medfs_passphrase_free(pass);
-	pass = NULL;
-	if (slot < 0) {
-		switch (slot) {
-		case -EKEYREJECTED:
-			fprintf(stderr,
-				"medfs-fsck: wrong passphrase: no key slot of %s "
-				"accepts it\n",
-				vault_dir);
-			break;
-		case -ENOENT:
-			fprintf(stderr, "medfs-fsck: %s is not a medfs vault (no %s)\n",
-				vault_dir, MEDFS_CONFIG_NAME);
-			break;
-		case -EBADMSG:
-			fprintf(stderr,
-				"medfs-fsck: %s: both copies of the vault config "
-				"(%s, %s) are damaged\n",
-				vault_dir, MEDFS_CONFIG_NAME, MEDFS_CONFIG_BACKUP_NAME);
-			break;
-		case -EPROTONOSUPPORT:
-			fprintf(stderr,
-				"medfs-fsck: %s: unsupported vault format version "
-				"(made by a newer medfs?)\n",
-				vault_dir);
-			break;
-		default:
-			fprintf(stderr, "medfs-fsck: cannot read the config of %s: %s\n",
-				vault_dir, strerror(-slot));
-		}
+	ret = medfs_unlock(vault_dir, kind, secret_file, &config, vault_key, &slot,
+			   &used_backup, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "medfs-fsck: %s\n", why);
 		goto out;
 	}
 	if (k.verbose)
@@ -912,13 +857,10 @@ out:
 	for (size_t i = 0; i < k.n_reported; i++)
 		free(k.reported[i]);
 	free(k.reported);
-	if (pass)
-		medfs_passphrase_free(pass);
 	medfs_secret_free(vault_key);
 	medfs_secret_free(k.name_key);
 	medfs_secret_free(k.dir_key);
 	medfs_secret_free(k.buf);
-	free(prompt);
 	free(vault_dir);
 	return status;
 }

@@ -27,6 +27,7 @@
 
 #include "medfs/config.h"
 #include "medfs/crypto.h"
+#include "medfs/journal.h"
 #include "medfs/log.h"
 #include "medfs/passphrase.h"
 #include "medfs/rotate.h"
@@ -43,6 +44,7 @@ static void init_usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG " init VAULT [--passphrase-file FILE] [--kdf-time N]\n"
 		"                      [--kdf-memory MIB] [--label TEXT]\n"
+		"                      [--auditor-key PREFIX.pub]\n"
 		"\n"
 		"Creates a new vault in VAULT, which must be absent or an empty "
 		"directory:\n"
@@ -59,6 +61,10 @@ static void init_usage(FILE *f)
 		"  --kdf-memory MIB        Argon2id memory in MiB, at least 1 (default "
 		"%llu)\n"
 		"  --label TEXT            label of key slot 0, at most %d bytes\n"
+		"  --auditor-key FILE      the auditor's public key (made by\n"
+		"                          'medfs-journal keygen'): the access journal\n"
+		"                          is sealed to it; a vault without one does\n"
+		"                          not mount (see set-auditor)\n"
 		"  -h, --help              show this help\n",
 		MEDFS_KDF_OPSLIMIT_DEFAULT, MEDFS_KDF_MEMLIMIT_DEFAULT / MIB,
 		MEDFS_SLOT_LABEL_MAX);
@@ -169,11 +175,29 @@ static int read_new_passphrase(const char *file, char **pass, size_t *len)
 	return ret;
 }
 
+/* Reads an auditor's public key file (PREFIX.pub). Returns 0 or -1 after
+ * saying why. */
+static int read_auditor_key(const char *path, struct medfs_auditor_key **k)
+{
+	int ret = medfs_auditor_key_read_public(path, k);
+
+	if (ret < 0) {
+		fprintf(stderr,
+			PROG ": %s: %s (make one with 'medfs-journal keygen --out "
+			     "PREFIX' and give PREFIX.pub)\n",
+			path, ret == -EBADMSG || ret == -EINVAL ? "not an auditor public key"
+								  : strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_init(int argc, char *argv[])
 {
-	enum { OPT_PASSFILE = 256, OPT_KDF_TIME, OPT_KDF_MEMORY, OPT_LABEL };
+	enum { OPT_PASSFILE = 256, OPT_KDF_TIME, OPT_KDF_MEMORY, OPT_LABEL, OPT_AUDITOR };
 	static const struct option options[] = {
 		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
+		{ "auditor-key", required_argument, NULL, OPT_AUDITOR },
 		{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
 		{ "kdf-memory", required_argument, NULL, OPT_KDF_MEMORY },
 		{ "label", required_argument, NULL, OPT_LABEL },
@@ -184,7 +208,8 @@ static int cmd_init(int argc, char *argv[])
 		.opslimit = MEDFS_KDF_OPSLIMIT_DEFAULT,
 		.memlimit = MEDFS_KDF_MEMLIMIT_DEFAULT,
 	};
-	const char *vault, *passfile = NULL, *label = NULL;
+	const char *vault, *passfile = NULL, *label = NULL, *auditor = NULL;
+	struct medfs_auditor_key *ak = NULL;
 	struct medfs_config config;
 	uint8_t *key = NULL;
 	char *pass = NULL;
@@ -233,6 +258,9 @@ static int cmd_init(int argc, char *argv[])
 			}
 			label = optarg;
 			break;
+		case OPT_AUDITOR:
+			auditor = optarg;
+			break;
 		case 'h':
 			init_usage(stdout);
 			return EXIT_SUCCESS;
@@ -262,6 +290,8 @@ static int cmd_init(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 
+	if (auditor && read_auditor_key(auditor, &ak) < 0)
+		return EXIT_FAILURE;
 	/* Ask first: a typo must not leave a half-made vault behind. */
 	if (read_new_passphrase(passfile, &pass, &pass_len) < 0)
 		goto out;
@@ -272,6 +302,11 @@ static int cmd_init(int argc, char *argv[])
 	}
 	randombytes_buf(key, MEDFS_KEY_LEN);
 	medfs_config_init(&config);
+	if (ak) {
+		config.has_auditor = 1;
+		memcpy(config.auditor_pk, medfs_auditor_key_box_pk(ak),
+		       sizeof(config.auditor_pk));
+	}
 	ret = medfs_slot_set(&config, 0, MEDFS_SLOT_PASSPHRASE, (const uint8_t *)pass,
 			     pass_len, &kdf, label, key);
 	if (ret == -ENOMEM) {
@@ -307,9 +342,11 @@ static int cmd_init(int argc, char *argv[])
 		undo_init(vault, created_dir);
 		goto out;
 	}
-	printf(PROG ": created vault %s (key slot 0: passphrase)\n", vault);
+	printf(PROG ": created vault %s (key slot 0: passphrase%s)\n", vault,
+	       ak ? "; auditor key recorded" : "; no auditor key yet: see set-auditor");
 	status = EXIT_SUCCESS;
 out:
+	medfs_auditor_key_free(ak);
 	medfs_secret_free(key);
 	medfs_passphrase_free(pass);
 	return status;
@@ -1827,6 +1864,147 @@ out:
 	return status;
 }
 
+static void set_auditor_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " set-auditor VAULT PREFIX.pub [--journal DIR] [authorization]\n"
+		"\n"
+		"Records the auditor's public key (made by 'medfs-journal keygen') in\n"
+		"the vault: the access journal is sealed to it from the next mount on.\n"
+		"The change is itself journaled: a record naming the new key is\n"
+		"appended to the journal, still under the old auditor key. Refused while\n"
+		"the vault is mounted.\n"
+		"\n"
+		"Options:\n"
+		"  --journal DIR              the journal directory, when the vault is\n"
+		"                             mounted with -o journal=DIR (default\n"
+		"                             VAULT/journal)\n" AUTH_HELP);
+}
+
+/* Journals the change of auditor key under the old key, when there is a
+ * journal to continue. */
+static int journal_set_auditor(const char *dir, const struct medfs_config *c,
+			       const uint8_t *vault_key, const uint8_t new_pk[32])
+{
+	struct medfs_journal_writer *w = NULL;
+	struct medfs_journal_record r;
+	char detail[128], hex[65];
+	uint8_t *state_key;
+	struct stat st;
+	int ret;
+
+	if (!c->has_auditor || stat(dir, &st) < 0)
+		return 0; /* no journal yet: nothing to continue */
+	state_key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (!state_key)
+		return -ENOMEM;
+	ret = medfs_subkey_derive(state_key, MEDFS_SUBKEY_JOURNAL, vault_key);
+	if (ret == 0)
+		ret = medfs_journal_writer_open(&w, dir, c->auditor_pk, c->vault_id, state_key,
+						NULL);
+	if (ret == 0) {
+		memset(&r, 0, sizeof(r));
+		r.op = MEDFS_OP_SET_AUDITOR;
+		r.uid = getuid();
+		r.gid = getgid();
+		r.pid = getpid();
+		r.program = "medfs-key";
+		r.offset = -1;
+		sodium_bin2hex(hex, sizeof(hex), new_pk, 32);
+		snprintf(detail, sizeof(detail), "new auditor key %s", hex);
+		r.detail = detail;
+		ret = medfs_journal_append(w, &r, 1);
+		if (ret == 0)
+			ret = medfs_journal_writer_close(w);
+		else
+			medfs_journal_writer_close(w);
+	}
+	medfs_secret_free(state_key);
+	return ret;
+}
+
+static int cmd_set_auditor(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "journal", required_argument, NULL, OPT_JOURNAL },
+		AUTH_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct medfs_auditor_key *ak = NULL;
+	struct medfs_config c;
+	const char *vault, *journal = NULL;
+	char journal_buf[PATH_MAX];
+	struct auth a;
+	uint8_t *key = NULL;
+	int opt, ret, lockfd = -1, status = EXIT_FAILURE;
+
+	auth_init(&a);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_JOURNAL:
+			journal = optarg;
+			break;
+		case 'h':
+			set_auditor_usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			ret = auth_option(&a, opt, optarg);
+			if (ret < 0)
+				return EXIT_USAGE;
+			if (ret == 0)
+				return bad_option(opt, argv, set_auditor_usage);
+		}
+	}
+	if (argc - optind != 2) {
+		set_auditor_usage(stderr);
+		return EXIT_USAGE;
+	}
+	vault = argv[optind];
+	if (read_auditor_key(argv[optind + 1], &ak) < 0)
+		return EXIT_FAILURE;
+	if (!journal) {
+		snprintf(journal_buf, sizeof(journal_buf), "%s/journal", vault);
+		journal = journal_buf;
+	}
+	/* Alone, like a rotation: a mounted driver is writing the journal. */
+	lockfd = lock_vault(vault, MEDFS_LOCK_ROTATE);
+	if (lockfd < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (!key) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		goto out;
+	}
+	if (open_vault(vault, &a, 0, &c, key, NULL, NULL) < 0)
+		goto out;
+	if (c.version == 1) {
+		fprintf(stderr,
+			PROG ": %s has a format 1 config: change a key slot first "
+			     "(medfs-key passwd) to convert it\n",
+			vault);
+		goto out;
+	}
+	ret = journal_set_auditor(journal, &c, key, medfs_auditor_key_box_pk(ak));
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot journal the change in %s: %s\n", journal,
+			strerror(-ret));
+		goto out;
+	}
+	c.has_auditor = 1;
+	memcpy(c.auditor_pk, medfs_auditor_key_box_pk(ak), sizeof(c.auditor_pk));
+	if (save_config(vault, &c, key) < 0)
+		goto out;
+	printf(PROG ": recorded the auditor key of %s\n", argv[optind + 1]);
+	status = EXIT_SUCCESS;
+out:
+	medfs_auditor_key_free(ak);
+	medfs_secret_free(key);
+	if (lockfd >= 0)
+		close(lockfd);
+	return status;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char *argv[]);
@@ -1840,6 +2018,7 @@ static const struct {
 	{ "backup", cmd_backup, "copy the config (key slots) of a vault to a file" },
 	{ "restore", cmd_restore, "write a config copy back to a vault" },
 	{ "rotate", cmd_rotate, "replace the vault key, keeping every key slot" },
+	{ "set-auditor", cmd_set_auditor, "record the auditor's public key" },
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 

@@ -20,7 +20,8 @@ enum medfs_subkey {
 	MEDFS_SUBKEY_LINK = 5,	   /* symlink targets */
 	MEDFS_SUBKEY_XATTR = 6,	   /* extended attribute values */
 	MEDFS_SUBKEY_CONFIG = 7,   /* MAC of the vault config */
-	MEDFS_SUBKEY_JOURNAL = 8,  /* reserved for the access journal */
+	MEDFS_SUBKEY_JOURNAL = 8,  /* the journal writer's STATE file */
+	MEDFS_SUBKEY_ROTATE = 9,   /* seals the old vault key during a rotation */
 };
 
 /* sodium_init(); returns 0, or -EIO when libsodium cannot start. */

@@ -85,7 +85,7 @@
 #define WRAPPED_LEN (MEDFS_KEY_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 /* Subkey id of the key that seals the previous vault key during a
  * rotation, next to those of crypto.h (same context "medfs-v1"). */
-#define SUBKEY_ROTATE 9
+#define SUBKEY_ROTATE MEDFS_SUBKEY_ROTATE
 
 /* Where the fields of one version lie. */
 struct layout {

@@ -25,7 +25,7 @@ int medfs_crypto_init(void)
 int medfs_subkey_derive(uint8_t out[MEDFS_KEY_LEN], enum medfs_subkey id,
 			const uint8_t vault_key[MEDFS_KEY_LEN])
 {
-	if (id < MEDFS_SUBKEY_HEADER || id > MEDFS_SUBKEY_JOURNAL)
+	if (id < MEDFS_SUBKEY_HEADER || id > MEDFS_SUBKEY_ROTATE)
 		return -EINVAL;
 	if (crypto_kdf_derive_from_key(out, MEDFS_KEY_LEN, (uint64_t)id,
 				       MEDFS_KDF_CONTEXT, vault_key) != 0) {

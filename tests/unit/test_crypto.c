@@ -67,7 +67,7 @@ START_TEST(test_subkey_invalid_id)
 	uint8_t vk[MEDFS_KEY_LEN] = { 0 }, sk[MEDFS_KEY_LEN];
 
 	ck_assert_int_eq(medfs_subkey_derive(sk, (enum medfs_subkey)0, vk), -EINVAL);
-	ck_assert_int_eq(medfs_subkey_derive(sk, (enum medfs_subkey)9, vk), -EINVAL);
+	ck_assert_int_eq(medfs_subkey_derive(sk, (enum medfs_subkey)10, vk), -EINVAL);
 	ck_assert_int_eq(medfs_subkey_derive(sk, (enum medfs_subkey) - 1, vk), -EINVAL);
 }
 END_TEST
