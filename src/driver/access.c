@@ -1,10 +1,12 @@
 /* medfs driver: who may do what through the mount (see access.h).
  *
- * Per request: the caller's identity, from a short-lived cache per pid;
- * then one library decision per right, from a cache keyed by identity,
+ * Per request: the caller's identity, from a short-lived cache per pid
+ * (kept with or without a policy: the journal names the program); then
+ * one library decision per right, from a cache keyed by identity,
  * emergency state, path and right, emptied by every reload; then
  * note_access(). The policy is swapped under a rwlock, so each decision
- * uses the policy in force when it is made. */
+ * uses the policy in force when it is made. Denials, emergency grants and
+ * policy loads also go to the journal (journal_glue.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -26,6 +28,7 @@
 #include <sodium.h>
 
 #include "access.h"
+#include "journal_glue.h"
 #include "medfs/log.h"
 
 #define EMERGENCY_XATTR "user.medfs.emergency"
@@ -72,6 +75,7 @@ struct access {
 	char *policy_path; /* NULL: no policy */
 	uid_t owner;
 	int foreground;
+	struct jnl *journal; /* NULL until set */
 
 	pthread_rwlock_t policy_lock; /* guards policy and gen */
 	struct medfs_policy *policy;
@@ -374,12 +378,13 @@ static struct ident *ident_get(struct access *a, pid_t pid, uid_t uid, gid_t gid
 	return id;
 }
 
-/* Every decision on an access by a caller passes here. The journal (a
- * later issue) records each one, with its path; the system log only gets
- * denials and the accesses an emergency grant allowed, with the uid, the
- * operation and the deciding rule's line, never the path. */
+/* Every decision on an access by a caller passes here. The journal
+ * records each denial, with its path (the accesses an emergency grant
+ * allowed are journaled by the operation itself, flagged); the system log
+ * only gets denials and the accesses an emergency grant allowed, with the
+ * uid, the operation and the deciding rule's line, never the path. */
 static void note_access(struct access *a, const struct caller *c, const char *op,
-			unsigned right, const struct medfs_decision *d);
+			const char *path, unsigned right, const struct medfs_decision *d);
 
 int caller_get(struct access *a, struct caller *c)
 {
@@ -389,15 +394,14 @@ int caller_get(struct access *a, struct caller *c)
 	c->uid = ctx->uid;
 	c->gid = ctx->gid;
 	c->pid = ctx->pid;
-	c->id = NULL;
-	if (!a->policy_path)
-		return 0;
 	c->id = ident_get(a, c->pid, c->uid, c->gid);
-	if (c->id)
+	/* Without a policy the groups decide nothing: only the journal
+	 * misses the program. */
+	if (c->id || !a->policy_path)
 		return 0;
 	audit(a, LOG_WARNING, "cannot identify the caller: uid=%u pid=%d: %s",
 	      (unsigned)c->uid, (int)c->pid, strerror(errno));
-	note_access(a, c, "identify", 0, &denied);
+	note_access(a, c, "identify", NULL, 0, &denied);
 	return -EACCES;
 }
 
@@ -405,6 +409,11 @@ void caller_put(struct caller *c)
 {
 	ident_put(c->id);
 	c->id = NULL;
+}
+
+const char *caller_program(const struct caller *c)
+{
+	return c->id ? c->id->program : NULL;
 }
 
 /* Emergency grants, one per uid. Deadlines on CLOCK_BOOTTIME, which keeps
@@ -433,6 +442,7 @@ static void grant_end(struct access *a, struct grant *g, const char *how)
 {
 	audit(a, LOG_NOTICE, "emergency access of uid=%u %s after %lu accesses",
 	      (unsigned)g->uid, how, g->uses);
+	jnl_emergency_end(a->journal, g->uid, how, g->uses);
 	*g = a->grants[a->n_grants - 1];
 	__atomic_store_n(&a->n_grants, a->n_grants - 1, __ATOMIC_RELEASE);
 }
@@ -533,13 +543,14 @@ static int grants_timeout(struct access *a)
 }
 
 static void note_access(struct access *a, const struct caller *c, const char *op,
-			unsigned right, const struct medfs_decision *d)
+			const char *path, unsigned right, const struct medfs_decision *d)
 {
 	struct grant *g;
 
 	if (!d->allowed) {
 		audit(a, LOG_WARNING, "denied: uid=%u op=%s right=%s rule=%u",
 		      (unsigned)c->uid, op, right_name(right), d->line);
+		jnl_denied(a->journal, c, op, path, right_name(right), d->line);
 		return;
 	}
 	if (!d->emergency)
@@ -620,26 +631,33 @@ static void decide_one(struct access *a, const struct caller *c, int emergency,
 	pthread_mutex_unlock(lock);
 }
 
+void access_set_journal(struct access *a, struct jnl *j)
+{
+	a->journal = j;
+}
+
 int access_has_policy(const struct access *a)
 {
 	return a->policy_path != NULL;
 }
 
 int access_decide(struct access *a, const struct caller *c, const char *op,
-		  const char *path, unsigned rights, int how, int *emergency)
+		  const char *path, unsigned rights, int how, struct access_verdict *v)
 {
 	struct medfs_decision d[6];
 	unsigned asked[6];
 	size_t n = 0, first;
 	int em, flagged = 0;
 
-	if (emergency)
-		*emergency = 0;
+	if (v) {
+		v->emergency = 0;
+		v->rule = 0;
+	}
 	if (!a->policy_path) {
 		const struct medfs_decision owner = { c->uid == a->owner, 0, 0 };
 
 		if (!owner.allowed)
-			note_access(a, c, op, rights, &owner);
+			note_access(a, c, op, path, rights, &owner);
 		return owner.allowed ? 0 : -EACCES;
 	}
 	if (!rights)
@@ -662,13 +680,15 @@ int access_decide(struct access *a, const struct caller *c, const char *op,
 	 * allowed, or the last denial. */
 	first = how == ACCESS_ANY ? n - 1 : 0;
 	for (size_t i = first; i < n; i++) {
-		note_access(a, c, op, asked[i], &d[i]);
+		note_access(a, c, op, path, asked[i], &d[i]);
 		flagged |= d[i].allowed && d[i].emergency;
 	}
 	if (!d[n - 1].allowed)
 		return -EACCES;
-	if (emergency)
-		*emergency = flagged;
+	if (v) {
+		v->emergency = flagged;
+		v->rule = d[n - 1].line;
+	}
 	return 0;
 }
 
@@ -693,7 +713,7 @@ void access_listed_emergency(struct access *a, const struct caller *c, unsigned 
 {
 	const struct medfs_decision d = { 1, rule, 1 };
 
-	note_access(a, c, "readdir", MEDFS_RIGHT_LIST, &d);
+	note_access(a, c, "readdir", NULL, MEDFS_RIGHT_LIST, &d);
 }
 
 /* The emergency attributes. */
@@ -727,7 +747,8 @@ static int blank(const char *s, size_t len)
 }
 
 /* Starts (or renews) the caller's grant. The reason is required but
- * never logged: it may name a patient. */
+ * never logged: it may name a patient. It goes to the journal, encrypted,
+ * first: a grant that cannot be journaled is refused with EIO. */
 int access_xattr_set(struct access *a, const char *name, const char *value, size_t size)
 {
 	const struct medfs_decision refused = { 0, 0, 0 };
@@ -751,9 +772,11 @@ int access_xattr_set(struct access *a, const char *name, const char *value, size
 		pthread_rwlock_unlock(&a->policy_lock);
 	}
 	if (eligible) {
-		ret = grant_start(a, c.uid, seconds);
+		ret = jnl_emergency_start(a->journal, &c, value, size, seconds);
+		if (ret == 0)
+			ret = grant_start(a, c.uid, seconds);
 	} else {
-		note_access(a, &c, "emergency", 0, &refused);
+		note_access(a, &c, "emergency", NULL, 0, &refused);
 		ret = -EACCES;
 	}
 	caller_put(&c);
@@ -768,7 +791,7 @@ static int grants_text(struct access *a, const struct caller *c, char **text, si
 	char *buf;
 
 	if (c->uid != a->owner && c->uid != 0) {
-		note_access(a, c, "grants", 0, &refused);
+		note_access(a, c, "grants", NULL, 0, &refused);
 		return -EACCES;
 	}
 	pthread_mutex_lock(&a->grant_lock);
@@ -852,12 +875,18 @@ static void reload(struct access *a)
 {
 	const struct loader l = { a->policy_path, say_audit, a };
 	struct medfs_policy *p = NULL, *old;
+	uint8_t digest[32];
 
 	if (load(a->policy_path, a->owner, &l, &p) < 0) {
 		audit(a, LOG_ERR, "policy %s rejected: the policy in force stays",
 		      a->policy_path);
+		pthread_rwlock_rdlock(&a->policy_lock);
+		medfs_policy_digest(a->policy, digest);
+		pthread_rwlock_unlock(&a->policy_lock);
+		jnl_policy_load(a->journal, a->policy_path, digest, 0);
 		return;
 	}
+	medfs_policy_digest(p, digest);
 	pthread_rwlock_wrlock(&a->policy_lock);
 	old = a->policy;
 	a->policy = p;
@@ -865,6 +894,7 @@ static void reload(struct access *a)
 	pthread_rwlock_unlock(&a->policy_lock);
 	medfs_policy_free(old);
 	audit(a, LOG_NOTICE, "policy reloaded from %s", a->policy_path);
+	jnl_policy_load(a->journal, a->policy_path, digest, 1);
 }
 
 /* Reloads on request and ends grants on time, so that their end is

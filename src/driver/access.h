@@ -16,13 +16,14 @@
 
 struct access;
 struct ident;
+struct jnl;
 
 /* The caller of the current request. */
 struct caller {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	struct ident *id; /* groups and program; NULL without a policy */
+	struct ident *id; /* groups and program; NULL when they cannot be read */
 };
 
 /* Reads (StrictModes: owned by root or owner, writable by nobody else)
@@ -43,6 +44,10 @@ struct access_options {
 int access_new(struct access **out, const struct access_options *o);
 void access_free(struct access *a);
 
+/* The journal that gets denials, emergency grants and policy loads (see
+ * journal_glue.h); NULL until it is open. Call before access_start. */
+void access_set_journal(struct access *a, struct jnl *j);
+
 /* With a policy: SIGHUP reloads it (the handler replaces libfuse's, so
  * call this after fuse_set_signal_handlers), and a thread reloads and
  * ends expired emergency grants on time. Returns 0 or -errno. */
@@ -57,16 +62,26 @@ int access_has_policy(const struct access *a);
 int caller_get(struct access *a, struct caller *c);
 void caller_put(struct caller *c);
 
+/* The caller's executable path, or NULL when unknown. */
+const char *caller_program(const struct caller *c);
+
 /* How access_decide combines several rights. */
 enum { ACCESS_ALL, ACCESS_ANY };
+
+/* What decided an allowed access. */
+struct access_verdict {
+	int emergency; /* only an emergency grant allowed it */
+	unsigned rule; /* line of the rule that decided (the last right asked), 0 if none
+			*/
+};
 
 /* Decides rights (MEDFS_RIGHT_* bits: all of them, or any one with
  * ACCESS_ANY) on path for caller c doing op (a name for the log). No
  * rights: only whether c may use the mount at all. Returns 0, or -EACCES,
- * logged with the uid, op and deciding rule line (never the path). Sets
- * *emergency (may be NULL) when an emergency grant was needed. */
+ * logged with the uid, op and deciding rule line (never the path) and
+ * journaled with the path. Fills *v (may be NULL) when allowed. */
 int access_decide(struct access *a, const struct caller *c, const char *op,
-		  const char *path, unsigned rights, int how, int *emergency);
+		  const char *path, unsigned rights, int how, struct access_verdict *v);
 
 /* readdir: whether c may see path (list), without logging a denial.
  * When only an emergency grant shows it, *emergency_rule is set to the

@@ -3,7 +3,8 @@
  * Thin glue between libfuse's high-level API and the vault library: every
  * operation finds the vault through fuse_get_context(), asks the access
  * policy (access.c) whether the caller may, calls one medfs_vault_* or
- * medfs_file_* function and turns -EBADMSG (an integrity failure) into
+ * medfs_file_* function, journals what it did (journal_glue.c) and turns
+ * -EBADMSG (an integrity failure, journaled by the vault's hook) into
  * -EIO. Work on an open handle was decided at the open and is attributed
  * to its opener. Start-up unlocks the vault in the process that serves it,
  * so the mlocked key is never carried over a fork, and the command
@@ -29,8 +30,10 @@
 #include <fuse_lowlevel.h> /* fuse_lowlevel_version */
 
 #include "access.h"
+#include "journal_glue.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
+#include "medfs/journal.h"
 #include "medfs/log.h"
 #include "medfs/passphrase.h"
 #include "medfs/policy.h"
@@ -49,8 +52,9 @@ struct medfs_mount {
 	struct medfs_vault *vault;
 	const char *vault_dir, *mountpoint;
 	struct access *access; /* the policy, or only the mounting user */
-	int own_as_caller;     /* running as root: new objects belong to the caller */
-	int nohide;	       /* readdir shows what the caller may not list */
+	struct jnl *journal;
+	int own_as_caller; /* running as root: new objects belong to the caller */
+	int nohide;	   /* readdir shows what the caller may not list */
 	int entry_timeout_set, attr_timeout_set; /* given with -o */
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
 	int ready_fd;	       /* background: where to report the mount, else -1 */
@@ -71,16 +75,18 @@ static struct medfs_vault *vault(void)
 	return mount_data()->vault;
 }
 
+static struct jnl *journal(void)
+{
+	return mount_data()->journal;
+}
+
 /* An open file, and who opened it with which rights: work on the handle
  * (reads, writes, ftruncate, fsync, write-back without a caller of its
- * own) is theirs and was decided at the open. */
+ * own) is theirs, was decided at the open and is journaled as theirs. */
 struct handle {
 	struct medfs_file *f;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
+	struct jnl_file *jf; /* the opener, the path, the pending ranges */
 	unsigned rights;
-	int emergency; /* opened under an emergency grant */
 };
 
 static struct handle *handle_of(const struct fuse_file_info *fi)
@@ -94,31 +100,90 @@ static struct medfs_file *file_of(const struct fuse_file_info *fi)
 }
 
 /* Whether the caller may do op with rights (MEDFS_RIGHT_*, all of them, or
- * any with ACCESS_ANY) on path: 0 or -EACCES. A handle, when given, takes
- * the caller as its opener. */
-static int may_how(const char *op, const char *path, unsigned rights, int how,
-		   struct handle *h)
+ * any with ACCESS_ANY) on path: 0 or -EACCES. For the operations that are
+ * not journaled themselves (lookups, reads of links and attributes): only
+ * an access that an emergency grant allowed is, flagged. */
+static int may_how(const char *op, const char *path, unsigned rights, int how)
 {
-	struct access *a = mount_data()->access;
+	struct medfs_mount *m = mount_data();
+	struct access_verdict v;
 	struct caller c;
 	int ret;
 
-	ret = caller_get(a, &c);
+	jnl_set_path(path);
+	ret = caller_get(m->access, &c);
 	if (ret == 0)
-		ret = access_decide(a, &c, op, path, rights, how,
-				    h ? &h->emergency : NULL);
-	if (ret == 0 && h) {
-		h->uid = c.uid;
-		h->gid = c.gid;
-		h->pid = c.pid;
-	}
+		ret = access_decide(m->access, &c, op, path, rights, how, &v);
+	if (ret == 0 && v.emergency)
+		ret = jnl_record(m->journal, &c,
+				 &(struct jnl_event){ .op = rights & MEDFS_RIGHT_READ
+								    ? MEDFS_OP_READ
+								    : MEDFS_OP_LIST,
+						      .path = path,
+						      .rule = v.rule,
+						      .emergency = 1,
+						      .detail = op });
 	caller_put(&c);
 	return ret;
 }
 
 static int may(const char *op, const char *path, unsigned rights)
 {
-	return may_how(op, path, rights, ACCESS_ALL, NULL);
+	return may_how(op, path, rights, ACCESS_ALL);
+}
+
+/* A journaled operation: begin() decides like may_how and refuses with
+ * EIO while the journal cannot be written (fail closed); end() journals
+ * what was attempted, with its result (access.c journals denials), and
+ * turns a success that cannot be journaled into EIO. */
+struct req {
+	struct caller c;
+	struct access_verdict v;
+	int allowed;
+};
+
+static int begin(struct req *q, const char *op, const char *path, unsigned rights,
+		 int how)
+{
+	struct medfs_mount *m = mount_data();
+	int ret;
+
+	jnl_set_path(path);
+	ret = caller_get(m->access, &q->c);
+	if (ret == 0)
+		ret = access_decide(m->access, &q->c, op, path, rights, how, &q->v);
+	if (ret == 0)
+		ret = jnl_check(m->journal);
+	q->allowed = ret == 0;
+	return ret;
+}
+
+/* A second decision for the same request (the target of a rename). */
+static int also(struct req *q, const char *op, const char *path, unsigned rights)
+{
+	struct access_verdict v;
+	int ret = access_decide(mount_data()->access, &q->c, op, path, rights, ACCESS_ALL,
+				&v);
+
+	if (ret < 0) {
+		q->allowed = 0;
+		return ret;
+	}
+	q->v.emergency |= v.emergency;
+	return 0;
+}
+
+static int end(struct req *q, struct jnl_event e, int ret)
+{
+	if (q->allowed) {
+		e.result = ret;
+		e.rule = q->v.rule;
+		e.emergency = q->v.emergency;
+		if (jnl_record(journal(), &q->c, &e) < 0 && ret == 0)
+			ret = -EIO;
+	}
+	caller_put(&q->c);
+	return ret;
 }
 
 /* The rights an open needs: by its access mode, and write to truncate. */
@@ -489,51 +554,82 @@ static int medfs_readlink(const char *path, char *buf, size_t size)
 	return fs_ret(medfs_vault_readlink(vault(), path, buf, size));
 }
 
+/* "mode 0644" */
+static const char *mode_text(char *buf, size_t size, mode_t mode)
+{
+	snprintf(buf, size, "mode %04o", (unsigned)(mode & 07777));
+	return buf;
+}
+
 static int medfs_mkdir(const char *path, mode_t mode)
 {
 	struct medfs_owner o = caller_owner();
-	int ret = may("mkdir", path, MEDFS_RIGHT_CREATE);
+	struct req q;
+	char how[16];
+	int ret = begin(&q, "mkdir", path, MEDFS_RIGHT_CREATE, ACCESS_ALL);
 
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_mkdir(vault(), path, mode, &o));
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_mkdir(vault(), path, mode, &o));
+	return end(&q,
+		   (struct jnl_event){ .op = MEDFS_OP_MKDIR,
+				       .path = path,
+				       .detail = mode_text(how, sizeof(how), mode) },
+		   ret);
 }
 
 static int medfs_unlink(const char *path)
 {
+	struct medfs_dicom_ids ids;
+	struct req q;
 	int ret;
 
 	if (hidden_unlink(mount_data(), path) == 0)
 		return 0;
-	ret = may("unlink", path, MEDFS_RIGHT_DELETE);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_unlink(vault(), path));
+	ret = begin(&q, "unlink", path, MEDFS_RIGHT_DELETE, ACCESS_ALL);
+	if (ret == 0) {
+		jnl_path_ids(journal(), path, &ids);
+		ret = fs_ret(medfs_vault_unlink(vault(), path));
+	}
+	return end(&q,
+		   (struct jnl_event){ .op = MEDFS_OP_DELETE,
+				       .path = path,
+				       .detail = "unlink",
+				       .ids = &ids },
+		   ret);
 }
 
 static int medfs_rmdir(const char *path)
 {
-	int ret = may("rmdir", path, MEDFS_RIGHT_DELETE);
+	struct req q;
+	int ret = begin(&q, "rmdir", path, MEDFS_RIGHT_DELETE, ACCESS_ALL);
 
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_rmdir(vault(), path));
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_rmdir(vault(), path));
+	return end(&q,
+		   (struct jnl_event){
+			   .op = MEDFS_OP_DELETE, .path = path, .detail = "rmdir" },
+		   ret);
 }
 
 static int medfs_symlink(const char *target, const char *path)
 {
 	struct medfs_owner o = caller_owner();
-	int ret = may("symlink", path, MEDFS_RIGHT_CREATE);
+	struct req q;
+	int ret = begin(&q, "symlink", path, MEDFS_RIGHT_CREATE, ACCESS_ALL);
 
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_symlink(vault(), target, path, &o));
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_symlink(vault(), target, path, &o));
+	return end(&q,
+		   (struct jnl_event){
+			   .op = MEDFS_OP_SYMLINK, .path = path, .path2 = target },
+		   ret);
 }
 
 /* Delete on the source and create on the target; replacing a target
  * deletes it, so that needs delete on it too; an exchange does both to
  * both. */
-static int may_rename(const char *from, const char *to, unsigned int flags)
+static int begin_rename(struct req *q, const char *from, const char *to,
+			unsigned int flags)
 {
 	const unsigned both = MEDFS_RIGHT_DELETE | MEDFS_RIGHT_CREATE;
 	unsigned to_rights = MEDFS_RIGHT_CREATE;
@@ -545,29 +641,47 @@ static int may_rename(const char *from, const char *to, unsigned int flags)
 	else if (!(flags & RENAME_NOREPLACE) &&
 		 medfs_vault_getattr(vault(), to, &st) == 0)
 		to_rights |= MEDFS_RIGHT_DELETE;
-	ret = may("rename", from, flags & RENAME_EXCHANGE ? both : MEDFS_RIGHT_DELETE);
+	ret = begin(q, "rename", from,
+		    flags & RENAME_EXCHANGE ? both : MEDFS_RIGHT_DELETE, ACCESS_ALL);
 	if (ret == 0)
-		ret = may("rename", to, to_rights);
+		ret = also(q, "rename", to, to_rights);
 	return ret;
 }
 
 static int medfs_rename(const char *from, const char *to, unsigned int flags)
 {
+	struct medfs_dicom_ids ids;
+	struct req q;
 	int ret;
 
 	/* libfuse's own rename of an open file being unlinked. */
 	if (flags == 0 && is_hidden_name(to)) {
-		ret = may("unlink", from, MEDFS_RIGHT_DELETE);
-		if (ret < 0)
-			return ret;
-		ret = hide(mount_data(), from, to);
+		ret = begin(&q, "unlink", from, MEDFS_RIGHT_DELETE, ACCESS_ALL);
+		if (ret == 0) {
+			jnl_path_ids(journal(), from, &ids);
+			ret = hide(mount_data(), from, to);
+		}
 		if (ret <= 0)
-			return fs_ret(ret);
+			return end(&q,
+				   (struct jnl_event){ .op = MEDFS_OP_DELETE,
+						       .path = from,
+						       .detail = "unlink while open",
+						       .ids = &ids },
+				   fs_ret(ret));
+		caller_put(&q.c); /* an ordinary rename after all */
 	}
-	ret = may_rename(from, to, flags);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_rename(vault(), from, to, flags));
+	ret = begin_rename(&q, from, to, flags);
+	if (ret == 0) {
+		jnl_path_ids(journal(), from, &ids);
+		ret = fs_ret(medfs_vault_rename(vault(), from, to, flags));
+	}
+	return end(&q,
+		   (struct jnl_event){ .op = MEDFS_OP_RENAME,
+				       .path = from,
+				       .path2 = to,
+				       .flags = flags,
+				       .ids = &ids },
+		   ret);
 }
 
 /* File headers are bound to their parent and name: a second name for the
@@ -589,44 +703,82 @@ static int unlinked(const char *path)
 
 static int medfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	struct req q;
+	char how[32];
 	int ret;
 
 	(void)fi;
 	if (unlinked(path))
 		return 0;
-	ret = may("chmod", path, MEDFS_RIGHT_SETATTR);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_chmod(vault(), path, mode));
+	ret = begin(&q, "chmod", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_chmod(vault(), path, mode));
+	snprintf(how, sizeof(how), "chmod %04o", (unsigned)(mode & 07777));
+	return end(
+		&q,
+		(struct jnl_event){ .op = MEDFS_OP_SETATTR, .path = path, .detail = how },
+		ret);
 }
 
 static int medfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
+	struct req q;
+	char how[48];
 	int ret;
 
 	(void)fi;
 	if (!path)
 		return -ENOENT;
-	ret = may("chown", path, MEDFS_RIGHT_SETATTR);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_chown(vault(), path, uid, gid));
+	ret = begin(&q, "chown", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_chown(vault(), path, uid, gid));
+	snprintf(how, sizeof(how), "chown %d:%d", (int)uid, (int)gid);
+	return end(
+		&q,
+		(struct jnl_event){ .op = MEDFS_OP_SETATTR, .path = path, .detail = how },
+		ret);
+}
+
+/* Work through a handle: refused while the journal cannot be written,
+ * journaled as its opener's. */
+static int handle_event(struct handle *h, struct jnl_event e, int ret)
+{
+	e.result = ret;
+	if (jnl_file_event(h->jf, &e) < 0 && ret == 0)
+		ret = -EIO;
+	return ret;
 }
 
 static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
+	struct req q;
 	int ret;
 
-	if (fi && !(handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
-		return -EBADF;
-	if (fi)
-		return fs_ret(medfs_file_truncate(file_of(fi), size));
+	if (fi) {
+		struct handle *h = handle_of(fi);
+
+		if (!(h->rights & MEDFS_RIGHT_WRITE))
+			return -EBADF;
+		ret = jnl_file_begin(h->jf);
+		if (ret < 0)
+			return ret;
+		ret = fs_ret(medfs_file_truncate(h->f, size));
+		return handle_event(h,
+				    (struct jnl_event){ .op = MEDFS_OP_TRUNCATE,
+							.bytes = (uint64_t)size,
+							.detail = "ftruncate" },
+				    ret);
+	}
 	if (!path)
 		return -ENOENT;
-	ret = may("truncate", path, MEDFS_RIGHT_WRITE);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_truncate(vault(), path, size));
+	ret = begin(&q, "truncate", path, MEDFS_RIGHT_WRITE, ACCESS_ALL);
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_truncate(vault(), path, size));
+	return end(&q,
+		   (struct jnl_event){ .op = MEDFS_OP_TRUNCATE,
+				       .path = path,
+				       .bytes = (uint64_t)size },
+		   ret);
 }
 
 /* Setting both times to now or leaving them, what a writer may do in
@@ -641,27 +793,43 @@ static int touch_now(const struct timespec tv[2])
 static int medfs_utimens(const char *path, const struct timespec tv[2],
 			 struct fuse_file_info *fi)
 {
+	struct req q;
 	int ret;
 
 	if (unlinked(path))
 		return 0;
 	if (!touch_now(tv))
-		ret = may("utimens", path, MEDFS_RIGHT_SETATTR);
+		ret = begin(&q, "utimens", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
 	else if (fi && (handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
-		ret = 0;
+		ret = begin(&q, "utimens", path, 0, ACCESS_ALL); /* the handle's right */
 	else
-		ret = may_how("utimens", path, MEDFS_RIGHT_WRITE | MEDFS_RIGHT_SETATTR,
-			      ACCESS_ANY, NULL);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_utimens(vault(), path, tv));
+		ret = begin(&q, "utimens", path, MEDFS_RIGHT_WRITE | MEDFS_RIGHT_SETATTR,
+			    ACCESS_ANY);
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_utimens(vault(), path, tv));
+	return end(&q,
+		   (struct jnl_event){
+			   .op = MEDFS_OP_SETATTR, .path = path, .detail = "utimens" },
+		   ret);
 }
 
-/* Hands an opened file to FUSE, counted for hide(). */
-static int opened(struct fuse_file_info *fi, struct handle *h, struct medfs_file *f)
+/* Hands an opened file to FUSE, counted for hide() and journaled (op:
+ * open or create) before the open returns. */
+static int opened(struct fuse_file_info *fi, struct handle *h, struct req *q,
+		  struct jnl_event e, struct medfs_file *f)
 {
-	int ret = open_add(mount_data(), f);
+	struct medfs_mount *m = mount_data();
+	int ret = open_add(m, f);
 
+	e.flags = (uint32_t)fi->flags;
+	e.rule = q->v.rule;
+	e.emergency = q->v.emergency;
+	if (ret == 0) {
+		ret = jnl_file_open(m->journal, &q->c, &e, f, &h->jf);
+		if (ret < 0)
+			open_del(m, f);
+	}
+	caller_put(&q->c);
 	if (ret < 0) {
 		medfs_file_release(f);
 		free(h);
@@ -676,19 +844,24 @@ static int medfs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 	struct medfs_file *f;
-	int ret = -ENOMEM;
+	struct req q;
+	int ret;
 
 	if (!h)
-		return ret;
+		return -ENOMEM;
 	h->rights = open_rights(fi->flags);
-	ret = may_how("open", path, h->rights, ACCESS_ALL, h);
+	ret = begin(&q, "open", path, h->rights, ACCESS_ALL);
 	if (ret == 0)
 		ret = fs_ret(medfs_file_open(vault(), path, fi->flags, &f));
-	if (ret < 0) {
-		free(h);
-		return ret;
-	}
-	return opened(fi, h, f);
+	if (ret == 0)
+		return opened(fi, h, &q,
+			      (struct jnl_event){ .op = MEDFS_OP_OPEN, .path = path }, f);
+	free(h);
+	return end(&q,
+		   (struct jnl_event){ .op = MEDFS_OP_OPEN,
+				       .path = path,
+				       .flags = (uint32_t)fi->flags },
+		   ret);
 }
 
 /* Create needs create only, and the new file may be written (or read)
@@ -699,43 +872,75 @@ static int medfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	struct medfs_owner o = caller_owner();
 	struct handle *h = calloc(1, sizeof(*h));
 	struct medfs_file *f;
-	int ret = -ENOMEM;
+	struct req q;
+	char how[16];
+	int ret;
 
 	if (!h)
-		return ret;
+		return -ENOMEM;
 	h->rights = open_rights(fi->flags);
-	ret = may_how("create", path, MEDFS_RIGHT_CREATE, ACCESS_ALL, h);
+	mode_text(how, sizeof(how), mode);
+	ret = begin(&q, "create", path, MEDFS_RIGHT_CREATE, ACCESS_ALL);
 	if (ret == 0)
 		ret = fs_ret(medfs_file_create(vault(), path, fi->flags | O_EXCL, mode,
 					       &o, &f));
 	if (ret == -EEXIST && !(fi->flags & O_EXCL)) {
 		free(h);
+		caller_put(&q.c); /* journaled as the open it is */
 		return medfs_open(path, fi);
 	}
-	if (ret < 0) {
-		free(h);
-		return ret;
-	}
-	return opened(fi, h, f);
+	if (ret == 0)
+		return opened(fi, h, &q,
+			      (struct jnl_event){ .op = MEDFS_OP_CREATE,
+						  .path = path,
+						  .detail = how },
+			      f);
+	free(h);
+	return end(&q,
+		   (struct jnl_event){ .op = MEDFS_OP_CREATE,
+				       .path = path,
+				       .flags = (uint32_t)fi->flags,
+				       .detail = how },
+		   ret);
 }
 
+/* Reads and writes are journaled as byte ranges of the handle. */
 static int medfs_read(const char *path, char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
+	struct handle *h = handle_of(fi);
+	ssize_t n;
+
 	(void)path;
-	if (!(handle_of(fi)->rights & MEDFS_RIGHT_READ))
+	if (!(h->rights & MEDFS_RIGHT_READ))
 		return -EBADF;
-	return fs_count(medfs_file_read(file_of(fi), buf, size, off));
+	n = jnl_file_begin(h->jf);
+	if (n == 0)
+		n = medfs_file_read(h->f, buf, size, off);
+	if (n > 0 && jnl_file_read(h->jf, (uint64_t)off, (uint64_t)n) < 0)
+		n = -EIO;
+	return fs_count(n);
 }
 
 static int medfs_write(const char *path, const char *buf, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
+	struct handle *h = handle_of(fi);
+	int append = (fi->flags & O_APPEND) != 0;
+	ssize_t n;
+
 	(void)path;
-	if (!(handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
+	if (!(h->rights & MEDFS_RIGHT_WRITE))
 		return -EBADF;
-	return fs_count(medfs_file_write(file_of(fi), buf, size, off,
-					 (fi->flags & O_APPEND) != 0));
+	n = jnl_file_begin(h->jf);
+	if (n == 0)
+		n = medfs_file_write(h->f, buf, size, off, append);
+	/* An append landed at the end of the file, wherever that was. */
+	if (n > 0 && append)
+		off = (off_t)(medfs_file_size(h->f) - (uint64_t)n);
+	if (n > 0 && jnl_file_write(h->jf, (uint64_t)off, (uint64_t)n) < 0)
+		n = -EIO;
+	return fs_count(n);
 }
 
 /* Free to anyone the policy lets in: it tells nothing of the files. */
@@ -756,11 +961,14 @@ static int medfs_flush(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* The last ranges and a written file's DICOM identifiers are journaled
+ * at release. */
 static int medfs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct handle *h = handle_of(fi);
 
 	(void)path;
+	jnl_file_release(h->jf);
 	open_del(mount_data(), h->f);
 	medfs_file_release(h->f);
 	free(h);
@@ -769,33 +977,75 @@ static int medfs_release(const char *path, struct fuse_file_info *fi)
 
 static int medfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
+	struct handle *h = handle_of(fi);
+	int ret;
+
 	(void)path;
-	return fs_ret(medfs_file_fsync(file_of(fi), datasync));
+	ret = jnl_file_begin(h->jf);
+	if (ret == 0)
+		ret = fs_ret(medfs_file_fsync(h->f, datasync));
+	if (jnl_file_sync(h->jf) < 0 && ret == 0)
+		ret = -EIO;
+	return ret;
 }
 
 static int medfs_fallocate(const char *path, int mode, off_t off, off_t len,
 			   struct fuse_file_info *fi)
 {
+	struct handle *h = handle_of(fi);
+	char how[64];
+	int ret;
+
 	(void)path;
 	if (mode != 0)
 		return -EOPNOTSUPP;
-	if (!(handle_of(fi)->rights & MEDFS_RIGHT_WRITE))
+	if (!(h->rights & MEDFS_RIGHT_WRITE))
 		return -EBADF;
-	return fs_ret(medfs_file_allocate(file_of(fi), off, len));
+	ret = jnl_file_begin(h->jf);
+	if (ret < 0)
+		return ret;
+	ret = fs_ret(medfs_file_allocate(h->f, off, len));
+	snprintf(how, sizeof(how), "fallocate %lld+%lld", (long long)off, (long long)len);
+	return handle_event(h,
+			    (struct jnl_event){ .op = MEDFS_OP_TRUNCATE,
+						.bytes = medfs_file_size(h->f),
+						.detail = how },
+			    ret);
+}
+
+/* "set NAME" or "remove NAME", for the journal. */
+static char *xattr_text(const char *verb, const char *name)
+{
+	char *text = NULL;
+
+	if (asprintf(&text, "%s %s", verb, name) < 0)
+		return NULL;
+	return text;
 }
 
 static int medfs_setxattr(const char *path, const char *name, const char *value,
 			  size_t size, int flags)
 {
 	struct medfs_mount *m = mount_data();
+	struct req q;
+	char *how;
 	int ret;
 
 	if (access_special_xattr(path, name))
 		return access_xattr_set(m->access, name, value, size);
-	ret = may("setxattr", path, MEDFS_RIGHT_SETATTR);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_setxattr(m->vault, path, name, value, size, flags));
+	ret = begin(&q, "setxattr", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
+	if (ret == 0)
+		ret = fs_ret(
+			medfs_vault_setxattr(m->vault, path, name, value, size, flags));
+	how = xattr_text("set", name);
+	ret = end(&q,
+		  (struct jnl_event){ .op = MEDFS_OP_XATTR,
+				      .path = path,
+				      .bytes = size,
+				      .detail = how },
+		  ret);
+	free(how);
+	return ret;
 }
 
 /* Only user.* attributes hold anything (read); the others always answer
@@ -827,14 +1077,21 @@ static int medfs_listxattr(const char *path, char *list, size_t size)
 static int medfs_removexattr(const char *path, const char *name)
 {
 	struct medfs_mount *m = mount_data();
+	struct req q;
+	char *how;
 	int ret;
 
 	if (access_special_xattr(path, name))
 		return access_xattr_remove(m->access, name);
-	ret = may("removexattr", path, MEDFS_RIGHT_SETATTR);
-	if (ret < 0)
-		return ret;
-	return fs_ret(medfs_vault_removexattr(m->vault, path, name));
+	ret = begin(&q, "removexattr", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_removexattr(m->vault, path, name));
+	how = xattr_text("remove", name);
+	ret = end(&q,
+		  (struct jnl_event){ .op = MEDFS_OP_XATTR, .path = path, .detail = how },
+		  ret);
+	free(how);
+	return ret;
 }
 
 static int medfs_opendir(const char *path, struct fuse_file_info *fi)
@@ -878,25 +1135,36 @@ static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 	struct medfs_mount *m = mount_data();
 	struct dir_fill d = { buf, filler, m->access, { 0 }, path, 0, 0 };
 	struct stat dot = { .st_mode = S_IFDIR };
-	int ret, emergency = 0;
+	struct access_verdict v = { 0, 0 };
+	int ret;
 
 	(void)off;
 	(void)fi;
 	(void)flags;
 	if (!path)
 		return -ENOENT;
+	jnl_set_path(path);
 	ret = caller_get(m->access, &d.caller);
 	if (ret == 0)
 		ret = access_decide(m->access, &d.caller, "readdir", path,
-				    MEDFS_RIGHT_LIST, ACCESS_ALL, &emergency);
+				    MEDFS_RIGHT_LIST, ACCESS_ALL, &v);
 	d.hide = !m->nohide && access_has_policy(m->access);
 	if (ret == 0 && (filler(buf, ".", &dot, 0, 0) || filler(buf, "..", &dot, 0, 0)))
 		ret = -ENOMEM;
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_readdir(m->vault, path, fill_entry, &d));
-	/* One listing, one access: noted once if it needed a grant. */
-	if (ret == 0 && d.emergency && !emergency)
+	/* One listing, one access: noted and journaled once if it needed a
+	 * grant. */
+	if (ret == 0 && d.emergency && !v.emergency)
 		access_listed_emergency(m->access, &d.caller, d.emergency);
+	if (ret == 0 && (v.emergency || d.emergency))
+		ret = jnl_record(
+			m->journal, &d.caller,
+			&(struct jnl_event){ .op = MEDFS_OP_LIST,
+					     .path = path,
+					     .rule = v.emergency ? v.rule : d.emergency,
+					     .emergency = 1,
+					     .detail = "readdir" });
 	caller_put(&d.caller);
 	return ret;
 }
@@ -968,6 +1236,8 @@ struct options {
 	int has_subtype;
 	int nohide;
 	int policy_only;
+	char *journal_dir;
+	int journal_restart, journal_sync, journal_every_read, journal_failopen;
 	int entry_timeout_set, attr_timeout_set;
 	unsigned int max_read;
 	int bad_args;
@@ -996,7 +1266,11 @@ static const struct fuse_opt medfs_opts[] = {
 	MEDFS_OPT("-h", help, 1), MEDFS_OPT("--help", help, 1),
 	MEDFS_OPT("-V", version, 1), MEDFS_OPT("--version", version, 1),
 	MEDFS_OPT("policy=%s", policy_file, 0), MEDFS_OPT("nohide", nohide, 1),
-	MEDFS_OPT("policy_only", policy_only, 1),
+	MEDFS_OPT("policy_only", policy_only, 1), MEDFS_OPT("journal=%s", journal_dir, 0),
+	MEDFS_OPT("journal_restart", journal_restart, 1),
+	MEDFS_OPT("journal_sync", journal_sync, 1),
+	MEDFS_OPT("journal_every_read", journal_every_read, 1),
+	MEDFS_OPT("journal_failopen", journal_failopen, 1),
 	/* Noted here, then passed on to libfuse. */
 	FUSE_OPT_KEY("-d", KEY_DEBUG), FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -1076,6 +1350,16 @@ static void usage(const char *prog)
 	       "    -o policy_only         with allow_other, leave every decision to\n"
 	       "                           the policy (default_permissions is added\n"
 	       "                           otherwise, so that modes count too)\n"
+	       "    -o journal=DIR         the access journal's directory (default\n"
+	       "                           VAULT/journal)\n"
+	       "    -o journal_sync        fdatasync every journal record but read\n"
+	       "                           and write ranges before answering\n"
+	       "    -o journal_every_read  one journal record per read call\n"
+	       "    -o journal_restart     start a new journal chain when the\n"
+	       "                           journal's STATE is lost or not this vault's\n"
+	       "    -o journal_failopen    keep serving when the journal cannot be\n"
+	       "                           written (not for production: accesses go\n"
+	       "                           unrecorded)\n"
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"
 	       "\n"
@@ -1199,9 +1483,19 @@ static void report_config_error(const struct options *o, int err)
 	}
 }
 
-/* Passphrase -> vault key -> open vault; no secret outlives this call. */
+/* What the journal needs of the vault: its auditor's public key, its id,
+ * and the journal subkey (secret memory) sealing the writer's STATE. */
+struct journal_keys {
+	uint8_t auditor_pk[MEDFS_AUDITOR_PK_LEN];
+	uint8_t vault_id[MEDFS_VAULT_ID_LEN];
+	uint8_t *state_key;
+};
+
+/* Passphrase -> vault key -> open vault, and the journal's keys; no
+ * other secret outlives this call. A vault without an auditor key is
+ * refused: its accesses could not be journaled. */
 static int unlock_vault(const struct options *o, const char *vault_dir,
-			struct medfs_vault **out)
+			struct medfs_vault **out, struct journal_keys *jk)
 {
 	struct medfs_config config;
 	uint8_t *key = NULL;
@@ -1231,6 +1525,22 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 			"medfs: warning: unlocked %s with its second config "
 			"%s; restore %s from it while it is good\n",
 			o->vault, MEDFS_CONFIG_BACKUP_NAME, MEDFS_CONFIG_NAME);
+	if (!config.has_auditor) {
+		fprintf(stderr,
+			"medfs: %s has no auditor key: create one with "
+			"'medfs-journal keygen --out PREFIX' and record it with "
+			"'medfs-key set-auditor %s PREFIX.pub'\n",
+			o->vault, o->vault);
+		goto out;
+	}
+	memcpy(jk->auditor_pk, config.auditor_pk, sizeof(jk->auditor_pk));
+	memcpy(jk->vault_id, config.vault_id, sizeof(jk->vault_id));
+	jk->state_key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (!jk->state_key ||
+	    medfs_subkey_derive(jk->state_key, MEDFS_SUBKEY_JOURNAL, key) < 0) {
+		fprintf(stderr, "medfs: cannot derive the journal key\n");
+		goto out;
+	}
 
 	err = medfs_vault_open(out, vault_dir, key);
 	if (err == -EBADMSG)
@@ -1365,6 +1675,82 @@ static int serve(struct fuse *f, const struct options *o)
 	return ret;
 }
 
+static char *absolute_path(const char *path);
+
+/* Opens the journal (VAULT/journal unless -o journal=DIR) and hooks it to
+ * the vault's integrity failures and to the access policy. */
+static int open_journal(const struct options *o, const char *vault_dir,
+			const char *mountpoint, struct medfs_mount *m,
+			const struct journal_keys *jk)
+{
+	struct jnl_options jo = {
+		.auditor_pk = jk->auditor_pk,
+		.vault_id = jk->vault_id,
+		.state_key = jk->state_key,
+		.vault = m->vault,
+		.restart = o->journal_restart,
+		.sync = o->journal_sync,
+		.every_read = o->journal_every_read,
+		.failopen = o->journal_failopen,
+		.foreground = o->foreground,
+	};
+	size_t mlen = strlen(mountpoint);
+	char *dir = NULL;
+	int ret = -1;
+
+	if (o->journal_dir)
+		dir = absolute_path(o->journal_dir);
+	else if (asprintf(&dir, "%s/journal", vault_dir) < 0)
+		dir = NULL;
+	if (!dir) {
+		fprintf(stderr, "medfs: out of memory\n");
+		return -1;
+	}
+	/* Written through the mount it journals, it would wait on itself. */
+	if (strncmp(dir, mountpoint, mlen) == 0 && (dir[mlen] == '/' || !dir[mlen])) {
+		fprintf(stderr,
+			"medfs: the journal %s cannot be inside the mount point\n", dir);
+		goto out;
+	}
+	jo.dir = dir;
+	if (jnl_open(&m->journal, &jo) < 0)
+		goto out;
+	medfs_vault_set_integrity_hook(m->vault, jnl_integrity, m->journal);
+	access_set_journal(m->access, m->journal);
+	ret = 0;
+out:
+	free(dir);
+	return ret;
+}
+
+/* The options the MOUNT record shows: libfuse's, then medfs's own. */
+static char *options_text(const struct options *o, const struct fuse_args *args)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	for (int i = 1; i < args->argc; i++)
+		fprintf(f, "%s%s", i > 1 ? " " : "", args->argv[i]);
+	if (o->policy_file)
+		fprintf(f, " policy=%s", o->policy_file);
+	if (o->journal_dir)
+		fprintf(f, " journal=%s", o->journal_dir);
+	fprintf(f, "%s%s%s%s%s%s%s", o->nohide ? " nohide" : "",
+		o->policy_only ? " policy_only" : "", o->single_thread ? " -s" : "",
+		o->journal_sync ? " journal_sync" : "",
+		o->journal_every_read ? " journal_every_read" : "",
+		o->journal_restart ? " journal_restart" : "",
+		o->journal_failopen ? " journal_failopen" : "");
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* Everything after the paths are checked, in the process that will serve
  * the mount. status_fd (background only, else -1) gets one byte, 0, from
  * init() once the kernel has accepted the mount. Returns the exit status. */
@@ -1389,12 +1775,25 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		.owner = getuid(),
 		.foreground = o->foreground,
 	};
+	struct journal_keys jk = { .state_key = NULL };
+	struct jnl_mount jm = {
+		.vault_dir = vault_dir,
+		.mountpoint = mountpoint,
+		.policy_path = policy_path,
+		.owner = getuid(),
+	};
+	uint8_t digest[32];
+	char *options = NULL;
 	struct fuse_session *se;
 	struct fuse *f = NULL;
 	int mounted = 0, handlers = 0;
 	int ret = 1;
 	int err;
 
+	if (policy) {
+		medfs_policy_digest(policy, digest);
+		jm.policy_digest = digest;
+	}
 	openlog("medfs", LOG_PID, LOG_DAEMON);
 	err = medfs_crypto_init();
 	if (err < 0) {
@@ -1413,8 +1812,18 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		fprintf(stderr, "medfs: cannot disable core dumps: %s\n", strerror(-err));
 		goto out;
 	}
-	if (unlock_vault(o, vault_dir, &mnt.vault) < 0)
+	err = unlock_vault(o, vault_dir, &mnt.vault, &jk);
+	if (err == 0)
+		err = open_journal(o, vault_dir, mountpoint, &mnt, &jk);
+	medfs_secret_free(jk.state_key);
+	if (err < 0)
 		goto out;
+	options = options_text(o, args);
+	if (!options) {
+		fprintf(stderr, "medfs: out of memory\n");
+		goto out;
+	}
+	jm.options = options;
 
 	if (!o->debug)
 		fuse_set_log_func(fuse_log_sink);
@@ -1433,6 +1842,11 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 	if (fuse_log_last[0])
 		medfs_log(LOG_WARNING, "%s", fuse_log_last);
 	mounted = 1;
+	err = jnl_start(mnt.journal, &jm);
+	if (err < 0) {
+		fprintf(stderr, "medfs: cannot write the journal: %s\n", strerror(-err));
+		goto out;
+	}
 	se = fuse_get_session(f);
 	if (fuse_set_signal_handlers(se) != 0) {
 		fprintf(stderr, "medfs: cannot install signal handlers\n");
@@ -1478,9 +1892,13 @@ out:
 		free(h);
 	}
 	free(mnt.open);
+	if (mnt.access)
+		access_set_journal(mnt.access, NULL);
+	jnl_close(mnt.journal);
 	if (mnt.vault)
 		medfs_vault_close(mnt.vault);
 	access_free(mnt.access);
+	free(options);
 	return ret;
 }
 
@@ -1592,6 +2010,7 @@ out:
 	free(vault_dir);
 	free(mountpoint);
 	free(o.policy_file);
+	free(o.journal_dir);
 	free(o.passphrase_file);
 	fuse_opt_free_args(&args);
 	return ret;

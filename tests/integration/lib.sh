@@ -4,7 +4,7 @@
 # mount helpers, and assertions that say what failed.
 #
 # Environment (set by meson; defaults to the build dir next to the sources):
-#   MEDFS MEDFS_KEY MEDFS_FSCK RWCHECK FSOP MEDFS_SOURCE_ROOT
+#   MEDFS MEDFS_KEY MEDFS_FSCK MEDFS_JOURNAL RWCHECK FSOP MEDFS_SOURCE_ROOT
 # MEDFS_KEEP_WORK=1 keeps the work dir for a post-mortem.
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -22,15 +22,16 @@ _build=${MEDFS_BUILD_DIR:-$MEDFS_SOURCE_ROOT/build}
 MEDFS=${MEDFS:-$_build/medfs}
 MEDFS_KEY=${MEDFS_KEY:-$_build/medfs-key}
 MEDFS_FSCK=${MEDFS_FSCK:-$_build/medfs-fsck}
+MEDFS_JOURNAL=${MEDFS_JOURNAL:-$_build/medfs-journal}
 RWCHECK=${RWCHECK:-$_build/tests/rwcheck}
 FSOP=${FSOP:-$_build/tests/fsop}
-for _exe in "$MEDFS" "$MEDFS_KEY" "$MEDFS_FSCK" "$RWCHECK" "$FSOP"; do
+for _exe in "$MEDFS" "$MEDFS_KEY" "$MEDFS_FSCK" "$MEDFS_JOURNAL" "$RWCHECK" "$FSOP"; do
 	if [ ! -x "$_exe" ]; then
 		echo "FAIL: $_exe is not built (run ninja -C build)" >&2
 		exit 1
 	fi
 done
-export MEDFS MEDFS_KEY MEDFS_FSCK RWCHECK FSOP MEDFS_SOURCE_ROOT
+export MEDFS MEDFS_KEY MEDFS_FSCK MEDFS_JOURNAL RWCHECK FSOP MEDFS_SOURCE_ROOT
 
 FAILS=0
 SOFT=${SOFT:-0}
@@ -39,6 +40,9 @@ declare -A DRIVER_PID=()
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/medfs-$TEST_NAME.XXXXXX")
 WORK=$(cd "$WORK" && pwd -P)
+# The auditor of the test's vaults (make_vault): $AUDITOR.pub is recorded
+# in each vault, $AUDITOR.key reads their journals.
+AUDITOR=$WORK/auditor
 
 # Mountpoints under $WORK, deepest first.
 mounts_under()
@@ -210,13 +214,27 @@ make_passfile()
 	chmod 600 "$1"
 }
 
-# make_vault VAULT PASSFILE [extra medfs-key args]
+# make_auditor: the test's auditor key pair, $AUDITOR.pub and .key (once).
+make_auditor()
+{
+	local out
+	[ ! -f "$AUDITOR.pub" ] || return 0
+	if ! out=$("$MEDFS_JOURNAL" keygen --out "$AUDITOR" 2>&1); then
+		echo "$out" >&2
+		fail "medfs-journal keygen --out $AUDITOR failed"
+		return 1
+	fi
+}
+
+# make_vault VAULT PASSFILE [extra medfs-key args]: with the test's auditor
+# key (a vault without one does not mount).
 make_vault()
 {
 	local vault=$1 pf=$2 out
 	shift 2
+	make_auditor || return 1
 	if ! out=$("$MEDFS_KEY" init "$vault" --passphrase-file "$pf" \
-		--kdf-time 1 --kdf-memory 8 "$@" 2>&1); then
+		--kdf-time 1 --kdf-memory 8 --auditor-key "$AUDITOR.pub" "$@" 2>&1); then
 		echo "$out" >&2
 		fail "medfs-key init $vault failed"
 		return 1

@@ -1,0 +1,1085 @@
+/* medfs driver: the access journal of a mount (see journal_glue.h).
+ *
+ * Who: uid, gid and pid come with the request, the program from access.c's
+ * identity cache, the user name from getpwuid_r through a small cache of
+ * its own. Open handles are on a list that the ticker walks four times a
+ * second to write the ranges pending for 750 ms or more, so that a range
+ * reaches the journal at most a second after it was read; every fourth
+ * wake it ticks the writer (checkpoints, rotation, sync).
+ *
+ * Locks: files_lock (the list) before a handle's lock; a handle's lock is
+ * held while its ranges are appended. Nothing here calls back into
+ * access.c while holding a lock of its own. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <sodium.h>
+
+#include "access.h"
+#include "journal_glue.h"
+#include "medfs/journal.h"
+#include "medfs/log.h"
+#include "medfs/vault.h"
+
+#define WAKE_NS 250000000L	   /* the ticker's period */
+#define TICKS_PER_WRITER_TICK 4	   /* medfs_journal_tick every second */
+#define FLUSH_AGE_US 750000	   /* + one period: at most a second */
+#define MAX_RANGES 1024		   /* per record: 16 KiB of ranges */
+#define DICOM_SCAN (64 * 1024)	   /* bytes parsed for DICOM identifiers */
+#define META_MAX 4096		   /* medfs_file_set_meta's limit */
+#define REASON_MAX 4000		   /* bytes of an emergency reason kept */
+#define USER_SLOTS 64		   /* cached user names */
+#define USER_LEN 256		   /* longest user name kept */
+#define USER_TTL_NS 60000000000ULL /* a minute */
+
+struct user_slot {
+	int valid;
+	uid_t uid;
+	uint64_t expires; /* CLOCK_MONOTONIC ns */
+	char name[USER_LEN];
+};
+
+struct jnl {
+	struct medfs_journal_writer *w;
+	struct medfs_vault *vault;
+	char *dir;
+	int sync, every_read, failopen, foreground;
+	int failed;  /* atomic: an append failed (fail closed) */
+	int mounted; /* MOUNT written: UNMOUNT is due */
+
+	pthread_mutex_t files_lock;
+	struct jnl_file *files; /* every open handle */
+
+	pthread_mutex_t user_lock;
+	struct user_slot users[USER_SLOTS];
+
+	pthread_mutex_t tick_lock; /* guards quit */
+	pthread_cond_t tick_cond;
+	int quit, ticking;
+	pthread_t ticker;
+
+	uid_t self_uid; /* the driver itself, for its own records */
+	gid_t self_gid;
+	pid_t self_pid;
+	char *self_program;
+};
+
+/* Pending byte ranges of one kind (read or write) of one handle: sorted,
+ * disjoint and not adjacent. */
+struct ranges {
+	struct medfs_journal_range *r;
+	size_t n, cap;
+	uint64_t bytes;	   /* bytes transferred, repeats included */
+	uint64_t since_us; /* time of the first pending one */
+};
+
+struct jnl_file {
+	struct jnl_file *prev, *next; /* on j->files */
+	struct jnl *j;
+	struct medfs_file *f;
+	uid_t uid; /* the opener */
+	gid_t gid;
+	pid_t pid;
+	char *user, *program, *path;
+	uint32_t flags;
+	unsigned rule;
+	int emergency;
+
+	pthread_mutex_t lock; /* what follows */
+	int has_ids;
+	struct medfs_dicom_ids ids;
+	struct ranges rd, wr;
+	int dirty; /* written since the last DICOM scan */
+};
+
+/* Who a record is about. */
+struct who {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const char *program;
+	char user[USER_LEN];
+};
+
+static __thread char cur_path[PATH_MAX];
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_us(void)
+{
+	return clock_ns(CLOCK_REALTIME) / 1000;
+}
+
+static void hex(char *out, const uint8_t *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+/* ---- who ---- */
+
+static void lookup_user(uid_t uid, char *out, size_t size)
+{
+	size_t len = 1024;
+	char *buf = NULL;
+
+	out[0] = '\0';
+	while (len <= (1U << 20)) {
+		struct passwd pw, *res = NULL;
+		char *b = realloc(buf, len);
+		int err;
+
+		if (!b)
+			break;
+		buf = b;
+		err = getpwuid_r(uid, &pw, buf, len, &res);
+		if (err == 0 && res)
+			snprintf(out, size, "%s", pw.pw_name);
+		if (err != ERANGE)
+			break;
+		len *= 2;
+	}
+	free(buf);
+}
+
+/* The user name of uid, or "" when it has none; cached for a minute. */
+static void user_name(struct jnl *j, uid_t uid, char *out, size_t size)
+{
+	struct user_slot *s = &j->users[uid % USER_SLOTS];
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	char name[USER_LEN];
+
+	pthread_mutex_lock(&j->user_lock);
+	if (s->valid && s->uid == uid && now < s->expires) {
+		snprintf(out, size, "%s", s->name);
+		pthread_mutex_unlock(&j->user_lock);
+		return;
+	}
+	pthread_mutex_unlock(&j->user_lock);
+	lookup_user(uid, name, sizeof(name));
+	pthread_mutex_lock(&j->user_lock);
+	s->valid = 1;
+	s->uid = uid;
+	s->expires = now + USER_TTL_NS;
+	memcpy(s->name, name, sizeof(s->name));
+	pthread_mutex_unlock(&j->user_lock);
+	snprintf(out, size, "%s", name);
+}
+
+/* The caller of a request, or the driver itself when c is NULL. */
+static void who_of(struct jnl *j, const struct caller *c, struct who *w)
+{
+	if (c) {
+		w->uid = c->uid;
+		w->gid = c->gid;
+		w->pid = c->pid;
+		w->program = caller_program(c);
+	} else {
+		w->uid = j->self_uid;
+		w->gid = j->self_gid;
+		w->pid = j->self_pid;
+		w->program = j->self_program;
+	}
+	user_name(j, w->uid, w->user, sizeof(w->user));
+}
+
+static const char *opt_str(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+static void rec_ids(struct medfs_journal_record *r, const struct medfs_dicom_ids *d)
+{
+	if (!d)
+		return;
+	r->patient_id = opt_str(d->patient_id);
+	r->study_uid = opt_str(d->study_uid);
+	r->sop_uid = opt_str(d->sop_uid);
+	r->sop_class_uid = opt_str(d->sop_class_uid);
+	r->modality = opt_str(d->modality);
+}
+
+static void rec_init(struct medfs_journal_record *r, uint32_t op)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->offset = -1;
+}
+
+static void rec_event(struct medfs_journal_record *r, const struct jnl_event *e,
+		      const struct who *w)
+{
+	rec_init(r, e->op);
+	r->uid = (uint32_t)w->uid;
+	r->gid = (uint32_t)w->gid;
+	r->pid = (int32_t)w->pid;
+	r->user = opt_str(w->user);
+	r->program = w->program;
+	r->path = e->path;
+	r->path2 = e->path2;
+	r->result = e->result < 0 ? -e->result : e->result;
+	r->flags = e->flags;
+	r->rule_line = e->rule;
+	r->emergency = e->emergency != 0;
+	r->bytes = e->bytes;
+	r->detail = e->detail;
+	rec_ids(r, e->ids);
+}
+
+/* ---- appending, and failing closed ---- */
+
+static void say(const struct jnl *j, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Security messages: LOG_AUTHPRIV, and stderr in the foreground. */
+static void say(const struct jnl *j, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	syslog(LOG_AUTHPRIV | prio, "%s", msg);
+	if (j->foreground)
+		medfs_log(prio, "%s", msg);
+}
+
+static void fail_closed(struct jnl *j, int err)
+{
+	if (__atomic_exchange_n(&j->failed, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (j->failopen)
+		say(j, LOG_CRIT,
+		    "journal %s cannot be written: %s; journal_failopen: serving "
+		    "without a journal",
+		    j->dir, strerror(-err));
+	else
+		say(j, LOG_CRIT,
+		    "journal %s cannot be written: %s; every access through the "
+		    "mount now fails with EIO",
+		    j->dir, strerror(-err));
+}
+
+int jnl_check(struct jnl *j)
+{
+	if (!j || j->failopen)
+		return 0;
+	return __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) ? -EIO : 0;
+}
+
+/* Important records (all but ranges) are fdatasync'd with journal_sync;
+ * every record is written with write(2) before this returns. */
+static int append(struct jnl *j, const struct medfs_journal_record *r, int important)
+{
+	int ret;
+
+	if (__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
+		return j->failopen ? 0 : -EIO;
+	ret = medfs_journal_append(j->w, r, important && j->sync);
+	if (ret == -EINVAL || ret == -E2BIG) {
+		/* This record only: the journal goes on. */
+		say(j, LOG_ERR, "journal: a %s record cannot be encoded: %s",
+		    medfs_journal_op_name(r->op), strerror(-ret));
+		return j->failopen ? 0 : -EIO;
+	}
+	if (ret < 0) {
+		fail_closed(j, ret);
+		return j->failopen ? 0 : -EIO;
+	}
+	return 0;
+}
+
+int jnl_record(struct jnl *j, const struct caller *c, const struct jnl_event *e)
+{
+	struct medfs_journal_record r;
+	struct who w;
+
+	if (!j)
+		return 0;
+	who_of(j, c, &w);
+	rec_event(&r, e, &w);
+	return append(j, &r, 1);
+}
+
+void jnl_set_path(const char *path)
+{
+	size_t n = path ? strnlen(path, sizeof(cur_path) - 1) : 0;
+
+	memcpy(cur_path, path ? path : "", n);
+	cur_path[n] = '\0';
+}
+
+/* ---- DICOM identifiers in the file's metadata ---- */
+
+/* The metadata is text, one "key=value\n" line per identifier found
+ * (doc/JOURNAL.md); empty for a file that is not (or no longer) DICOM. */
+static const struct {
+	const char *key;
+	size_t off, size;
+} meta_keys[] = {
+#define KEY(f)                                                                           \
+	{                                                                                \
+#f, offsetof(struct medfs_dicom_ids, f),                                 \
+			sizeof(((struct medfs_dicom_ids *)0)->f)                         \
+	}
+	KEY(patient_id), KEY(study_uid),     KEY(series_uid),
+	KEY(sop_uid),	 KEY(sop_class_uid), KEY(modality),
+#undef KEY
+};
+
+static int ids_any(const struct medfs_dicom_ids *d)
+{
+	return d->patient_id[0] || d->study_uid[0] || d->series_uid[0] || d->sop_uid[0] ||
+	       d->sop_class_uid[0] || d->modality[0];
+}
+
+static size_t meta_encode(const struct medfs_dicom_ids *d, char *out, size_t size)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(meta_keys[0]); i++) {
+		const char *v = (const char *)d + meta_keys[i].off;
+		int n;
+
+		if (!v[0])
+			continue;
+		n = snprintf(out + len, size - len, "%s=%s\n", meta_keys[i].key, v);
+		if (n < 0 || (size_t)n >= size - len)
+			break;
+		/* Values hold no line break: the parser stops at control
+		 * characters, but say so here too. */
+		for (size_t k = len + strlen(meta_keys[i].key) + 1;
+		     k < len + (size_t)n - 1; k++)
+			if ((unsigned char)out[k] < 0x20 || out[k] == 0x7f)
+				out[k] = '?';
+		len += (size_t)n;
+	}
+	return len;
+}
+
+static int meta_decode(const char *in, size_t len, struct medfs_dicom_ids *d)
+{
+	const char *p = in, *end = in + len;
+
+	memset(d, 0, sizeof(*d));
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eq = memchr(p, '=', (size_t)((nl ? nl : end) - p));
+		const char *next = nl ? nl + 1 : end;
+
+		if (!nl)
+			nl = end;
+		for (size_t i = 0; eq && i < sizeof(meta_keys) / sizeof(meta_keys[0]);
+		     i++) {
+			size_t klen = strlen(meta_keys[i].key);
+			size_t vlen = (size_t)(nl - eq - 1);
+			char *v = (char *)d + meta_keys[i].off;
+
+			if ((size_t)(eq - p) != klen || memcmp(p, meta_keys[i].key, klen))
+				continue;
+			if (vlen >= meta_keys[i].size)
+				vlen = meta_keys[i].size - 1;
+			memcpy(v, eq + 1, vlen);
+			v[strnlen(v, vlen)] = '\0';
+		}
+		p = next;
+	}
+	return ids_any(d);
+}
+
+int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_ids *ids)
+{
+	char buf[META_MAX];
+	ssize_t n;
+
+	memset(ids, 0, sizeof(*ids));
+	if (!j || !path)
+		return 0;
+	n = medfs_vault_get_meta(j->vault, path, buf, sizeof(buf));
+	return n > 0 ? meta_decode(buf, (size_t)n, ids) : 0;
+}
+
+/* Parses the start of a file written through jf and keeps what it finds
+ * in the file's metadata, when that changed. */
+static void dicom_scan(struct jnl_file *jf)
+{
+	struct medfs_dicom_ids ids;
+	char meta[META_MAX];
+	uint8_t *buf;
+	size_t len = 0, mlen;
+	int ret, dirty, found, same;
+
+	pthread_mutex_lock(&jf->lock);
+	dirty = jf->dirty;
+	jf->dirty = 0;
+	pthread_mutex_unlock(&jf->lock);
+	if (!dirty)
+		return;
+	buf = malloc(DICOM_SCAN);
+	if (!buf)
+		return;
+	jnl_set_path(jf->path);
+	while (len < DICOM_SCAN) {
+		ssize_t n =
+			medfs_file_read(jf->f, buf + len, DICOM_SCAN - len, (off_t)len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	/* -EAGAIN: the file (or the 64 KiB) ended inside the header; what
+	 * was found before is right. */
+	ret = medfs_dicom_parse(buf, len, &ids);
+	sodium_memzero(buf, len);
+	free(buf);
+	found = (ret == 0 || ret == -EAGAIN) && ids_any(&ids);
+	if (!found)
+		memset(&ids, 0, sizeof(ids));
+	pthread_mutex_lock(&jf->lock);
+	same = jf->has_ids == found && memcmp(&jf->ids, &ids, sizeof(ids)) == 0;
+	pthread_mutex_unlock(&jf->lock);
+	if (same)
+		return;
+	mlen = meta_encode(&ids, meta, sizeof(meta));
+	ret = medfs_file_set_meta(jf->f, meta, mlen);
+	if (ret < 0) {
+		say(jf->j, LOG_WARNING,
+		    "cannot store the DICOM identifiers of a file opened by uid=%u: %s",
+		    (unsigned)jf->uid, strerror(-ret));
+		return;
+	}
+	pthread_mutex_lock(&jf->lock);
+	jf->has_ids = found;
+	jf->ids = ids;
+	pthread_mutex_unlock(&jf->lock);
+}
+
+/* ---- open handles ---- */
+
+static void file_rec(const struct jnl_file *jf, struct medfs_journal_record *r,
+		     uint32_t op)
+{
+	rec_init(r, op);
+	r->uid = (uint32_t)jf->uid;
+	r->gid = (uint32_t)jf->gid;
+	r->pid = (int32_t)jf->pid;
+	r->user = jf->user;
+	r->program = jf->program;
+	r->path = jf->path;
+	r->flags = jf->flags;
+	r->rule_line = jf->rule;
+	r->emergency = jf->emergency != 0;
+	if (jf->has_ids)
+		rec_ids(r, &jf->ids);
+}
+
+/* Adds [off, off + n) to g, merging it with the ranges it overlaps or
+ * touches. Returns 0 or -ENOMEM. */
+static int range_add(struct ranges *g, uint64_t off, uint64_t n)
+{
+	uint64_t end = off + n, s, e;
+	size_t lo = 0, hi = g->n, k;
+
+	g->bytes += n;
+	if (g->n) {
+		/* Sequential access: the last range grows. */
+		struct medfs_journal_range *last = &g->r[g->n - 1];
+
+		if (last->offset <= off && off <= last->offset + last->length) {
+			if (end > last->offset + last->length)
+				last->length = end - last->offset;
+			return 0;
+		}
+	}
+	/* The first range that ends at or after off. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (g->r[mid].offset + g->r[mid].length < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == g->n || g->r[lo].offset > end) {
+		if (g->n == g->cap) {
+			size_t cap = g->cap ? 2 * g->cap : 8;
+			struct medfs_journal_range *r = realloc(g->r, cap * sizeof(*r));
+
+			if (!r)
+				return -ENOMEM;
+			g->r = r;
+			g->cap = cap;
+		}
+		memmove(&g->r[lo + 1], &g->r[lo], (g->n - lo) * sizeof(*g->r));
+		g->r[lo].offset = off;
+		g->r[lo].length = n;
+		g->n++;
+		return 0;
+	}
+	s = g->r[lo].offset < off ? g->r[lo].offset : off;
+	e = end;
+	for (k = lo; k < g->n && g->r[k].offset <= end; k++)
+		if (g->r[k].offset + g->r[k].length > e)
+			e = g->r[k].offset + g->r[k].length;
+	g->r[lo].offset = s;
+	g->r[lo].length = e - s;
+	memmove(&g->r[lo + 1], &g->r[k], (g->n - k) * sizeof(*g->r));
+	g->n -= k - lo - 1;
+	return 0;
+}
+
+/* Under jf->lock. One record of the pending ranges, dated by the first. */
+static int flush_locked(struct jnl_file *jf, struct ranges *g, uint32_t op)
+{
+	struct medfs_journal_record r;
+	int ret;
+
+	if (g->n == 0)
+		return 0;
+	file_rec(jf, &r, op);
+	r.time_us = g->since_us;
+	r.ranges = g->r;
+	r.nranges = g->n;
+	r.bytes = g->bytes;
+	ret = append(jf->j, &r, 0);
+	g->n = 0;
+	g->bytes = 0;
+	g->since_us = 0;
+	return ret;
+}
+
+static int flush(struct jnl_file *jf)
+{
+	int ret, ret2;
+
+	pthread_mutex_lock(&jf->lock);
+	ret = flush_locked(jf, &jf->rd, MEDFS_OP_READ);
+	ret2 = flush_locked(jf, &jf->wr, MEDFS_OP_WRITE);
+	pthread_mutex_unlock(&jf->lock);
+	return ret < 0 ? ret : ret2;
+}
+
+static void file_free(struct jnl_file *jf)
+{
+	pthread_mutex_destroy(&jf->lock);
+	free(jf->rd.r);
+	free(jf->wr.r);
+	free(jf->user);
+	free(jf->program);
+	free(jf->path);
+	free(jf);
+}
+
+int jnl_file_open(struct jnl *j, const struct caller *c, const struct jnl_event *e,
+		  struct medfs_file *f, struct jnl_file **out)
+{
+	struct medfs_journal_record r;
+	struct jnl_file *jf;
+	char meta[META_MAX];
+	struct who w;
+	ssize_t n;
+	int ret;
+
+	*out = NULL;
+	if (!j)
+		return 0;
+	jf = calloc(1, sizeof(*jf));
+	if (!jf)
+		return -ENOMEM;
+	who_of(j, c, &w);
+	jf->j = j;
+	jf->f = f;
+	jf->uid = w.uid;
+	jf->gid = w.gid;
+	jf->pid = w.pid;
+	jf->flags = e->flags;
+	jf->rule = e->rule;
+	jf->emergency = e->emergency;
+	pthread_mutex_init(&jf->lock, NULL);
+	jf->path = strdup(e->path);
+	jf->user = w.user[0] ? strdup(w.user) : NULL;
+	jf->program = w.program ? strdup(w.program) : NULL;
+	if (!jf->path || (w.user[0] && !jf->user) || (w.program && !jf->program)) {
+		file_free(jf);
+		return -ENOMEM;
+	}
+	n = medfs_file_get_meta(f, meta, sizeof(meta));
+	if (n > 0)
+		jf->has_ids = meta_decode(meta, (size_t)n, &jf->ids);
+	file_rec(jf, &r, e->op);
+	r.detail = e->detail;
+	ret = append(j, &r, 1);
+	if (ret < 0) {
+		file_free(jf);
+		return ret;
+	}
+	pthread_mutex_lock(&j->files_lock);
+	jf->next = j->files;
+	if (j->files)
+		j->files->prev = jf;
+	j->files = jf;
+	pthread_mutex_unlock(&j->files_lock);
+	*out = jf;
+	return 0;
+}
+
+int jnl_file_begin(struct jnl_file *jf)
+{
+	if (!jf)
+		return 0;
+	jnl_set_path(jf->path);
+	return jnl_check(jf->j);
+}
+
+static int file_io(struct jnl_file *jf, struct ranges *g, uint32_t op, uint64_t off,
+		   uint64_t n)
+{
+	int ret;
+
+	if (!jf || n == 0)
+		return 0;
+	pthread_mutex_lock(&jf->lock);
+	if (op == MEDFS_OP_READ && jf->j->every_read) {
+		struct medfs_journal_range one = { off, n };
+		struct medfs_journal_record r;
+
+		file_rec(jf, &r, op);
+		r.ranges = &one;
+		r.nranges = 1;
+		r.bytes = n;
+		ret = append(jf->j, &r, 0);
+	} else {
+		if (op == MEDFS_OP_WRITE)
+			jf->dirty = 1;
+		if (g->n == 0)
+			g->since_us = now_us();
+		ret = range_add(g, off, n) < 0 ? -EIO : 0;
+		if (ret == 0 && g->n >= MAX_RANGES)
+			ret = flush_locked(jf, g, op);
+	}
+	pthread_mutex_unlock(&jf->lock);
+	return ret;
+}
+
+int jnl_file_read(struct jnl_file *jf, uint64_t off, uint64_t n)
+{
+	return jf ? file_io(jf, &jf->rd, MEDFS_OP_READ, off, n) : 0;
+}
+
+int jnl_file_write(struct jnl_file *jf, uint64_t off, uint64_t n)
+{
+	return jf ? file_io(jf, &jf->wr, MEDFS_OP_WRITE, off, n) : 0;
+}
+
+int jnl_file_event(struct jnl_file *jf, const struct jnl_event *e)
+{
+	struct medfs_journal_record r;
+	int ret;
+
+	if (!jf)
+		return 0;
+	pthread_mutex_lock(&jf->lock);
+	file_rec(jf, &r, e->op);
+	r.result = e->result < 0 ? -e->result : e->result;
+	r.bytes = e->bytes;
+	r.detail = e->detail;
+	ret = append(jf->j, &r, 1);
+	pthread_mutex_unlock(&jf->lock);
+	return ret;
+}
+
+int jnl_file_sync(struct jnl_file *jf)
+{
+	if (!jf)
+		return 0;
+	dicom_scan(jf);
+	return flush(jf);
+}
+
+void jnl_file_release(struct jnl_file *jf)
+{
+	struct jnl *j;
+
+	if (!jf)
+		return;
+	j = jf->j;
+	pthread_mutex_lock(&j->files_lock);
+	if (jf->prev)
+		jf->prev->next = jf->next;
+	else
+		j->files = jf->next;
+	if (jf->next)
+		jf->next->prev = jf->prev;
+	pthread_mutex_unlock(&j->files_lock);
+	dicom_scan(jf);
+	flush(jf);
+	file_free(jf);
+}
+
+/* ---- the ticker ---- */
+
+static void flush_old(struct jnl *j, uint64_t now)
+{
+	pthread_mutex_lock(&j->files_lock);
+	for (struct jnl_file *jf = j->files; jf; jf = jf->next) {
+		pthread_mutex_lock(&jf->lock);
+		if (jf->rd.n && now - jf->rd.since_us >= FLUSH_AGE_US)
+			flush_locked(jf, &jf->rd, MEDFS_OP_READ);
+		if (jf->wr.n && now - jf->wr.since_us >= FLUSH_AGE_US)
+			flush_locked(jf, &jf->wr, MEDFS_OP_WRITE);
+		pthread_mutex_unlock(&jf->lock);
+	}
+	pthread_mutex_unlock(&j->files_lock);
+}
+
+static void *ticker(void *arg)
+{
+	struct jnl *j = arg;
+	unsigned wakes = 0;
+
+	pthread_mutex_lock(&j->tick_lock);
+	while (!j->quit) {
+		struct timespec ts;
+		int ret;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WAKE_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&j->tick_cond, &j->tick_lock, &ts);
+		if (j->quit)
+			break;
+		pthread_mutex_unlock(&j->tick_lock);
+		flush_old(j, now_us());
+		if (++wakes % TICKS_PER_WRITER_TICK == 0 &&
+		    !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE)) {
+			ret = medfs_journal_tick(j->w, now_us());
+			if (ret < 0)
+				fail_closed(j, ret);
+		}
+		pthread_mutex_lock(&j->tick_lock);
+	}
+	pthread_mutex_unlock(&j->tick_lock);
+	return NULL;
+}
+
+/* ---- records of the mount and of access.c ---- */
+
+void jnl_policy_load(struct jnl *j, const char *policy_path, const uint8_t digest[32],
+		     int ok)
+{
+	struct jnl_event e = { .op = MEDFS_OP_POLICY_LOAD, .path = policy_path };
+	char d[65], detail[160];
+
+	if (!j)
+		return;
+	hex(d, digest, 32);
+	if (ok) {
+		snprintf(detail, sizeof(detail), "loaded; digest %s", d);
+	} else {
+		snprintf(detail, sizeof(detail),
+			 "rejected; the policy in force stays (digest %s)", d);
+		e.result = EINVAL;
+	}
+	e.detail = detail;
+	jnl_record(j, NULL, &e);
+}
+
+void jnl_denied(struct jnl *j, const struct caller *c, const char *op, const char *path,
+		const char *right, unsigned rule)
+{
+	struct medfs_dicom_ids ids;
+	char detail[96];
+	struct jnl_event e = {
+		.op = MEDFS_OP_DENIED,
+		.path = path,
+		.result = -EACCES,
+		.rule = rule,
+		.detail = detail,
+		.ids = &ids,
+	};
+
+	if (!j)
+		return;
+	snprintf(detail, sizeof(detail), "op=%s right=%s", op, right);
+	jnl_path_ids(j, path, &ids);
+	jnl_record(j, c, &e);
+}
+
+int jnl_emergency_start(struct jnl *j, const struct caller *c, const char *reason,
+			size_t size, unsigned seconds)
+{
+	struct jnl_event e = { .op = MEDFS_OP_EMERGENCY_START, .emergency = 1 };
+	char *detail;
+	size_t len;
+	int ret;
+
+	if (!j)
+		return 0;
+	ret = jnl_check(j);
+	if (ret < 0)
+		return ret;
+	if (size > REASON_MAX)
+		size = REASON_MAX;
+	detail = malloc(size + 64);
+	if (!detail)
+		return -ENOMEM;
+	len = (size_t)snprintf(detail, 64, "granted for %u s; reason: ", seconds);
+	for (size_t i = 0; i < size; i++)
+		detail[len++] = reason[i] ? reason[i] : ' ';
+	detail[len] = '\0';
+	e.detail = detail;
+	ret = jnl_record(j, c, &e);
+	sodium_memzero(detail, len);
+	free(detail);
+	return ret;
+}
+
+void jnl_emergency_end(struct jnl *j, uid_t uid, const char *how, unsigned long uses)
+{
+	struct medfs_journal_record r;
+	char detail[96];
+	struct who w;
+
+	if (!j)
+		return;
+	rec_init(&r, MEDFS_OP_EMERGENCY_END);
+	user_name(j, uid, w.user, sizeof(w.user));
+	r.uid = (uint32_t)uid;
+	r.user = opt_str(w.user);
+	r.emergency = 1;
+	snprintf(detail, sizeof(detail), "%s after %lu accesses", how, uses);
+	r.detail = detail;
+	append(j, &r, 1);
+}
+
+void jnl_integrity(void *ctx, const char *vault_path, const char *plain_path,
+		   int64_t offset, const char *what)
+{
+	struct jnl *j = ctx;
+	struct fuse_context *fc = fuse_get_context();
+	char detail[PATH_MAX + 128], exe[PATH_MAX], proc[64];
+	struct medfs_journal_record r;
+	struct who w;
+
+	if (!j)
+		return;
+	who_of(j, NULL, &w);
+	if (fc && fc->pid > 0) {
+		ssize_t n;
+
+		w.uid = fc->uid;
+		w.gid = fc->gid;
+		w.pid = fc->pid;
+		user_name(j, w.uid, w.user, sizeof(w.user));
+		snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)fc->pid);
+		n = readlink(proc, exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		w.program = n > 0 ? exe : NULL;
+	}
+	/* The vault path is encrypted names: no patient data. */
+	say(j, LOG_ERR, "integrity failure: uid=%u vault file %s offset %lld: %s",
+	    (unsigned)w.uid, vault_path, (long long)offset, what);
+	snprintf(detail, sizeof(detail), "%s; vault file %s", what, vault_path);
+	rec_event(
+		&r,
+		&(struct jnl_event){ .op = MEDFS_OP_INTEGRITY,
+				     .path = plain_path ? plain_path : opt_str(cur_path),
+				     .result = EBADMSG,
+				     .detail = detail },
+		&w);
+	r.offset = offset;
+	append(j, &r, 1);
+}
+
+/* ---- the journal of a mount ---- */
+
+static void report_open_error(const struct jnl_options *o, int err)
+{
+	switch (err) {
+	case -EBUSY:
+		fprintf(stderr,
+			"medfs: the journal %s is in use by another medfs (is the "
+			"vault mounted already?)\n",
+			o->dir);
+		break;
+	case -EBADMSG:
+		fprintf(stderr,
+			"medfs: the journal %s cannot be continued: its STATE is "
+			"missing or not this vault's; mount once with -o "
+			"journal_restart to start a new chain (verify reports the "
+			"break)\n",
+			o->dir);
+		break;
+	default:
+		fprintf(stderr, "medfs: cannot open the journal %s: %s\n", o->dir,
+			strerror(-err));
+	}
+}
+
+static void jnl_free(struct jnl *j)
+{
+	pthread_cond_destroy(&j->tick_cond);
+	pthread_mutex_destroy(&j->tick_lock);
+	pthread_mutex_destroy(&j->user_lock);
+	pthread_mutex_destroy(&j->files_lock);
+	free(j->self_program);
+	free(j->dir);
+	free(j);
+}
+
+int jnl_open(struct jnl **out, const struct jnl_options *o)
+{
+	struct medfs_journal_config cfg = { 0 };
+	pthread_condattr_t ca;
+	char exe[PATH_MAX];
+	struct jnl *j;
+	ssize_t n;
+	int ret;
+
+	*out = NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		fprintf(stderr, "medfs: out of memory\n");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&j->files_lock, NULL);
+	pthread_mutex_init(&j->user_lock, NULL);
+	pthread_mutex_init(&j->tick_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->tick_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	j->vault = o->vault;
+	j->sync = o->sync;
+	j->every_read = o->every_read;
+	j->failopen = o->failopen;
+	j->foreground = o->foreground;
+	j->self_uid = getuid();
+	j->self_gid = getgid();
+	j->self_pid = getpid();
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		j->self_program = strdup(exe);
+	}
+	j->dir = strdup(o->dir);
+	if (!j->dir) {
+		fprintf(stderr, "medfs: out of memory\n");
+		jnl_free(j);
+		return -ENOMEM;
+	}
+	if (o->restart)
+		cfg.flags |= MEDFS_JOURNAL_RESTART;
+	ret = medfs_journal_writer_open(&j->w, o->dir, o->auditor_pk, o->vault_id,
+					o->state_key, &cfg);
+	if (ret < 0) {
+		report_open_error(o, ret);
+		jnl_free(j);
+		return ret;
+	}
+	*out = j;
+	return 0;
+}
+
+int jnl_start(struct jnl *j, const struct jnl_mount *m)
+{
+	char d[65], detail[4096], owner[96];
+	struct jnl_event e = {
+		.op = MEDFS_OP_MOUNT,
+		.path = m->vault_dir,
+		.path2 = m->mountpoint,
+		.detail = detail,
+	};
+	sigset_t all, old;
+	int ret;
+
+	if (!j)
+		return 0;
+	if (m->policy_digest)
+		hex(d, m->policy_digest, 32);
+	snprintf(detail, sizeof(detail), "options %s; policy %s", m->options,
+		 m->policy_digest ? d : "none");
+	ret = jnl_record(j, NULL, &e);
+	if (ret < 0)
+		return ret;
+	j->mounted = 1;
+	if (m->policy_digest) {
+		jnl_policy_load(j, m->policy_path, m->policy_digest, 1);
+	} else {
+		snprintf(owner, sizeof(owner),
+			 "no policy: only uid %u, who mounted, gets in",
+			 (unsigned)m->owner);
+		jnl_record(j, NULL,
+			   &(struct jnl_event){ .op = MEDFS_OP_POLICY_LOAD,
+						.detail = owner });
+	}
+	ret = jnl_check(j);
+	if (ret < 0)
+		return ret;
+	/* The ticker takes no signal: they must reach libfuse's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&j->ticker, NULL, ticker, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return -ret;
+	j->ticking = 1;
+	return 0;
+}
+
+void jnl_close(struct jnl *j)
+{
+	struct jnl_file *jf;
+	int ret;
+
+	if (!j)
+		return;
+	if (j->ticking) {
+		pthread_mutex_lock(&j->tick_lock);
+		j->quit = 1;
+		pthread_cond_signal(&j->tick_cond);
+		pthread_mutex_unlock(&j->tick_lock);
+		pthread_join(j->ticker, NULL);
+	}
+	/* Handles the kernel never released (a forced unmount). */
+	while ((jf = j->files)) {
+		j->files = jf->next;
+		flush(jf);
+		file_free(jf);
+	}
+	if (j->mounted)
+		jnl_record(j, NULL, &(struct jnl_event){ .op = MEDFS_OP_UNMOUNT });
+	ret = medfs_journal_writer_close(j->w);
+	if (ret < 0 && !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
+		say(j, LOG_CRIT, "journal %s: the final checkpoint failed: %s", j->dir,
+		    strerror(-ret));
+	jnl_free(j);
+}
