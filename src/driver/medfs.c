@@ -35,8 +35,8 @@
 #include "medfs/crypto.h"
 #include "medfs/journal.h"
 #include "medfs/log.h"
-#include "medfs/passphrase.h"
 #include "medfs/policy.h"
+#include "medfs/unlock.h"
 #include "medfs/vault.h"
 
 #ifndef MEDFS_VERSION
@@ -1222,6 +1222,8 @@ static const struct fuse_operations medfs_ops = {
 
 struct options {
 	char *passphrase_file;
+	char *keyfile;
+	char *recovery_file;
 	char *policy_file;
 	const char *vault;
 	const char *mountpoint;
@@ -1262,6 +1264,9 @@ enum {
 static const struct fuse_opt medfs_opts[] = {
 	MEDFS_OPT("--passphrase-file %s", passphrase_file, 0),
 	MEDFS_OPT("--passphrase-file=%s", passphrase_file, 0),
+	MEDFS_OPT("--keyfile %s", keyfile, 0), MEDFS_OPT("--keyfile=%s", keyfile, 0),
+	MEDFS_OPT("--recovery-key-file %s", recovery_file, 0),
+	MEDFS_OPT("--recovery-key-file=%s", recovery_file, 0),
 	MEDFS_OPT("-f", foreground, 1), MEDFS_OPT("-s", single_thread, 1),
 	MEDFS_OPT("-h", help, 1), MEDFS_OPT("--help", help, 1),
 	MEDFS_OPT("-V", version, 1), MEDFS_OPT("--version", version, 1),
@@ -1337,6 +1342,9 @@ static void usage(const char *prog)
 	       "medfs options:\n"
 	       "    --passphrase-file=FILE read the passphrase from the first line of\n"
 	       "                           FILE instead of asking on the terminal\n"
+	       "    --keyfile=FILE         unlock with a key file slot (unattended\n"
+	       "                           mounts at boot)\n"
+	       "    --recovery-key-file=FILE  unlock with a recovery key, as printed\n"
 	       "    -f                     stay in the foreground, log to stderr\n"
 	       "    -d, -o debug           print every request (implies -f; shows\n"
 	       "                           plaintext names)\n"
@@ -1412,75 +1420,52 @@ static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap
 
 /* Start-up. Each step prints its own message and returns -1 on failure. */
 
-static int read_passphrase(const struct options *o, char **pass, size_t *len)
+/* Which secret unlocks the vault: at most one of the three options;
+ * none asks for a passphrase on the terminal. */
+static int pick_secret(const struct options *o, enum medfs_slot_kind *kind,
+		       const char **file)
 {
-	char *prompt = NULL;
-	int ret;
+	int n = !!o->passphrase_file + !!o->keyfile + !!o->recovery_file;
 
-	if (o->passphrase_file) {
-		ret = medfs_passphrase_from_file(o->passphrase_file, pass, len);
-		if (ret == -EINVAL)
-			fprintf(stderr, "medfs: the passphrase in %s is empty\n",
-				o->passphrase_file);
-		else if (ret == -E2BIG)
-			fprintf(stderr,
-				"medfs: the passphrase in %s is longer than %d bytes\n",
-				o->passphrase_file, MEDFS_PASSPHRASE_MAX);
-		else if (ret < 0)
-			fprintf(stderr, "medfs: cannot read passphrase file %s: %s\n",
-				o->passphrase_file, strerror(-ret));
-		return ret < 0 ? -1 : 0;
-	}
-
-	if (asprintf(&prompt, "Passphrase for %s: ", o->vault) < 0) {
-		fprintf(stderr, "medfs: out of memory\n");
+	if (n > 1) {
+		fprintf(stderr, "medfs: give one of --passphrase-file, --keyfile and "
+				"--recovery-key-file\n");
 		return -1;
 	}
-	ret = medfs_passphrase_prompt(prompt, pass, len);
-	free(prompt);
-	if (ret == -ENXIO)
-		fprintf(stderr,
-			"medfs: no terminal to ask for the passphrase of %s "
-			"(use --passphrase-file)\n",
-			o->vault);
-	else if (ret == -EINVAL)
-		fprintf(stderr, "medfs: empty passphrase\n");
-	else if (ret == -E2BIG)
-		fprintf(stderr, "medfs: passphrase longer than %d bytes\n",
-			MEDFS_PASSPHRASE_MAX);
-	else if (ret < 0)
-		fprintf(stderr, "medfs: cannot read the passphrase: %s\n",
-			strerror(-ret));
-	return ret < 0 ? -1 : 0;
+	*kind = o->keyfile	   ? MEDFS_SLOT_KEYFILE
+		: o->recovery_file ? MEDFS_SLOT_RECOVERY
+				   : MEDFS_SLOT_PASSPHRASE;
+	*file = o->keyfile	   ? o->keyfile
+		: o->recovery_file ? o->recovery_file
+				   : o->passphrase_file;
+	return 0;
 }
 
-static void report_config_error(const struct options *o, int err)
+/* Held for as long as the vault is mounted: key changes may run beside a
+ * mount, a rotation may not. Never closed: the kernel drops it at exit. */
+static int vault_lock_fd = -1;
+
+static int lock_vault(const struct options *o, const char *vault_dir)
 {
-	switch (err) {
-	case -ENOENT:
+	int fd = medfs_vault_lock(vault_dir, MEDFS_LOCK_MOUNT);
+
+	if (fd >= 0) {
+		vault_lock_fd = fd;
+		return 0;
+	}
+	if (fd == -EROFS || fd == -EACCES)
+		return 0; /* a read-only vault: nothing can rotate it */
+	if (fd == -EAGAIN)
+		fprintf(stderr,
+			"medfs: %s is locked by a running rotation: let it finish "
+			"(medfs-key rotate %s)\n",
+			o->vault, o->vault);
+	else if (fd == -ENOENT || fd == -ENOTDIR)
 		fprintf(stderr, "medfs: %s is not a medfs vault (no %s)\n", o->vault,
 			MEDFS_CONFIG_NAME);
-		break;
-	case -EKEYREJECTED:
-		fprintf(stderr, "medfs: wrong passphrase: no key slot of %s accepts it\n",
-			o->vault);
-		break;
-	case -EBADMSG:
-		fprintf(stderr,
-			"medfs: both copies of the config of %s are damaged "
-			"(%s and %s)\n",
-			o->vault, MEDFS_CONFIG_NAME, MEDFS_CONFIG_BACKUP_NAME);
-		break;
-	case -EPROTONOSUPPORT:
-		fprintf(stderr,
-			"medfs: %s has a format version this medfs does not "
-			"know\n",
-			o->vault);
-		break;
-	default:
-		fprintf(stderr, "medfs: cannot unlock %s: %s\n", o->vault,
-			strerror(-err));
-	}
+	else
+		fprintf(stderr, "medfs: cannot lock %s: %s\n", o->vault, strerror(-fd));
+	return -1;
 }
 
 /* What the journal needs of the vault: its auditor's public key, its id,
@@ -1498,33 +1483,29 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 			struct medfs_vault **out, struct journal_keys *jk)
 {
 	struct medfs_config config;
+	enum medfs_slot_kind kind;
+	const char *secret_file;
 	uint8_t *key = NULL;
-	char *pass = NULL;
-	size_t pass_len = 0;
-	int used_backup = 0;
+	char why[512];
+	int used_backup = 0, slot;
 	int ret = -1;
 	int err;
 
-	if (read_passphrase(o, &pass, &pass_len) < 0)
+	if (pick_secret(o, &kind, &secret_file) < 0 || lock_vault(o, vault_dir) < 0)
 		goto out;
 	key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	if (!key) {
 		fprintf(stderr, "medfs: cannot allocate locked memory for the key\n");
 		goto out;
 	}
-	err = medfs_config_load(vault_dir, MEDFS_SLOT_PASSPHRASE, (uint8_t *)pass,
-				pass_len, &config, key, &used_backup);
-	medfs_passphrase_free(pass);
-	pass = NULL;
+	err = medfs_unlock(vault_dir, kind, secret_file, &config, key, &slot,
+			   &used_backup, why, sizeof(why));
 	if (err < 0) {
-		report_config_error(o, err);
+		fprintf(stderr, "medfs: %s\n", why);
 		goto out;
 	}
 	if (used_backup)
-		fprintf(stderr,
-			"medfs: warning: unlocked %s with its second config "
-			"%s; restore %s from it while it is good\n",
-			o->vault, MEDFS_CONFIG_BACKUP_NAME, MEDFS_CONFIG_NAME);
+		fprintf(stderr, "medfs: warning: %s\n", why);
 	if (!config.has_auditor) {
 		fprintf(stderr,
 			"medfs: %s has no auditor key: create one with "
@@ -1554,7 +1535,6 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 	if (err == 0)
 		ret = 0;
 out:
-	medfs_passphrase_free(pass);
 	medfs_secret_free(key);
 	return ret;
 }
@@ -2012,6 +1992,8 @@ out:
 	free(o.policy_file);
 	free(o.journal_dir);
 	free(o.passphrase_file);
+	free(o.keyfile);
+	free(o.recovery_file);
 	fuse_opt_free_args(&args);
 	return ret;
 }
