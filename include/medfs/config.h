@@ -82,7 +82,7 @@ struct medfs_config {
 };
 
 /* Defaults for new passphrase slots: about a second and 256 MiB here. */
-#define MEDFS_KDF_OPSLIMIT_DEFAULT 3ULL
+#define MEDFS_KDF_OPSLIMIT_DEFAULT 6ULL
 #define MEDFS_KDF_MEMLIMIT_DEFAULT (256ULL << 20)
 
 /* Fills c for a new vault: version 2, fresh vault id and wrapping public

@@ -580,7 +580,7 @@ START_TEST(test_slot_defaults)
 	uint8_t key[MEDFS_KEY_LEN];
 
 	/* NULL kdf means the defaults, recorded in the slot (not run here). */
-	ck_assert_uint_eq(MEDFS_KDF_OPSLIMIT_DEFAULT, 3);
+	ck_assert_uint_eq(MEDFS_KDF_OPSLIMIT_DEFAULT, 6);
 	ck_assert_uint_eq(MEDFS_KDF_MEMLIMIT_DEFAULT, 256ULL << 20);
 	/* The smallest parameters Argon2id accepts work. */
 	medfs_config_init(&c);
