@@ -24,6 +24,8 @@ DEMO=${MEDFS_DEMO_DIR:-/var/tmp/medfs-demo}
 VAULT=$DEMO/vault
 MNT=$DEMO/mnt
 PASS=$DEMO/passphrase
+POLICY=$DEMO/policy
+AUDITOR=$DEMO/auditor
 STUDY_DIR=Patients/DEMO-0001/CT-2024-03-14
 
 say()
@@ -56,7 +58,8 @@ build()
 	local log
 	log=$(mktemp)
 	if { [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$SRC"; } >"$log" 2>&1 &&
-		meson compile -C "$BUILD" medfs:executable medfs-key medfs-fsck >"$log" 2>&1; then
+		meson compile -C "$BUILD" medfs:executable medfs-key medfs-fsck medfs-policy \
+			medfs-journal >"$log" 2>&1; then
 		rm -f "$log"
 		return
 	fi
@@ -74,7 +77,8 @@ unmount_previous()
 			die "cannot unmount $MNT: is a shell or program still using it?"
 	fi
 	# Only the demo's own folders, and only once nothing is mounted there.
-	rm -rf --one-file-system "$VAULT" "$MNT" "$PASS"
+	rm -rf --one-file-system "$VAULT" "$MNT" "$PASS" "$POLICY" "$AUDITOR.pub" \
+		"$AUDITOR.key"
 }
 
 create_vault()
@@ -87,13 +91,35 @@ create_vault()
 		printf '\n' >>"$PASS"
 	)
 	chmod 600 "$PASS"
-	"$BUILD/medfs-key" init "$VAULT" --passphrase-file "$PASS" --label "demo"
+	say "making the auditor's key pair $AUDITOR.pub / $AUDITOR.key"
+	"$BUILD/medfs-journal" keygen --out "$AUDITOR" >/dev/null
+	"$BUILD/medfs-key" init "$VAULT" --passphrase-file "$PASS" --label "demo" \
+		--auditor-key "$AUDITOR.pub"
+}
+
+# A sample access policy: root (who runs the demo) may do everything,
+# the users group may read the studies, and anyone may break the glass
+# for a quarter of an hour. Owned by root, writable by nobody else.
+write_policy()
+{
+	say "writing the sample access policy $POLICY"
+	(
+		umask 077
+		cat >"$POLICY" <<-'POLICY'
+			# medfs demo policy (see doc/POLICY.md)
+			emergency-duration 15m
+			allow user:root all /**
+			allow group:users list,read /Patients/**
+			emergency allow everyone list,read /Patients/**
+		POLICY
+	)
 }
 
 mount_vault()
 {
 	say "mounting it on $MNT"
-	"$BUILD/medfs" "$VAULT" "$MNT" --passphrase-file "$PASS"
+	"$BUILD/medfs" "$VAULT" "$MNT" --passphrase-file "$PASS" \
+		-o allow_other,policy="$POLICY"
 	is_mounted "$MNT" || die "medfs returned but $MNT is not mounted"
 }
 
@@ -208,6 +234,8 @@ tour()
 		  vault (ciphertext):  $VAULT
 		  mount (plaintext):   $MNT
 		  passphrase:          $PASS   (generated for this demo only)
+		  access policy:       $POLICY
+		  access journal:      $VAULT/journal (auditor key $AUDITOR.key)
 
 		Things to try:
 		  ls -lR $MNT
@@ -220,11 +248,21 @@ tour()
 		      and contents are not
 		  echo "addendum: demo" >> $MNT/$STUDY_DIR/report.txt
 		  getfattr -d $MNT/$STUDY_DIR/report.txt
+		  $BUILD/medfs-policy explain $POLICY --user nobody /Patients/DEMO-0001/README.txt read
+		      who may do what, and which rule decides
+		  runuser -u nobody -- ls $MNT
+		      a user the policy names nowhere sees nothing (EACCES)
+		  $BUILD/medfs-journal show $VAULT/journal --key $AUDITOR.key
+		      every access so far, decrypted with the auditor's key
+		  $BUILD/medfs-journal show $VAULT/journal --key $AUDITOR.key --patient DEMO-0001
+		      who accessed this patient's files
 		  fusermount3 -u $MNT
+		  $BUILD/medfs-journal verify $VAULT/journal --key $AUDITOR.key
+		      checks the journal's chain and signed checkpoints
 		  $BUILD/medfs-fsck $VAULT --passphrase-file $PASS
 		      checks every header, name and block (run it on the unmounted vault);
 		      flip a byte of a vault file with dd and run it again
-		  $BUILD/medfs $VAULT $MNT --passphrase-file $PASS
+		  $BUILD/medfs $VAULT $MNT --passphrase-file $PASS -o allow_other,policy=$POLICY
 		      mounts it again
 		Run tools/demo.sh again to start over.
 	TEXT
@@ -236,6 +274,7 @@ main()
 	build
 	unmount_previous
 	create_vault
+	write_policy
 	mount_vault
 	sample_tree
 	tour
