@@ -729,12 +729,13 @@ int main(int argc, char **argv)
 		case 'k':
 		case 'r':
 			if (secret_given++) {
-				fprintf(stderr, "medfs-fsck: give one of --passphrase-file, "
-						"--keyfile and --recovery-key-file\n");
+				fprintf(stderr,
+					"medfs-fsck: give one of --passphrase-file, "
+					"--keyfile and --recovery-key-file\n");
 				return EXIT_FAILED;
 			}
 			secret_file = optarg;
-			kind = c == 'p' ? MEDFS_SLOT_PASSPHRASE
+			kind = c == 'p'	  ? MEDFS_SLOT_PASSPHRASE
 			       : c == 'k' ? MEDFS_SLOT_KEYFILE
 					  : MEDFS_SLOT_RECOVERY;
 			break;

@@ -185,8 +185,9 @@ static int read_auditor_key(const char *path, struct medfs_auditor_key **k)
 		fprintf(stderr,
 			PROG ": %s: %s (make one with 'medfs-journal keygen --out "
 			     "PREFIX' and give PREFIX.pub)\n",
-			path, ret == -EBADMSG || ret == -EINVAL ? "not an auditor public key"
-								  : strerror(-ret));
+			path,
+			ret == -EBADMSG || ret == -EINVAL ? "not an auditor public key"
+							  : strerror(-ret));
 		return -1;
 	}
 	return 0;
@@ -1867,12 +1868,14 @@ out:
 static void set_auditor_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " set-auditor VAULT PREFIX.pub [--journal DIR] [authorization]\n"
+		"Usage: " PROG
+		" set-auditor VAULT PREFIX.pub [--journal DIR] [authorization]\n"
 		"\n"
 		"Records the auditor's public key (made by 'medfs-journal keygen') in\n"
 		"the vault: the access journal is sealed to it from the next mount on.\n"
 		"The change is itself journaled: a record naming the new key is\n"
-		"appended to the journal, still under the old auditor key. Refused while\n"
+		"appended to the journal, still under the old auditor key. Refused "
+		"while\n"
 		"the vault is mounted.\n"
 		"\n"
 		"Options:\n"
@@ -1900,8 +1903,8 @@ static int journal_set_auditor(const char *dir, const struct medfs_config *c,
 		return -ENOMEM;
 	ret = medfs_subkey_derive(state_key, MEDFS_SUBKEY_JOURNAL, vault_key);
 	if (ret == 0)
-		ret = medfs_journal_writer_open(&w, dir, c->auditor_pk, c->vault_id, state_key,
-						NULL);
+		ret = medfs_journal_writer_open(&w, dir, c->auditor_pk, c->vault_id,
+						state_key, NULL);
 	if (ret == 0) {
 		memset(&r, 0, sizeof(r));
 		r.op = MEDFS_OP_SET_AUDITOR;

@@ -38,15 +38,15 @@ typedef void (*medfs_policy_diag_fn)(void *ctx, const struct medfs_policy_diag *
 /* Resolves a user (is_group 0) or group name to its id. Returns 0, or
  * -ENOENT for an unknown name. */
 typedef int (*medfs_policy_resolve_fn)(void *ctx, int is_group, const char *name,
-                                       unsigned long *id);
+				       unsigned long *id);
 
 /* Parses len bytes of policy text. Every error and warning goes to diag
  * (may be NULL). Returns 0 with the policy in *out, -EINVAL when there was
  * any error (nothing in *out), -ENOMEM. resolve may be NULL: names are then
  * errors, numeric ids work. */
 int medfs_policy_parse(const char *text, size_t len, medfs_policy_resolve_fn resolve,
-                       void *resolve_ctx, medfs_policy_diag_fn diag, void *diag_ctx,
-                       struct medfs_policy **out);
+		       void *resolve_ctx, medfs_policy_diag_fn diag, void *diag_ctx,
+		       struct medfs_policy **out);
 void medfs_policy_free(struct medfs_policy *p);
 
 /* Who asks. groups holds the supplementary groups (gid need not be in it);
@@ -62,8 +62,8 @@ struct medfs_subject {
 
 struct medfs_decision {
 	int allowed;
-	unsigned line;  /* rule that decided; 0 for the default deny */
-	int emergency;  /* allowed only by an emergency rule */
+	unsigned line; /* rule that decided; 0 for the default deny */
+	int emergency; /* allowed only by an emergency rule */
 };
 
 /* Decides one right (a single MEDFS_RIGHT_*) on an absolute path ("/" or
@@ -71,12 +71,12 @@ struct medfs_decision {
  * on the directories above anything an allow rule could match, unless a
  * deny rule for list matches the directory itself. */
 void medfs_policy_decide(const struct medfs_policy *p, const struct medfs_subject *s,
-                         const char *path, unsigned right, struct medfs_decision *d);
+			 const char *path, unsigned right, struct medfs_decision *d);
 
 /* Whether some emergency rule names this subject (ignoring s->emergency),
  * and how long a grant lasts, in seconds. */
 int medfs_policy_emergency_eligible(const struct medfs_policy *p,
-                                    const struct medfs_subject *s);
+				    const struct medfs_subject *s);
 unsigned medfs_policy_emergency_seconds(const struct medfs_policy *p);
 
 /* BLAKE2b-256 of the policy's source text, for the journal. */
@@ -93,6 +93,6 @@ unsigned medfs_right_from_name(const char *name);
  * Returns 0; -EPERM with a reason in why (whysz bytes) when not trusted;
  * -errno. Lives in policy_file.c, apart from the pure evaluator. */
 int medfs_policy_read_file(const char *path, uid_t owner, char **text, size_t *len,
-                           char *why, size_t whysz);
+			   char *why, size_t whysz);
 
 #endif

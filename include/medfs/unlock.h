@@ -28,7 +28,7 @@
 #define MEDFS_LOCK_NAME "medfs.lock"
 #define MEDFS_RECOVERY_GROUPS 13
 #define MEDFS_RECOVERY_GROUP_LEN 5 /* 4 data characters and a check character */
-/* "XXXXX-XXXXX-...": 13 groups of 5 and 12 dashes. */
+/* Five characters, a dash, five more...: 13 groups of 5 and 12 dashes. */
 #define MEDFS_RECOVERY_TEXT_LEN                                                          \
 	(MEDFS_RECOVERY_GROUPS * MEDFS_RECOVERY_GROUP_LEN + MEDFS_RECOVERY_GROUPS - 1)
 #define MEDFS_KEYFILE_LEN 32
