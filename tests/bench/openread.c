@@ -4,9 +4,13 @@
  *                                    DIR/f00000, DIR/f00001, ...
  *   openread read DIR COUNT ROUNDS   opens, reads to the end and closes
  *                                    each of them, ROUNDS times over
+ *   openread mktree DIR DIRS PER SIZE  makes DIR/d000 ... DIR/d<DIRS-1>,
+ *                                    each with PER files of SIZE bytes
+ *                                    made as create does
+ *   openread stat DIR DIRS PER       lstat()s every file of that tree
  *
- * read prints "<files per second> <seconds> <opens>" on one line, timed
- * with CLOCK_MONOTONIC around the loops only. Exit status 1 when a call
+ * read, mktree and stat print "<files per second> <seconds> <files>" on
+ * one line, timed with CLOCK_MONOTONIC around the loops only. Exit status 1 when a call
  * fails (the file and errno are printed), 2 on bad arguments. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -99,10 +103,63 @@ static int read_all(const char *dir, long count, long rounds)
 	return 0;
 }
 
+static void subdir(char *out, size_t size, const char *dir, long d)
+{
+	snprintf(out, size, "%s/d%03ld", dir, d);
+}
+
+static int mktree(const char *dir, long dirs, long per, size_t size)
+{
+	char sub[4096];
+	double start, secs;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return failed("mkdir", dir);
+	start = now();
+	for (long d = 0; d < dirs; d++) {
+		subdir(sub, sizeof(sub), dir, d);
+		if (create(sub, per, size) != 0)
+			return 1;
+	}
+	secs = now() - start;
+	printf("%.0f %.6f %ld\n", secs > 0 ? (double)(dirs * per) / secs : 0.0, secs,
+	       dirs * per);
+	return 0;
+}
+
+static int stat_tree(const char *dir, long dirs, long per)
+{
+	char sub[4000], path[4096];
+	struct stat st;
+	double start, secs;
+
+	start = now();
+	for (long d = 0; d < dirs; d++) {
+		subdir(sub, sizeof(sub), dir, d);
+		for (long i = 0; i < per; i++) {
+			name(path, sizeof(path), sub, i);
+			if (lstat(path, &st) < 0)
+				return failed("lstat", path);
+		}
+	}
+	secs = now() - start;
+	printf("%.0f %.6f %ld\n", secs > 0 ? (double)(dirs * per) / secs : 0.0, secs,
+	       dirs * per);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long count, n;
 
+	if (argc == 6 && strcmp(argv[1], "mktree") == 0) {
+		long dirs = strtol(argv[3], NULL, 10), per = strtol(argv[4], NULL, 10);
+
+		n = strtol(argv[5], NULL, 10);
+		if (dirs <= 0 || dirs > 1000 || per <= 0 || n < 0)
+			goto usage;
+		return mktree(argv[2], dirs, per, (size_t)n);
+	}
 	if (argc != 5)
 		goto usage;
 	count = strtol(argv[3], NULL, 10);
@@ -113,8 +170,12 @@ int main(int argc, char **argv)
 		return create(argv[2], count, (size_t)n);
 	if (strcmp(argv[1], "read") == 0 && n > 0)
 		return read_all(argv[2], count, n);
+	if (strcmp(argv[1], "stat") == 0 && count <= 1000 && n > 0)
+		return stat_tree(argv[2], count, n);
 usage:
 	fprintf(stderr, "usage: openread create DIR COUNT SIZE\n"
-			"       openread read DIR COUNT ROUNDS\n");
+			"       openread read DIR COUNT ROUNDS\n"
+			"       openread mktree DIR DIRS PER SIZE\n"
+			"       openread stat DIR DIRS PER\n");
 	return 2;
 }
