@@ -69,6 +69,9 @@ struct medfs_vault {
 	struct dircache_entry *dc[DIRCACHE_BUCKETS];
 	size_t dc_count;
 	pthread_mutex_t files_lock;
+	/* File keys of open files, in slabs of locked memory. */
+	pthread_mutex_t keys_lock;
+	struct key_slab *slabs;
 	struct medfs_file *files[FILES_BUCKETS];
 	medfs_integrity_fn hook;
 	void *hook_ctx;
@@ -90,6 +93,17 @@ struct medfs_file {
 	char name[MEDFS_NAME_MAX + 1];
 	size_t name_len;
 	char vpath[PATH_MAX]; /* for integrity reports */
+};
+
+/* File keys live in slabs of secret memory: one sodium_malloc per open
+ * (guard pages, mlock, mprotect, munmap) dominated small-file opens. */
+#define SLAB_KEYS 1024
+
+struct key_slab {
+	struct key_slab *next;
+	uint8_t *mem; /* SLAB_KEYS keys, secret memory */
+	uint64_t used[SLAB_KEYS / 64];
+	unsigned int n;
 };
 
 /* Where a plaintext path lives in the vault. */
@@ -1094,11 +1108,63 @@ static struct medfs_file *files_find(struct medfs_vault *v, dev_t dev, ino_t ino
 	return NULL;
 }
 
+static uint8_t *key_get(struct medfs_vault *v)
+{
+	struct key_slab *s;
+	uint8_t *k = NULL;
+
+	pthread_mutex_lock(&v->keys_lock);
+	for (s = v->slabs; s && s->n == SLAB_KEYS; s = s->next)
+		;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (s)
+			s->mem = medfs_secret_alloc(SLAB_KEYS * MEDFS_KEY_LEN);
+		if (!s || !s->mem) {
+			free(s);
+			goto out;
+		}
+		s->next = v->slabs;
+		v->slabs = s;
+	}
+	for (unsigned int w = 0; w < SLAB_KEYS / 64; w++) {
+		if (s->used[w] == UINT64_MAX)
+			continue;
+		unsigned int b = __builtin_ctzll(~s->used[w]);
+
+		s->used[w] |= UINT64_C(1) << b;
+		s->n++;
+		k = s->mem + (w * 64 + b) * MEDFS_KEY_LEN;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&v->keys_lock);
+	return k;
+}
+
+static void key_put(struct medfs_vault *v, uint8_t *k)
+{
+	if (!k)
+		return;
+	sodium_memzero(k, MEDFS_KEY_LEN);
+	pthread_mutex_lock(&v->keys_lock);
+	for (struct key_slab *s = v->slabs; s; s = s->next) {
+		if (k >= s->mem && k < s->mem + SLAB_KEYS * MEDFS_KEY_LEN) {
+			size_t i = (size_t)(k - s->mem) / MEDFS_KEY_LEN;
+
+			s->used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+			s->n--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&v->keys_lock);
+}
+
 static void file_free(struct medfs_file *f)
 {
 	if (f->fd >= 0)
 		close(f->fd);
-	medfs_secret_free(f->key);
+	key_put(f->v, f->key);
 	pthread_rwlock_destroy(&f->lock);
 	sodium_memzero(f->name, sizeof(f->name));
 	free(f);
@@ -1110,7 +1176,7 @@ static struct medfs_file *file_new(struct medfs_vault *v, const struct loc *l)
 
 	if (!f)
 		return NULL;
-	f->key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	f->key = key_get(v);
 	if (!f->key) {
 		free(f);
 		return NULL;
@@ -1183,7 +1249,6 @@ static int file_get(struct medfs_vault *v, int fd, bool writable, const struct l
 		f = NULL;
 		goto out;
 	}
-	sodium_mprotect_readonly(f->key);
 	f->next = *files_slot(v, f->dev, f->ino);
 	*files_slot(v, f->dev, f->ino) = f;
 out:
@@ -1340,7 +1405,6 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 	f->writable = true;
 	randombytes_buf(f->id, sizeof(f->id));
 	randombytes_buf(f->key, MEDFS_KEY_LEN);
-	sodium_mprotect_readonly(f->key);
 	/* The mode as asked, whatever the process umask. */
 	if (fchmod(fd, mode & 07777) < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
@@ -2518,6 +2582,7 @@ int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
 	}
 	pthread_mutex_init(&v->dc_lock, NULL);
 	pthread_mutex_init(&v->files_lock, NULL);
+	pthread_mutex_init(&v->keys_lock, NULL);
 	v->keys = medfs_secret_alloc(sizeof(*v->keys));
 	if (!v->keys) {
 		r = -ENOMEM;
@@ -2570,11 +2635,19 @@ void medfs_vault_close(struct medfs_vault *v)
 			f = next;
 		}
 	}
+	while (v->slabs) {
+		struct key_slab *next = v->slabs->next;
+
+		medfs_secret_free(v->slabs->mem);
+		free(v->slabs);
+		v->slabs = next;
+	}
 	if (v->tree_fd >= 0)
 		close(v->tree_fd);
 	medfs_secret_free(v->keys);
 	pthread_rwlock_destroy(&v->ns_lock);
 	pthread_mutex_destroy(&v->dc_lock);
 	pthread_mutex_destroy(&v->files_lock);
+	pthread_mutex_destroy(&v->keys_lock);
 	free(v);
 }
