@@ -8,7 +8,9 @@
 #                rights on /** (-o policy=FILE), and the access journal on
 #                (a vault made with an auditor key) when medfs-key has
 #                --auditor-key
-#   medfs-bare   medfs with neither: no policy, no auditor key
+#   medfs-bare   medfs without a policy, and without the journal when the
+#                driver can turn it off (a medfs that refuses vaults without
+#                an auditor key keeps it: the report says which)
 #   gocryptfs    gocryptfs -init -passfile, mounted with -passfile only
 #   passthrough  libfuse's example passthrough_ll, built here from
 #                /usr/share/doc/libfuse3-dev/examples against the installed
