@@ -477,6 +477,11 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * may bypass the driver. */
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_NO_OPEN_SUPPORT |
 			FUSE_CAP_NO_OPENDIR_SUPPORT);
+	/* Every open starts with an empty page cache (no keep_cache) and every
+	 * change comes through this mount, so the kernel need not ask for the
+	 * attributes again before each read to check its cache: with a policy
+	 * (attr_timeout 0) that was one GETATTR per READ. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* medfs_file_open handles O_TRUNC itself. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
