@@ -565,6 +565,25 @@ static int open_vault(const char *vault, const struct auth *a, unsigned int flag
 	return slot;
 }
 
+/* The start of every change of a vault's keys: takes the vault lock in
+ * mode, then unlocks the config with the authorizing secret into a new
+ * secret buffer *key (the caller frees it and closes *lockfd, also on
+ * failure). Returns the slot that opened, or -1 after saying why. */
+static int begin_change(const char *vault, enum medfs_lock_mode mode,
+			const struct auth *a, unsigned int flags, struct medfs_config *c,
+			int *lockfd, uint8_t **key, uint8_t **secret, size_t *secret_len)
+{
+	*lockfd = lock_vault(vault, mode);
+	if (*lockfd < 0)
+		return -1;
+	*key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (*key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		return -1;
+	}
+	return open_vault(vault, a, flags, c, *key, secret, secret_len);
+}
+
 /* Makes a version 1 config version 2 before it is written. */
 static int upgrade_config(const char *vault, struct medfs_config *c, int slot,
 			  const uint8_t *secret, size_t secret_len, const uint8_t *key)
@@ -1001,16 +1020,8 @@ static int cmd_add(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 
-	lockfd = lock_vault(vault, MEDFS_LOCK_KEYS);
-	if (lockfd < 0)
-		goto out;
-	key = medfs_secret_alloc(MEDFS_KEY_LEN);
-	if (key == NULL) {
-		fprintf(stderr, PROG ": cannot allocate secure memory\n");
-		goto out;
-	}
-	slot = open_vault(vault, &a, MEDFS_UNLOCK_ROTATING, &c, key, &auth_secret,
-			  &auth_len);
+	slot = begin_change(vault, MEDFS_LOCK_KEYS, &a, MEDFS_UNLOCK_ROTATING, &c,
+			    &lockfd, &key, &auth_secret, &auth_len);
 	if (slot < 0)
 		goto out;
 	idx = medfs_config_free_slot(&c);
@@ -1129,16 +1140,8 @@ static int cmd_remove(int argc, char *argv[])
 	if (parse_slot(argv[optind + 1], &idx) < 0)
 		return EXIT_USAGE;
 
-	lockfd = lock_vault(vault, MEDFS_LOCK_KEYS);
-	if (lockfd < 0)
-		goto out;
-	key = medfs_secret_alloc(MEDFS_KEY_LEN);
-	if (key == NULL) {
-		fprintf(stderr, PROG ": cannot allocate secure memory\n");
-		goto out;
-	}
-	slot = open_vault(vault, &a, MEDFS_UNLOCK_ROTATING, &c, key, &secret,
-			  &secret_len);
+	slot = begin_change(vault, MEDFS_LOCK_KEYS, &a, MEDFS_UNLOCK_ROTATING, &c,
+			    &lockfd, &key, &secret, &secret_len);
 	if (slot < 0)
 		goto out;
 	if (c.slots[idx].kind == MEDFS_SLOT_EMPTY) {
@@ -1251,16 +1254,8 @@ static int cmd_passwd(int argc, char *argv[])
 	if (parse_slot(argv[optind + 1], &idx) < 0)
 		return EXIT_USAGE;
 
-	lockfd = lock_vault(vault, MEDFS_LOCK_KEYS);
-	if (lockfd < 0)
-		goto out;
-	key = medfs_secret_alloc(MEDFS_KEY_LEN);
-	if (key == NULL) {
-		fprintf(stderr, PROG ": cannot allocate secure memory\n");
-		goto out;
-	}
-	slot = open_vault(vault, &a, MEDFS_UNLOCK_ROTATING, &c, key, &secret,
-			  &secret_len);
+	slot = begin_change(vault, MEDFS_LOCK_KEYS, &a, MEDFS_UNLOCK_ROTATING, &c,
+			    &lockfd, &key, &secret, &secret_len);
 	if (slot < 0)
 		goto out;
 	if (c.slots[idx].kind == MEDFS_SLOT_EMPTY) {
@@ -1939,7 +1934,7 @@ static int cmd_set_auditor(int argc, char *argv[])
 	char journal_buf[PATH_MAX];
 	struct auth a;
 	uint8_t *key = NULL;
-	int opt, ret, lockfd = -1, status = EXIT_FAILURE;
+	int opt, ret, slot, lockfd = -1, status = EXIT_FAILURE;
 
 	auth_init(&a);
 	opterr = 0;
@@ -1971,15 +1966,9 @@ static int cmd_set_auditor(int argc, char *argv[])
 		journal = journal_buf;
 	}
 	/* Alone, like a rotation: a mounted driver is writing the journal. */
-	lockfd = lock_vault(vault, MEDFS_LOCK_ROTATE);
-	if (lockfd < 0)
-		goto out;
-	key = medfs_secret_alloc(MEDFS_KEY_LEN);
-	if (!key) {
-		fprintf(stderr, PROG ": cannot allocate secure memory\n");
-		goto out;
-	}
-	if (open_vault(vault, &a, 0, &c, key, NULL, NULL) < 0)
+	slot = begin_change(vault, MEDFS_LOCK_ROTATE, &a, 0, &c, &lockfd, &key, NULL,
+			    NULL);
+	if (slot < 0)
 		goto out;
 	if (c.version == 1) {
 		fprintf(stderr,
