@@ -107,12 +107,7 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Security messages go to syslog's LOG_AUTHPRIV, and with -f to stderr.
- * Never a path nor a name: those are patient data. */
-static void audit(const struct access *a, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void audit(const struct access *a, int prio, const char *fmt, ...)
+void audit_log(int foreground, int prio, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -121,7 +116,7 @@ static void audit(const struct access *a, int prio, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	syslog(LOG_AUTHPRIV | prio, "%s", msg);
-	if (a->foreground)
+	if (foreground)
 		medfs_log(prio, "%s", msg);
 }
 
@@ -247,7 +242,7 @@ int access_load_policy(const char *path, const char *name, uid_t owner,
 
 static void say_audit(void *ctx, int prio, const char *msg)
 {
-	audit(ctx, prio, "%s", msg);
+	audit_log(((const struct access *)ctx)->foreground, prio, "%s", msg);
 }
 
 /* Identities.
@@ -399,8 +394,9 @@ int caller_get(struct access *a, struct caller *c)
 	 * misses the program. */
 	if (c->id || !a->policy_path)
 		return 0;
-	audit(a, LOG_WARNING, "cannot identify the caller: uid=%u pid=%d: %s",
-	      (unsigned)c->uid, (int)c->pid, strerror(errno));
+	audit_log(a->foreground, LOG_WARNING,
+		  "cannot identify the caller: uid=%u pid=%d: %s", (unsigned)c->uid,
+		  (int)c->pid, strerror(errno));
 	note_access(a, c, "identify", NULL, 0, &denied);
 	return -EACCES;
 }
@@ -440,8 +436,9 @@ static struct grant *grant_find(struct access *a, uid_t uid)
 /* Under grant_lock. */
 static void grant_end(struct access *a, struct grant *g, const char *how)
 {
-	audit(a, LOG_NOTICE, "emergency access of uid=%u %s after %lu accesses",
-	      (unsigned)g->uid, how, g->uses);
+	audit_log(a->foreground, LOG_NOTICE,
+		  "emergency access of uid=%u %s after %lu accesses", (unsigned)g->uid,
+		  how, g->uses);
 	jnl_emergency_end(a->journal, g->uid, how, g->uses);
 	*g = a->grants[a->n_grants - 1];
 	__atomic_store_n(&a->n_grants, a->n_grants - 1, __ATOMIC_RELEASE);
@@ -516,8 +513,9 @@ static int grant_start(struct access *a, uid_t uid, unsigned seconds)
 	g->deadline = clock_ns(CLOCK_BOOTTIME) + (uint64_t)seconds * 1000000000ULL;
 	iso_time(g->start, from, sizeof(from));
 	iso_time(g->end, until, sizeof(until));
-	audit(a, LOG_NOTICE, "emergency access granted: uid=%u from %s until %s",
-	      (unsigned)uid, from, until);
+	audit_log(a->foreground, LOG_NOTICE,
+		  "emergency access granted: uid=%u from %s until %s", (unsigned)uid,
+		  from, until);
 	pthread_mutex_unlock(&a->grant_lock);
 	wake_keeper(a, 'g');
 	return 0;
@@ -548,8 +546,9 @@ static void note_access(struct access *a, const struct caller *c, const char *op
 	struct grant *g;
 
 	if (!d->allowed) {
-		audit(a, LOG_WARNING, "denied: uid=%u op=%s right=%s rule=%u",
-		      (unsigned)c->uid, op, right_name(right), d->line);
+		audit_log(a->foreground, LOG_WARNING,
+			  "denied: uid=%u op=%s right=%s rule=%u", (unsigned)c->uid, op,
+			  right_name(right), d->line);
 		jnl_denied(a->journal, c, op, path, right_name(right), d->line);
 		return;
 	}
@@ -561,8 +560,9 @@ static void note_access(struct access *a, const struct caller *c, const char *op
 	if (g)
 		g->uses++;
 	pthread_mutex_unlock(&a->grant_lock);
-	audit(a, LOG_NOTICE, "emergency access: uid=%u op=%s right=%s rule=%u",
-	      (unsigned)c->uid, op, right_name(right), d->line);
+	audit_log(a->foreground, LOG_NOTICE,
+		  "emergency access: uid=%u op=%s right=%s rule=%u", (unsigned)c->uid, op,
+		  right_name(right), d->line);
 }
 
 /* Decisions. */
@@ -878,8 +878,9 @@ static void reload(struct access *a)
 	uint8_t digest[32];
 
 	if (load(a->policy_path, a->owner, &l, &p) < 0) {
-		audit(a, LOG_ERR, "policy %s rejected: the policy in force stays",
-		      a->policy_path);
+		audit_log(a->foreground, LOG_ERR,
+			  "policy %s rejected: the policy in force stays",
+			  a->policy_path);
 		pthread_rwlock_rdlock(&a->policy_lock);
 		medfs_policy_digest(a->policy, digest);
 		pthread_rwlock_unlock(&a->policy_lock);
@@ -893,7 +894,7 @@ static void reload(struct access *a)
 	a->gen++; /* every cached decision is now stale */
 	pthread_rwlock_unlock(&a->policy_lock);
 	medfs_policy_free(old);
-	audit(a, LOG_NOTICE, "policy reloaded from %s", a->policy_path);
+	audit_log(a->foreground, LOG_NOTICE, "policy reloaded from %s", a->policy_path);
 	jnl_policy_load(a->journal, a->policy_path, digest, 1);
 }
 
@@ -1040,9 +1041,9 @@ void access_free(struct access *a)
 	if (a->pipe[1] >= 0)
 		close(a->pipe[1]);
 	if (a->emergency_uses)
-		audit(a, LOG_NOTICE,
-		      "%lu accesses made under emergency grants on this mount",
-		      a->emergency_uses);
+		audit_log(a->foreground, LOG_NOTICE,
+			  "%lu accesses made under emergency grants on this mount",
+			  a->emergency_uses);
 	for (size_t i = 0; i < IDENT_SLOTS; i++)
 		ident_put(a->idents[i]);
 	for (size_t i = 0; i < VERDICT_LOCKS; i++)

@@ -102,4 +102,9 @@ int access_xattr_set(struct access *a, const char *name, const char *value, size
 int access_xattr_get(struct access *a, const char *name, char *value, size_t size);
 int access_xattr_remove(struct access *a, const char *name);
 
+/* Security messages: syslog's LOG_AUTHPRIV, and stderr in the foreground.
+ * Never a path nor a name: those are patient data. */
+void audit_log(int foreground, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

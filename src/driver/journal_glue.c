@@ -252,37 +252,20 @@ static void rec_event(struct medfs_journal_record *r, const struct jnl_event *e,
 
 /* ---- appending, and failing closed ---- */
 
-static void say(const struct jnl *j, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Security messages: LOG_AUTHPRIV, and stderr in the foreground. */
-static void say(const struct jnl *j, int prio, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	syslog(LOG_AUTHPRIV | prio, "%s", msg);
-	if (j->foreground)
-		medfs_log(prio, "%s", msg);
-}
-
 static void fail_closed(struct jnl *j, int err)
 {
 	if (__atomic_exchange_n(&j->failed, 1, __ATOMIC_ACQ_REL))
 		return;
 	if (j->failopen)
-		say(j, LOG_CRIT,
-		    "journal %s cannot be written: %s; journal_failopen: serving "
-		    "without a journal",
-		    j->dir, strerror(-err));
+		audit_log(j->foreground, LOG_CRIT,
+			  "journal %s cannot be written: %s; journal_failopen: serving "
+			  "without a journal",
+			  j->dir, strerror(-err));
 	else
-		say(j, LOG_CRIT,
-		    "journal %s cannot be written: %s; every access through the "
-		    "mount now fails with EIO",
-		    j->dir, strerror(-err));
+		audit_log(j->foreground, LOG_CRIT,
+			  "journal %s cannot be written: %s; every access through the "
+			  "mount now fails with EIO",
+			  j->dir, strerror(-err));
 }
 
 int jnl_check(struct jnl *j)
@@ -303,8 +286,9 @@ static int append(struct jnl *j, const struct medfs_journal_record *r, int impor
 	ret = medfs_journal_append(j->w, r, important && j->sync);
 	if (ret == -EINVAL || ret == -E2BIG) {
 		/* This record only: the journal goes on. */
-		say(j, LOG_ERR, "journal: a %s record cannot be encoded: %s",
-		    medfs_journal_op_name(r->op), strerror(-ret));
+		audit_log(j->foreground, LOG_ERR,
+			  "journal: a %s record cannot be encoded: %s",
+			  medfs_journal_op_name(r->op), strerror(-ret));
 		return j->failopen ? 0 : -EIO;
 	}
 	if (ret < 0) {
@@ -468,9 +452,10 @@ static void dicom_scan(struct jnl_file *jf)
 	mlen = meta_encode(&ids, meta, sizeof(meta));
 	ret = medfs_file_set_meta(jf->f, meta, mlen);
 	if (ret < 0) {
-		say(jf->j, LOG_WARNING,
-		    "cannot store the DICOM identifiers of a file opened by uid=%u: %s",
-		    (unsigned)jf->uid, strerror(-ret));
+		audit_log(jf->j->foreground, LOG_WARNING,
+			  "cannot store the DICOM identifiers of a file opened by "
+			  "uid=%u: %s",
+			  (unsigned)jf->uid, strerror(-ret));
 		return;
 	}
 	pthread_mutex_lock(&jf->lock);
@@ -905,8 +890,9 @@ void jnl_integrity(void *ctx, const char *vault_path, const char *plain_path,
 		w.program = n > 0 ? exe : NULL;
 	}
 	/* The vault path is encrypted names: no patient data. */
-	say(j, LOG_ERR, "integrity failure: uid=%u vault file %s offset %lld: %s",
-	    (unsigned)w.uid, vault_path, (long long)offset, what);
+	audit_log(j->foreground, LOG_ERR,
+		  "integrity failure: uid=%u vault file %s offset %lld: %s",
+		  (unsigned)w.uid, vault_path, (long long)offset, what);
 	snprintf(detail, sizeof(detail), "%s; vault file %s", what, vault_path);
 	rec_event(
 		&r,
@@ -1079,7 +1065,8 @@ void jnl_close(struct jnl *j)
 		jnl_record(j, NULL, &(struct jnl_event){ .op = MEDFS_OP_UNMOUNT });
 	ret = medfs_journal_writer_close(j->w);
 	if (ret < 0 && !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
-		say(j, LOG_CRIT, "journal %s: the final checkpoint failed: %s", j->dir,
-		    strerror(-ret));
+		audit_log(j->foreground, LOG_CRIT,
+			  "journal %s: the final checkpoint failed: %s", j->dir,
+			  strerror(-ret));
 	jnl_free(j);
 }
