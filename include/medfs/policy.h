@@ -79,6 +79,10 @@ int medfs_policy_emergency_eligible(const struct medfs_policy *p,
 				    const struct medfs_subject *s);
 unsigned medfs_policy_emergency_seconds(const struct medfs_policy *p);
 
+/* Whether some rule is bound to a program: then two processes of one user
+ * may be told different things about the same name. */
+int medfs_policy_names_program(const struct medfs_policy *p);
+
 /* BLAKE2b-256 of the policy's source text, for the journal. */
 void medfs_policy_digest(const struct medfs_policy *p, uint8_t out[32]);
 

@@ -75,6 +75,7 @@ struct access {
 	char *policy_path; /* NULL: no policy */
 	uid_t owner;
 	int foreground;
+	int names_cached;    /* the kernel keeps names: no program-bound rule */
 	struct jnl *journal; /* NULL until set */
 
 	pthread_rwlock_t policy_lock; /* guards policy and gen */
@@ -877,7 +878,17 @@ static void reload(struct access *a)
 	struct medfs_policy *p = NULL, *old;
 	uint8_t digest[32];
 
-	if (load(a->policy_path, a->owner, &l, &p) < 0) {
+	if (load(a->policy_path, a->owner, &l, &p) == 0 && a->names_cached &&
+	    medfs_policy_names_program(p)) {
+		audit_log(a->foreground, LOG_ERR,
+			  "policy %s binds rules to programs, which this mount cannot "
+			  "apply to the names the kernel keeps for a second; remount to "
+			  "use it (or mount with -o entry_timeout=0)",
+			  a->policy_path);
+		medfs_policy_free(p);
+		p = NULL;
+	}
+	if (!p) {
 		audit_log(a->foreground, LOG_ERR,
 			  "policy %s rejected: the policy in force stays",
 			  a->policy_path);
@@ -999,6 +1010,7 @@ int access_new(struct access **out, const struct access_options *o)
 	a->pipe[0] = a->pipe[1] = -1;
 	a->owner = o->owner;
 	a->foreground = o->foreground;
+	a->names_cached = o->names_cached;
 	a->gen = 1;
 	if (o->policy_path) {
 		a->policy_path = strdup(o->policy_path);

@@ -38,6 +38,7 @@ struct access_options {
 	struct medfs_policy *policy; /* taken over, even on failure */
 	uid_t owner;		     /* the user who mounted */
 	int foreground;		     /* audit messages also go to stderr */
+	int names_cached;	     /* reloads refuse program-bound rules */
 };
 
 /* Returns 0 or -errno. */

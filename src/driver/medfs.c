@@ -56,6 +56,7 @@ struct medfs_mount {
 	int own_as_caller; /* running as root: new objects belong to the caller */
 	int nohide;	   /* readdir shows what the caller may not list */
 	int entry_timeout_set, attr_timeout_set; /* given with -o */
+	int cache_names;       /* entry_timeout 1 under a policy: see may_cache_names */
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
 	int ready_fd;	       /* background: where to report the mount, else -1 */
 
@@ -464,13 +465,16 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->kernel_cache = 0;
 	cfg->auto_cache = 0;
 	cfg->direct_io = 0;
-	/* The kernel's caches of names and attributes are shared by all
-	 * users: under a policy, each lookup and stat must reach it, unless
-	 * -o entry_timeout=/attr_timeout= trade that for speed. */
+	/* The kernel's cache of names is shared by all who may use the mount:
+	 * under a policy, when they can be told apart (see may_cache_names),
+	 * each lookup must reach it. Attributes may stay for a second: a
+	 * stat reaches them only through a lookup, and every change to them
+	 * comes through this mount. -o entry_timeout=/attr_timeout= choose. */
 	if (!m->entry_timeout_set)
-		cfg->entry_timeout = access_has_policy(m->access) ? 0 : 1.0;
+		cfg->entry_timeout =
+			!access_has_policy(m->access) || m->cache_names ? 1.0 : 0;
 	if (!m->attr_timeout_set)
-		cfg->attr_timeout = access_has_policy(m->access) ? 0 : 1.0;
+		cfg->attr_timeout = 1.0;
 	cfg->negative_timeout = 0;
 
 	/* Written through: no late write-back without a caller, and no open
@@ -1237,7 +1241,7 @@ struct options {
 	int debug;
 	int help;
 	int version;
-	int allow_other;
+	int allow_other, allow_root;
 	int default_permissions;
 	int has_fsname;
 	int has_subtype;
@@ -1253,6 +1257,7 @@ struct options {
 enum {
 	KEY_DEBUG,
 	KEY_ALLOW_OTHER,
+	KEY_ALLOW_ROOT,
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_FSNAME,
 	KEY_SUBTYPE,
@@ -1284,6 +1289,7 @@ static const struct fuse_opt medfs_opts[] = {
 	/* Noted here, then passed on to libfuse. */
 	FUSE_OPT_KEY("-d", KEY_DEBUG), FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("allow_root", KEY_ALLOW_ROOT),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME), FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
 	FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
@@ -1312,6 +1318,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 1;
 	case KEY_ALLOW_OTHER:
 		o->allow_other = 1;
+		return 1;
+	case KEY_ALLOW_ROOT:
+		o->allow_root = 1;
 		return 1;
 	case KEY_DEFAULT_PERMISSIONS:
 		o->default_permissions = 1;
@@ -1378,7 +1387,9 @@ static void usage(const char *prog)
 	       "\n"
 	       "Whatever is given, medfs runs without kernel_cache, auto_cache,\n"
 	       "direct_io, use_ino or write-back caching, and negative_timeout=0;\n"
-	       "entry_timeout and attr_timeout are 0 with a policy, else 1.\n"
+	       "attr_timeout is 1; entry_timeout is 1 too, except with a policy\n"
+	       "on a mount other users can reach (allow_other, allow_root) or with\n"
+	       "rules bound to programs: then 0, so that every lookup meets the policy.\n"
 	       "allow_other needs a policy.\n"
 	       "\n"
 	       "FUSE options:\n",
@@ -1736,6 +1747,19 @@ static char *options_text(const struct options *o, const struct fuse_args *args)
 	return text;
 }
 
+/* Whether, under policy, the kernel may keep names for a second as it does
+ * without one. It may when a single identity asks: without allow_other or
+ * allow_root the kernel turns every other user away, and without rules
+ * bound to programs the policy tells that user's processes the same thing
+ * (short of one that changed its groups since). Otherwise a name one caller
+ * looked up would answer another's stat without asking the policy. */
+static int may_cache_names(const struct options *o, const struct medfs_policy *policy)
+{
+	if (o->entry_timeout_set || o->allow_other || o->allow_root)
+		return 0;
+	return !medfs_policy_names_program(policy);
+}
+
 /* Everything after the paths are checked, in the process that will serve
  * the mount. status_fd (background only, else -1) gets one byte, 0, from
  * init() once the kernel has accepted the mount. Returns the exit status. */
@@ -1750,6 +1774,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		.nohide = o->nohide,
 		.entry_timeout_set = o->entry_timeout_set,
 		.attr_timeout_set = o->attr_timeout_set,
+		.cache_names = policy && may_cache_names(o, policy),
 		.max_read = o->max_read,
 		.ready_fd = status_fd,
 		.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -1759,6 +1784,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		.policy = policy,
 		.owner = getuid(),
 		.foreground = o->foreground,
+		.names_cached = policy && may_cache_names(o, policy),
 	};
 	struct journal_keys jk = { .state_key = NULL };
 	struct jnl_mount jm = {

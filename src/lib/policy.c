@@ -311,6 +311,14 @@ int medfs_policy_emergency_eligible(const struct medfs_policy *p,
 	return 0;
 }
 
+int medfs_policy_names_program(const struct medfs_policy *p)
+{
+	for (size_t i = 0; p != NULL && i < p->nrules; i++)
+		if (p->rules[i].program != NULL)
+			return 1;
+	return 0;
+}
+
 unsigned medfs_policy_emergency_seconds(const struct medfs_policy *p)
 {
 	return p != NULL ? p->emergency_seconds : DURATION_DEFAULT;

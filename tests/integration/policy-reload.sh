@@ -143,4 +143,40 @@ done
 wait "$reader" || fail "a read failed while the policy was being reloaded"
 pid_alive "$FG_PID" || fail "the driver died during reloads"
 unmount "$M"
+
+step "a mount only its owner reaches keeps names; rules bound to programs are refused on reload"
+# Without allow_other the kernel keeps looked-up names for a second (one
+# identity asks); a rule bound to a program would have two processes of
+# that identity told different things, so a reload refuses it.
+LOG=$WORK/driver-single.log
+reloads=0
+rejects=0
+write_policy "$POL" <<EOF
+allow user:root all /**
+EOF
+mount_fg "$V" "$M" "$P" "$LOG" -o policy="$POL"
+assert_eq "in a" "$(cat "$M/a/f")" "root reads a/f"
+write_policy "$POL" <<EOF
+allow user:root program /bin/cat all /**
+EOF
+hup_and_wait rejected
+wait_log "$LOG" "binds rules to programs"
+assert_eq "in b" "$(cat "$M/b/g")" "root still reads b/g under the policy in force"
+unmount "$M"
+
+step "with entry_timeout=0 the same mount takes rules bound to programs"
+LOG=$WORK/driver-single0.log
+reloads=0
+rejects=0
+write_policy "$POL" <<EOF
+allow user:root all /**
+EOF
+mount_fg "$V" "$M" "$P" "$LOG" -o policy="$POL",entry_timeout=0
+write_policy "$POL" <<EOF
+allow user:root program $(readlink -f /bin/cat) list,read /**
+EOF
+hup_and_wait reloaded
+assert_eq "in a" "$(cat "$M/a/f")" "cat, the program named, reads a/f"
+assert_cmd_fails "head, another program, reads a/f" head -c 4 "$M/a/f"
+unmount "$M"
 finish

@@ -716,6 +716,21 @@ START_TEST(test_decide_deep)
 }
 END_TEST
 
+START_TEST(test_names_program)
+{
+	struct medfs_policy *p;
+
+	ck_assert_int_eq(medfs_policy_names_program(NULL), 0);
+	p = parse_ok("version 1\nallow user:alice list,read /a/**\n");
+	ck_assert_int_eq(medfs_policy_names_program(p), 0);
+	medfs_policy_free(p);
+	p = parse_ok("allow user:alice list /a\n"
+		     "deny everyone program /usr/bin/cp read /a/**\n");
+	ck_assert_int_eq(medfs_policy_names_program(p), 1);
+	medfs_policy_free(p);
+}
+END_TEST
+
 START_TEST(test_emergency)
 {
 	struct medfs_subject phys = PHYS, alice = ALICE, radio = RADIO;
@@ -1136,6 +1151,7 @@ static Suite *policy_suite(void)
 	tcase_add_loop_test(tc, test_patterns_doc, 0, N(doc_patterns));
 	tcase_add_test(tc, test_decide_empty);
 	tcase_add_test(tc, test_decide_deep);
+	tcase_add_test(tc, test_names_program);
 	tcase_add_test(tc, test_emergency);
 	tcase_add_test(tc, test_rights_all);
 	suite_add_tcase(s, tc);
