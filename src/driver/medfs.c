@@ -1024,13 +1024,6 @@ static int medfs_statfs(const char *path, struct statvfs *st)
 }
 
 /* Every write already reached the vault. */
-static int medfs_flush(const char *path, struct fuse_file_info *fi)
-{
-	(void)path;
-	(void)fi;
-	return 0;
-}
-
 /* The last ranges and a written file's DICOM identifiers are journaled
  * at release. */
 static int medfs_release(const char *path, struct fuse_file_info *fi)
@@ -1274,7 +1267,9 @@ static const struct fuse_operations medfs_ops = {
 	.read = medfs_read,
 	.write = medfs_write,
 	.statfs = medfs_statfs,
-	.flush = medfs_flush,
+	/* No flush: writes are written through, so a close has nothing to
+	 * report, and without it (nor lock) libfuse answers ENOSYS once and the
+	 * kernel stops sending one round trip per close(2). */
 	.release = medfs_release,
 	.fsync = medfs_fsync,
 	.fallocate = medfs_fallocate,
