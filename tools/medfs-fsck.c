@@ -817,7 +817,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "medfs-fsck: cannot derive subkeys\n");
 		goto out;
 	}
-	ret = medfs_vault_open(&k.vault, vault_dir, vault_key);
+	if (k.verbose)
+		fprintf(stderr, "medfs-fsck: content blocks: %s\n",
+			medfs_block_cipher_name(config.cipher));
+	/* Blocks are checked with the cipher of the config that opened. */
+	ret = medfs_vault_open_cipher(&k.vault, vault_dir, vault_key, config.cipher);
 	if (ret == -EBADMSG || ret == -ENOENT || ret == -ENOTDIR) {
 		/* A damaged root is a finding, not a failure to run. */
 		check_config(&k, vault_key);

@@ -25,6 +25,7 @@
 
 #include <sodium.h>
 
+#include "medfs/block.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/journal.h"
@@ -45,6 +46,7 @@ static void init_usage(FILE *f)
 		"Usage: " PROG " init VAULT [--passphrase-file FILE] [--kdf-time N]\n"
 		"                      [--kdf-memory MIB] [--label TEXT]\n"
 		"                      [--auditor-key PREFIX.pub]\n"
+		"                      [--cipher aes256gcm|xchacha20poly1305]\n"
 		"\n"
 		"Creates a new vault in VAULT, which must be absent or an empty "
 		"directory:\n"
@@ -65,9 +67,14 @@ static void init_usage(FILE *f)
 		"                          'medfs-journal keygen'): the access journal\n"
 		"                          is sealed to it; a vault without one does\n"
 		"                          not mount (see set-auditor)\n"
+		"  --cipher NAME           the cipher of file contents, for the life\n"
+		"                          of the vault: aes256gcm (AES-256-GCM, needs\n"
+		"                          AES-NI) or xchacha20poly1305 (default here:\n"
+		"                          %s)\n"
 		"  -h, --help              show this help\n",
 		MEDFS_KDF_OPSLIMIT_DEFAULT, MEDFS_KDF_MEMLIMIT_DEFAULT / MIB,
-		MEDFS_SLOT_LABEL_MAX);
+		MEDFS_SLOT_LABEL_MAX,
+		medfs_block_cipher_name(medfs_block_cipher_default()));
 }
 
 /* Parses a decimal number in [min, max]. Returns 0 or -EINVAL. */
@@ -195,10 +202,18 @@ static int read_auditor_key(const char *path, struct medfs_auditor_key **k)
 
 static int cmd_init(int argc, char *argv[])
 {
-	enum { OPT_PASSFILE = 256, OPT_KDF_TIME, OPT_KDF_MEMORY, OPT_LABEL, OPT_AUDITOR };
+	enum {
+		OPT_PASSFILE = 256,
+		OPT_KDF_TIME,
+		OPT_KDF_MEMORY,
+		OPT_LABEL,
+		OPT_AUDITOR,
+		OPT_CIPHER,
+	};
 	static const struct option options[] = {
 		{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
 		{ "auditor-key", required_argument, NULL, OPT_AUDITOR },
+		{ "cipher", required_argument, NULL, OPT_CIPHER },
 		{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
 		{ "kdf-memory", required_argument, NULL, OPT_KDF_MEMORY },
 		{ "label", required_argument, NULL, OPT_LABEL },
@@ -212,6 +227,7 @@ static int cmd_init(int argc, char *argv[])
 	const char *vault, *passfile = NULL, *label = NULL, *auditor = NULL;
 	struct medfs_auditor_key *ak = NULL;
 	struct medfs_config config;
+	uint32_t cipher = medfs_block_cipher_default();
 	uint8_t *key = NULL;
 	char *pass = NULL;
 	size_t pass_len = 0;
@@ -262,6 +278,15 @@ static int cmd_init(int argc, char *argv[])
 		case OPT_AUDITOR:
 			auditor = optarg;
 			break;
+		case OPT_CIPHER:
+			if (medfs_block_cipher_from_name(optarg, &cipher) < 0) {
+				fprintf(stderr,
+					PROG ": unknown --cipher '%s' (aes256gcm or "
+					     "xchacha20poly1305)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			init_usage(stdout);
 			return EXIT_SUCCESS;
@@ -281,6 +306,12 @@ static int cmd_init(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	vault = argv[optind];
+	if (medfs_block_cipher_check(cipher) == -ENOTSUP) {
+		fprintf(stderr,
+			PROG ": --cipher aes256gcm: this CPU cannot run AES-256-GCM (no "
+			     "AES-NI); use xchacha20poly1305\n");
+		return EXIT_FAILURE;
+	}
 
 	ret = check_empty(vault, &exists);
 	if (ret == -ENOTEMPTY) {
@@ -302,7 +333,7 @@ static int cmd_init(int argc, char *argv[])
 		goto out;
 	}
 	randombytes_buf(key, MEDFS_KEY_LEN);
-	medfs_config_init(&config);
+	medfs_config_init(&config, cipher);
 	if (ak) {
 		config.has_auditor = 1;
 		memcpy(config.auditor_pk, medfs_auditor_key_box_pk(ak),
@@ -343,7 +374,8 @@ static int cmd_init(int argc, char *argv[])
 		undo_init(vault, created_dir);
 		goto out;
 	}
-	printf(PROG ": created vault %s (key slot 0: passphrase%s)\n", vault,
+	printf(PROG ": created vault %s (cipher %s; key slot 0: passphrase%s)\n", vault,
+	       medfs_block_cipher_name(cipher),
 	       ak ? "; auditor key recorded" : "; no auditor key yet: see set-auditor");
 	status = EXIT_SUCCESS;
 out:
@@ -679,8 +711,10 @@ static void list_usage(FILE *f)
 	fprintf(f,
 		"Usage: " PROG " list VAULT\n"
 		"\n"
-		"Lists the key slots of VAULT: number, kind, label, creation time and\n"
-		"key derivation parameters. Needs no secret and shows none.\n");
+		"Shows the facts of VAULT (vault id, format, content cipher, creation\n"
+		"time, rotation) and lists its key slots: number, kind, label,\n"
+		"creation time and key derivation parameters. Needs no secret and\n"
+		"shows none.\n");
 }
 
 static const char *fmt_time(char buf[32], uint64_t t)
@@ -767,6 +801,10 @@ static int cmd_list(int argc, char *argv[])
 	printf("vault:     %s (%s)\n", vault, used);
 	printf("vault id:  %s\n", hex);
 	printf("format:    %u\n", c.version);
+	printf("cipher:    %s%s\n", medfs_block_cipher_name(c.cipher),
+	       medfs_block_cipher_check(c.cipher) == -ENOTSUP
+		       ? " (this CPU cannot run it: no AES-NI)"
+		       : "");
 	printf("created:   %s\n", fmt_time(tbuf, c.created));
 	if (medfs_config_rotating(&c))
 		printf("rotation:  in progress%s: run '" PROG " rotate %s' to finish\n",
@@ -1534,7 +1572,7 @@ static int cmd_restore(int argc, char *argv[])
 	}
 	/* A failure here is the answer, not an incident to log. */
 	medfs_log_set(log_nothing);
-	ret = medfs_vault_open(&v, vault, key);
+	ret = medfs_vault_open_cipher(&v, vault, key, c.cipher);
 	medfs_log_set(log_errors_only);
 	if (ret == -EBADMSG) {
 		fprintf(stderr,
@@ -1787,7 +1825,7 @@ static int cmd_rotate(int argc, char *argv[])
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	ret = medfs_rotate_tree(vault, old_key, key, mode, &ops, &st);
+	ret = medfs_rotate_tree(vault, old_key, key, mode, c.cipher, &ops, &st);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (ui.tty && ui.shown) {
@@ -2037,6 +2075,11 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Before any help too: init's names the default cipher of this CPU. */
+	if (medfs_crypto_init() < 0) {
+		fprintf(stderr, PROG ": cannot initialise libsodium\n");
+		return EXIT_FAILURE;
+	}
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		if (argc == 2) {
@@ -2062,10 +2105,6 @@ int main(int argc, char *argv[])
 		fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
 		usage(stderr);
 		return EXIT_USAGE;
-	}
-	if (medfs_crypto_init() < 0) {
-		fprintf(stderr, PROG ": cannot initialise libsodium\n");
-		return EXIT_FAILURE;
 	}
 	ret = medfs_disable_core_dumps();
 	if (ret < 0) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "medfs/block.h" /* MEDFS_CIPHER_* */
 #include "medfs/crypto.h"
 
 #define MEDFS_CONFIG_NAME "medfs.conf"
@@ -30,7 +31,6 @@
 #define MEDFS_SLOT_LABEL_MAX 47
 #define MEDFS_SALT_LEN 16
 #define MEDFS_VAULT_ID_LEN 16
-#define MEDFS_CIPHER_XCHACHA20POLY1305 1
 #define MEDFS_WRAP_PK_LEN 32 /* X25519 public keys */
 
 enum medfs_slot_kind {
@@ -70,7 +70,7 @@ struct medfs_config {
 	uint8_t vault_id[MEDFS_VAULT_ID_LEN];
 	uint64_t created;
 	uint32_t block_size; /* 4096 */
-	uint32_t cipher;     /* MEDFS_CIPHER_XCHACHA20POLY1305 */
+	uint32_t cipher;     /* content blocks: MEDFS_CIPHER_* (block.h) */
 	uint32_t rotation;   /* enum medfs_rotation (version 1: unused) */
 	uint8_t has_auditor;
 	uint8_t auditor_pk[32];
@@ -85,9 +85,11 @@ struct medfs_config {
 #define MEDFS_KDF_OPSLIMIT_DEFAULT 6ULL
 #define MEDFS_KDF_MEMLIMIT_DEFAULT (256ULL << 20)
 
-/* Fills c for a new vault: version 2, fresh vault id and wrapping public
- * key, time, no slots. */
-void medfs_config_init(struct medfs_config *c);
+/* Fills c for a new vault whose blocks use cipher (MEDFS_CIPHER_*, see
+ * medfs_block_cipher_default): version 2, fresh vault id and wrapping
+ * public key, time, no slots. An unknown cipher is kept, and makes
+ * medfs_config_encode refuse c. */
+void medfs_config_init(struct medfs_config *c, uint32_t cipher);
 
 /* Serialises c (version 2 only) with its MAC under vault_key. Returns 0 or
  * -EINVAL. */
@@ -96,8 +98,9 @@ int medfs_config_encode(const struct medfs_config *c,
 			uint8_t out[MEDFS_CONFIG_LEN]);
 
 /* Parses a config of either version without checking its MAC (that needs
- * the key). Returns 0; -EBADMSG for a wrong length, magic or field;
- * -EPROTONOSUPPORT for an unknown version. */
+ * the key). Returns 0; -EBADMSG for a wrong length, magic or field (an
+ * unknown cipher among them); -EPROTONOSUPPORT for an unknown version.
+ * A known cipher this CPU cannot run decodes: see medfs_block_cipher_check. */
 int medfs_config_decode(struct medfs_config *c, const uint8_t *in, size_t len);
 
 /* Checks the MAC of a serialised config of either version (its length
@@ -187,6 +190,14 @@ int medfs_config_write(const char *vault_dir, const uint8_t *in, size_t len);
  * Returns 0 or -errno. */
 int medfs_config_read(const char *vault_dir, const char *name,
 		      uint8_t buf[MEDFS_CONFIG_LEN + 1], size_t *len);
+
+/* Reads the config of vault_dir and authenticates it under vault_key,
+ * which is already known (no slot is opened): the primary copy, or the
+ * second one when the primary is missing, damaged or fails its MAC.
+ * Returns 0; -ENOENT when vault_dir holds no config; -EBADMSG when no copy
+ * authenticates; -EPROTONOSUPPORT; -errno. On failure c is wiped. */
+int medfs_config_load_key(const char *vault_dir, const uint8_t vault_key[MEDFS_KEY_LEN],
+			  struct medfs_config *c);
 
 /* Reads, unlocks and authenticates the config of vault_dir. Uses the
  * primary copy, or the second one when the primary is missing, damaged or

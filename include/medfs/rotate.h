@@ -138,12 +138,16 @@ int medfs_rotate_start(const char *vault_dir, struct medfs_config *c,
 		       uint8_t vault_key[MEDFS_KEY_LEN], enum medfs_rotation mode);
 
 /* Converts the tree of vault_dir from old_key to new_key (mode REKEY or
- * REENCRYPT), then syncs the file system. Returns 0 (damaged objects are
- * counted in st, not errors); -ECANCELED when ops->progress asked to stop;
- * -errno of a failed read or write (run it again once fixed). */
+ * REENCRYPT), then syncs the file system. cipher is the vault's block
+ * cipher (the config's): REENCRYPT opens and seals blocks with it, so a
+ * vault keeps its cipher. Returns 0 (damaged objects are counted in st,
+ * not errors); -EINVAL (mode or cipher unknown); -ENOTSUP (a cipher this
+ * CPU cannot run); -ECANCELED when ops->progress asked to stop; -errno of
+ * a failed read or write (run it again once fixed). */
 int medfs_rotate_tree(const char *vault_dir, const uint8_t old_key[MEDFS_KEY_LEN],
 		      const uint8_t new_key[MEDFS_KEY_LEN], enum medfs_rotation mode,
-		      const struct medfs_rotate_ops *ops, struct medfs_rotate_stats *st);
+		      uint32_t cipher, const struct medfs_rotate_ops *ops,
+		      struct medfs_rotate_stats *st);
 
 /* Ends a rotation whose tree is converted: saves c without the old key.
  * Returns 0 or -errno. */

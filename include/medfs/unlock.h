@@ -89,6 +89,8 @@ int medfs_secret_read(enum medfs_slot_kind kind, const char *file, const char *v
  *                  recovery key
  *   -EBUSY         "vault is being rotated: run medfs-key rotate VAULT to
  *                  finish"
+ *   -ENOTSUP       the vault's blocks use AES-256-GCM and this CPU has no
+ *                  AES-NI
  *   -EPROTONOSUPPORT, -EINVAL, -ENXIO, -ENOMEM, ... */
 int medfs_unlock(const char *vault_dir, enum medfs_slot_kind kind,
 		 const char *secret_file, struct medfs_config *c,

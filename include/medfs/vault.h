@@ -33,9 +33,19 @@ int medfs_vault_create_tree(const char *vault_dir,
 			    const uint8_t vault_key[MEDFS_KEY_LEN]);
 
 /* Opens the vault in vault_dir with its vault key (copied into secret
- * memory; the caller wipes its own copy). Returns 0 or -errno. */
+ * memory; the caller wipes its own copy). The block cipher comes from the
+ * vault's config, authenticated under vault_key (medfs_config_load_key).
+ * Returns 0; -ENOENT (no config or no tree); -EBADMSG (the config or the
+ * root directory does not authenticate under vault_key); -ENOTSUP (blocks
+ * of a cipher this CPU cannot run); -errno. */
 int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
 		     const uint8_t vault_key[MEDFS_KEY_LEN]);
+
+/* The same for a caller that already holds the config, or has none (tests
+ * of the tree alone): blocks use cipher (MEDFS_CIPHER_*). Returns 0;
+ * -EINVAL for an unknown cipher; -ENOTSUP; -ENOENT; -EBADMSG; -errno. */
+int medfs_vault_open_cipher(struct medfs_vault **out, const char *vault_dir,
+			    const uint8_t vault_key[MEDFS_KEY_LEN], uint32_t cipher);
 void medfs_vault_close(struct medfs_vault *v);
 
 void medfs_vault_set_integrity_hook(struct medfs_vault *v, medfs_integrity_fn fn,

@@ -1,5 +1,7 @@
 /* medfs: content blocks. The per-block hot path: no allocation, no
- * logging, associated data built on the stack. */
+ * logging, associated data built on the stack. The cipher is a number
+ * (MEDFS_CIPHER_*) checked on every call: a switch, and for AES-256-GCM
+ * libsodium's cached CPU feature flags. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,6 +20,58 @@ _Static_assert(MEDFS_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
 	       "file key length");
 _Static_assert(BLOCK_AD_LEN == 28, "block AD layout");
 
+_Static_assert(MEDFS_BLOCK_AES_NONCE_LEN == crypto_aead_aes256gcm_NPUBBYTES,
+	       "AES-GCM nonce length");
+_Static_assert(MEDFS_BLOCK_AES_NONCE_LEN <= MEDFS_BLOCK_NONCE_LEN, "AES-GCM nonce field");
+_Static_assert(MEDFS_BLOCK_TAG_LEN == crypto_aead_aes256gcm_ABYTES, "AES-GCM tag length");
+_Static_assert(MEDFS_KEY_LEN == crypto_aead_aes256gcm_KEYBYTES, "AES-GCM key length");
+
+static const struct {
+	uint32_t cipher;
+	const char *name;
+} cipher_names[] = {
+	{ MEDFS_CIPHER_XCHACHA20POLY1305, "xchacha20poly1305" },
+	{ MEDFS_CIPHER_AES256GCM, "aes256gcm" },
+};
+
+int medfs_block_cipher_check(uint32_t cipher)
+{
+	switch (cipher) {
+	case MEDFS_CIPHER_XCHACHA20POLY1305:
+		return 0;
+	case MEDFS_CIPHER_AES256GCM:
+		/* Without AES-NI libsodium's AES-GCM would fault. */
+		return crypto_aead_aes256gcm_is_available() ? 0 : -ENOTSUP;
+	default:
+		return -EINVAL;
+	}
+}
+
+uint32_t medfs_block_cipher_default(void)
+{
+	return crypto_aead_aes256gcm_is_available() ? MEDFS_CIPHER_AES256GCM
+						    : MEDFS_CIPHER_XCHACHA20POLY1305;
+}
+
+const char *medfs_block_cipher_name(uint32_t cipher)
+{
+	for (size_t i = 0; i < sizeof(cipher_names) / sizeof(cipher_names[0]); i++)
+		if (cipher_names[i].cipher == cipher)
+			return cipher_names[i].name;
+	return NULL;
+}
+
+int medfs_block_cipher_from_name(const char *name, uint32_t *cipher)
+{
+	for (size_t i = 0; i < sizeof(cipher_names) / sizeof(cipher_names[0]); i++) {
+		if (strcmp(cipher_names[i].name, name) == 0) {
+			*cipher = cipher_names[i].cipher;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 /* AD = "MDFB" || file id || index u64 LE: binds a block to its place. */
 static void block_ad(uint8_t ad[BLOCK_AD_LEN], const uint8_t file_id[MEDFS_FILE_ID_LEN],
 		     uint64_t index)
@@ -29,56 +83,96 @@ static void block_ad(uint8_t ad[BLOCK_AD_LEN], const uint8_t file_id[MEDFS_FILE_
 }
 
 /* Seals plain into out, whose first MEDFS_BLOCK_NONCE_LEN bytes already
- * hold the nonce. */
-static int seal(uint8_t *out, const uint8_t *plain, size_t len,
+ * hold the nonce field. cipher has been checked. */
+static int seal(uint8_t *out, const uint8_t *plain, size_t len, uint32_t cipher,
 		const uint8_t key[MEDFS_KEY_LEN],
 		const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index)
 {
 	uint8_t ad[BLOCK_AD_LEN];
 
 	block_ad(ad, file_id, index);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + MEDFS_BLOCK_NONCE_LEN, NULL,
-						   plain, len, ad, sizeof(ad), NULL, out,
-						   key);
+	if (cipher == MEDFS_CIPHER_AES256GCM)
+		crypto_aead_aes256gcm_encrypt(out + MEDFS_BLOCK_NONCE_LEN, NULL, plain,
+					      len, ad, sizeof(ad), NULL, out, key);
+	else
+		crypto_aead_xchacha20poly1305_ietf_encrypt(out + MEDFS_BLOCK_NONCE_LEN,
+							   NULL, plain, len, ad,
+							   sizeof(ad), NULL, out, key);
 	return (int)(len + MEDFS_BLOCK_OVERHEAD);
 }
 
-int medfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len,
+/* Length of the nonce proper of cipher, at the start of the nonce field;
+ * the rest of the field is zero. */
+static size_t nonce_len(uint32_t cipher)
+{
+	return cipher == MEDFS_CIPHER_AES256GCM ? MEDFS_BLOCK_AES_NONCE_LEN
+						: MEDFS_BLOCK_NONCE_LEN;
+}
+
+int medfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint32_t cipher,
 		     const uint8_t key[MEDFS_KEY_LEN],
 		     const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index)
 {
+	size_t n = nonce_len(cipher);
+	int r;
+
 	if (len == 0 || len > MEDFS_BLOCK_SIZE)
 		return -EINVAL;
-	randombytes_buf(out, MEDFS_BLOCK_NONCE_LEN);
-	return seal(out, plain, len, key, file_id, index);
+	r = medfs_block_cipher_check(cipher);
+	if (r < 0)
+		return r;
+	randombytes_buf(out, n);
+	memset(out + n, 0, MEDFS_BLOCK_NONCE_LEN - n);
+	return seal(out, plain, len, cipher, key, file_id, index);
 }
 
 int medfs_block_seal_with_nonce(uint8_t *out, const uint8_t *plain, size_t len,
-				const uint8_t key[MEDFS_KEY_LEN],
+				uint32_t cipher, const uint8_t key[MEDFS_KEY_LEN],
 				const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index,
 				const uint8_t nonce[MEDFS_BLOCK_NONCE_LEN])
 {
+	size_t n = nonce_len(cipher);
+	int r;
+
 	if (len == 0 || len > MEDFS_BLOCK_SIZE)
 		return -EINVAL;
-	memmove(out, nonce, MEDFS_BLOCK_NONCE_LEN);
-	return seal(out, plain, len, key, file_id, index);
+	r = medfs_block_cipher_check(cipher);
+	if (r < 0)
+		return r;
+	memmove(out, nonce, n);
+	memset(out + n, 0, MEDFS_BLOCK_NONCE_LEN - n);
+	return seal(out, plain, len, cipher, key, file_id, index);
 }
 
 int medfs_block_open(uint8_t *plain, const uint8_t *sealed, size_t sealed_len,
-		     const uint8_t key[MEDFS_KEY_LEN],
+		     uint32_t cipher, const uint8_t key[MEDFS_KEY_LEN],
 		     const uint8_t file_id[MEDFS_FILE_ID_LEN], uint64_t index)
 {
 	uint8_t ad[BLOCK_AD_LEN];
-	size_t len;
+	size_t len, n;
+	int r;
 
 	if (sealed_len <= MEDFS_BLOCK_OVERHEAD || sealed_len > MEDFS_BLOCK_DISK_SIZE)
 		return -EINVAL;
+	r = medfs_block_cipher_check(cipher);
+	if (r < 0)
+		return r;
 	len = sealed_len - MEDFS_BLOCK_OVERHEAD;
+	n = nonce_len(cipher);
 	block_ad(ad, file_id, index);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    plain, NULL, NULL, sealed + MEDFS_BLOCK_NONCE_LEN,
-		    sealed_len - MEDFS_BLOCK_NONCE_LEN, ad, sizeof(ad), sealed,
-		    key) != 0) {
+	/* The nonce field's padding is not authenticated by the AEAD: it
+	 * must be zero, so that no byte of a block can change unnoticed. */
+	if (!sodium_is_zero(sealed + n, MEDFS_BLOCK_NONCE_LEN - n))
+		r = -1;
+	else if (cipher == MEDFS_CIPHER_AES256GCM)
+		r = crypto_aead_aes256gcm_decrypt(
+			plain, NULL, NULL, sealed + MEDFS_BLOCK_NONCE_LEN,
+			sealed_len - MEDFS_BLOCK_NONCE_LEN, ad, sizeof(ad), sealed, key);
+	else
+		r = crypto_aead_xchacha20poly1305_ietf_decrypt(
+			plain, NULL, NULL, sealed + MEDFS_BLOCK_NONCE_LEN,
+			sealed_len - MEDFS_BLOCK_NONCE_LEN, ad, sizeof(ad), sealed, key);
+	if (r != 0) {
 		sodium_memzero(plain, len);
 		return -EBADMSG;
 	}

@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "medfs/block.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/log.h"
@@ -189,6 +190,12 @@ static const struct layout *layout_of(uint32_t version)
 	if (version == 2)
 		return &v2_layout;
 	return NULL;
+}
+
+/* Known to the format, whether or not this CPU can run it. */
+static int cipher_known(uint32_t cipher)
+{
+	return medfs_block_cipher_check(cipher) != -EINVAL;
 }
 
 static int kind_known(unsigned int kind)
@@ -380,14 +387,14 @@ static int new_wrap_pair(uint8_t wrap_pk[MEDFS_WRAP_PK_LEN], uint8_t *e)
 	return 0;
 }
 
-void medfs_config_init(struct medfs_config *c)
+void medfs_config_init(struct medfs_config *c, uint32_t cipher)
 {
 	memset(c, 0, sizeof(*c));
 	c->version = MEDFS_CONFIG_VERSION;
 	randombytes_buf(c->vault_id, sizeof(c->vault_id));
 	c->created = (uint64_t)time(NULL);
 	c->block_size = BLOCK_SIZE;
-	c->cipher = MEDFS_CIPHER_XCHACHA20POLY1305;
+	c->cipher = cipher;
 	/* Without secret memory there is no vault to make: encode then
 	 * refuses the all-zero key. */
 	new_wrap_pair(c->wrap_pk, NULL);
@@ -419,7 +426,7 @@ int medfs_config_encode(const struct medfs_config *c,
 
 	/* Refuse to write what medfs_config_decode would reject. */
 	if (c->version != MEDFS_CONFIG_VERSION || c->flags != 0 ||
-	    c->block_size != BLOCK_SIZE || c->cipher != MEDFS_CIPHER_XCHACHA20POLY1305 ||
+	    c->block_size != BLOCK_SIZE || !cipher_known(c->cipher) ||
 	    c->has_auditor > 1 || all_zero(c->wrap_pk, sizeof(c->wrap_pk)) ||
 	    !rotation_valid(c))
 		return -EINVAL;
@@ -471,8 +478,8 @@ int medfs_config_decode(struct medfs_config *c, const uint8_t *in, size_t len)
 	c->rotation = get_le32(in + OFF_ROTATION);
 	memcpy(c->auditor_pk, in + OFF_AUDITOR_PK, sizeof(c->auditor_pk));
 	c->has_auditor = in[OFF_HAS_AUDITOR];
-	if (c->flags != 0 || c->block_size != BLOCK_SIZE ||
-	    c->cipher != MEDFS_CIPHER_XCHACHA20POLY1305 || c->has_auditor > 1)
+	if (c->flags != 0 || c->block_size != BLOCK_SIZE || !cipher_known(c->cipher) ||
+	    c->has_auditor > 1)
 		goto out;
 	if (!all_zero(in + OFF_RESERVED1, OFF_AUDITOR_PK - OFF_RESERVED1) ||
 	    !all_zero(in + l->off_reserved3, l->off_reserved3_end - l->off_reserved3))
@@ -1038,5 +1045,44 @@ out:
 		sodium_memzero(vault_key, MEDFS_KEY_LEN);
 		memset(c, 0, sizeof(*c));
 	}
+	return ret;
+}
+
+/* One copy of the config, authenticated under vault_key. */
+static int load_copy_key(int dirfd, const char *name,
+			 const uint8_t vault_key[MEDFS_KEY_LEN], struct medfs_config *c)
+{
+	uint8_t buf[MEDFS_CONFIG_LEN + 1];
+	size_t len;
+	int ret;
+
+	ret = read_config(dirfd, name, buf, &len);
+	if (ret == 0)
+		ret = medfs_config_decode(c, buf, len);
+	if (ret == 0)
+		ret = medfs_config_verify(buf, vault_key);
+	return ret;
+}
+
+int medfs_config_load_key(const char *vault_dir, const uint8_t vault_key[MEDFS_KEY_LEN],
+			  struct medfs_config *c)
+{
+	int dirfd, ret, ret2;
+
+	dirfd = open(vault_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = load_copy_key(dirfd, MEDFS_CONFIG_NAME, vault_key, c);
+	if (ret < 0) {
+		ret2 = load_copy_key(dirfd, MEDFS_CONFIG_BACKUP_NAME, vault_key, c);
+		if (ret2 == 0 || error_rank(ret2) > error_rank(ret))
+			ret = ret2;
+	}
+	close(dirfd);
+out:
+	if (ret < 0)
+		memset(c, 0, sizeof(*c));
 	return ret;
 }

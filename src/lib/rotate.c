@@ -406,6 +406,7 @@ struct walk {
 	int vfd; /* the vault directory */
 	struct medfs_rotate_keys *k;
 	enum medfs_rotation mode;
+	uint32_t cipher; /* of content blocks: kept by a re-encryption */
 	const struct medfs_rotate_ops *ops;
 	struct medfs_rotate_stats *st;
 	struct medfs_rotate_progress prog;
@@ -761,7 +762,7 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 			uint8_t *in = w->sealed + disk, *out = w->resealed + disk;
 
 			if (medfs_block_open(w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
-					     old_fkey, id, i + j) < 0) {
+					     w->cipher, old_fkey, id, i + j) < 0) {
 				/* Stays damaged: copied as it is, it fails
 				 * under the new file key as it did before. */
 				memcpy(out, in, len + MEDFS_BLOCK_OVERHEAD);
@@ -770,8 +771,9 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 						"block authenticates under neither key "
 						"(copied as it is)");
 				reported = true;
-			} else {
-				medfs_block_seal(out, w->plain, len, fkey, id, i + j);
+			} else if ((r = medfs_block_seal(out, w->plain, len, w->cipher,
+							 fkey, id, i + j)) < 0) {
+				goto out;
 			}
 			disk += len + MEDFS_BLOCK_OVERHEAD;
 			w->prog.bytes_done += len;
@@ -1349,7 +1351,8 @@ static void count_tree(int dfd, bool bytes, struct medfs_rotate_progress *p)
 
 int medfs_rotate_tree(const char *vault_dir, const uint8_t old_key[MEDFS_KEY_LEN],
 		      const uint8_t new_key[MEDFS_KEY_LEN], enum medfs_rotation mode,
-		      const struct medfs_rotate_ops *ops, struct medfs_rotate_stats *st)
+		      uint32_t cipher, const struct medfs_rotate_ops *ops,
+		      struct medfs_rotate_stats *st)
 {
 	struct medfs_binding root = { .name = "", .name_len = 0 };
 	struct medfs_rotate_stats dummy;
@@ -1363,7 +1366,11 @@ int medfs_rotate_tree(const char *vault_dir, const uint8_t old_key[MEDFS_KEY_LEN
 	w.vfd = -1;
 	if (mode != MEDFS_ROTATION_REKEY && mode != MEDFS_ROTATION_REENCRYPT)
 		return -EINVAL;
+	r = medfs_block_cipher_check(cipher);
+	if (r < 0)
+		return r;
 	w.mode = mode;
+	w.cipher = cipher;
 	w.ops = ops;
 	w.st = st;
 	memset(root.parent_id, 0, sizeof(root.parent_id));

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "medfs/block.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/passphrase.h"
@@ -572,7 +573,15 @@ int medfs_unlock_ex(const char *vault_dir, enum medfs_slot_kind kind,
 	}
 	if (slot != NULL)
 		*slot = ret;
-	ret = 0;
+	ret = medfs_block_cipher_check(c->cipher);
+	if (ret < 0) {
+		/* decode accepts only known ciphers: this is the CPU. */
+		say(why, whysz,
+		    "cannot open %s: this vault's blocks use AES-256-GCM, which this "
+		    "CPU cannot run (no AES-NI)",
+		    vault_dir);
+		goto out;
+	}
 	if (medfs_config_rotating(c) && !(flags & MEDFS_UNLOCK_ROTATING)) {
 		say(why, whysz,
 		    "vault is being rotated: run medfs-key rotate %s to finish",

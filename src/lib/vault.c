@@ -61,6 +61,7 @@ struct dircache_entry {
 
 struct medfs_vault {
 	int tree_fd;
+	uint32_t cipher; /* of content blocks, MEDFS_CIPHER_* */
 	struct vault_keys *keys;
 	/* Namespace lock: rename and rmdir hold it alone, so that they see
 	 * directories whose emptiness and headers cannot change under them. */
@@ -1538,14 +1539,16 @@ ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 
 			if (from == bstart && to == bstart + blen) {
 				if (medfs_block_open(out + (bstart - off), s,
-						     blen + MEDFS_BLOCK_OVERHEAD, f->key,
-						     f->id, i) < 0) {
+						     blen + MEDFS_BLOCK_OVERHEAD,
+						     f->v->cipher, f->key, f->id,
+						     i) < 0) {
 					r = block_fail(f, i);
 					goto out;
 				}
 			} else {
 				if (medfs_block_open(tmp, s, blen + MEDFS_BLOCK_OVERHEAD,
-						     f->key, f->id, i) < 0) {
+						     f->v->cipher, f->key, f->id,
+						     i) < 0) {
 					r = block_fail(f, i);
 					goto out;
 				}
@@ -1607,9 +1610,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 			if (s == 0 && e >= old_len && src) {
 				/* The whole block is new: seal straight from
 				 * the caller's buffer. */
-				n = medfs_block_seal_with_nonce(p, src, new_len, f->key,
-								f->id, i,
-								nonces[i - first]);
+				n = medfs_block_seal_with_nonce(
+					p, src, new_len, f->v->cipher, f->key, f->id, i,
+					nonces[i - first]);
 			} else {
 				memset(tmp, 0, sizeof(tmp));
 				if (old_len > 0 && (s > 0 || e < old_len)) {
@@ -1625,8 +1628,8 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 					}
 					if ((size_t)got !=
 						    old_len + MEDFS_BLOCK_OVERHEAD ||
-					    medfs_block_open(tmp, old, got, f->key, f->id,
-							     i) < 0) {
+					    medfs_block_open(tmp, old, got, f->v->cipher,
+							     f->key, f->id, i) < 0) {
 						r = block_fail(f, i);
 						goto out;
 					}
@@ -1635,9 +1638,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 					memcpy(tmp + s, src, e - s);
 				else
 					memset(tmp + s, 0, e - s);
-				n = medfs_block_seal_with_nonce(p, tmp, new_len, f->key,
-								f->id, i,
-								nonces[i - first]);
+				n = medfs_block_seal_with_nonce(
+					p, tmp, new_len, f->v->cipher, f->key, f->id, i,
+					nonces[i - first]);
 			}
 			if (n < 0) {
 				r = n;
@@ -1722,10 +1725,11 @@ int medfs_file_truncate(struct medfs_file *f, off_t size)
 			if (got < 0)
 				r = got;
 			else if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
-				 medfs_block_open(tmp, old, got, f->key, f->id, idx) < 0)
+				 medfs_block_open(tmp, old, got, f->v->cipher, f->key,
+						  f->id, idx) < 0)
 				r = block_fail(f, idx);
-			else if ((r = medfs_block_seal(old, tmp, keep, f->key, f->id,
-						       idx)) > 0)
+			else if ((r = medfs_block_seal(old, tmp, keep, f->v->cipher,
+						       f->key, f->id, idx)) > 0)
 				r = pwrite_full(f->fd, old, r,
 						medfs_block_disk_offset(idx));
 			sodium_memzero(tmp, sizeof(tmp));
@@ -2561,15 +2565,33 @@ out:
 int medfs_vault_open(struct medfs_vault **out, const char *vault_dir,
 		     const uint8_t vault_key[MEDFS_KEY_LEN])
 {
-	struct medfs_vault *v = calloc(1, sizeof(*v));
+	struct medfs_config c;
+	int r;
+
+	*out = NULL;
+	r = medfs_config_load_key(vault_dir, vault_key, &c);
+	if (r < 0)
+		return r;
+	return medfs_vault_open_cipher(out, vault_dir, vault_key, c.cipher);
+}
+
+int medfs_vault_open_cipher(struct medfs_vault **out, const char *vault_dir,
+			    const uint8_t vault_key[MEDFS_KEY_LEN], uint32_t cipher)
+{
+	struct medfs_vault *v;
 	char vpath[PATH_MAX];
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	int vfd, r;
 
 	*out = NULL;
+	r = medfs_block_cipher_check(cipher);
+	if (r < 0)
+		return r;
+	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->tree_fd = -1;
+	v->cipher = cipher;
 	{
 		/* Renames must not starve behind a stream of lookups. */
 		pthread_rwlockattr_t attr;

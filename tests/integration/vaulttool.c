@@ -496,7 +496,7 @@ int main(int argc, char *argv[])
 		status = cmd_probe(argv[1], key);
 		goto out;
 	}
-	r = medfs_vault_open(&v, argv[1], key);
+	r = medfs_vault_open_cipher(&v, argv[1], key, c.cipher);
 	if (r < 0) {
 		fprintf(stderr, "vaulttool: cannot open the vault: %s\n", strerror(-r));
 		goto out;

@@ -2,7 +2,8 @@
  *
  * Inputs are fixed byte patterns; the expected values were produced once by
  * the library and cross-checked against an independent implementation of
- * the format (Python hashlib BLAKE2b, ChaCha20-Poly1305, HChaCha20). Any
+ * the format (Python hashlib BLAKE2b, ChaCha20-Poly1305, HChaCha20; the
+ * AES-256-GCM blocks by Python's cryptography package alone). Any
  * change to an on-disk format or key derivation makes these tests fail:
  * that is their purpose. Never regenerate them to make a test pass. */
 #ifndef MEDFS_KAT_H
@@ -194,6 +195,20 @@ static const char kat_block4096_hex[] =
 static const char kat_block10_hex[] =
 	"808182838485868788898a8b8c8d8e8f90919293949596976fc6129fb31f3215"
 	"5eadabe2104dfa6f7f3fae4f6d4e6612215f";
+
+/* The same two blocks with AES-256-GCM (cipher 2): the nonce is the first
+ * 12 bytes of the block nonce (80 .. 8b), the rest of the nonce field zero.
+ * Computed with Python's cryptography AESGCM (OpenSSL), not with libsodium.
+ * The 4096-byte block is given by its BLAKE2b-256 (unkeyed) and its tag. */
+static const char kat_aes_block4096_blake2b_hex[] =
+	"be9d69f74363558d7b76cf4f880b4351091a314176f2ba0a998d36249ff78e96";
+static const char kat_aes_block4096_head_hex[] =
+	"808182838485868788898a8b0000000000000000000000002d5fbcc426712c84"
+	"60639a237eaf9b2de8eddbc15972f003e69762cfcd087f63331d98f7f8d18b60";
+static const char kat_aes_block4096_tag_hex[] = "b6bf32959f79a82e277c53562f8c517f";
+static const char kat_aes_block10_hex[] =
+	"808182838485868788898a8b000000000000000000000000403bdaa1515941e2"
+	"1c4b4011a0cd13159cad37977e424c4687be";
 
 /* File header: file id, file key, size 40965, header subkey, bound to the
  * parent id and "patient-0001.dcm", header nonce. */

@@ -97,7 +97,7 @@ static void assert_config_eq(const struct medfs_config *a, const struct medfs_co
  * slot 15 and an auditor key. */
 static void full_config(struct medfs_config *c)
 {
-	medfs_config_init(c);
+	medfs_config_init(c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	c->has_auditor = 1;
 	fill(c->auditor_pk, sizeof(c->auditor_pk), 0x30);
 	ck_assert_int_eq(medfs_slot_set(c, 0, MEDFS_SLOT_PASSPHRASE,
@@ -264,8 +264,8 @@ START_TEST(test_init_defaults)
 {
 	struct medfs_config a, b;
 
-	medfs_config_init(&a);
-	medfs_config_init(&b);
+	medfs_config_init(&a, MEDFS_CIPHER_XCHACHA20POLY1305);
+	medfs_config_init(&b, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_uint_eq(a.version, 2);
 	ck_assert_uint_eq(a.flags, 0);
 	ck_assert_uint_eq(a.block_size, 4096);
@@ -424,7 +424,9 @@ START_TEST(test_decode_fields)
 	} bad[] = {
 		{ 12, 1 },		/* unknown flag */
 		{ 41, 0x20 },		/* block size 8192 */
-		{ 44, 2 },		/* unknown cipher */
+		{ 44, 0 },		/* no cipher */
+		{ 44, 3 },		/* unknown cipher */
+		{ 45, 1 },		/* cipher 0x101 */
 		{ 48, 3 },		/* unknown rotation state */
 		{ 48, 1 },		/* rotation without an old key */
 		{ 52, 1 },		/* reserved */
@@ -534,6 +536,64 @@ START_TEST(test_verify)
 }
 END_TEST
 
+/* The block cipher: 1 and 2 in either format, nothing else. */
+START_TEST(test_cipher)
+{
+	struct medfs_config c, d;
+	uint8_t buf[MEDFS_CONFIG_LEN], v1[V1_LEN], key[MEDFS_KEY_LEN];
+
+	medfs_config_init(&c, MEDFS_CIPHER_AES256GCM);
+	ck_assert_uint_eq(c.cipher, MEDFS_CIPHER_AES256GCM);
+	ck_assert_int_eq(medfs_config_encode(&c, vault_key, buf), 0);
+	ck_assert_uint_eq(le32(buf + 44), 2);
+	ck_assert_int_eq(medfs_config_decode(&d, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(d.cipher, MEDFS_CIPHER_AES256GCM);
+	assert_config_eq(&c, &d);
+	ck_assert_int_eq(medfs_config_verify(buf, vault_key), 0);
+	/* Bent to 1 or 3: the MAC, or decoding, catches it. */
+	put32(buf + 44, 1);
+	ck_assert_int_eq(medfs_config_decode(&d, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(medfs_config_verify(buf, vault_key), -EBADMSG);
+	put32(buf + 44, 3);
+	ck_assert_int_eq(medfs_config_decode(&d, buf, sizeof(buf)), -EBADMSG);
+
+	/* What decode refuses, encode does not write. */
+	medfs_config_init(&c, 3);
+	ck_assert_int_eq(medfs_config_encode(&c, vault_key, buf), -EINVAL);
+	medfs_config_init(&c, 0);
+	ck_assert_int_eq(medfs_config_encode(&c, vault_key, buf), -EINVAL);
+	full_config(&c);
+	c.cipher = 3;
+	ck_assert_int_eq(medfs_config_encode(&c, vault_key, buf), -EINVAL);
+
+	/* A format 1 config with cipher 2 reads, unlocks and upgrades with
+	 * its cipher; with cipher 3 it does not decode. */
+	v1_config(&c);
+	c.cipher = MEDFS_CIPHER_AES256GCM;
+	v1_encode(&c, vault_key, v1);
+	ck_assert_int_eq(medfs_config_open(v1, sizeof(v1), MEDFS_SLOT_KEYFILE,
+					   keyfile_secret, 32, &d, key),
+			 1);
+	ck_assert_uint_eq(d.cipher, MEDFS_CIPHER_AES256GCM);
+	medfs_slot_clear(&d, 0);
+	medfs_slot_clear(&d, 15);
+	ck_assert_int_eq(medfs_config_upgrade(&d, 1, keyfile_secret, 32, vault_key), 0);
+	ck_assert_int_eq(medfs_config_encode(&d, vault_key, buf), 0);
+	ck_assert_uint_eq(le32(buf + 44), 2);
+	c.cipher = 3;
+	v1_encode(&c, vault_key, v1);
+	ck_assert_int_eq(medfs_config_decode(&d, v1, sizeof(v1)), -EBADMSG);
+
+	/* A rotation keeps it. */
+	medfs_config_init(&c, MEDFS_CIPHER_AES256GCM);
+	ck_assert_int_eq(medfs_config_rekey(&c, new_key, vault_key, MEDFS_ROTATION_REKEY),
+			 0);
+	ck_assert_uint_eq(c.cipher, MEDFS_CIPHER_AES256GCM);
+	ck_assert_int_eq(medfs_config_encode(&c, new_key, buf), 0);
+	ck_assert_uint_eq(le32(buf + 44), 2);
+}
+END_TEST
+
 /* ---- key slots ---- */
 
 START_TEST(test_slot_passphrase)
@@ -541,7 +601,7 @@ START_TEST(test_slot_passphrase)
 	struct medfs_config c;
 	uint8_t key[MEDFS_KEY_LEN];
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(medfs_slot_set(&c, 0, MEDFS_SLOT_PASSPHRASE,
 					(const uint8_t *)PASS, PASS_LEN, &fast_kdf,
 					"admin", vault_key),
@@ -583,7 +643,7 @@ START_TEST(test_slot_defaults)
 	ck_assert_uint_eq(MEDFS_KDF_OPSLIMIT_DEFAULT, 6);
 	ck_assert_uint_eq(MEDFS_KDF_MEMLIMIT_DEFAULT, 256ULL << 20);
 	/* The smallest parameters Argon2id accepts work. */
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(medfs_slot_set(&c, 1, MEDFS_SLOT_PASSPHRASE,
 					(const uint8_t *)"x", 1, &min, NULL, vault_key),
 			 0);
@@ -598,7 +658,7 @@ START_TEST(test_slot_keyfile_recovery)
 	struct medfs_config c;
 	uint8_t key[MEDFS_KEY_LEN], wrong[32];
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(medfs_slot_set(&c, 2, MEDFS_SLOT_KEYFILE, keyfile_secret, 32,
 					&fast_kdf, "usb", vault_key),
 			 0);
@@ -634,7 +694,7 @@ START_TEST(test_slot_invalid)
 	char label[MEDFS_SLOT_LABEL_MAX + 2];
 	uint8_t key[MEDFS_KEY_LEN];
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(medfs_slot_set(&c, -1, MEDFS_SLOT_KEYFILE, keyfile_secret, 32,
 					NULL, NULL, vault_key),
 			 -EINVAL);
@@ -703,7 +763,7 @@ START_TEST(test_slot_binding)
 	struct medfs_config c, moved;
 	uint8_t key[MEDFS_KEY_LEN];
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(medfs_slot_set(&c, 0, MEDFS_SLOT_KEYFILE, keyfile_secret, 32,
 					NULL, "k", vault_key),
 			 0);
@@ -750,7 +810,7 @@ START_TEST(test_unlock_picks_slot)
 
 	fill(other_keyfile, sizeof(other_keyfile), 0x11);
 	fill(other_recovery, sizeof(other_recovery), 0x22);
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(medfs_slot_set(&c, 0, MEDFS_SLOT_KEYFILE, other_keyfile, 32,
 					NULL, NULL, vault_key),
 			 0);
@@ -796,7 +856,7 @@ START_TEST(test_unlock_picks_slot)
 					     (const uint8_t *)"wrong", 5, key),
 			 -EKEYREJECTED);
 	ck_assert(sodium_is_zero(key, sizeof(key)));
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(
 		medfs_config_unlock(&c, MEDFS_SLOT_KEYFILE, keyfile_secret, 32, key),
 		-EKEYREJECTED);
@@ -808,7 +868,7 @@ START_TEST(test_free_and_clear)
 	struct medfs_config c;
 	int i;
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	for (i = 0; i < MEDFS_SLOTS; i++) {
 		ck_assert_int_eq(medfs_config_free_slot(&c), i);
 		ck_assert_int_eq(medfs_slot_set(&c, i, MEDFS_SLOT_KEYFILE, keyfile_secret,
@@ -1058,7 +1118,7 @@ START_TEST(test_tamper_every_byte)
 	size_t i, m, by_decode = 0, by_unlock = 0, by_mac = 0;
 	int ret;
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	c.has_auditor = 1;
 	fill(c.auditor_pk, sizeof(c.auditor_pk), 0x55);
 	/* The passphrase slot is never unlocked here (no Argon2 per byte):
@@ -1209,7 +1269,7 @@ static void remove_file(const char *name)
 /* A vault config with a keyfile slot 2 and a passphrase slot 5, saved. */
 static void save_vault(struct medfs_config *c)
 {
-	medfs_config_init(c);
+	medfs_config_init(c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	ck_assert_int_eq(medfs_slot_set(c, 2, MEDFS_SLOT_KEYFILE, keyfile_secret, 32,
 					NULL, "k", vault_key),
 			 0);
@@ -1460,11 +1520,49 @@ START_TEST(test_missing_dir)
 	struct medfs_config c;
 	char real[sizeof(dir)];
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	strcpy(real, dir);
 	strcat(dir, "/none");
 	expect_load_error(-ENOENT);
 	ck_assert_int_eq(medfs_config_save(dir, &c, vault_key), -ENOENT);
+	strcpy(dir, real);
+}
+END_TEST
+
+/* medfs_config_load_key: the config under a vault key already known. */
+START_TEST(test_load_key)
+{
+	struct medfs_config saved, c;
+	uint8_t other[MEDFS_KEY_LEN];
+	char real[sizeof(dir)];
+
+	ck_assert_int_eq(medfs_config_load_key(dir, vault_key, &c), -ENOENT);
+	medfs_config_init(&saved, MEDFS_CIPHER_AES256GCM);
+	ck_assert_int_eq(medfs_slot_set(&saved, 2, MEDFS_SLOT_KEYFILE, keyfile_secret, 32,
+					NULL, "k", vault_key),
+			 0);
+	ck_assert_int_eq(medfs_config_save(dir, &saved, vault_key), 0);
+	ck_assert_int_eq(medfs_config_load_key(dir, vault_key, &c), 0);
+	assert_config_eq(&c, &saved);
+	ck_assert_uint_eq(c.cipher, MEDFS_CIPHER_AES256GCM);
+	/* Another key: neither copy authenticates. */
+	memcpy(other, vault_key, sizeof(other));
+	other[0] ^= 1;
+	ck_assert_int_eq(medfs_config_load_key(dir, other, &c), -EBADMSG);
+	ck_assert(sodium_is_zero((const uint8_t *)&c, sizeof(c)));
+	/* The second copy stands in for a damaged or missing primary. */
+	flip_byte(MEDFS_CONFIG_NAME, 44);
+	ck_assert_int_eq(medfs_config_load_key(dir, vault_key, &c), 0);
+	assert_config_eq(&c, &saved);
+	remove_file(MEDFS_CONFIG_NAME);
+	ck_assert_int_eq(medfs_config_load_key(dir, vault_key, &c), 0);
+	flip_byte(MEDFS_CONFIG_BACKUP_NAME, MAC_OFF);
+	ck_assert_int_eq(medfs_config_load_key(dir, vault_key, &c), -EBADMSG);
+	remove_file(MEDFS_CONFIG_BACKUP_NAME);
+	ck_assert_int_eq(medfs_config_load_key(dir, vault_key, &c), -ENOENT);
+	strcpy(real, dir);
+	strcat(dir, "/none");
+	ck_assert_int_eq(medfs_config_load_key(dir, vault_key, &c), -ENOENT);
 	strcpy(dir, real);
 }
 END_TEST
@@ -1616,7 +1714,7 @@ START_TEST(test_kat_v2)
 	uint8_t head[32], key[MEDFS_KEY_LEN], old_key[32];
 	char hex[65];
 
-	medfs_config_init(&c);
+	medfs_config_init(&c, MEDFS_CIPHER_XCHACHA20POLY1305);
 	fill(c.vault_id, 16, 0xa0);
 	c.created = 1700000000;
 	fill(e, 32, 0x70);
@@ -1710,6 +1808,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_decode_fields);
 	tcase_add_test(tc, test_encode_rejects);
 	tcase_add_test(tc, test_verify);
+	tcase_add_test(tc, test_cipher);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("slots");
@@ -1754,6 +1853,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_both_damaged);
 	tcase_add_test(tc, test_load_errors);
 	tcase_add_test(tc, test_missing_dir);
+	tcase_add_test(tc, test_load_key);
 	tcase_add_test(tc, test_v1_load);
 	tcase_add_test(tc, test_write_read);
 	suite_add_tcase(s, tc);

@@ -34,6 +34,9 @@
 #define LONG_FILE_LEN 150 /* a plaintext name stored as a long name */
 
 static uint8_t old_key[MEDFS_KEY_LEN], new_key[MEDFS_KEY_LEN];
+/* The block cipher of the test vaults: each test that changes it runs in
+ * its own process (Check's fork mode). */
+static uint32_t cipher = MEDFS_CIPHER_XCHACHA20POLY1305;
 static char base[200], vdir[256];
 static struct medfs_rotate_keys *K;
 
@@ -450,7 +453,7 @@ static char *dump(const uint8_t *key)
 	int r;
 
 	out(&d, "\n");
-	if (medfs_vault_open(&v, vdir, key) < 0) {
+	if (medfs_vault_open_cipher(&v, vdir, key, cipher) < 0) {
 		free(d.buf);
 		return NULL;
 	}
@@ -496,7 +499,7 @@ static void make_vault(void)
 	snprintf(vdir, sizeof(vdir), "%s/vault", base);
 	ck_assert_int_eq(mkdir(vdir, 0700), 0);
 	ck_assert_int_eq(medfs_vault_create_tree(vdir, old_key), 0);
-	ck_assert_int_eq(medfs_vault_open(&v, vdir, old_key), 0);
+	ck_assert_int_eq(medfs_vault_open_cipher(&v, vdir, old_key, cipher), 0);
 	memset(long_file, 'F', LONG_FILE_LEN);
 	long_file[LONG_FILE_LEN] = '\0';
 	memset(long_dir, 'D', 130);
@@ -605,7 +608,18 @@ static int orphans(void)
 	return n;
 }
 
-static void rotate_whole(enum medfs_rotation mode)
+/* 1 when every block of blocks (len bytes of a file's blocks) has the
+ * nonce field of an AES-256-GCM block: its last 12 bytes zero. */
+static int aes_nonce_fields(const uint8_t *blocks, size_t len)
+{
+	for (size_t off = 0; off < len; off += MEDFS_BLOCK_DISK_SIZE)
+		if (!sodium_is_zero(blocks + off + MEDFS_BLOCK_AES_NONCE_LEN,
+				    MEDFS_BLOCK_NONCE_LEN - MEDFS_BLOCK_AES_NONCE_LEN))
+			return 0;
+	return 1;
+}
+
+static void rotate_whole(enum medfs_rotation mode, uint32_t with)
 {
 	struct medfs_rotate_stats st;
 	struct stop_after s = { 0 };
@@ -615,6 +629,7 @@ static void rotate_whole(enum medfs_rotation mode)
 	char cmd[400];
 	size_t len;
 
+	cipher = with;
 	make_vault();
 	before = dump(old_key);
 	ck_assert_ptr_nonnull(before);
@@ -627,7 +642,8 @@ static void rotate_whole(enum medfs_rotation mode)
 		ck_assert_int_eq(system(cmd), 0);
 	}
 
-	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key, mode, &ops, &st), 0);
+	ck_assert_int_eq(
+		medfs_rotate_tree(vdir, old_key, new_key, mode, cipher, &ops, &st), 0);
 	ck_assert_int_eq(orphans(), 0);
 	ck_assert_uint_eq(st.objects, OBJECTS);
 	ck_assert_uint_eq(st.converted, OBJECTS);
@@ -650,9 +666,14 @@ static void rotate_whole(enum medfs_rotation mode)
 		ck_assert_mem_eq(blocks, blocks_after, len);
 	else
 		ck_assert(memcmp(blocks, blocks_after, 40) != 0);
+	/* Re-encrypted with the vault's cipher (dump opened them with it). */
+	ck_assert_int_eq(aes_nonce_fields(blocks, len), cipher == MEDFS_CIPHER_AES256GCM);
+	ck_assert_int_eq(aes_nonce_fields(blocks_after, len),
+			 cipher == MEDFS_CIPHER_AES256GCM);
 
 	/* Again: nothing left to do. */
-	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key, mode, &ops, &st), 0);
+	ck_assert_int_eq(
+		medfs_rotate_tree(vdir, old_key, new_key, mode, cipher, &ops, &st), 0);
 	ck_assert_uint_eq(st.objects, OBJECTS);
 	ck_assert_uint_eq(st.converted, 0);
 	free(after);
@@ -667,13 +688,22 @@ static void rotate_whole(enum medfs_rotation mode)
 
 START_TEST(test_tree_rekey)
 {
-	rotate_whole(MEDFS_ROTATION_REKEY);
+	rotate_whole(MEDFS_ROTATION_REKEY, MEDFS_CIPHER_XCHACHA20POLY1305);
 }
 END_TEST
 
 START_TEST(test_tree_reencrypt)
 {
-	rotate_whole(MEDFS_ROTATION_REENCRYPT);
+	rotate_whole(MEDFS_ROTATION_REENCRYPT, MEDFS_CIPHER_XCHACHA20POLY1305);
+}
+END_TEST
+
+START_TEST(test_tree_aes)
+{
+	if (medfs_block_cipher_check(MEDFS_CIPHER_AES256GCM) < 0)
+		return; /* no AES-NI here */
+	rotate_whole(MEDFS_ROTATION_REKEY, MEDFS_CIPHER_AES256GCM);
+	rotate_whole(MEDFS_ROTATION_REENCRYPT, MEDFS_CIPHER_AES256GCM);
 }
 END_TEST
 
@@ -690,9 +720,9 @@ static void interrupt_everywhere(enum medfs_rotation mode)
 		make_vault();
 		before = dump(old_key);
 		ck_assert_ptr_nonnull(before);
-		ck_assert_int_eq(
-			medfs_rotate_tree(vdir, old_key, new_key, mode, &ops, &st),
-			-ECANCELED);
+		ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key, mode, cipher,
+						   &ops, &st),
+				 -ECANCELED);
 		ck_assert_uint_eq(st.objects, k);
 		/* Half done: the whole opens under neither key (the root
 		 * went first; names still old are not listed). */
@@ -701,8 +731,9 @@ static void interrupt_everywhere(enum medfs_rotation mode)
 		ck_assert(after == NULL || strcmp(after, before) != 0);
 		free(after);
 		s.n = 0;
-		ck_assert_int_eq(
-			medfs_rotate_tree(vdir, old_key, new_key, mode, &ops, &st), 0);
+		ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key, mode, cipher,
+						   &ops, &st),
+				 0);
 		ck_assert_uint_eq(st.converted, OBJECTS - k);
 		ck_assert_int_eq(s.problems, 0);
 		after = dump(new_key);
@@ -847,7 +878,7 @@ START_TEST(test_half_steps)
 	ck_assert_int_eq(utimensat(AT_FDCWD, dirp, dir_tv, 0), 0);
 
 	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key, MEDFS_ROTATION_REKEY,
-					   NULL, &st),
+					   cipher, NULL, &st),
 			 0);
 	ck_assert_uint_eq(st.damaged, 0);
 	ck_assert_uint_ge(st.leftovers, 2);
@@ -897,13 +928,13 @@ START_TEST(test_damaged)
 	close(fd);
 
 	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key,
-					   MEDFS_ROTATION_REENCRYPT, &ops, &st),
+					   MEDFS_ROTATION_REENCRYPT, cipher, &ops, &st),
 			 0);
 	ck_assert_uint_eq(st.damaged, 2);
 	ck_assert_int_eq(s.problems, 2);
 	ck_assert_ptr_nonnull(strstr(s.last_problem, "tree/"));
 	ck_assert_int_eq(access(p, F_OK), 0);
-	ck_assert_int_eq(medfs_vault_open(&v, vdir, new_key), 0);
+	ck_assert_int_eq(medfs_vault_open_cipher(&v, vdir, new_key, cipher), 0);
 	ck_assert_int_eq(medfs_file_open(v, "/empty", O_RDONLY, &f), -EBADMSG);
 	ck_assert_int_eq(medfs_file_open(v, "/a.txt", O_RDONLY, &f), 0);
 	medfs_file_release(f);
@@ -924,7 +955,7 @@ START_TEST(test_start_finish)
 	make_vault();
 	memcpy(key, old_key, 32);
 	randombytes_buf(kf, sizeof(kf));
-	medfs_config_init(&c);
+	medfs_config_init(&c, cipher);
 	ck_assert_int_eq(
 		medfs_slot_set(&c, 2, MEDFS_SLOT_KEYFILE, kf, 32, NULL, "k", key), 0);
 	ck_assert_int_eq(medfs_config_save(vdir, &c, key), 0);
@@ -945,7 +976,8 @@ START_TEST(test_start_finish)
 	ck_assert_int_eq(medfs_rotate_start(vdir, &c, key, MEDFS_ROTATION_REKEY),
 			 -EINVAL);
 
-	ck_assert_int_eq(medfs_rotate_tree(vdir, old, key, loaded.rotation, NULL, NULL),
+	ck_assert_int_eq(medfs_rotate_tree(vdir, old, key, loaded.rotation, loaded.cipher,
+					   NULL, NULL),
 			 0);
 	ck_assert_int_eq(medfs_rotate_finish(vdir, &c, key), 0);
 	ck_assert_int_eq(medfs_config_rotating(&c), 0);
@@ -964,9 +996,13 @@ START_TEST(test_start_finish)
 	c.version = 1;
 	ck_assert_int_eq(medfs_rotate_start(vdir, &c, key, MEDFS_ROTATION_REKEY),
 			 -EINVAL);
-	ck_assert_int_eq(medfs_rotate_tree(vdir, old, key, 0, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(medfs_rotate_tree(vdir, old, key, 0, cipher, NULL, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(medfs_rotate_tree(vdir, old, key, MEDFS_ROTATION_REENCRYPT, 3,
+					   NULL, NULL),
+			 -EINVAL);
 	ck_assert_int_eq(medfs_rotate_tree("/nonexistent-medfs", old, key,
-					   MEDFS_ROTATION_REKEY, NULL, NULL),
+					   MEDFS_ROTATION_REKEY, cipher, NULL, NULL),
 			 -ENOENT);
 	medfs_secret_free(key);
 	medfs_secret_free(got);
@@ -1047,6 +1083,7 @@ static Suite *rotate_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_tree_rekey);
 	tcase_add_test(tc, test_tree_reencrypt);
+	tcase_add_test(tc, test_tree_aes);
 	tcase_add_test(tc, test_interrupt_rekey);
 	tcase_add_test(tc, test_interrupt_reencrypt);
 	tcase_add_test(tc, test_half_steps);

@@ -14,10 +14,12 @@
 
 #include <sodium.h>
 
+#include "medfs/block.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/log.h"
 #include "medfs/unlock.h"
+#include "medfs/vault.h"
 
 #define PASS "correct horse battery staple"
 #define ALPHABET "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -26,6 +28,16 @@ static const struct medfs_kdf_params fast_kdf = { 1, 8ULL << 20 };
 
 static uint8_t key[MEDFS_KEY_LEN];
 static char dir[PATH_MAX];
+
+/* A CPU without AES-NI, when set. libmedfs is linked statically into this
+ * test, so its calls reach this definition rather than libsodium's, which
+ * is the same test of the CPU's features. */
+static int no_aesni;
+
+int crypto_aead_aes256gcm_is_available(void)
+{
+	return !no_aesni && sodium_runtime_has_aesni() && sodium_runtime_has_pclmul();
+}
 
 static void setup(void)
 {
@@ -341,8 +353,9 @@ END_TEST
 
 static uint8_t recovery[32], keyfile[32];
 
-/* A vault config with a passphrase, a key file and a recovery slot. */
-static void make_config(struct medfs_config *c)
+/* A vault config with a passphrase, a key file and a recovery slot, its
+ * blocks under cipher. */
+static void make_config_cipher(struct medfs_config *c, uint32_t cipher)
 {
 	char text[MEDFS_RECOVERY_TEXT_LEN + 1];
 
@@ -350,7 +363,7 @@ static void make_config(struct medfs_config *c)
 		recovery[i] = (uint8_t)(i * 3);
 		keyfile[i] = (uint8_t)(i * 5 + 1);
 	}
-	medfs_config_init(c);
+	medfs_config_init(c, cipher);
 	ck_assert_int_eq(medfs_slot_set(c, 0, MEDFS_SLOT_PASSPHRASE,
 					(const uint8_t *)PASS, strlen(PASS), &fast_kdf,
 					"admin", key),
@@ -370,6 +383,11 @@ static void make_config(struct medfs_config *c)
 	write_file("rec", text, strlen(text));
 	ck_assert_int_eq(medfs_recovery_encode(text, sizeof(text), keyfile), 0);
 	write_file("badrec", text, strlen(text));
+}
+
+static void make_config(struct medfs_config *c)
+{
+	make_config_cipher(c, MEDFS_CIPHER_XCHACHA20POLY1305);
 }
 
 static void quiet(int priority, const char *msg)
@@ -486,6 +504,57 @@ START_TEST(test_unlock_backup_and_rotation)
 			 0);
 	ck_assert_mem_eq(k, new_key, 32);
 	ck_assert_int_eq(medfs_config_rotating(&got), 1);
+	medfs_secret_free(k);
+}
+END_TEST
+
+/* An AES-256-GCM vault on a CPU without AES-NI: refused with a message,
+ * by unlock and by the vault, before any block is touched. */
+START_TEST(test_unlock_no_aesni)
+{
+	struct medfs_config c, got;
+	struct medfs_vault *v = NULL;
+	uint8_t *k = medfs_secret_alloc(MEDFS_KEY_LEN);
+	char why[512];
+	int slot, used;
+
+	ck_assert_ptr_nonnull(k);
+	if (!sodium_runtime_has_aesni() || !sodium_runtime_has_pclmul())
+		no_aesni = 1; /* the real thing: the first half has nothing to do */
+	make_config_cipher(&c, MEDFS_CIPHER_AES256GCM);
+	ck_assert_int_eq(medfs_vault_create_tree(dir, key), 0);
+	if (!no_aesni) {
+		ck_assert_int_eq(medfs_unlock(dir, MEDFS_SLOT_KEYFILE, path_of("key"),
+					      &got, k, &slot, &used, why, sizeof(why)),
+				 0);
+		ck_assert_uint_eq(got.cipher, MEDFS_CIPHER_AES256GCM);
+		ck_assert_int_eq(medfs_vault_open(&v, dir, k), 0);
+		medfs_vault_close(v);
+		v = NULL;
+	}
+
+	no_aesni = 1;
+	ck_assert_int_eq(medfs_block_cipher_check(MEDFS_CIPHER_AES256GCM), -ENOTSUP);
+	ck_assert_uint_eq(medfs_block_cipher_default(), MEDFS_CIPHER_XCHACHA20POLY1305);
+	ck_assert_int_eq(medfs_unlock(dir, MEDFS_SLOT_KEYFILE, path_of("key"), &got, k,
+				      &slot, &used, why, sizeof(why)),
+			 -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(why, "this vault's blocks use AES-256-GCM, which "
+					  "this CPU cannot run (no AES-NI)"));
+	ck_assert_int_eq(slot, -1);
+	ck_assert(sodium_is_zero(k, 32));
+	ck_assert_int_eq(medfs_vault_open(&v, dir, key), -ENOTSUP);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(medfs_vault_open_cipher(&v, dir, key, MEDFS_CIPHER_AES256GCM),
+			 -ENOTSUP);
+	/* Its XChaCha20-Poly1305 vaults still open. */
+	make_config(&c);
+	ck_assert_int_eq(medfs_unlock(dir, MEDFS_SLOT_KEYFILE, path_of("key"), &got, k,
+				      &slot, &used, why, sizeof(why)),
+			 0);
+	ck_assert_int_eq(medfs_vault_open(&v, dir, k), 0);
+	medfs_vault_close(v);
+	no_aesni = 0;
 	medfs_secret_free(k);
 }
 END_TEST
@@ -611,6 +680,7 @@ static Suite *unlock_suite(void)
 	tcase_add_test(tc, test_secret_read);
 	tcase_add_test(tc, test_unlock_kinds);
 	tcase_add_test(tc, test_unlock_backup_and_rotation);
+	tcase_add_test(tc, test_unlock_no_aesni);
 	tcase_add_test(tc, test_lock);
 	tcase_add_test(tc, test_lock_fork);
 	suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
  *
  * Each test gets a fresh vault (a temporary directory with a tree, no
  * config: the vault module does not need one) under a random vault key.
+ * The whole suite runs once for each block cipher.
  * Integrity tests damage the vault directory with plain POSIX calls, as an
  * attacker with access to the storage would, and expect -EBADMSG for the
  * damaged object while everything else keeps working. */
@@ -43,6 +44,7 @@ static char base_dir[PATH_MAX - 64];
 static char vdir[PATH_MAX];
 static uint8_t *vkey;
 static struct medfs_vault *V;
+static uint32_t cipher; /* of the suite's run, set by main */
 
 /* Zeroed test memory, freed by teardown: a failed assertion leaves a
  * test early, and must not leak what it allocated. */
@@ -130,7 +132,7 @@ static int vault_open_again(void)
 
 	medfs_vault_close(V);
 	V = NULL;
-	r = medfs_vault_open(&V, vdir, vkey);
+	r = medfs_vault_open_cipher(&V, vdir, vkey, cipher);
 	if (r == 0)
 		medfs_vault_set_integrity_hook(V, hook, &hk);
 	return r;
@@ -150,7 +152,7 @@ static void setup(void)
 	randombytes_buf(vkey, MEDFS_KEY_LEN);
 	ck_assert_int_eq(medfs_vault_create_tree(vdir, vkey), 0);
 	V = NULL;
-	ck_assert_int_eq(medfs_vault_open(&V, vdir, vkey), 0);
+	ck_assert_int_eq(medfs_vault_open_cipher(&V, vdir, vkey, cipher), 0);
 	ck_assert_ptr_nonnull(V);
 	medfs_vault_set_integrity_hook(V, hook, &hk);
 }
@@ -2183,13 +2185,13 @@ START_TEST(test_vault_key)
 	ck_assert_int_eq(put("/f", "secret", 6), 0);
 	memcpy(other, vkey, MEDFS_KEY_LEN);
 	other[31] ^= 1;
-	ck_assert_int_eq(medfs_vault_open(&v2, vdir, other), -EBADMSG);
+	ck_assert_int_eq(medfs_vault_open_cipher(&v2, vdir, other, cipher), -EBADMSG);
 	ck_assert_ptr_null(v2);
 	randombytes_buf(other, MEDFS_KEY_LEN);
-	ck_assert_int_eq(medfs_vault_open(&v2, vdir, other), -EBADMSG);
+	ck_assert_int_eq(medfs_vault_open_cipher(&v2, vdir, other, cipher), -EBADMSG);
 	ck_assert_ptr_null(v2);
 	/* A second handle with the right key sees the same tree. */
-	ck_assert_int_eq(medfs_vault_open(&v2, vdir, vkey), 0);
+	ck_assert_int_eq(medfs_vault_open_cipher(&v2, vdir, vkey, cipher), 0);
 	{
 		struct medfs_file *f;
 		uint8_t buf[16];
@@ -2203,12 +2205,83 @@ START_TEST(test_vault_key)
 	/* Not a vault at all. */
 	snprintf(empty, sizeof(empty), "%s/empty-XXXXXX", base_dir);
 	ck_assert_ptr_nonnull(mkdtemp(empty));
+	ck_assert_int_eq(medfs_vault_open_cipher(&v2, empty, vkey, cipher), -ENOENT);
+	ck_assert_ptr_null(v2);
 	ck_assert_int_eq(medfs_vault_open(&v2, empty, vkey), -ENOENT);
+	ck_assert_ptr_null(v2);
+	/* No cipher but the known ones. */
+	ck_assert_int_eq(medfs_vault_open_cipher(&v2, vdir, vkey, 3), -EINVAL);
 	ck_assert_ptr_null(v2);
 	/* A tree cannot be created twice. */
 	ck_assert_int_eq(medfs_vault_create_tree(vdir, vkey), -EEXIST);
 	rmdir(empty);
 	medfs_secret_free(other);
+}
+END_TEST
+
+/* medfs_vault_open takes the cipher from the config, authenticated under
+ * the vault key; blocks of the other cipher do not open. */
+START_TEST(test_open_config_cipher)
+{
+	uint32_t other = cipher == MEDFS_CIPHER_AES256GCM ? MEDFS_CIPHER_XCHACHA20POLY1305
+							  : MEDFS_CIPHER_AES256GCM;
+	struct medfs_vault *v2 = NULL;
+	struct medfs_config c;
+	struct medfs_file *f;
+	char host[PATH_MAX], path[PATH_MAX + 32];
+	uint8_t buf[16], nonce_field[MEDFS_BLOCK_NONCE_LEN], *wrong;
+	int fd;
+
+	ck_assert_int_eq(put("/f", "contents", 8), 0);
+	/* No config: the vault cannot know its cipher. */
+	ck_assert_int_eq(medfs_vault_open(&v2, vdir, vkey), -ENOENT);
+	medfs_config_init(&c, cipher);
+	ck_assert_int_eq(medfs_config_save(vdir, &c, vkey), 0);
+	ck_assert_int_eq(medfs_vault_open(&v2, vdir, vkey), 0);
+	ck_assert_int_eq(medfs_file_open(v2, "/f", O_RDONLY, &f), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), 0), 8);
+	ck_assert_mem_eq(buf, "contents", 8);
+	medfs_file_release(f);
+	medfs_vault_close(v2);
+	v2 = NULL;
+	/* The nonce field tells the ciphers apart on disk. */
+	ck_assert_int_eq(vault_path_of("/f", host, sizeof(host)), 0);
+	fd = open(host, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, nonce_field, sizeof(nonce_field), MEDFS_HEADER_LEN),
+			 (ssize_t)sizeof(nonce_field));
+	close(fd);
+	ck_assert_int_eq(
+		sodium_is_zero(nonce_field + MEDFS_BLOCK_AES_NONCE_LEN,
+			       MEDFS_BLOCK_NONCE_LEN - MEDFS_BLOCK_AES_NONCE_LEN),
+		cipher == MEDFS_CIPHER_AES256GCM);
+	/* A config saying the other cipher: the blocks fail to open. */
+	if (medfs_block_cipher_check(other) == 0) {
+		hook_reset();
+		medfs_config_init(&c, other);
+		ck_assert_int_eq(medfs_config_save(vdir, &c, vkey), 0);
+		ck_assert_int_eq(medfs_vault_open(&v2, vdir, vkey), 0);
+		medfs_vault_set_integrity_hook(v2, hook, &hk);
+		ck_assert_int_eq(medfs_file_open(v2, "/f", O_RDONLY, &f), 0);
+		ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), 0), -EBADMSG);
+		ck_assert_int_eq(hk.calls, 1);
+		medfs_file_release(f);
+		medfs_vault_close(v2);
+		v2 = NULL;
+	}
+	/* A config under another key does not authenticate. */
+	wrong = medfs_secret_alloc(MEDFS_KEY_LEN);
+	ck_assert_ptr_nonnull(wrong);
+	randombytes_buf(wrong, MEDFS_KEY_LEN);
+	medfs_config_init(&c, cipher);
+	ck_assert_int_eq(medfs_config_save(vdir, &c, wrong), 0);
+	ck_assert_int_eq(medfs_vault_open(&v2, vdir, vkey), -EBADMSG);
+	ck_assert_ptr_null(v2);
+	medfs_secret_free(wrong);
+	snprintf(path, sizeof(path), "%s/%s", vdir, MEDFS_CONFIG_NAME);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", vdir, MEDFS_CONFIG_BACKUP_NAME);
+	unlink(path);
 }
 END_TEST
 
@@ -2495,9 +2568,9 @@ END_TEST
 
 /* ================= runner ================= */
 
-static Suite *vault_suite(void)
+static Suite *vault_suite(const char *name)
 {
-	Suite *s = suite_create("vault");
+	Suite *s = suite_create(name);
 	TCase *tc;
 
 #define TC(name)                                                                         \
@@ -2559,6 +2632,7 @@ static Suite *vault_suite(void)
 	tcase_add_test(tc, test_tamper_names_links);
 	tcase_add_test(tc, test_tamper_xattr);
 	tcase_add_test(tc, test_vault_key);
+	tcase_add_test(tc, test_open_config_cipher);
 
 	TC("concurrency");
 	tcase_add_test(tc, test_race_rename_dir_lookup);
@@ -2571,6 +2645,8 @@ static Suite *vault_suite(void)
 
 int main(void)
 {
+	static const uint32_t ciphers[] = { MEDFS_CIPHER_AES256GCM,
+					    MEDFS_CIPHER_XCHACHA20POLY1305 };
 	const char *tmp = getenv("TMPDIR");
 	SRunner *sr;
 	int failed;
@@ -2583,10 +2659,23 @@ int main(void)
 		perror("mkdtemp");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(vault_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = 0;
+	for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
+		char name[64];
+
+		cipher = ciphers[i];
+
+		if (medfs_block_cipher_check(cipher) < 0) {
+			printf("vault: skipping %s (this CPU cannot run it)\n",
+			       medfs_block_cipher_name(cipher));
+			continue;
+		}
+		snprintf(name, sizeof(name), "vault %s", medfs_block_cipher_name(cipher));
+		sr = srunner_create(vault_suite(name));
+		srunner_run_all(sr, CK_NORMAL);
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+	}
 	rm_tree(base_dir);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
