@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "medfs/header.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
+#include "medfs/parallel.h"
 #include "medfs/vault.h"
 
 #define DIRCACHE_BUCKETS 4096
@@ -1488,10 +1490,60 @@ static int block_fail(struct medfs_file *f, uint64_t index)
 	return -EBADMSG;
 }
 
+/* The blocks of one chunk, opened or sealed in slices (see parallel.h):
+ * at least this many blocks (128 KiB) per slice. */
+#define SLICE_BLOCKS 32
+
+/* Lowest index in *at, atomically. */
+static void note_bad(_Atomic uint64_t *at, uint64_t index)
+{
+	uint64_t cur = atomic_load(at);
+
+	while (index < cur && !atomic_compare_exchange_weak(at, &cur, index))
+		;
+}
+
+/* One chunk of a read: blocks c.. of f, sealed, into out (the caller's
+ * buffer, which starts at plaintext offset off and ends at end). */
+struct open_job {
+	struct medfs_file *f;
+	const uint8_t *sealed;
+	uint8_t *out;
+	uint64_t c, off, end;
+	_Atomic uint64_t bad; /* lowest block that failed; UINT64_MAX: none */
+};
+
+static void open_slice(void *arg, size_t from, size_t to)
+{
+	struct open_job *j = arg;
+	struct medfs_file *f = j->f;
+	uint8_t tmp[MEDFS_BLOCK_SIZE];
+
+	for (uint64_t i = j->c + from; i < j->c + to; i++) {
+		size_t blen = block_len(f->size, i);
+		const uint8_t *s = j->sealed + (i - j->c) * MEDFS_BLOCK_DISK_SIZE;
+		uint64_t bstart = i * MEDFS_BLOCK_SIZE;
+		uint64_t lo = bstart < j->off ? j->off : bstart;
+		uint64_t hi = bstart + blen < j->end ? bstart + blen : j->end;
+
+		if (lo == bstart && hi == bstart + blen) {
+			if (medfs_block_open(j->out + (bstart - j->off), s,
+					     blen + MEDFS_BLOCK_OVERHEAD, f->v->cipher,
+					     f->key, f->id, i) < 0)
+				note_bad(&j->bad, i);
+		} else if (medfs_block_open(tmp, s, blen + MEDFS_BLOCK_OVERHEAD,
+					    f->v->cipher, f->key, f->id, i) < 0) {
+			note_bad(&j->bad, i);
+		} else {
+			memcpy(j->out + (lo - j->off), tmp + (lo - bstart), hi - lo);
+		}
+	}
+	sodium_memzero(tmp, sizeof(tmp));
+}
+
 ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 {
-	uint8_t *out = buf, *sealed;
-	uint8_t tmp[MEDFS_BLOCK_SIZE];
+	struct open_job j = { .f = f, .out = buf };
 	uint64_t end, first, last, disk_len;
 	ssize_t r;
 
@@ -1508,10 +1560,13 @@ ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 	first = off / MEDFS_BLOCK_SIZE;
 	last = (end - 1) / MEDFS_BLOCK_SIZE;
 	r = end - off;
+	j.off = (uint64_t)off;
+	j.end = end;
 	/* One block chunk at a time: a single pread each. */
 	for (uint64_t c = first; c <= last; c += CHUNK_BLOCKS) {
 		uint64_t c_last =
 			c + CHUNK_BLOCKS - 1 < last ? c + CHUNK_BLOCKS - 1 : last;
+		uint8_t *sealed;
 		ssize_t n;
 
 		disk_len = medfs_block_disk_offset(c_last) - medfs_block_disk_offset(c) +
@@ -1530,39 +1585,95 @@ ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 			r = block_fail(f, c + n / MEDFS_BLOCK_DISK_SIZE);
 			goto out;
 		}
-		for (uint64_t i = c; i <= c_last; i++) {
-			size_t blen = block_len(f->size, i);
-			const uint8_t *s = sealed + (i - c) * MEDFS_BLOCK_DISK_SIZE;
-			uint64_t bstart = i * MEDFS_BLOCK_SIZE;
-			uint64_t from = bstart < (uint64_t)off ? (uint64_t)off : bstart;
-			uint64_t to = bstart + blen < end ? bstart + blen : end;
-
-			if (from == bstart && to == bstart + blen) {
-				if (medfs_block_open(out + (bstart - off), s,
-						     blen + MEDFS_BLOCK_OVERHEAD,
-						     f->v->cipher, f->key, f->id,
-						     i) < 0) {
-					r = block_fail(f, i);
-					goto out;
-				}
-			} else {
-				if (medfs_block_open(tmp, s, blen + MEDFS_BLOCK_OVERHEAD,
-						     f->v->cipher, f->key, f->id,
-						     i) < 0) {
-					r = block_fail(f, i);
-					goto out;
-				}
-				memcpy(out + (from - off), tmp + (from - bstart),
-				       to - from);
-			}
+		j.sealed = sealed;
+		j.c = c;
+		atomic_store(&j.bad, UINT64_MAX);
+		medfs_parallel_for(c_last - c + 1, SLICE_BLOCKS, open_slice, &j);
+		/* Reported here, on the caller's thread, where the journal
+		 * knows who asked. */
+		if (atomic_load(&j.bad) != UINT64_MAX) {
+			r = block_fail(f, atomic_load(&j.bad));
+			goto out;
 		}
 	}
 out:
 	pthread_rwlock_unlock(&f->lock);
-	sodium_memzero(tmp, sizeof(tmp));
 	if (r < 0 && r != -ENOMEM && size)
 		sodium_memzero(buf, size);
 	return r;
+}
+
+/* One chunk of a write: blocks first..last sealed into sealed, block i at
+ * (i - first) * MEDFS_BLOCK_DISK_SIZE (only the file's last block is
+ * shorter, and it is the chunk's last). */
+struct seal_job {
+	struct medfs_file *f;
+	const uint8_t *data; /* NULL: zeros */
+	uint64_t data_off;   /* plaintext offset of data[0] */
+	uint64_t off, c_end; /* the chunk's bytes to write */
+	uint64_t first, new_size;
+	uint8_t *sealed;
+	const uint8_t (*nonces)[MEDFS_BLOCK_NONCE_LEN];
+	_Atomic uint64_t bad; /* lowest block whose old content failed */
+	atomic_int err;	      /* another error */
+};
+
+static void seal_slice(void *arg, size_t from, size_t to)
+{
+	struct seal_job *j = arg;
+	struct medfs_file *f = j->f;
+	uint8_t tmp[MEDFS_BLOCK_SIZE];
+	uint8_t old[MEDFS_BLOCK_DISK_SIZE];
+
+	for (uint64_t i = j->first + from; i < j->first + to; i++) {
+		uint64_t bstart = i * MEDFS_BLOCK_SIZE;
+		uint8_t *p = j->sealed + (i - j->first) * MEDFS_BLOCK_DISK_SIZE;
+		size_t old_len = block_len(f->size, i);
+		size_t new_len = block_len(j->new_size, i);
+		size_t s = j->off > bstart ? j->off - bstart : 0;
+		size_t e = j->c_end - bstart < MEDFS_BLOCK_SIZE ? j->c_end - bstart
+								: MEDFS_BLOCK_SIZE;
+		const uint8_t *src =
+			j->data ? j->data + (bstart + s - j->data_off) : NULL;
+		int n;
+
+		if (s == 0 && e >= old_len && src) {
+			/* The whole block is new: seal straight from the
+			 * caller's buffer. */
+			n = medfs_block_seal_with_nonce(p, src, new_len, f->v->cipher,
+							f->key, f->id, i,
+							j->nonces[i - j->first]);
+		} else {
+			memset(tmp, 0, sizeof(tmp));
+			if (old_len > 0 && (s > 0 || e < old_len)) {
+				ssize_t got = pread_full(f->fd, old,
+							 old_len + MEDFS_BLOCK_OVERHEAD,
+							 medfs_block_disk_offset(i));
+
+				if (got < 0) {
+					atomic_store(&j->err, (int)got);
+					continue;
+				}
+				if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
+				    medfs_block_open(tmp, old, got, f->v->cipher, f->key,
+						     f->id, i) < 0) {
+					note_bad(&j->bad, i);
+					continue;
+				}
+			}
+			if (src)
+				memcpy(tmp + s, src, e - s);
+			else
+				memset(tmp + s, 0, e - s);
+			n = medfs_block_seal_with_nonce(p, tmp, new_len, f->v->cipher,
+							f->key, f->id, i,
+							j->nonces[i - j->first]);
+		}
+		if (n < 0)
+			atomic_store(&j->err, n);
+	}
+	sodium_memzero(tmp, sizeof(tmp));
+	sodium_memzero(old, sizeof(old));
 }
 
 /* Writes len bytes of data (zeros when data is NULL) at off, which must not
@@ -1570,10 +1681,10 @@ out:
 static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 		       uint64_t len)
 {
-	uint8_t tmp[MEDFS_BLOCK_SIZE];
 	/* Fresh random nonces, drawn for a whole chunk at once: one
 	 * getrandom() per chunk instead of one per block. */
 	uint8_t nonces[CHUNK_BLOCKS][MEDFS_BLOCK_NONCE_LEN];
+	struct seal_job j = { .f = f, .data = data, .data_off = off, .nonces = nonces };
 	uint64_t end = off + len;
 	int r = 0;
 
@@ -1581,7 +1692,7 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 		uint64_t first = off / MEDFS_BLOCK_SIZE;
 		uint64_t last = (end - 1) / MEDFS_BLOCK_SIZE;
 		uint64_t c_end, new_size;
-		uint8_t *sealed, *p;
+		uint8_t *sealed;
 
 		if (last - first >= CHUNK_BLOCKS)
 			last = first + CHUNK_BLOCKS - 1;
@@ -1595,68 +1706,29 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 			break;
 		}
 		randombytes_buf(nonces, (last - first + 1) * MEDFS_BLOCK_NONCE_LEN);
-		p = sealed;
-		for (uint64_t i = first; i <= last; i++) {
-			uint64_t bstart = i * MEDFS_BLOCK_SIZE;
-			size_t old_len = block_len(f->size, i);
-			size_t new_len = block_len(new_size, i);
-			size_t s = off > bstart ? off - bstart : 0;
-			size_t e = c_end - bstart < MEDFS_BLOCK_SIZE ? c_end - bstart
-								     : MEDFS_BLOCK_SIZE;
-			const uint8_t *src =
-				data ? data + (bstart + s - (end - len)) : NULL;
-			int n;
-
-			if (s == 0 && e >= old_len && src) {
-				/* The whole block is new: seal straight from
-				 * the caller's buffer. */
-				n = medfs_block_seal_with_nonce(
-					p, src, new_len, f->v->cipher, f->key, f->id, i,
-					nonces[i - first]);
-			} else {
-				memset(tmp, 0, sizeof(tmp));
-				if (old_len > 0 && (s > 0 || e < old_len)) {
-					uint8_t old[MEDFS_BLOCK_DISK_SIZE];
-					ssize_t got =
-						pread_full(f->fd, old,
-							   old_len + MEDFS_BLOCK_OVERHEAD,
-							   medfs_block_disk_offset(i));
-
-					if (got < 0) {
-						r = got;
-						goto out;
-					}
-					if ((size_t)got !=
-						    old_len + MEDFS_BLOCK_OVERHEAD ||
-					    medfs_block_open(tmp, old, got, f->v->cipher,
-							     f->key, f->id, i) < 0) {
-						r = block_fail(f, i);
-						goto out;
-					}
-				}
-				if (src)
-					memcpy(tmp + s, src, e - s);
-				else
-					memset(tmp + s, 0, e - s);
-				n = medfs_block_seal_with_nonce(
-					p, tmp, new_len, f->v->cipher, f->key, f->id, i,
-					nonces[i - first]);
-			}
-			if (n < 0) {
-				r = n;
-				goto out;
-			}
-			p += n;
+		j.off = off;
+		j.c_end = c_end;
+		j.first = first;
+		j.new_size = new_size;
+		j.sealed = sealed;
+		atomic_store(&j.bad, UINT64_MAX);
+		atomic_store(&j.err, 0);
+		medfs_parallel_for(last - first + 1, SLICE_BLOCKS, seal_slice, &j);
+		if (atomic_load(&j.bad) != UINT64_MAX) {
+			r = block_fail(f, atomic_load(&j.bad));
+			break;
 		}
-		r = pwrite_full(f->fd, sealed, p - sealed,
+		if ((r = atomic_load(&j.err)) < 0)
+			break;
+		r = pwrite_full(f->fd, sealed,
+				(last - first) * MEDFS_BLOCK_DISK_SIZE +
+					block_len(new_size, last) + MEDFS_BLOCK_OVERHEAD,
 				medfs_block_disk_offset(first));
 		if (r < 0)
 			break;
 		f->size = new_size;
 		off = c_end;
 	}
-out:
-	sodium_memzero(tmp, sizeof(tmp));
 	return r;
 }
 

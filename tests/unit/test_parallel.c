@@ -1,0 +1,135 @@
+/* Unit tests: slices of a range on helper threads. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "medfs/parallel.h"
+
+#define MAX_N 4096
+
+struct marks {
+	atomic_int count[MAX_N];
+	atomic_int threads_seen; /* slices run off the calling thread */
+	pthread_t caller;
+};
+
+static void mark(void *arg, size_t from, size_t to)
+{
+	struct marks *m = arg;
+
+	ck_assert_uint_lt(from, to);
+	if (!pthread_equal(pthread_self(), m->caller))
+		atomic_fetch_add(&m->threads_seen, 1);
+	for (size_t i = from; i < to; i++)
+		atomic_fetch_add(&m->count[i], 1);
+}
+
+static void run_and_check(struct marks *m, size_t n, size_t min_slice)
+{
+	for (size_t i = 0; i < MAX_N; i++)
+		atomic_store(&m->count[i], 0);
+	m->caller = pthread_self();
+	medfs_parallel_for(n, min_slice, mark, m);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(atomic_load(&m->count[i]), 1);
+	for (size_t i = n; i < MAX_N; i++)
+		ck_assert_int_eq(atomic_load(&m->count[i]), 0);
+}
+
+START_TEST(test_every_item_once)
+{
+	static struct marks m;
+	const size_t sizes[] = { 1,   2,   3,	7,   63,  64,	65,  127,
+				 128, 129, 255, 256, 257, 4095, 4096 };
+	const size_t slices[] = { 0, 1, 2, 16, 64, 1000 };
+
+	for (size_t a = 0; a < sizeof(sizes) / sizeof(sizes[0]); a++)
+		for (size_t b = 0; b < sizeof(slices) / sizeof(slices[0]); b++)
+			run_and_check(&m, sizes[a], slices[b]);
+}
+END_TEST
+
+START_TEST(test_small_stays_here)
+{
+	static struct marks m;
+
+	atomic_store(&m.threads_seen, 0);
+	run_and_check(&m, 127, 64);
+	run_and_check(&m, 1, 1);
+	run_and_check(&m, 0, 1);
+	ck_assert_int_eq(atomic_load(&m.threads_seen), 0);
+}
+END_TEST
+
+START_TEST(test_helpers_take_slices)
+{
+	static struct marks m;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cpus > 1 ? (unsigned)(cpus - 1) : 0;
+
+	if (want > 3)
+		want = 3;
+	atomic_store(&m.threads_seen, 0);
+	/* An idle helper is always claimed: after the first call, each
+	 * large call hands out a slice. */
+	for (int i = 0; i < 50; i++)
+		run_and_check(&m, 4096, 64);
+	ck_assert_uint_eq(medfs_parallel_helpers(), want);
+	if (want > 0)
+		ck_assert_int_ge(atomic_load(&m.threads_seen), 50);
+	else
+		ck_assert_int_eq(atomic_load(&m.threads_seen), 0);
+}
+END_TEST
+
+/* Callers at once: some find every helper busy and do all the work. */
+static void *caller_main(void *arg)
+{
+	struct marks *m = calloc(1, sizeof(*m));
+
+	(void)arg;
+	ck_assert_ptr_nonnull(m);
+	for (int i = 0; i < 300; i++)
+		run_and_check(m, 64 + (size_t)i * 13, 32);
+	free(m);
+	return NULL;
+}
+
+START_TEST(test_concurrent_callers)
+{
+	pthread_t t[6];
+
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, caller_main, NULL), 0);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+}
+END_TEST
+
+static Suite *parallel_suite(void)
+{
+	Suite *s = suite_create("parallel");
+	TCase *tc = tcase_create("parallel");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_every_item_once);
+	tcase_add_test(tc, test_small_stays_here);
+	tcase_add_test(tc, test_helpers_take_slices);
+	tcase_add_test(tc, test_concurrent_callers);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(parallel_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
