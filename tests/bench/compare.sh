@@ -4,10 +4,15 @@
 # workload does and how to read the report.
 #
 # Systems, each with its defaults:
-#   medfs        the real configuration: an access policy granting root all
-#                rights on /** (-o policy=FILE), and the access journal on
-#                (a vault made with an auditor key) when medfs-key has
-#                --auditor-key
+#   medfs        the real configuration of a server (a PACS): an access
+#                policy granting root all rights on /** (-o policy=FILE),
+#                and the access journal on (a vault made with an auditor
+#                key) when medfs-key has --auditor-key; mounted by root for
+#                root alone, so the kernel keeps names for a second
+#   medfs-shared the same, mounted with -o allow_other as on a clinic
+#                workstation that several users share: medfs then keeps
+#                entry_timeout=0 under a policy (every lookup meets it) and
+#                adds default_permissions
 #   medfs-bare   medfs without a policy, and without the journal when the
 #                driver can turn it off (a medfs that refuses vaults without
 #                an auditor key keeps it: the report says which)
@@ -34,13 +39,14 @@ usage()
 	cat <<EOF
 usage: $0 [options]
 
-  --quick            a short run (about 2 minutes): 1 round, files of 256 MiB,
+  --quick            a short run (a few minutes): 1 round, files of 256 MiB,
                      500 DICOM files, 2,000 files for metadata, 3 s random I/O
   --backing LIST     tmpfs,disk (default both): tmpfs under --tmpfs-dir
                      ($TMPFS_DIR), disk under --disk-dir ($DISK_DIR)
   --rounds N         rounds; the report gives the median (default $ROUNDS)
   --workloads LIST   seq,rand,dicom,meta,small (default all)
-  --systems LIST     medfs,medfs-bare,gocryptfs,passthrough,plain (default all)
+  --systems LIST     medfs,medfs-shared,medfs-bare,gocryptfs,passthrough,plain
+                     (default all; medfs-shared is medfs with -o allow_other)
   --size MIB         file size for seq and rand (default $SIZE_MIB)
   --files N          DICOM files to ingest and read (default $FILES)
   --file-kib K       size of each DICOM file (default $FILE_KIB)
@@ -68,7 +74,7 @@ EOF
 BACKINGS=tmpfs,disk
 ROUNDS=3
 WORKLOADS=seq,rand,dicom,meta,small
-SYSTEMS=medfs,medfs-bare,gocryptfs,passthrough,plain
+SYSTEMS=medfs,medfs-shared,medfs-bare,gocryptfs,passthrough,plain
 SIZE_MIB=1024
 FILES=2000
 FILE_KIB=512
@@ -148,7 +154,10 @@ for w in ${WORKLOADS//,/ }; do
 done
 RUN_SYSTEMS=()
 for s in ${SYSTEMS//,/ }; do
-	case $s in medfs | medfs-bare | gocryptfs | passthrough | plain) RUN_SYSTEMS+=("$s") ;; *)
+	case $s in medfs | medfs-shared | medfs-bare | gocryptfs | passthrough | plain)
+		RUN_SYSTEMS+=("$s")
+		;;
+	*)
 		echo "compare: unknown system '$s'" >&2
 		exit 2
 		;;
@@ -436,6 +445,13 @@ hold()
 	echo "  $sys: driver rss $idle KiB, with $HOLD files open $held KiB"
 }
 
+# rss_after SYSTEM WORKLOAD: the driver's current RSS (VmRSS) once the
+# workload is done, for the timeline of the report.
+rss_after()
+{
+	[ -z "${PID[$1]:-}" ] || record "$1" "rss-after-$2" "$(status_kib "${PID[$1]}" VmRSS)" - -
+}
+
 # round_for SYSTEM: every chosen workload once, in a fresh directory.
 round_for()
 {
@@ -447,6 +463,8 @@ round_for()
 			measure "$sys" seqwrite "$INGEST" seqwrite "$d/big" "$SIZE_MIB"
 			drop_caches
 			measure "$sys" seqread "$INGEST" seqread "$d/big"
+			# The file stays for rand.
+			rss_after "$sys" seq
 		else
 			"$INGEST" seqwrite "$d/big" "$SIZE_MIB" >/dev/null
 		fi
@@ -457,12 +475,14 @@ round_for()
 			measure "$sys" randwrite fio_iops randwrite "$d/big"
 		fi
 		rm -f "$d/big"
+		! want "$WORKLOADS" rand || rss_after "$sys" rand
 	fi
 	if want "$WORKLOADS" dicom; then
 		measure "$sys" ingest "$INGEST" write "$d/dicom" "$FILES" "$FILE_KIB"
 		drop_caches
 		measure "$sys" series "$INGEST" read "$d/dicom" "$FILES"
 		rm -rf "$d/dicom"
+		rss_after "$sys" dicom
 	fi
 	if want "$WORKLOADS" meta; then
 		measure "$sys" create "$OPENREAD" mktree "$d/meta" "$META_DIRS" "$META_PER" 1024
@@ -470,6 +490,7 @@ round_for()
 		measure "$sys" stat secs "$OPENREAD" stat "$d/meta" "$META_DIRS" "$META_PER"
 		measure "$sys" lslR timed ls -lR "$d/meta"
 		measure "$sys" rmrf timed rm -rf "$d/meta"
+		rss_after "$sys" meta
 	fi
 	if want "$WORKLOADS" small; then
 		"$OPENREAD" create "$d/small" "$SMALL" 4096
@@ -477,6 +498,7 @@ round_for()
 		measure "$sys" small "$OPENREAD" read "$d/small" "$SMALL" "$SMALL_ROUNDS"
 		hold "$sys" "$d/small"
 		rm -rf "$d/small"
+		rss_after "$sys" small
 	fi
 	rm -rf "$d"
 }
@@ -523,9 +545,13 @@ mount_system()
 {
 	local sys=$1 m=$WORK/mnt-$BACKING-$1
 	case $sys in
-	medfs)
-		new_vault "$BASE/medfs.vault" "$([ "$JOURNAL" = on ] && echo 1 || echo 0)"
-		mount_vault "$BASE/medfs.vault" "$m" "$P" -o policy="$POL"
+	medfs | medfs-shared)
+		new_vault "$BASE/$sys.vault" "$([ "$JOURNAL" = on ] && echo 1 || echo 0)"
+		if [ "$sys" = medfs ]; then
+			mount_vault "$BASE/$sys.vault" "$m" "$P" -o policy="$POL"
+		else
+			mount_vault "$BASE/$sys.vault" "$m" "$P" -o policy="$POL" -o allow_other
+		fi
 		PID[$sys]=${DRIVER_PID[$m]}
 		;;
 	medfs-bare)
@@ -735,10 +761,47 @@ ratio()
 }
 
 RATIOS=()
-for pair in medfs:gocryptfs medfs-bare:gocryptfs medfs:plain medfs:passthrough medfs:medfs-bare \
-	gocryptfs:plain; do
+for pair in medfs:gocryptfs medfs-shared:gocryptfs medfs-bare:gocryptfs medfs:plain \
+	medfs:passthrough medfs:medfs-bare medfs-shared:medfs gocryptfs:plain; do
 	ran "${pair%%:*}" && ran "${pair#*:}" && RATIOS+=("$pair")
 done
+# The FUSE systems, and those of them that are medfs.
+FUSE_SYSTEMS=() MEDFS_SYSTEMS=()
+for s in "${RUN_SYSTEMS[@]}"; do
+	[ "$s" = plain ] || FUSE_SYSTEMS+=("$s")
+	[[ $s != medfs* ]] || MEDFS_SYSTEMS+=("$s")
+done
+
+# per_system_table B WHAT SYSTEM...: workloads by systems, for backing B:
+# WHAT is spread (SP), cpu (C) or peak (H, in MiB).
+per_system_table()
+{
+	local b=$1 what=$2 row st label unit better s hdr sep line x
+	shift 2
+	hdr="| workload |"
+	sep="|---|"
+	for s in "$@"; do
+		hdr+=" $s |"
+		sep+="---:|"
+	done
+	echo "$hdr"
+	echo "$sep"
+	for row in "${ROWS[@]}"; do
+		IFS='|' read -r st label unit better <<<"$row"
+		line="| $st |"
+		for s in "$@"; do
+			case $what in
+			spread) x=$(awk -v x="${SP[$b,$s,$st]:-}" 'BEGIN {
+				if (x == "" || x == "-") print "–"; else printf "%.2f\n", x }') ;;
+			cpu) x=$(num "${C[$b,$s,$st]:-}") ;;
+			peak) x=$(mib "${H[$b,$s,$st]:-}") ;;
+			esac
+			line+=" $x |"
+		done
+		echo "$line"
+	done
+	echo
+}
 
 backing_tables()
 {
@@ -746,16 +809,12 @@ backing_tables()
 	echo "## $b: $([ "$b" = tmpfs ] && echo "$TMPFS_DIR" || echo "$DISK_DIR")" \
 		"(${V[$b,-,fstype]:-?})"
 	echo
-	echo "Median of $ROUNDS round(s). Ratios are speed ratios (x faster; above 1: the first is faster)."
+	echo "Median of $ROUNDS round(s)."
 	echo
 	hdr="| workload | unit |"
 	sep="|---|---|"
 	for s in "${RUN_SYSTEMS[@]}"; do
 		hdr+=" $s |"
-		sep+="---:|"
-	done
-	for pair in "${RATIOS[@]}"; do
-		hdr+=" ${pair%%:*} ÷ ${pair#*:} |"
 		sep+="---:|"
 	done
 	echo "$hdr"
@@ -766,19 +825,16 @@ backing_tables()
 		for s in "${RUN_SYSTEMS[@]}"; do
 			line+=" $(num "${V[$b,$s,$st]:-}") |"
 		done
-		for pair in "${RATIOS[@]}"; do
-			line+=" $(ratio "$better" "${V[$b,${pair%%:*},$st]:-}" "${V[$b,${pair#*:},$st]:-}") |"
-		done
 		echo "$line"
 	done
 	echo
-	if [ "$ROUNDS" -gt 1 ]; then
-		echo "Spread between rounds (largest ÷ smallest of each system's figures):"
+	if [ "${#RATIOS[@]}" -gt 0 ]; then
+		echo "Speed ratios of those medians (x faster; above 1: the first is faster):"
 		echo
 		hdr="| workload |"
 		sep="|---|"
-		for s in "${RUN_SYSTEMS[@]}"; do
-			hdr+=" $s |"
+		for pair in "${RATIOS[@]}"; do
+			hdr+=" ${pair%%:*} ÷ ${pair#*:} |"
 			sep+="---:|"
 		done
 		echo "$hdr"
@@ -786,42 +842,33 @@ backing_tables()
 		for row in "${ROWS[@]}"; do
 			IFS='|' read -r st label unit better <<<"$row"
 			line="| $st |"
-			for s in "${RUN_SYSTEMS[@]}"; do
-				line+=" $(awk -v x="${SP[$b,$s,$st]:-}" 'BEGIN {
-					if (x == "" || x == "-") print "–"; else printf "%.2f\n", x }') |"
+			for pair in "${RATIOS[@]}"; do
+				line+=" $(ratio "$better" "${V[$b,${pair%%:*},$st]:-}" \
+					"${V[$b,${pair#*:},$st]:-}") |"
 			done
 			echo "$line"
 		done
 		echo
 	fi
-	echo "Driver CPU seconds (utime+stime of the FUSE process) and its peak RSS"
-	echo "during the workload (VmHWM, reset before each, MiB); medians:"
+	if [ "$ROUNDS" -gt 1 ]; then
+		echo "Spread between rounds (largest ÷ smallest of each system's figures):"
+		echo
+		per_system_table "$b" spread "${RUN_SYSTEMS[@]}"
+	fi
+	[ "${#FUSE_SYSTEMS[@]}" -gt 0 ] || return 0
+	echo "Driver CPU seconds during the workload (utime+stime of the FUSE process,"
+	echo "all its threads; medians):"
 	echo
-	hdr="| workload |"
-	sep="|---|"
-	for s in "${RUN_SYSTEMS[@]}"; do
-		[ "$s" = plain ] && continue
-		hdr+=" $s CPU s | $s peak MiB |"
-		sep+="---:|---:|"
-	done
-	echo "$hdr"
-	echo "$sep"
-	for row in "${ROWS[@]}"; do
-		IFS='|' read -r st label unit better <<<"$row"
-		line="| $st |"
-		for s in "${RUN_SYSTEMS[@]}"; do
-			[ "$s" = plain ] && continue
-			line+=" $(num "${C[$b,$s,$st]:-}") |"
-			line+=" $(mib "${H[$b,$s,$st]:-}") |"
-		done
-		echo "$line"
-	done
+	per_system_table "$b" cpu "${FUSE_SYSTEMS[@]}"
+	echo "Driver peak RSS during the workload (VmHWM, reset before each, MiB; medians):"
 	echo
+	per_system_table "$b" peak "${FUSE_SYSTEMS[@]}"
 }
 
 memory_table()
 {
 	local b s
+	[ "${#FUSE_SYSTEMS[@]}" -gt 0 ] || return 0
 	echo "## Driver memory"
 	echo
 	echo "RSS in MiB: after mounting; idle before and with $HOLD files held open"
@@ -831,8 +878,7 @@ memory_table()
 	echo "| backing | system | after mount | idle | $HOLD files open | end of run | peak |"
 	echo "|---|---|---:|---:|---:|---:|---:|"
 	for b in ${BACKINGS//,/ }; do
-		for s in "${RUN_SYSTEMS[@]}"; do
-			[ "$s" = plain ] && continue
+		for s in "${FUSE_SYSTEMS[@]}"; do
 			echo "| $b | $s | $(mib "${V[$b,$s,rss-start]:-}") | $(mib "${V[$b,$s,rss-idle]:-}")" \
 				"| $(mib "${V[$b,$s,rss-hold]:-}") | $(mib "${V[$b,$s,rss-end]:-}")" \
 				"| $(awk -F'\t' -v b="$b" -v s="$s" '$1 == b && $3 == s && $7 != "-" &&
@@ -840,15 +886,104 @@ memory_table()
 		done
 	done
 	echo
+	timeline_table
 }
 
-# target LABEL STEP PAIR MIN BETTER: one line of the targets table.
+# The driver's RSS samples in the order taken (after mount, after each
+# workload of every round, end of run): LAST[b,s,step] those of the last
+# round, and FLAT[b,s] = "MAX-MIN N", in KiB, over the N samples of the
+# second half of the run (the later half of the samples).
+declare -A LAST=() FLAT=()
+while IFS=$'\t' read -r b r s st v _; do
+	[ "$r" != "$ROUNDS" ] || [[ $st != rss-after-* ]] || LAST[$b,$s,$st]=$v
+done <"$RAW"
+while read -r b s x n; do
+	FLAT[$b,$s]="$x $n"
+done < <(awk -F'\t' '$4 == "rss-start" || $4 ~ /^rss-after-/ || $4 == "rss-end" {
+		k = $1 " " $3
+		if (!(k in n)) keys[++nk] = k
+		v[k, ++n[k]] = $5
+	}
+	END {
+		for (i = 1; i <= nk; i++) {
+			k = keys[i]
+			lo = hi = ""
+			for (j = int(n[k] / 2) + 1; j <= n[k]; j++) {
+				if (lo == "" || v[k, j] + 0 < lo) lo = v[k, j] + 0
+				if (hi == "" || v[k, j] + 0 > hi) hi = v[k, j] + 0
+			}
+			print k, hi - lo, n[k] - int(n[k] / 2)
+		}
+	}' "$RAW")
+
+# flat B S: max-min of the second half of the run, in MiB.
+flat()
+{
+	local x=${FLAT[$1,$2]:-}
+	mib "${x%% *}"
+}
+
+timeline_table()
+{
+	local b s w cols=() hdr sep line n=
+	for b in ${BACKINGS//,/ }; do
+		for s in "${MEDFS_SYSTEMS[@]}"; do
+			cols+=("$b,$s")
+			[ -n "$n" ] || n=${FLAT[$b,$s]#* }
+		done
+	done
+	[ "${#cols[@]}" -gt 0 ] || return 0
+	echo "### RSS timeline (MiB)"
+	echo
+	echo "Is the driver's memory flat over a long run? Its current RSS (VmRSS, not"
+	echo "the peak): after mounting, after each workload of the last round (round"
+	echo "$ROUNDS) in the order run, and at the end of the run. The last line is the"
+	echo "largest minus the smallest sample over the second half of the run (the"
+	echo "later half of all samples: after mount, after each workload of every round,"
+	echo "end of run): near 0 when memory has levelled off, large when it still grows."
+	echo
+	hdr="| after |"
+	sep="|---|"
+	for b in "${cols[@]}"; do
+		hdr+=" ${b%%,*}: ${b#*,} |"
+		sep+="---:|"
+	done
+	echo "$hdr"
+	echo "$sep"
+	line="| mount |"
+	for b in "${cols[@]}"; do
+		line+=" $(mib "${V[$b,rss-start]:-}") |"
+	done
+	echo "$line"
+	for w in seq rand dicom meta small; do
+		want "$WORKLOADS" "$w" || continue
+		line="| $w$([ "$w" != small ] || echo " (and holding $HOLD files)") |"
+		for b in "${cols[@]}"; do
+			line+=" $(mib "${LAST[$b,rss-after-$w]:-}") |"
+		done
+		echo "$line"
+	done
+	line="| end of run (cache dropped) |"
+	for b in "${cols[@]}"; do
+		line+=" $(mib "${V[$b,rss-end]:-}") |"
+	done
+	echo "$line"
+	line="| **max − min, second half** ($n samples) |"
+	for b in "${cols[@]}"; do
+		line+=" $(flat "${b%%,*}" "${b#*,}") |"
+	done
+	echo "$line"
+	echo
+}
+
+# target_line LABEL STEP OTHER MIN BETTER: one line of the targets table,
+# each medfs system of TCOLS (backing,system) against OTHER.
 target_line()
 {
-	local label=$1 st=$2 a=${3%%:*} bsys=${3#*:} min=$4 better=$5 b line r
+	local label=$1 st=$2 other=$3 min=$4 better=$5 c line r
 	line="| $label | ≥ $min |"
-	for b in ${BACKINGS//,/ }; do
-		r=$(ratio "$better" "${V[$b,$a,$st]:-}" "${V[$b,$bsys,$st]:-}")
+	for c in "${TCOLS[@]}"; do
+		r=$(ratio "$better" "${V[$c,$st]:-}" "${V[${c%%,*},$other,$st]:-}")
 		if [ "$r" = "–" ]; then
 			line+=" – |"
 		elif awk -v r="$r" -v m="$min" 'BEGIN { exit !(r >= m) }'; then
@@ -860,20 +995,32 @@ target_line()
 	echo "$line"
 }
 
+TCOLS=()
+for b in ${BACKINGS//,/ }; do
+	for s in medfs medfs-shared; do
+		! ran "$s" || TCOLS+=("$b,$s")
+	done
+done
+
 targets_table()
 {
-	local b line row st label unit better min
+	local c line sep row st label unit better min r
+	[ "${#TCOLS[@]}" -gt 0 ] || return 0
 	echo "## The issue's targets"
 	echo
-	echo "Ratios of medians, as above; informational (timings are never asserted)."
+	echo "For medfs as on a server (medfs) and on a shared workstation"
+	echo "(medfs-shared). Ratios of medians, as above; informational (timings are"
+	echo "never asserted)."
 	echo
 	line="| target | wanted |"
-	for b in ${BACKINGS//,/ }; do
-		line+=" $b |"
+	sep="|---|---|"
+	for c in "${TCOLS[@]}"; do
+		line+=" ${c%%,*}: ${c#*,} |"
+		sep+="---|"
 	done
 	echo "$line"
-	echo "|---|---|$(for b in ${BACKINGS//,/ }; do printf -- '---|'; done)"
-	if ran medfs && ran gocryptfs; then
+	echo "$sep"
+	if ran gocryptfs; then
 		for row in "${ROWS[@]}"; do
 			IFS='|' read -r st label unit better <<<"$row"
 			case $st in
@@ -883,21 +1030,21 @@ targets_table()
 			ingest | series) min=1.5 ;;
 			*) min=1.0 ;;
 			esac
-			target_line "$st: medfs ÷ gocryptfs" "$st" medfs:gocryptfs "$min" "$better"
+			target_line "$st ÷ gocryptfs" "$st" gocryptfs "$min" "$better"
 		done
 	fi
-	if ran medfs && ran medfs-bare; then
+	if ran medfs-bare; then
 		for row in "${ROWS[@]}"; do
 			IFS='|' read -r st label unit better <<<"$row"
 			min=0.9
 			[ "$st" != seqread ] || min=0.95
-			target_line "$st: medfs ÷ medfs-bare" "$st" medfs:medfs-bare "$min" "$better"
+			target_line "$st ÷ medfs-bare" "$st" medfs-bare "$min" "$better"
 		done
 	fi
-	if ran medfs && want "$WORKLOADS" small; then
-		line="| medfs RSS with $HOLD files open | ≤ 64 MiB |"
-		for b in ${BACKINGS//,/ }; do
-			r=$(mib "${V[$b,medfs,rss-hold]:-}")
+	if want "$WORKLOADS" small; then
+		line="| RSS with $HOLD files open | ≤ 64 MiB |"
+		for c in "${TCOLS[@]}"; do
+			r=$(mib "${V[$c,rss-hold]:-}")
 			if [ "$r" = "–" ]; then
 				line+=" – |"
 			elif awk -v r="$r" 'BEGIN { exit !(r <= 64) }'; then
@@ -908,6 +1055,11 @@ targets_table()
 		done
 		echo "$line"
 	fi
+	line="| RSS max − min, second half of the run | flat |"
+	for c in "${TCOLS[@]}"; do
+		line+=" $(flat "${c%%,*}" "${c#*,}") MiB |"
+	done
+	echo "$line"
 	echo
 }
 
@@ -924,6 +1076,8 @@ targets_table()
 		"fuse3 $(dpkg-query -W -f='${Version}' fuse3 2>/dev/null); $(fio --version)"
 	echo "- medfs: vault made with medfs-key init --kdf-time 1 --kdf-memory 8 (unlock cost only)," \
 		"default mount options, policy \`allow user:root all /**\`, access journal $JOURNAL;" \
+		"medfs-shared: the same mounted with \`-o allow_other\` (so entry_timeout=0 and" \
+		"default_permissions);" \
 		"medfs-bare: no policy, access journal $BARE_JOURNAL${BARE_OPTS[*]:+ (${BARE_OPTS[*]})}"
 	echo "- gocryptfs: \`-init -passfile\`, mounted with \`-passfile\` only (its defaults)"
 	echo "- passthrough: libfuse $(dpkg-query -W -f='${Version}' libfuse3-dev 2>/dev/null)" \
