@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2012,6 +2013,12 @@ int main(int argc, char *argv[])
 	int status_fd = -1;
 	int ret = 1;
 
+	/* Request buffers (libfuse's and ours, 1 MiB per thread) are mapped
+	 * and given back to the system when their thread ends: glibc would
+	 * otherwise raise its mmap threshold after the first such free and keep
+	 * later ones in its heaps, so the driver's memory would grow with every
+	 * thread the pool ever ran. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (fuse_opt_parse(&args, &o, medfs_opts, opt_proc) != 0)
 		goto out;
 	if (o.help) {

@@ -2181,9 +2181,11 @@ out:
 /* ---- extended attributes ---- */
 
 /* Opens the regular file at path and authenticates its header, for the
- * file id that xattrs are bound to. */
+ * file id that xattrs are bound to. With need, a vault xattr the file must
+ * have (-ENODATA otherwise), checked before the header is read. */
 static int xattr_file(struct medfs_vault *v, const char *path, bool write,
-		      uint8_t id[MEDFS_FILE_ID_LEN], char vpath[PATH_MAX])
+		      const char *need, uint8_t id[MEDFS_FILE_ID_LEN],
+		      char vpath[PATH_MAX])
 {
 	struct loc *l;
 	struct medfs_binding b;
@@ -2212,6 +2214,10 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 	}
 	fd = openat_noatime(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (need && fgetxattr(fd, need, NULL, 0) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -2289,7 +2295,7 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	if (size > XATTR_VALUE_MAX - crypto_aead_xchacha20poly1305_ietf_ABYTES -
 			   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 		return -E2BIG;
-	fd = xattr_file(v, path, true, id, vpath);
+	fd = xattr_file(v, path, true, NULL, id, vpath);
 	if (fd < 0)
 		return fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -2335,7 +2341,7 @@ ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char
 		return -ENODATA;
 	if (strlen(name) > XATTR_NAME_MAX)
 		return -ERANGE;
-	fd = xattr_file(v, path, false, id, vpath);
+	fd = xattr_file(v, path, false, NULL, id, vpath);
 	if (fd < 0)
 		return fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -2403,7 +2409,7 @@ ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *lis
 	size_t used = 0;
 	int fd;
 
-	fd = xattr_file(v, path, false, id, vpath);
+	fd = xattr_file(v, path, false, NULL, id, vpath);
 	if (fd == -ENODATA)
 		return 0;
 	if (fd < 0)
@@ -2462,7 +2468,7 @@ int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char 
 
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;
-	fd = xattr_file(v, path, true, id, vpath);
+	fd = xattr_file(v, path, true, NULL, id, vpath);
 	if (fd < 0)
 		return fd == -ENOTSUP ? -ENODATA : fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -2559,7 +2565,8 @@ ssize_t medfs_vault_get_meta(struct medfs_vault *v, const char *path, void *buf,
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	char vpath[PATH_MAX];
 	ssize_t r;
-	int fd = xattr_file(v, path, false, id, vpath);
+	/* Most files have none (rm -rf asks of each): no header read then. */
+	int fd = xattr_file(v, path, false, META_VAULT_NAME, id, vpath);
 
 	if (fd < 0)
 		return fd;
