@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -545,6 +544,13 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * attributes again before each read to check its cache: with a policy
 	 * (attr_timeout 0) that was one GETATTR per READ. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* No readdirplus: libfuse 3.14's high-level API looks an entry up
+	 * before it knows the entry fits in the reply, and the one that does
+	 * not is never forgotten; at one per reply, every listing left nodes
+	 * behind for good (and pinned the pages they shared with others), so
+	 * the driver grew by ~190 bytes per file listed. Without it, the
+	 * kernel looks names up as they are used. */
+	conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 	/* medfs_file_open handles O_TRUNC itself. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
@@ -1187,7 +1193,7 @@ static int fill_entry(void *ctx, const char *name, const struct stat *st)
 		    !access_listed(d->access, &d->caller, path, &d->emergency))
 			return 0;
 	}
-	return d->filler(d->buf, name, st, 0, FUSE_FILL_DIR_PLUS);
+	return d->filler(d->buf, name, st, 0, 0);
 }
 
 /* The whole listing in one go (offset 0): libfuse keeps it for the
@@ -2013,12 +2019,6 @@ int main(int argc, char *argv[])
 	int status_fd = -1;
 	int ret = 1;
 
-	/* Request buffers (libfuse's and ours, 1 MiB per thread) are mapped
-	 * and given back to the system when their thread ends: glibc would
-	 * otherwise raise its mmap threshold after the first such free and keep
-	 * later ones in its heaps, so the driver's memory would grow with every
-	 * thread the pool ever ran. */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (fuse_opt_parse(&args, &o, medfs_opts, opt_proc) != 0)
 		goto out;
 	if (o.help) {
