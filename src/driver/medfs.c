@@ -45,6 +45,10 @@
 #endif
 
 #define MEDFS_MAX_WRITE (1U << 20)
+/* Four requests of MEDFS_MAX_WRITE in flight on a sequential read: the
+ * kernel sends them to several threads at once, so every core opens
+ * blocks (1 GiB from tmpfs: 1.2 GB/s at 1 MiB, 1.4 GB/s at 4 MiB). */
+#define MEDFS_READAHEAD (4U << 20)
 
 struct hidden;
 
@@ -484,9 +488,10 @@ static dev_t mount_device(const char *path)
 }
 
 /* The kernel reads ahead 128 KiB at a time on a FUSE mount unless told
- * otherwise: a read request then carries a tenth of what the driver could
- * open in one go. Raised to a write's size where we may (root). Random
- * reads are not affected: the kernel reads those as asked. */
+ * otherwise: a read request then carries an eighth of what the driver
+ * could open in one go, and one is in flight at a time. Raised to
+ * MEDFS_READAHEAD where we may (root). Random reads are not affected: the
+ * kernel reads those as asked. */
 static void raise_readahead(const char *mountpoint)
 {
 	char path[64], kib[16];
@@ -500,7 +505,7 @@ static void raise_readahead(const char *mountpoint)
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	n = snprintf(kib, sizeof(kib), "%u", MEDFS_MAX_WRITE / 1024);
+	n = snprintf(kib, sizeof(kib), "%u", MEDFS_READAHEAD / 1024);
 	if (write(fd, kib, (size_t)n) != n)
 		medfs_log(LOG_DEBUG, "cannot set %s: %s", path, strerror(errno));
 	close(fd);
@@ -561,7 +566,7 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		conn->max_read = m->max_read;
 
 	/* The kernel keeps the smaller of this and the mount's readahead. */
-	conn->max_readahead = MEDFS_MAX_WRITE;
+	conn->max_readahead = MEDFS_READAHEAD;
 	raise_readahead(m->mountpoint);
 	report_ready(m);
 	medfs_log(LOG_INFO, "vault %s mounted on %s", m->vault_dir, m->mountpoint);

@@ -22,9 +22,9 @@ cmp -s "$V/medfs.conf" "$V/medfs.conf.bak" || fail "the two config copies differ
 step "mount"
 mount_vault "$V" "$M" "$P"
 assert_eq "" "$(ls -A "$M")" "listing of a new vault"
-# Run as root, the driver reads ahead a whole write's worth (1 MiB), not
+# Run as root, the driver reads ahead 4 MiB (four 1 MiB requests), not
 # the kernel's 128 KiB for FUSE.
-assert_eq 1024 "$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")" \
+assert_eq 4096 "$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")" \
 	"the mount's readahead (KiB)"
 
 step "write and read back"
