@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -87,7 +88,8 @@ struct medfs_file {
 	ino_t ino;
 	int fd;
 	bool writable;
-	unsigned refs; /* under v->files_lock */
+	atomic_bool warmed; /* its vault file was read ahead (see warm) */
+	unsigned refs;	    /* under v->files_lock */
 	pthread_rwlock_t lock;
 	uint8_t *key; /* secret memory */
 	uint8_t id[MEDFS_FILE_ID_LEN];
@@ -1308,6 +1310,74 @@ static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags,
 	return fd;
 }
 
+/* A file opened to be read and written in place (a database, an index)
+ * gets its writes at any block: a block is 4,136 bytes on disk, so most
+ * straddle two pages of the vault file, which the kernel must read before
+ * it can write part of them, one synchronous read at a time. At the first
+ * such open a thread reads the whole vault file ahead, in the order of the
+ * file (POSIX_FADV_WILLNEED alone reads only the first few hundred KiB).
+ * Up to a sixteenth of the memory; files opened for reading, or created
+ * and written in order, are left alone. */
+#define WARM_STEP (4 << 20)
+
+struct warm_job {
+	int fd; /* a dup of the file's: the file may be closed meanwhile */
+	uint64_t size;
+};
+
+static void *warm_main(void *arg)
+{
+	struct warm_job *w = arg;
+
+	for (uint64_t off = 0; off < w->size; off += WARM_STEP)
+		if (readahead(w->fd, (off64_t)off, WARM_STEP) < 0)
+			break;
+	close(w->fd);
+	free(w);
+	return NULL;
+}
+
+static void warm(struct medfs_file *f, int flags)
+{
+	static uint64_t limit;
+	struct warm_job *w;
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	uint64_t size;
+	bool no = false;
+
+	if ((flags & O_ACCMODE) != O_RDWR || (flags & O_TRUNC) || atomic_load(&f->warmed))
+		return;
+	if (!limit)
+		limit = (uint64_t)sysconf(_SC_PHYS_PAGES) *
+			(uint64_t)sysconf(_SC_PAGESIZE) / 16;
+	size = medfs_disk_size(medfs_file_size(f));
+	if (size <= MEDFS_HEADER_LEN + MEDFS_BLOCK_DISK_SIZE || size > limit ||
+	    !atomic_compare_exchange_strong(&f->warmed, &no, true))
+		return;
+	w = malloc(sizeof(*w));
+	if (!w)
+		return;
+	w->size = size;
+	w->fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	if (w->fd < 0 || pthread_attr_init(&attr) != 0) {
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w);
+		return;
+	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, &attr, warm_main, w) != 0) {
+		close(w->fd);
+		free(w);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+}
+
 static int open_at_loc(struct medfs_vault *v, const struct loc *l, int flags,
 		       struct medfs_file **out)
 {
@@ -1320,6 +1390,7 @@ static int open_at_loc(struct medfs_vault *v, const struct loc *l, int flags,
 	r = file_get(v, fd, writable, l, out);
 	if (r < 0)
 		return r;
+	warm(*out, flags);
 	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
 		r = medfs_file_truncate(*out, 0);
 		if (r < 0) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -2221,6 +2222,68 @@ END_TEST
 
 /* medfs_vault_open takes the cipher from the config, authenticated under
  * the vault key; blocks of the other cipher do not open. */
+/* Pages of host_path in the page cache, and its page count. */
+static size_t resident_pages(const char *host_path, size_t *pages)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	unsigned char *vec;
+	struct stat st;
+	size_t n = 0;
+	void *map;
+	int fd = open(host_path, O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	*pages = ((size_t)st.st_size + (size_t)ps - 1) / (size_t)ps;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	vec = malloc(*pages);
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore(map, (size_t)st.st_size, vec), 0);
+	for (size_t i = 0; i < *pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return n;
+}
+
+/* A file opened to be read and written in place has its whole vault file
+ * read ahead (its partial-page block writes then need no reads); one
+ * opened for reading does not. Where the page cache cannot be emptied
+ * (tmpfs), there is nothing to see. */
+START_TEST(test_warm_rdwr)
+{
+	const size_t len = 8 << 20;
+	uint8_t *data = pattern_alloc(len, 77);
+	char host[PATH_MAX];
+	struct medfs_file *f;
+	size_t pages, n;
+	int fd;
+
+	ck_assert_int_eq(put("/db", data, len), 0);
+	ck_assert_int_eq(vault_path_of("/db", host, sizeof(host)), 0);
+	fd = open(host, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fdatasync(fd), 0);
+	ck_assert_int_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+	if (resident_pages(host, &pages) > pages / 2)
+		return;
+
+	ck_assert_int_eq(medfs_file_open(V, "/db", O_RDONLY, &f), 0);
+	medfs_file_release(f);
+	ck_assert_uint_le(resident_pages(host, &pages), pages / 2);
+
+	ck_assert_int_eq(medfs_file_open(V, "/db", O_RDWR, &f), 0);
+	for (int i = 0; i < 500 && (n = resident_pages(host, &pages)) < pages; i++)
+		usleep(10000);
+	ck_assert_uint_eq(n, pages);
+	medfs_file_release(f);
+	ck_assert_int_eq(check_file("/db", data, len), 0);
+}
+END_TEST
+
 START_TEST(test_open_config_cipher)
 {
 	uint32_t other = cipher == MEDFS_CIPHER_AES256GCM ? MEDFS_CIPHER_XCHACHA20POLY1305
@@ -2633,6 +2696,7 @@ static Suite *vault_suite(const char *name)
 	tcase_add_test(tc, test_tamper_xattr);
 	tcase_add_test(tc, test_vault_key);
 	tcase_add_test(tc, test_open_config_cipher);
+	tcase_add_test(tc, test_warm_rdwr);
 
 	TC("concurrency");
 	tcase_add_test(tc, test_race_rename_dir_lookup);
