@@ -549,13 +549,8 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * attributes again before each read to check its cache: with a policy
 	 * (attr_timeout 0) that was one GETATTR per READ. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-	/* No readdirplus: libfuse 3.14's high-level API looks an entry up
-	 * before it knows the entry fits in the reply, and the one that does
-	 * not is never forgotten; at one per reply, every listing left nodes
-	 * behind for good (and pinned the pages they shared with others), so
-	 * the driver grew by ~190 bytes per file listed. Without it, the
-	 * kernel looks names up as they are used. */
-	conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	/* Readdirplus stays (libfuse's default): see medfs_readdir for how it
+	 * is kept from leaking. */
 	/* medfs_file_open handles O_TRUNC itself. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
@@ -1169,15 +1164,63 @@ static int medfs_removexattr(const char *path, const char *name)
 	return ret;
 }
 
+/* A directory handle keeps the listing its first readdir made (what the
+ * caller may list), and answers the following readdir calls, each from an
+ * offset, out of it. */
+struct dir_entry {
+	char *name;
+	struct stat st;
+};
+
+struct dir_list {
+	struct dir_entry *v;
+	size_t n, max;
+	int loaded;
+};
+
+static void dir_list_clear(struct dir_list *dl)
+{
+	for (size_t i = 0; i < dl->n; i++)
+		free(dl->v[i].name);
+	dl->n = 0;
+	dl->loaded = 0;
+}
+
+static int dir_list_add(struct dir_list *dl, const char *name, const struct stat *st)
+{
+	if (dl->n == dl->max) {
+		size_t max = dl->max ? 2 * dl->max : 64;
+		struct dir_entry *v = realloc(dl->v, max * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		dl->v = v;
+		dl->max = max;
+	}
+	dl->v[dl->n].name = strdup(name);
+	if (!dl->v[dl->n].name)
+		return -ENOMEM;
+	dl->v[dl->n].st = *st;
+	dl->n++;
+	return 0;
+}
+
 static int medfs_opendir(const char *path, struct fuse_file_info *fi)
 {
-	(void)fi;
-	return may("opendir", path, MEDFS_RIGHT_LIST);
+	struct dir_list *dl;
+	int ret = may("opendir", path, MEDFS_RIGHT_LIST);
+
+	if (ret < 0)
+		return ret;
+	dl = calloc(1, sizeof(*dl));
+	if (!dl)
+		return -ENOMEM;
+	fi->fh = (uintptr_t)dl;
+	return 0;
 }
 
 struct dir_fill {
-	void *buf;
-	fuse_fill_dir_t filler;
+	struct dir_list *list;
 	struct access *access;
 	struct caller caller;
 	const char *dir;
@@ -1198,38 +1241,32 @@ static int fill_entry(void *ctx, const char *name, const struct stat *st)
 		    !access_listed(d->access, &d->caller, path, &d->emergency))
 			return 0;
 	}
-	return d->filler(d->buf, name, st, 0, 0);
+	return dir_list_add(d->list, name, st) < 0;
 }
 
-/* The whole listing in one go (offset 0): libfuse keeps it for the
- * following readdir calls of the same handle. Entries the caller may not
- * list are left out, unless -o nohide. */
-static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-			 struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+/* Lists the directory into dl: entries the caller may not list are left
+ * out, unless -o nohide; one listing is one access, journaled once if it
+ * needed a grant. */
+static int dir_load(const char *path, struct dir_list *dl)
 {
 	struct medfs_mount *m = mount_data();
-	struct dir_fill d = { buf, filler, m->access, { 0 }, path, 0, 0 };
+	struct dir_fill d = { dl, m->access, { 0 }, path, 0, 0 };
 	struct stat dot = { .st_mode = S_IFDIR };
 	struct access_verdict v = { 0, 0 };
 	int ret;
 
-	(void)off;
-	(void)fi;
-	(void)flags;
-	if (!path)
-		return -ENOENT;
+	dir_list_clear(dl);
 	jnl_set_path(path);
 	ret = caller_get(m->access, &d.caller);
 	if (ret == 0)
 		ret = access_decide(m->access, &d.caller, "readdir", path,
 				    MEDFS_RIGHT_LIST, ACCESS_ALL, &v);
 	d.hide = !m->nohide && access_has_policy(m->access);
-	if (ret == 0 && (filler(buf, ".", &dot, 0, 0) || filler(buf, "..", &dot, 0, 0)))
+	if (ret == 0 &&
+	    (dir_list_add(dl, ".", &dot) < 0 || dir_list_add(dl, "..", &dot) < 0))
 		ret = -ENOMEM;
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_readdir(m->vault, path, fill_entry, &d));
-	/* One listing, one access: noted and journaled once if it needed a
-	 * grant. */
 	if (ret == 0 && d.emergency && !v.emergency)
 		access_listed_emergency(m->access, &d.caller, d.emergency);
 	if (ret == 0 && (v.emergency || d.emergency))
@@ -1241,13 +1278,65 @@ static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 					     .emergency = 1,
 					     .detail = "readdir" });
 	caller_put(&d.caller);
+	if (ret == 0)
+		dl->loaded = 1;
 	return ret;
+}
+
+/* Bytes an entry takes in a readdirplus reply (struct fuse_direntplus:
+ * 152 bytes before the name, padded to 8), and the least room a reply
+ * has (the kernel asks for a page at least). */
+#define DIRENTPLUS_LEN(namelen) (((size_t)152 + (namelen) + 7) & ~(size_t)7)
+#define READDIR_MIN_ROOM 4096
+
+/* From offset off (the index of the next entry), as many entries as the
+ * reply takes. A readdirplus reply stops at a page's worth of entries, the
+ * least room the kernel gives a reply: libfuse 3.14 looks an entry up
+ * before it knows whether it fits, and the lookup of one that does not is
+ * never forgotten (a node kept for good per reply: the driver grew with
+ * every listing). Short replies cost a round trip per 25 or so entries,
+ * where entries without attributes would cost one each. */
+static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+			 struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct dir_list *dl = (struct dir_list *)(uintptr_t)fi->fh;
+	size_t used = 0;
+	int ret;
+
+	if (!path)
+		return -ENOENT;
+	if (off < 0)
+		return -EINVAL;
+	if (off == 0 || !dl->loaded) {
+		ret = dir_load(path, dl);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t i = (size_t)off; i < dl->n; i++) {
+		int plus = flags & FUSE_READDIR_PLUS;
+
+		if (plus) {
+			used += DIRENTPLUS_LEN(strlen(dl->v[i].name));
+			if (used > READDIR_MIN_ROOM)
+				break;
+		}
+		if (filler(buf, dl->v[i].name, &dl->v[i].st, (off_t)(i + 1),
+			   plus ? FUSE_FILL_DIR_PLUS : 0))
+			break;
+	}
+	return 0;
 }
 
 static int medfs_releasedir(const char *path, struct fuse_file_info *fi)
 {
+	struct dir_list *dl = (struct dir_list *)(uintptr_t)fi->fh;
+
 	(void)path;
-	(void)fi;
+	if (dl) {
+		dir_list_clear(dl);
+		free(dl->v);
+		free(dl);
+	}
 	return 0;
 }
 
