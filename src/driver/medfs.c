@@ -29,6 +29,7 @@
 
 #include <fuse.h>
 #include <fuse_lowlevel.h> /* fuse_lowlevel_version */
+#include <linux/fuse.h>	   /* the size of a readdirplus entry */
 
 #include "access.h"
 #include "journal_glue.h"
@@ -1283,10 +1284,9 @@ static int dir_load(const char *path, struct dir_list *dl)
 	return ret;
 }
 
-/* Bytes an entry takes in a readdirplus reply (struct fuse_direntplus:
- * 152 bytes before the name, padded to 8), and the least room a reply
+/* Bytes an entry takes in a readdirplus reply, and the least room a reply
  * has (the kernel asks for a page at least). */
-#define DIRENTPLUS_LEN(namelen) (((size_t)152 + (namelen) + 7) & ~(size_t)7)
+#define DIRENTPLUS_LEN(namelen) FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + (namelen))
 #define READDIR_MIN_ROOM 4096
 
 /* From offset off (the index of the next entry), as many entries as the
