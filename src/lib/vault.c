@@ -1339,19 +1339,16 @@ static void *warm_main(void *arg)
 
 static void warm(struct medfs_file *f, int flags)
 {
-	static uint64_t limit;
 	struct warm_job *w;
 	pthread_attr_t attr;
 	pthread_t t;
 	sigset_t all, old;
-	uint64_t size;
+	uint64_t size, limit;
 	bool no = false;
 
 	if ((flags & O_ACCMODE) != O_RDWR || (flags & O_TRUNC) || atomic_load(&f->warmed))
 		return;
-	if (!limit)
-		limit = (uint64_t)sysconf(_SC_PHYS_PAGES) *
-			(uint64_t)sysconf(_SC_PAGESIZE) / 16;
+	limit = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 16;
 	size = medfs_disk_size(medfs_file_size(f));
 	if (size <= MEDFS_HEADER_LEN + MEDFS_BLOCK_DISK_SIZE || size > limit ||
 	    !atomic_compare_exchange_strong(&f->warmed, &no, true))
