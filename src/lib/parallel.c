@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "medfs/parallel.h"
@@ -11,10 +12,11 @@
 #define MAX_HELPERS 3
 #define HELPER_STACK (256 * 1024)
 
-enum { IDLE, WORK, DONE };
+enum { IDLE, WORK, DONE, QUIT };
 
 struct helper {
 	atomic_int claimed; /* a caller owns this slot */
+	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* state changes, both ways */
 	int state;
@@ -33,15 +35,36 @@ static void *helper_main(void *p)
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		while (h->state != WORK)
+		while (h->state != WORK && h->state != QUIT)
 			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->state == QUIT)
+			break;
 		pthread_mutex_unlock(&h->lock);
 		h->fn(h->arg, h->from, h->to);
 		pthread_mutex_lock(&h->lock);
 		h->state = DONE;
 		pthread_cond_broadcast(&h->cond);
 	}
+	pthread_mutex_unlock(&h->lock);
 	return NULL;
+}
+
+/* At exit, each helper finishes what it has and ends: nothing of them is
+ * left for the process's last moments (nor for valgrind). */
+static void stop(void)
+{
+	for (unsigned i = 0; i < n_helpers; i++) {
+		struct helper *h = &helpers[i];
+
+		pthread_mutex_lock(&h->lock);
+		while (h->state == WORK)
+			pthread_cond_wait(&h->cond, &h->lock);
+		h->state = QUIT;
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->thread, NULL);
+	}
+	n_helpers = 0;
 }
 
 /* Helpers block every signal: the driver's handlers run on its own
@@ -52,13 +75,11 @@ static void start(void)
 	unsigned want = cpus > 1 ? (unsigned)(cpus - 1) : 0;
 	pthread_attr_t attr;
 	sigset_t all, old;
-	pthread_t t;
 
 	if (want > MAX_HELPERS)
 		want = MAX_HELPERS;
 	if (want == 0 || pthread_attr_init(&attr) != 0)
 		return;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, HELPER_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -68,12 +89,14 @@ static void start(void)
 		pthread_mutex_init(&h->lock, NULL);
 		pthread_cond_init(&h->cond, NULL);
 		h->state = IDLE;
-		if (pthread_create(&t, &attr, helper_main, h) != 0)
+		if (pthread_create(&h->thread, &attr, helper_main, h) != 0)
 			break;
 		n_helpers++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	if (n_helpers > 0)
+		atexit(stop);
 }
 
 unsigned medfs_parallel_helpers(void)
