@@ -778,6 +778,21 @@ static int segment_after(int dirfd, int started, uint64_t cur, uint64_t *next)
 	return r;
 }
 
+/* Whether segment n is the newest and shorter than its header: the writer
+ * creates a segment, then writes its header, so a follower may meet it in
+ * between; it is read once whole. */
+static int segment_being_made(int dirfd, uint64_t n)
+{
+	char name[MEDFS_JOURNAL_SEGMENT_NAME_LEN];
+	struct stat sb;
+	uint64_t later;
+
+	medfs_journal_segment_name(name, n);
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || sb.st_size >= HDR_LEN)
+		return 0;
+	return segment_after(dirfd, 1, n, &later) == 0;
+}
+
 static void reader_drop_segment(struct medfs_journal_reader *rd)
 {
 	if (rd->fd >= 0)
@@ -872,6 +887,8 @@ int medfs_journal_reader_next(struct medfs_journal_reader *rd,
 			r = segment_after(rd->dirfd, rd->started, rd->segment, &next);
 			if (r <= 0)
 				return r;
+			if (segment_being_made(rd->dirfd, next))
+				return 0; /* the end, for now */
 			rd->started = 1;
 			rd->segment = next;
 			pos->segment = next;
@@ -890,6 +907,11 @@ int medfs_journal_reader_next(struct medfs_journal_reader *rd,
 			r = segment_after(rd->dirfd, 1, rd->segment, &next);
 			if (r <= 0)
 				return r; /* the end, for now */
+			/* The writer ends a segment before it makes the next:
+			 * what it appended after the end seen above is here. */
+			n = jr_fbuf_next(&rd->fb, &frame, &f, &tail);
+		}
+		if (n == 0) {
 			reader_drop_segment(rd);
 			if (tail)
 				return -EBADMSG; /* torn record before a later segment */
