@@ -29,9 +29,9 @@
 #include "medfs/crypto.h"
 #include "medfs/journal.h"
 #include "medfs/journal_export.h"
+#include "subcommand.h"
 
 #define PROG "medfs-journal"
-#define EXIT_USAGE 2
 #define MAX_OPS 32
 #define TAIL_DEFAULT 10
 #define POLL_US 1000000
@@ -1517,12 +1517,7 @@ static int cmd_prune(int argc, char *argv[])
 
 /* ---- main ---- */
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char *argv[]);
-	void (*usage)(FILE *f);
-	const char *summary;
-} subcommands[] = {
+static const struct subcommand subcommands[] = {
 	{ "keygen", cmd_keygen, keygen_usage, "make the auditor's key pair" },
 	{ "verify", cmd_verify, verify_usage, "check that a journal is intact" },
 	{ "show", cmd_show, show_usage, "print records as a table, filtered" },
@@ -1549,30 +1544,9 @@ static void usage(FILE *f)
 
 int main(int argc, char *argv[])
 {
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		if (argc == 2) {
-			usage(stdout);
-			return EXIT_SUCCESS;
-		}
-		for (size_t i = 0; i < NSUBCOMMANDS; i++) {
-			if (strcmp(argv[2], subcommands[i].name) == 0) {
-				subcommands[i].usage(stdout);
-				return EXIT_SUCCESS;
-			}
-		}
-		fprintf(stderr, PROG ": unknown command '%s'\n", argv[2]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	for (size_t i = 0; i < NSUBCOMMANDS; i++)
-		if (strcmp(argv[1], subcommands[i].name) == 0)
-			return subcommands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	int status;
+	const struct subcommand *c = subcommand_pick(argc, argv, PROG, subcommands,
+						     NSUBCOMMANDS, usage, &status);
+
+	return c ? c->fn(argc - 1, argv + 1) : status;
 }

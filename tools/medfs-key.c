@@ -34,9 +34,9 @@
 #include "medfs/rotate.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
+#include "subcommand.h"
 
 #define PROG "medfs-key"
-#define EXIT_USAGE 2
 #define MIB (1ULL << 20)
 #define WHY_LEN 512
 
@@ -2035,20 +2035,18 @@ out:
 	return status;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char *argv[]);
-	const char *summary;
-} subcommands[] = {
-	{ "init", cmd_init, "create a new vault, key slot 0 opened by a passphrase" },
-	{ "list", cmd_list, "list the key slots of a vault" },
-	{ "add", cmd_add, "add a passphrase, key file or recovery key slot" },
-	{ "remove", cmd_remove, "remove a key slot" },
-	{ "passwd", cmd_passwd, "change the passphrase of a key slot" },
-	{ "backup", cmd_backup, "copy the config (key slots) of a vault to a file" },
-	{ "restore", cmd_restore, "write a config copy back to a vault" },
-	{ "rotate", cmd_rotate, "replace the vault key, keeping every key slot" },
-	{ "set-auditor", cmd_set_auditor, "record the auditor's public key" },
+static const struct subcommand subcommands[] = {
+	{ "init", cmd_init, NULL,
+	  "create a new vault, key slot 0 opened by a passphrase" },
+	{ "list", cmd_list, NULL, "list the key slots of a vault" },
+	{ "add", cmd_add, NULL, "add a passphrase, key file or recovery key slot" },
+	{ "remove", cmd_remove, NULL, "remove a key slot" },
+	{ "passwd", cmd_passwd, NULL, "change the passphrase of a key slot" },
+	{ "backup", cmd_backup, NULL,
+	  "copy the config (key slots) of a vault to a file" },
+	{ "restore", cmd_restore, NULL, "write a config copy back to a vault" },
+	{ "rotate", cmd_rotate, NULL, "replace the vault key, keeping every key slot" },
+	{ "set-auditor", cmd_set_auditor, NULL, "record the auditor's public key" },
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
@@ -2068,49 +2066,22 @@ static void usage(FILE *f)
 
 int main(int argc, char *argv[])
 {
-	size_t i;
-	int ret;
+	const struct subcommand *c;
+	int status, ret;
 
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
 	/* Before any help too: init's names the default cipher of this CPU. */
 	if (medfs_crypto_init() < 0) {
 		fprintf(stderr, PROG ": cannot initialise libsodium\n");
 		return EXIT_FAILURE;
 	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		if (argc == 2) {
-			usage(stdout);
-			return EXIT_SUCCESS;
-		}
-		/* "help COMMAND" is "COMMAND --help". */
-		for (i = 0; i < NSUBCOMMANDS; i++) {
-			if (strcmp(argv[2], subcommands[i].name) == 0) {
-				char *help_argv[] = { argv[2], (char *)"--help", NULL };
-
-				return subcommands[i].fn(2, help_argv);
-			}
-		}
-		fprintf(stderr, PROG ": unknown command '%s'\n", argv[2]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	for (i = 0; i < NSUBCOMMANDS; i++)
-		if (strcmp(argv[1], subcommands[i].name) == 0)
-			break;
-	if (i == NSUBCOMMANDS) {
-		fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	c = subcommand_pick(argc, argv, PROG, subcommands, NSUBCOMMANDS, usage, &status);
+	if (!c)
+		return status;
 	ret = medfs_disable_core_dumps();
 	if (ret < 0) {
 		fprintf(stderr, PROG ": cannot disable core dumps: %s\n", strerror(-ret));
 		return EXIT_FAILURE;
 	}
 	medfs_log_set(log_errors_only);
-	return subcommands[i].fn(argc - 1, argv + 1);
+	return c->fn(argc - 1, argv + 1);
 }

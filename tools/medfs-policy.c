@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "medfs/policy.h"
+#include "subcommand.h"
 
 #define PROG "medfs-policy"
-#define EXIT_USAGE 2
 #define POLICY_FILE_MAX (1 << 20)
 #define MAX_GROUPS 65536
 
@@ -474,13 +474,10 @@ out:
 	return status;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char *argv[]);
-	const char *summary;
-} subcommands[] = {
-	{ "check", cmd_check, "check a policy file: errors and warnings with positions" },
-	{ "explain", cmd_explain,
+static const struct subcommand subcommands[] = {
+	{ "check", cmd_check, NULL,
+	  "check a policy file: errors and warnings with positions" },
+	{ "explain", cmd_explain, NULL,
 	  "say whether a user may do something, and which rule "
 	  "decides" },
 };
@@ -503,34 +500,9 @@ static void usage(FILE *f)
 
 int main(int argc, char *argv[])
 {
-	size_t i;
+	int status;
+	const struct subcommand *c = subcommand_pick(argc, argv, PROG, subcommands,
+						     NSUBCOMMANDS, usage, &status);
 
-	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		if (argc == 2) {
-			usage(stdout);
-			return EXIT_SUCCESS;
-		}
-		/* "help COMMAND" is "COMMAND --help". */
-		for (i = 0; i < NSUBCOMMANDS; i++) {
-			if (strcmp(argv[2], subcommands[i].name) == 0) {
-				char *help_argv[] = { argv[2], (char *)"--help", NULL };
-
-				return subcommands[i].fn(2, help_argv);
-			}
-		}
-		fprintf(stderr, PROG ": unknown command '%s'\n", argv[2]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	for (i = 0; i < NSUBCOMMANDS; i++)
-		if (strcmp(argv[1], subcommands[i].name) == 0)
-			return subcommands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	return c ? c->fn(argc - 1, argv + 1) : status;
 }
