@@ -616,6 +616,34 @@ static int begin_change(const char *vault, enum medfs_lock_mode mode,
 	return open_vault(vault, a, flags, c, *key, secret, secret_len);
 }
 
+/* remove and passwd: the VAULT and SLOT arguments after the options, the
+ * change begun (see begin_change), and the slot checked to be in use.
+ * Returns the slot that opened the config, -1 after saying why, or -2 for
+ * a usage error (nothing to free then). */
+static int begin_slot_change(int argc, char *argv[], void (*usage)(FILE *),
+			     const struct auth *a, const char **vault, int *idx,
+			     struct medfs_config *c, int *lockfd, uint8_t **key,
+			     uint8_t **secret, size_t *secret_len)
+{
+	int slot;
+
+	if (argc - optind != 2) {
+		usage(stderr);
+		return -2;
+	}
+	*vault = argv[optind];
+	if (parse_slot(argv[optind + 1], idx) < 0)
+		return -2;
+	slot = begin_change(*vault, MEDFS_LOCK_KEYS, a, MEDFS_UNLOCK_ROTATING, c, lockfd,
+			    key, secret, secret_len);
+	if (slot >= 0 && c->slots[*idx].kind == MEDFS_SLOT_EMPTY) {
+		fprintf(stderr, PROG ": %s has no key slot %d (see '" PROG " list %s')\n",
+			*vault, *idx, *vault);
+		return -1;
+	}
+	return slot;
+}
+
 /* Makes a version 1 config version 2 before it is written. */
 static int upgrade_config(const char *vault, struct medfs_config *c, int slot,
 			  const uint8_t *secret, size_t secret_len, const uint8_t *key)
@@ -1170,23 +1198,12 @@ static int cmd_remove(int argc, char *argv[])
 				return bad_option(opt, argv, remove_usage);
 		}
 	}
-	if (argc - optind != 2) {
-		remove_usage(stderr);
+	slot = begin_slot_change(argc, argv, remove_usage, &a, &vault, &idx, &c, &lockfd,
+				 &key, &secret, &secret_len);
+	if (slot == -2)
 		return EXIT_USAGE;
-	}
-	vault = argv[optind];
-	if (parse_slot(argv[optind + 1], &idx) < 0)
-		return EXIT_USAGE;
-
-	slot = begin_change(vault, MEDFS_LOCK_KEYS, &a, MEDFS_UNLOCK_ROTATING, &c,
-			    &lockfd, &key, &secret, &secret_len);
 	if (slot < 0)
 		goto out;
-	if (c.slots[idx].kind == MEDFS_SLOT_EMPTY) {
-		fprintf(stderr, PROG ": %s has no key slot %d (see '" PROG " list %s')\n",
-			vault, idx, vault);
-		goto out;
-	}
 	if (medfs_config_slot_count(&c) == 1) {
 		fprintf(stderr,
 			PROG ": refusing to remove key slot %d: it is the last one, and "
@@ -1284,23 +1301,12 @@ static int cmd_passwd(int argc, char *argv[])
 				return bad_option(opt, argv, passwd_usage);
 		}
 	}
-	if (argc - optind != 2) {
-		passwd_usage(stderr);
+	slot = begin_slot_change(argc, argv, passwd_usage, &a, &vault, &idx, &c, &lockfd,
+				 &key, &secret, &secret_len);
+	if (slot == -2)
 		return EXIT_USAGE;
-	}
-	vault = argv[optind];
-	if (parse_slot(argv[optind + 1], &idx) < 0)
-		return EXIT_USAGE;
-
-	slot = begin_change(vault, MEDFS_LOCK_KEYS, &a, MEDFS_UNLOCK_ROTATING, &c,
-			    &lockfd, &key, &secret, &secret_len);
 	if (slot < 0)
 		goto out;
-	if (c.slots[idx].kind == MEDFS_SLOT_EMPTY) {
-		fprintf(stderr, PROG ": %s has no key slot %d (see '" PROG " list %s')\n",
-			vault, idx, vault);
-		goto out;
-	}
 	if (c.slots[idx].kind != MEDFS_SLOT_PASSPHRASE) {
 		fprintf(stderr,
 			PROG
