@@ -1457,33 +1457,6 @@ static void restore_usage(FILE *f)
 		"\n" AUTH_HELP);
 }
 
-/* Reads a whole config file (at most MEDFS_CONFIG_LEN + 1 bytes). */
-static int read_config_file(const char *path, uint8_t *buf, size_t *len)
-{
-	size_t n = 0;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	while (n < MEDFS_CONFIG_LEN + 1) {
-		ssize_t r = read(fd, buf + n, MEDFS_CONFIG_LEN + 1 - n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	*len = n;
-	return ret;
-}
-
 static int cmd_restore(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -1522,7 +1495,7 @@ static int cmd_restore(int argc, char *argv[])
 	vault = argv[optind];
 	file = argv[optind + 1];
 
-	ret = read_config_file(file, buf, &len);
+	ret = medfs_config_read_file(file, buf, &len);
 	if (ret < 0) {
 		fprintf(stderr, PROG ": cannot read %s: %s\n", file, strerror(-ret));
 		return EXIT_FAILURE;

@@ -191,6 +191,10 @@ int medfs_config_write(const char *vault_dir, const uint8_t *in, size_t len);
 int medfs_config_read(const char *vault_dir, const char *name,
 		      uint8_t buf[MEDFS_CONFIG_LEN + 1], size_t *len);
 
+/* The same for a config copy anywhere (a backup file). */
+int medfs_config_read_file(const char *path, uint8_t buf[MEDFS_CONFIG_LEN + 1],
+			   size_t *len);
+
 /* Reads the config of vault_dir and authenticates it under vault_key,
  * which is already known (no slot is opened): the primary copy, or the
  * second one when the primary is missing, damaged or fails its MAC.

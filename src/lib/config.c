@@ -952,6 +952,12 @@ int medfs_config_read(const char *vault_dir, const char *name,
 	return ret;
 }
 
+int medfs_config_read_file(const char *path, uint8_t buf[MEDFS_CONFIG_LEN + 1],
+			   size_t *len)
+{
+	return read_config(AT_FDCWD, path, buf, len);
+}
+
 int medfs_config_open(const uint8_t *in, size_t len, enum medfs_slot_kind kind,
 		      const uint8_t *secret, size_t secret_len, struct medfs_config *c,
 		      uint8_t vault_key[MEDFS_KEY_LEN])

@@ -1625,6 +1625,19 @@ START_TEST(test_write_read)
 			 0);
 	ck_assert_uint_eq(len2, len);
 	ck_assert_mem_eq(again, buf, len);
+	/* A copy anywhere, by its path (medfs-key restore's backup file). */
+	{
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, MEDFS_CONFIG_BACKUP_NAME);
+		memset(again, 0, sizeof(again));
+		ck_assert_int_eq(medfs_config_read_file(path, again, &len2), 0);
+		ck_assert_uint_eq(len2, len);
+		ck_assert_mem_eq(again, buf, len);
+		snprintf(path, sizeof(path), "%s/none", dir);
+		ck_assert_int_eq(medfs_config_read_file(path, again, &len2), -ENOENT);
+		ck_assert_uint_eq(len2, 0);
+	}
 	expect_load(&saved, 0);
 	/* medfs_config_open: one copy, any secret. */
 	{
