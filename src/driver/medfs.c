@@ -1696,7 +1696,8 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 		goto out;
 	}
 
-	err = medfs_vault_open(out, vault_dir, key);
+	/* The config unlock just read and authenticated says the cipher. */
+	err = medfs_vault_open_cipher(out, vault_dir, key, config.cipher);
 	if (err == -EBADMSG)
 		fprintf(stderr,
 			"medfs: cannot open vault %s: its root directory "
