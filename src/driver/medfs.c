@@ -33,6 +33,7 @@
 
 #include "access.h"
 #include "journal_glue.h"
+#include "killpriv.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/journal.h"
@@ -2017,6 +2018,10 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		goto out;
 	}
 	se = fuse_get_session(f);
+	err = killpriv_offer(se);
+	if (err < 0)
+		medfs_log(LOG_WARNING, "every write will cost a GETXATTR: %s",
+			  strerror(-err));
 	if (fuse_set_signal_handlers(se) != 0) {
 		fprintf(stderr, "medfs: cannot install signal handlers\n");
 		goto out;

@@ -89,6 +89,7 @@ struct medfs_file {
 	int fd;
 	bool writable;
 	atomic_bool warmed; /* its vault file was read ahead (see warm) */
+	atomic_bool setid;  /* its vault file has bits to drop (made before file_mode) */
 	unsigned refs;	    /* under v->files_lock */
 	pthread_rwlock_t lock;
 	uint8_t *key; /* secret memory */
@@ -978,6 +979,27 @@ out:
 	return r;
 }
 
+/* The set-user-ID bit, and the set-group-ID bit where group may execute,
+ * of a regular file: what a write or a truncation would have to drop
+ * (the driver tells the kernel it drops them itself, see the driver's
+ * killpriv.h). A vault holds no programs to run with privileges, and
+ * dropping them at a write would leave the kernel's cached mode stale:
+ * regular files never get them (file_mode). */
+static mode_t setid_bits(mode_t mode)
+{
+	mode_t bits = mode & S_ISUID;
+
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		bits |= S_ISGID;
+	return S_ISREG(mode) ? bits : 0;
+}
+
+/* The permission bits a regular file gets for the mode asked. */
+static mode_t file_mode(mode_t mode)
+{
+	return mode & 07777 & ~setid_bits(S_IFREG | (mode & 07777));
+}
+
 /* ---- simple attribute changes ---- */
 
 typedef int (*loc_fn)(struct medfs_vault *v, const char *vpath, const void *arg);
@@ -1003,7 +1025,16 @@ static int with_path(struct medfs_vault *v, const char *path, loc_fn fn, const v
 
 static int do_chmod(struct medfs_vault *v, const char *vpath, const void *arg)
 {
-	if (fchmodat(v->tree_fd, at_path(vpath), *(const mode_t *)arg & 07777, 0) < 0)
+	mode_t mode = *(const mode_t *)arg & 07777;
+	struct stat st;
+
+	if (mode != file_mode(mode)) {
+		if (fstatat(v->tree_fd, at_path(vpath), &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		if (S_ISREG(st.st_mode))
+			mode = file_mode(mode);
+	}
+	if (fchmodat(v->tree_fd, at_path(vpath), mode, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -1247,6 +1278,7 @@ static int file_get(struct medfs_vault *v, int fd, bool writable, const struct l
 	f->writable = writable;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	atomic_init(&f->setid, setid_bits(st.st_mode) != 0);
 	loc_binding(l, &b);
 	r = header_read(v, fd, l->vpath, &b, f->id, f->key, &f->size);
 	if (r < 0) {
@@ -1477,7 +1509,7 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 	randombytes_buf(f->id, sizeof(f->id));
 	randombytes_buf(f->key, MEDFS_KEY_LEN);
 	/* The mode as asked, whatever the process umask. */
-	if (fchmod(fd, mode & 07777) < 0 || fstat(fd, &st) < 0) {
+	if (fchmod(fd, file_mode(mode)) < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -1486,6 +1518,7 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 		goto fail;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	atomic_init(&f->setid, setid_bits(st.st_mode) != 0);
 	/* Listed before it gets its name, so that an open racing with this
 	 * create finds this object rather than making a second one. */
 	files_insert(v, f);
@@ -1800,6 +1833,25 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 	return r;
 }
 
+/* A file of a vault made before file_mode may still have set-ID bits: a
+ * write, a truncation or an allocation drops them, whoever makes it (the
+ * kernel does not tell whether the caller may keep them). Caller holds
+ * f->lock alone. */
+static int drop_setid(struct medfs_file *f)
+{
+	struct stat st;
+
+	if (!atomic_load_explicit(&f->setid, memory_order_relaxed))
+		return 0;
+	atomic_store(&f->setid, false);
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	if (setid_bits(st.st_mode) &&
+	    fchmod(f->fd, st.st_mode & 07777 & ~setid_bits(st.st_mode)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Grows the file to size with zeros. Caller holds f->lock alone. */
 static int extend(struct medfs_file *f, uint64_t size)
 {
@@ -1824,7 +1876,9 @@ ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off
 	old_size = f->size;
 	if (append)
 		off = f->size;
-	r = extend(f, off);
+	r = drop_setid(f);
+	if (r == 0)
+		r = extend(f, off);
 	if (r == 0)
 		r = write_range(f, buf, off, size);
 	if (f->size != old_size) {
@@ -1848,9 +1902,10 @@ int medfs_file_truncate(struct medfs_file *f, off_t size)
 		return -EBADF;
 	pthread_rwlock_wrlock(&f->lock);
 	old_size = f->size;
-	if ((uint64_t)size > f->size) {
+	r = drop_setid(f);
+	if (r == 0 && (uint64_t)size > f->size) {
 		r = extend(f, size);
-	} else if ((uint64_t)size < f->size) {
+	} else if (r == 0 && (uint64_t)size < f->size) {
 		uint64_t idx = size / MEDFS_BLOCK_SIZE;
 		size_t keep = size % MEDFS_BLOCK_SIZE;
 
@@ -1900,7 +1955,9 @@ int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len)
 		return -EBADF;
 	pthread_rwlock_wrlock(&f->lock);
 	old_size = f->size;
-	r = extend(f, (uint64_t)off + len);
+	r = drop_setid(f);
+	if (r == 0)
+		r = extend(f, (uint64_t)off + len);
 	if (f->size != old_size) {
 		int h = header_write(f);
 

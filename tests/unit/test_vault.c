@@ -988,6 +988,51 @@ START_TEST(test_create_open_flags)
 }
 END_TEST
 
+/* Regular files never get set-ID bits (the driver promised the kernel to
+ * drop them at writes); one that has them from an older vault loses them
+ * at its next write or truncation. */
+START_TEST(test_setid_bits)
+{
+	struct medfs_file *f;
+	struct stat st;
+	char host[PATH_MAX];
+
+	ck_assert_int_eq(medfs_file_create(V, "/s", O_RDWR | O_CREAT, 06755, NULL, &f),
+			 0);
+	medfs_file_release(f);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/s", &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	ck_assert_int_eq(medfs_vault_chmod(V, "/s", 04711), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/s", &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0711);
+	/* Set-group-ID without group execute is no privilege: kept. */
+	ck_assert_int_eq(medfs_vault_chmod(V, "/s", 02745), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/s", &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 02745);
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/sd", 0755, NULL), 0);
+	ck_assert_int_eq(medfs_vault_chmod(V, "/sd", 02775), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/sd", &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 02775);
+
+	/* Older vaults: the bits set behind the library's back. */
+	ck_assert_int_eq(vault_path_of("/s", host, sizeof(host)), 0);
+	ck_assert_int_eq(chmod(host, 04755), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/s", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/s", &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 04755);
+	ck_assert_int_eq(medfs_file_write(f, "x", 1, 0, 0), 1);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/s", &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	medfs_file_release(f);
+	ck_assert_int_eq(chmod(host, 02775), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/s", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_truncate(f, 0), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/s", &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0775);
+	medfs_file_release(f);
+}
+END_TEST
+
 /* ================= names ================= */
 
 START_TEST(test_mkdir_nested)
@@ -2659,6 +2704,7 @@ static Suite *vault_suite(const char *name)
 	TC("opens");
 	tcase_add_test(tc, test_shared_opens);
 	tcase_add_test(tc, test_create_open_flags);
+	tcase_add_test(tc, test_setid_bits);
 
 	TC("names");
 	tcase_add_test(tc, test_mkdir_nested);
