@@ -34,16 +34,17 @@
 #include "medfs/log.h"
 #include "medfs/vault.h"
 
-#define WAKE_NS 250000000L	   /* the ticker's period */
-#define TICKS_PER_WRITER_TICK 4	   /* medfs_journal_tick every second */
-#define FLUSH_AGE_US 750000	   /* + one period: at most a second */
-#define MAX_RANGES 1024		   /* per record: 16 KiB of ranges */
-#define DICOM_SCAN (64 * 1024)	   /* bytes parsed for DICOM identifiers */
-#define META_MAX 4096		   /* medfs_file_set_meta's limit */
-#define REASON_MAX 4000		   /* bytes of an emergency reason kept */
-#define USER_SLOTS 64		   /* cached user names */
-#define USER_LEN 256		   /* longest user name kept */
-#define USER_TTL_NS 60000000000ULL /* a minute */
+#define WAKE_NS 250000000L	    /* the ticker's period */
+#define TICKS_PER_WRITER_TICK 4	    /* medfs_journal_tick every second */
+#define FLUSH_AGE_US 750000	    /* + one period: at most a second */
+#define MAX_RANGES 1024		    /* per record: 16 KiB of ranges */
+#define DICOM_SCAN (64 * 1024)	    /* bytes parsed for DICOM identifiers */
+#define DICOM_SCAN_FIRST (4 * 1024) /* the first read of them */
+#define META_MAX 4096		    /* medfs_file_set_meta's limit */
+#define REASON_MAX 4000		    /* bytes of an emergency reason kept */
+#define USER_SLOTS 64		    /* cached user names */
+#define USER_LEN 256		    /* longest user name kept */
+#define USER_TTL_NS 60000000000ULL  /* a minute */
 
 struct user_slot {
 	int valid;
@@ -428,17 +429,22 @@ static void dicom_scan(struct jnl_file *jf)
 	if (!buf)
 		return;
 	jnl_set_path(jf->path);
-	while (len < DICOM_SCAN) {
-		ssize_t n =
-			medfs_file_read(jf->f, buf + len, DICOM_SCAN - len, (off_t)len);
+	/* A header takes a few KiB: read (and open) more blocks only while
+	 * the parser asks for them. */
+	for (size_t want = DICOM_SCAN_FIRST;; want *= 4) {
+		ssize_t n = 1;
 
-		if (n <= 0)
+		if (want > DICOM_SCAN)
+			want = DICOM_SCAN;
+		while (len < want && (n = medfs_file_read(jf->f, buf + len, want - len,
+							  (off_t)len)) > 0)
+			len += (size_t)n;
+		/* -EAGAIN with the whole file (or the 64 KiB): the file ended
+		 * inside the header; what was found before is right. */
+		ret = medfs_dicom_parse(buf, len, &ids);
+		if (ret != -EAGAIN || n <= 0 || want == DICOM_SCAN)
 			break;
-		len += (size_t)n;
 	}
-	/* -EAGAIN: the file (or the 64 KiB) ended inside the header; what
-	 * was found before is right. */
-	ret = medfs_dicom_parse(buf, len, &ids);
 	sodium_memzero(buf, len);
 	free(buf);
 	found = (ret == 0 || ret == -EAGAIN) && ids_any(&ids);

@@ -36,6 +36,18 @@ mount_vault "$V" "$M" "$P"
 step "a DICOM file written, then read"
 cp "$DATA/ct-explicit-deflen.dcm" "$M/$UUID"
 cmp -s "$DATA/ct-explicit-deflen.dcm" "$M/$UUID" || fail "the DICOM file read back differs"
+step "one whose header runs past its first 16 KiB"
+# An element of 20,000 bytes (LO, explicit VR) before the sequence and
+# the identifiers: the driver reads the header a few KiB at a time.
+src=$DATA/ct-explicit-undef.dcm
+at=$(LC_ALL=C grep -obUaP '\x08\x00\x40\x11SQ' "$src" | head -1 | cut -d: -f1)
+{
+	head -c "$at" "$src"
+	printf '\x08\x00\x30\x10LO\x20\x4e'
+	head -c 20000 /dev/zero | tr '\0' A
+	tail -c +$((at + 1)) "$src"
+} >"$M/big-header"
+cat "$M/big-header" >/dev/null
 step "one written in 100-byte pieces, one that stops being DICOM"
 dd if="$DATA/ct-implicit-undef.dcm" of="$M/$OTHER" bs=100 status=none
 cat "$M/$OTHER" >/dev/null
@@ -71,6 +83,9 @@ assert_eq 0 "$(count ".path == \"/$UUID\" and .op == \"read\" and .patient_id ==
 assert_eq 1 "$(count ".op == \"read\" and .path == \"/$OTHER\" and .patient_id == \"$CT_PATIENT\"")" \
 	"read of the file written in pieces"
 
+assert_eq 1 "$(count ".op == \"write\" and .path == \"/big-header\" and $ids")" \
+	"write record of the file with a long header, with its identifiers"
+
 step "a file rewritten as text loses its identifiers"
 assert_eq 1 "$(count '.op == "write" and .path == "/was-dicom" and .patient_id == "PAT-3003"')" \
 	"the first write of was-dicom"
@@ -89,7 +104,8 @@ if grep -q "was-dicom" "$WORK/show"; then
 fi
 "$MEDFS_JOURNAL" show "$J" --key "$AUDITOR.key" --study "$CT_STUDY" --op read >"$WORK/show" 2>/dev/null ||
 	fail "show --study failed"
-[ "$(tail -n +2 "$WORK/show" | grep -c .)" -eq 3 ] || fail "show --study --op read: $(tail -n +2 "$WORK/show" | grep -c .) rows, not 3"
+# Two reads of /$UUID (one per mount), one of /$OTHER, one of /big-header.
+[ "$(tail -n +2 "$WORK/show" | grep -c .)" -eq 4 ] || fail "show --study --op read: $(tail -n +2 "$WORK/show" | grep -c .) rows, not 4"
 
 step "the identifiers are not in the vault in clear"
 if grep -rqa -e "$CT_PATIENT" -e "$CT_STUDY" "$V"; then
