@@ -765,20 +765,6 @@ static int usage_error(void (*usage)(FILE *f), const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* The common getopt cases. Returns -1 to go on, or an exit status. */
-static int common_option(int opt, void (*usage)(FILE *f), char *argv[])
-{
-	switch (opt) {
-	case 'h':
-		usage(stdout);
-		return EXIT_SUCCESS;
-	case ':':
-		return usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
-	default:
-		return usage_error(usage, "unknown option '%s'", argv[optind - 1]);
-	}
-}
-
 static int cmd_keygen(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -794,7 +780,7 @@ static int cmd_keygen(int argc, char *argv[])
 		if (opt == OPT_OUT)
 			prefix = optarg;
 		else
-			return common_option(opt, keygen_usage, argv);
+			return subcommand_option(PROG, opt, argv, keygen_usage);
 	}
 	if (optind != argc || prefix == NULL || prefix[0] == '\0') {
 		keygen_usage(stderr);
@@ -877,7 +863,7 @@ static int cmd_verify(int argc, char *argv[])
 		else if (opt == 'q')
 			quiet = true;
 		else
-			return common_option(opt, verify_usage, argv);
+			return subcommand_option(PROG, opt, argv, verify_usage);
 	}
 	if (argc - optind != 1 || keyfile == NULL) {
 		verify_usage(stderr);
@@ -961,7 +947,7 @@ static int parse_common(int argc, char *argv[], const struct option *options,
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r == 0)
-			return common_option(opt, usage, argv);
+			return subcommand_option(PROG, opt, argv, usage);
 	}
 	if (argc - optind != 1 || *keyfile == NULL) {
 		usage(stderr);
@@ -1482,7 +1468,7 @@ static int cmd_prune(int argc, char *argv[])
 		else if (opt == OPT_BEFORE)
 			before = optarg;
 		else
-			return common_option(opt, prune_usage, argv);
+			return subcommand_option(PROG, opt, argv, prune_usage);
 	}
 	if (argc - optind != 1 || keyfile == NULL || before == NULL) {
 		prune_usage(stderr);

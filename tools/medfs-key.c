@@ -287,18 +287,8 @@ static int cmd_init(int argc, char *argv[])
 				return EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			init_usage(stdout);
-			return EXIT_SUCCESS;
-		case ':':
-			fprintf(stderr, PROG ": option '%s' needs a value\n",
-				argv[optind - 1]);
-			init_usage(stderr);
-			return EXIT_USAGE;
 		default:
-			fprintf(stderr, PROG ": unknown option '%s'\n", argv[optind - 1]);
-			init_usage(stderr);
-			return EXIT_USAGE;
+			return subcommand_option(PROG, opt, argv, init_usage);
 		}
 	}
 	if (argc - optind != 1) {
@@ -463,6 +453,19 @@ static int auth_option(struct auth *a, int opt, const char *arg)
 	}
 }
 
+/* An option of a key change that is not its own: authorization, --help
+ * or a getopt error. Returns -1 to go on, or an exit status. */
+static int change_option(struct auth *a, int opt, char *argv[], void (*usage)(FILE *))
+{
+	int ret = auth_option(a, opt, optarg);
+
+	if (ret < 0)
+		return EXIT_USAGE;
+	if (ret > 0)
+		return -1;
+	return subcommand_option(PROG, opt, argv, usage);
+}
+
 static const char *kind_name(unsigned int kind)
 {
 	switch (kind) {
@@ -538,17 +541,6 @@ static int parse_slot(const char *arg, int *slot)
 	}
 	*slot = (int)v;
 	return 0;
-}
-
-/* Reports a getopt failure; returns EXIT_USAGE. */
-static int bad_option(int opt, char *argv[], void (*usage)(FILE *))
-{
-	if (opt == ':')
-		fprintf(stderr, PROG ": option '%s' needs a value\n", argv[optind - 1]);
-	else
-		fprintf(stderr, PROG ": unknown option '%s'\n", argv[optind - 1]);
-	usage(stderr);
-	return EXIT_USAGE;
 }
 
 /* Takes the vault lock for a key change or a rotation; -1 after saying
@@ -779,11 +771,7 @@ static int cmd_list(int argc, char *argv[])
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (opt == 'h') {
-			list_usage(stdout);
-			return EXIT_SUCCESS;
-		}
-		return bad_option(opt, argv, list_usage);
+		return subcommand_option(PROG, opt, argv, list_usage);
 	}
 	if (argc - optind != 1) {
 		list_usage(stderr);
@@ -1051,15 +1039,10 @@ static int cmd_add(int argc, char *argv[])
 			}
 			keyfile = optarg;
 			break;
-		case 'h':
-			add_usage(stdout);
-			return EXIT_SUCCESS;
 		default:
-			ret = auth_option(&a, opt, optarg);
-			if (ret < 0)
-				return EXIT_USAGE;
-			if (ret == 0)
-				return bad_option(opt, argv, add_usage);
+			ret = change_option(&a, opt, argv, add_usage);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	if (argc - optind != 1) {
@@ -1187,15 +1170,10 @@ static int cmd_remove(int argc, char *argv[])
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'h':
-			remove_usage(stdout);
-			return EXIT_SUCCESS;
 		default:
-			ret = auth_option(&a, opt, optarg);
-			if (ret < 0)
-				return EXIT_USAGE;
-			if (ret == 0)
-				return bad_option(opt, argv, remove_usage);
+			ret = change_option(&a, opt, argv, remove_usage);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	slot = begin_slot_change(argc, argv, remove_usage, &a, &vault, &idx, &c, &lockfd,
@@ -1290,15 +1268,10 @@ static int cmd_passwd(int argc, char *argv[])
 			if (parse_label(optarg, &label) < 0)
 				return EXIT_USAGE;
 			break;
-		case 'h':
-			passwd_usage(stdout);
-			return EXIT_SUCCESS;
 		default:
-			ret = auth_option(&a, opt, optarg);
-			if (ret < 0)
-				return EXIT_USAGE;
-			if (ret == 0)
-				return bad_option(opt, argv, passwd_usage);
+			ret = change_option(&a, opt, argv, passwd_usage);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	slot = begin_slot_change(argc, argv, passwd_usage, &a, &vault, &idx, &c, &lockfd,
@@ -1379,11 +1352,7 @@ static int cmd_backup(int argc, char *argv[])
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (opt == 'h') {
-			backup_usage(stdout);
-			return EXIT_SUCCESS;
-		}
-		return bad_option(opt, argv, backup_usage);
+		return subcommand_option(PROG, opt, argv, backup_usage);
 	}
 	if (argc - optind != 2) {
 		backup_usage(stderr);
@@ -1477,15 +1446,10 @@ static int cmd_restore(int argc, char *argv[])
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'h':
-			restore_usage(stdout);
-			return EXIT_SUCCESS;
 		default:
-			ret = auth_option(&a, opt, optarg);
-			if (ret < 0)
-				return EXIT_USAGE;
-			if (ret == 0)
-				return bad_option(opt, argv, restore_usage);
+			ret = change_option(&a, opt, argv, restore_usage);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	if (argc - optind != 2) {
@@ -1722,15 +1686,10 @@ static int cmd_rotate(int argc, char *argv[])
 		case OPT_JOURNAL:
 			journal = optarg;
 			break;
-		case 'h':
-			rotate_usage(stdout);
-			return EXIT_SUCCESS;
 		default:
-			ret = auth_option(&a, opt, optarg);
-			if (ret < 0)
-				return EXIT_USAGE;
-			if (ret == 0)
-				return bad_option(opt, argv, rotate_usage);
+			ret = change_option(&a, opt, argv, rotate_usage);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	if (argc - optind != 1) {
@@ -1960,15 +1919,10 @@ static int cmd_set_auditor(int argc, char *argv[])
 		case OPT_JOURNAL:
 			journal = optarg;
 			break;
-		case 'h':
-			set_auditor_usage(stdout);
-			return EXIT_SUCCESS;
 		default:
-			ret = auth_option(&a, opt, optarg);
-			if (ret < 0)
-				return EXIT_USAGE;
-			if (ret == 0)
-				return bad_option(opt, argv, set_auditor_usage);
+			ret = change_option(&a, opt, argv, set_auditor_usage);
+			if (ret >= 0)
+				return ret;
 		}
 	}
 	if (argc - optind != 2) {

@@ -1,4 +1,5 @@
 /* medfs tools: picking the subcommand of a command line. */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,4 +55,19 @@ const struct subcommand *subcommand_pick(int argc, char *argv[], const char *pro
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, name);
 	usage(stderr);
 	return NULL;
+}
+
+int subcommand_option(const char *prog, int opt, char *argv[], void (*usage)(FILE *f))
+{
+	if (opt == 'h') {
+		usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (opt == ':')
+		fprintf(stderr, "%s: option '%s' needs a value\n", prog,
+			argv[optind - 1]);
+	else
+		fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[optind - 1]);
+	usage(stderr);
+	return EXIT_USAGE;
 }

@@ -24,4 +24,10 @@ const struct subcommand *subcommand_pick(int argc, char *argv[], const char *pro
 					 const struct subcommand *cmds, size_t n,
 					 void (*usage)(FILE *f), int *status);
 
+/* The getopt_long cases every command shares, for opterr = 0 and an
+ * optstring starting with ':': -h/--help prints usage on stdout (exit
+ * status 0); a missing value or an unknown option is a usage error, said
+ * on stderr with usage. Returns the exit status. */
+int subcommand_option(const char *prog, int opt, char *argv[], void (*usage)(FILE *f));
+
 #endif

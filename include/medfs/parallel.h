@@ -9,6 +9,7 @@
 #ifndef MEDFS_PARALLEL_H
 #define MEDFS_PARALLEL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* Does fn(arg, from, to) over [0, n) in slices, at least min_slice items
@@ -22,5 +23,11 @@ void medfs_parallel_for(size_t n, size_t min_slice,
 /* How many helpers there are (the online CPUs less one, at most 3, once
  * started); 0 before first use or when there is one CPU. */
 unsigned medfs_parallel_helpers(void);
+
+/* pthread_create for the library's and the driver's own threads: they
+ * start with every signal blocked, so that signals reach the threads
+ * that handle them (libfuse's). Returns 0 or an error number. */
+int medfs_thread_start(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+		       void *arg);
 
 #endif

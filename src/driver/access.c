@@ -30,6 +30,7 @@
 #include "access.h"
 #include "journal_glue.h"
 #include "medfs/log.h"
+#include "medfs/parallel.h"
 
 #define EMERGENCY_XATTR "user.medfs.emergency"
 #define GRANTS_XATTR "user.medfs.emergency.grants"
@@ -960,7 +961,6 @@ static void on_sighup(int sig)
 int access_start(struct access *a)
 {
 	struct sigaction sa = { .sa_handler = on_sighup, .sa_flags = SA_RESTART };
-	sigset_t all, old;
 	int err;
 
 	if (!a->policy_path)
@@ -969,11 +969,7 @@ int access_start(struct access *a)
 		a->pipe[0] = a->pipe[1] = -1;
 		return -errno;
 	}
-	/* The keeper takes no signal: they must reach libfuse's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&a->keeper, NULL, keeper, a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = medfs_thread_start(&a->keeper, NULL, keeper, a);
 	if (err)
 		return -err;
 	a->started = 1;

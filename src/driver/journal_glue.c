@@ -15,7 +15,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include "journal_glue.h"
 #include "medfs/journal.h"
 #include "medfs/log.h"
+#include "medfs/parallel.h"
 #include "medfs/vault.h"
 
 #define WAKE_NS 250000000L	    /* the ticker's period */
@@ -1010,7 +1010,6 @@ int jnl_start(struct jnl *j, const struct jnl_mount *m)
 		.path2 = m->mountpoint,
 		.detail = detail,
 	};
-	sigset_t all, old;
 	int ret;
 
 	if (!j)
@@ -1036,11 +1035,7 @@ int jnl_start(struct jnl *j, const struct jnl_mount *m)
 	ret = jnl_check(j);
 	if (ret < 0)
 		return ret;
-	/* The ticker takes no signal: they must reach libfuse's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&j->ticker, NULL, ticker, j);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = medfs_thread_start(&j->ticker, NULL, ticker, j);
 	if (ret)
 		return -ret;
 	j->ticking = 1;

@@ -67,33 +67,41 @@ static void stop(void)
 	n_helpers = 0;
 }
 
-/* Helpers block every signal: the driver's handlers run on its own
- * threads. A helper that cannot be started is simply not there. */
+int medfs_thread_start(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+		       void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(thread, attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+/* A helper that cannot be started is simply not there. */
 static void start(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned want = cpus > 1 ? (unsigned)(cpus - 1) : 0;
 	pthread_attr_t attr;
-	sigset_t all, old;
 
 	if (want > MAX_HELPERS)
 		want = MAX_HELPERS;
 	if (want == 0 || pthread_attr_init(&attr) != 0)
 		return;
 	pthread_attr_setstacksize(&attr, HELPER_STACK);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < want; i++) {
 		struct helper *h = &helpers[n_helpers];
 
 		pthread_mutex_init(&h->lock, NULL);
 		pthread_cond_init(&h->cond, NULL);
 		h->state = IDLE;
-		if (pthread_create(&h->thread, &attr, helper_main, h) != 0)
+		if (medfs_thread_start(&h->thread, &attr, helper_main, h) != 0)
 			break;
 		n_helpers++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (n_helpers > 0)
 		atexit(stop);

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1374,7 +1373,6 @@ static void warm(struct medfs_file *f, int flags)
 	struct warm_job *w;
 	pthread_attr_t attr;
 	pthread_t t;
-	sigset_t all, old;
 	uint64_t size, limit;
 	bool no = false;
 
@@ -1397,13 +1395,10 @@ static void warm(struct medfs_file *f, int flags)
 		return;
 	}
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, &attr, warm_main, w) != 0) {
+	if (medfs_thread_start(&t, &attr, warm_main, w) != 0) {
 		close(w->fd);
 		free(w);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests: slices of a range on helper threads. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -109,6 +110,31 @@ START_TEST(test_concurrent_callers)
 }
 END_TEST
 
+/* Threads of medfs_thread_start take no signal; the caller's mask is
+ * left as it was. */
+static void *mask_of(void *arg)
+{
+	pthread_sigmask(SIG_SETMASK, NULL, arg);
+	return NULL;
+}
+
+START_TEST(test_thread_start_blocks_signals)
+{
+	sigset_t in_thread, before, after;
+	pthread_t t;
+
+	pthread_sigmask(SIG_SETMASK, NULL, &before);
+	ck_assert(!sigismember(&before, SIGTERM));
+	ck_assert_int_eq(medfs_thread_start(&t, NULL, mask_of, &in_thread), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert(sigismember(&in_thread, SIGTERM));
+	ck_assert(sigismember(&in_thread, SIGHUP));
+	ck_assert(sigismember(&in_thread, SIGINT));
+	pthread_sigmask(SIG_SETMASK, NULL, &after);
+	ck_assert(!sigismember(&after, SIGTERM));
+}
+END_TEST
+
 static Suite *parallel_suite(void)
 {
 	Suite *s = suite_create("parallel");
@@ -119,6 +145,7 @@ static Suite *parallel_suite(void)
 	tcase_add_test(tc, test_small_stays_here);
 	tcase_add_test(tc, test_helpers_take_slices);
 	tcase_add_test(tc, test_concurrent_callers);
+	tcase_add_test(tc, test_thread_start_blocks_signals);
 	suite_add_tcase(s, tc);
 	return s;
 }
