@@ -67,8 +67,9 @@ struct medfs_mount {
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
 	int ready_fd;	       /* background: where to report the mount, else -1 */
 
-	pthread_mutex_t lock;	  /* guards what follows */
-	struct medfs_file **open; /* one entry per open handle */
+	pthread_mutex_t lock; /* guards what follows */
+	struct handle **open; /* every open handle (freed at exit if the
+				 kernel never released it) */
 	size_t n_open, max_open;
 	struct hidden *hidden; /* files unlinked while open */
 };
@@ -271,14 +272,14 @@ static int is_hidden_name(const char *path)
 	return 1;
 }
 
-static int open_add(struct medfs_mount *m, struct medfs_file *f)
+static int open_add(struct medfs_mount *m, struct handle *h)
 {
 	int ret = 0;
 
 	pthread_mutex_lock(&m->lock);
 	if (m->n_open == m->max_open) {
 		size_t max = m->max_open ? 2 * m->max_open : 64;
-		struct medfs_file **p = realloc(m->open, max * sizeof(*p));
+		struct handle **p = realloc(m->open, max * sizeof(*p));
 
 		if (!p) {
 			ret = -ENOMEM;
@@ -287,17 +288,17 @@ static int open_add(struct medfs_mount *m, struct medfs_file *f)
 		m->open = p;
 		m->max_open = max;
 	}
-	m->open[m->n_open++] = f;
+	m->open[m->n_open++] = h;
 out:
 	pthread_mutex_unlock(&m->lock);
 	return ret;
 }
 
-static void open_del(struct medfs_mount *m, struct medfs_file *f)
+static void open_del(struct medfs_mount *m, struct handle *h)
 {
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < m->n_open; i++) {
-		if (m->open[i] == f) {
+		if (m->open[i] == h) {
 			m->open[i] = m->open[--m->n_open];
 			break;
 		}
@@ -309,7 +310,7 @@ static void open_del(struct medfs_mount *m, struct medfs_file *f)
 static int open_has(const struct medfs_mount *m, const struct medfs_file *f)
 {
 	for (size_t i = 0; i < m->n_open; i++)
-		if (m->open[i] == f)
+		if (m->open[i]->f == f)
 			return 1;
 	return 0;
 }
@@ -898,15 +899,17 @@ static int opened(struct fuse_file_info *fi, struct handle *h, struct req *q,
 		  struct jnl_event e, struct medfs_file *f)
 {
 	struct medfs_mount *m = mount_data();
-	int ret = open_add(m, f);
+	int ret;
 
+	h->f = f;
+	ret = open_add(m, h);
 	e.flags = (uint32_t)fi->flags;
 	e.rule = q->v.rule;
 	e.emergency = q->v.emergency;
 	if (ret == 0) {
 		ret = jnl_file_open(m->journal, &q->c, &e, f, &h->jf);
 		if (ret < 0)
-			open_del(m, f);
+			open_del(m, h);
 	}
 	caller_put(&q->c);
 	if (ret < 0) {
@@ -914,7 +917,6 @@ static int opened(struct fuse_file_info *fi, struct handle *h, struct req *q,
 		free(h);
 		return ret;
 	}
-	h->f = f;
 	fi->fh = (uintptr_t)h;
 	return 0;
 }
@@ -1041,7 +1043,7 @@ static int medfs_release(const char *path, struct fuse_file_info *fi)
 
 	(void)path;
 	jnl_file_release(h->jf);
-	open_del(mount_data(), h->f);
+	open_del(mount_data(), h);
 	medfs_file_release(h->f);
 	free(h);
 	return 0;
@@ -2064,6 +2066,11 @@ out:
 		mnt.hidden = h->next;
 		medfs_file_release(h->f);
 		free(h);
+	}
+	/* Releases an unmount overtook: the journal flushes their ranges. */
+	for (size_t i = 0; i < mnt.n_open; i++) {
+		medfs_file_release(mnt.open[i]->f);
+		free(mnt.open[i]);
 	}
 	free(mnt.open);
 	if (mnt.access)
