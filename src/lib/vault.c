@@ -1777,9 +1777,12 @@ static void seal_slice(void *arg, size_t from, size_t to)
 static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 		       uint64_t len)
 {
-	/* Fresh random nonces, drawn for a whole chunk at once: one
-	 * getrandom() per chunk instead of one per block. */
+	/* Fresh random nonces for a whole chunk: a seed from the system,
+	 * stretched by libsodium's ChaCha20 (randombytes_buf_deterministic).
+	 * Drawing them all from the system took 24 getrandom() calls of 256
+	 * bytes per MiB, 3-4% of the time of sealing it. */
 	uint8_t nonces[CHUNK_BLOCKS][MEDFS_BLOCK_NONCE_LEN];
+	uint8_t seed[randombytes_SEEDBYTES];
 	struct seal_job j = { .f = f, .data = data, .data_off = off, .nonces = nonces };
 	uint64_t end = off + len;
 	int r = 0;
@@ -1801,7 +1804,9 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 			r = -ENOMEM;
 			break;
 		}
-		randombytes_buf(nonces, (last - first + 1) * MEDFS_BLOCK_NONCE_LEN);
+		randombytes_buf(seed, sizeof(seed));
+		randombytes_buf_deterministic(
+			nonces, (last - first + 1) * MEDFS_BLOCK_NONCE_LEN, seed);
 		j.off = off;
 		j.c_end = c_end;
 		j.first = first;
@@ -1825,6 +1830,7 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 		f->size = new_size;
 		off = c_end;
 	}
+	sodium_memzero(seed, sizeof(seed));
 	return r;
 }
 

@@ -579,6 +579,45 @@ START_TEST(test_large_unaligned)
 }
 END_TEST
 
+/* Every block written gets a nonce of its own: within a chunk, across
+ * chunks, and when the same blocks are written again. */
+static int nonce_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, MEDFS_BLOCK_NONCE_LEN);
+}
+
+START_TEST(test_nonces_fresh)
+{
+	enum { BLOCKS = 384 }; /* one chunk and a half */
+	size_t len = (size_t)BLOCKS * MEDFS_BLOCK_SIZE;
+	uint8_t *data = pattern_alloc(len, 7);
+	uint8_t(*seen)[MEDFS_BLOCK_NONCE_LEN] =
+		talloc(2 * BLOCKS * MEDFS_BLOCK_NONCE_LEN);
+	struct medfs_file *f;
+	char host[PATH_MAX];
+	int fd;
+
+	ck_assert_int_eq(medfs_file_create(V, "/n", O_RDWR | O_CREAT, 0600, NULL, &f), 0);
+	ck_assert_int_eq(vault_path_of("/n", host, sizeof(host)), 0);
+	fd = open(host, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(medfs_file_write(f, data, len, 0, 0), (ssize_t)len);
+		for (int i = 0; i < BLOCKS; i++)
+			ck_assert_int_eq(pread(fd, seen[round * BLOCKS + i],
+					       MEDFS_BLOCK_NONCE_LEN,
+					       medfs_block_disk_offset(i)),
+					 MEDFS_BLOCK_NONCE_LEN);
+	}
+	close(fd);
+	medfs_file_release(f);
+	qsort(seen, 2 * BLOCKS, MEDFS_BLOCK_NONCE_LEN, nonce_cmp);
+	for (int i = 1; i < 2 * BLOCKS; i++)
+		ck_assert_int_ne(nonce_cmp(seen[i - 1], seen[i]), 0);
+	ck_assert_int_eq(check_file("/n", data, len), 0);
+}
+END_TEST
+
 START_TEST(test_write_past_eof)
 {
 	struct medfs_file *f;
@@ -2693,6 +2732,7 @@ static Suite *vault_suite(const char *name)
 	tcase_add_test(tc, test_empty_file);
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_large_unaligned);
+	tcase_add_test(tc, test_nonces_fresh);
 	tcase_add_test(tc, test_write_past_eof);
 	tcase_add_test(tc, test_overwrite_middle);
 	tcase_add_test(tc, test_append);
