@@ -772,20 +772,27 @@ for s in "${RUN_SYSTEMS[@]}"; do
 	[[ $s != medfs* ]] || MEDFS_SYSTEMS+=("$s")
 done
 
-# per_system_table B WHAT SYSTEM...: workloads by systems, for backing B:
-# WHAT is spread (SP), cpu (C) or peak (H, in MiB).
-per_system_table()
+# table_head LEAD SEP LABEL...: a table's header and separator lines: the
+# leading columns (LEAD, SEP), then one right-aligned column per LABEL.
+table_head()
 {
-	local b=$1 what=$2 row st label unit better s hdr sep line x
+	local hdr=$1 sep=$2 label
 	shift 2
-	hdr="| workload |"
-	sep="|---|"
-	for s in "$@"; do
-		hdr+=" $s |"
+	for label in "$@"; do
+		hdr+=" $label |"
 		sep+="---:|"
 	done
 	echo "$hdr"
 	echo "$sep"
+}
+
+# per_system_table B WHAT SYSTEM...: workloads by systems, for backing B:
+# WHAT is spread (SP), cpu (C) or peak (H, in MiB).
+per_system_table()
+{
+	local b=$1 what=$2 row st label unit better s line x
+	shift 2
+	table_head "| workload |" "|---|" "$@"
 	for row in "${ROWS[@]}"; do
 		IFS='|' read -r st label unit better <<<"$row"
 		line="| $st |"
@@ -805,20 +812,13 @@ per_system_table()
 
 backing_tables()
 {
-	local b=$1 row st label unit better s pair line hdr sep
+	local b=$1 row st label unit better s pair line labels
 	echo "## $b: $([ "$b" = tmpfs ] && echo "$TMPFS_DIR" || echo "$DISK_DIR")" \
 		"(${V[$b,-,fstype]:-?})"
 	echo
 	echo "Median of $ROUNDS round(s)."
 	echo
-	hdr="| workload | unit |"
-	sep="|---|---|"
-	for s in "${RUN_SYSTEMS[@]}"; do
-		hdr+=" $s |"
-		sep+="---:|"
-	done
-	echo "$hdr"
-	echo "$sep"
+	table_head "| workload | unit |" "|---|---|" "${RUN_SYSTEMS[@]}"
 	for row in "${ROWS[@]}"; do
 		IFS='|' read -r st label unit better <<<"$row"
 		line="| $label | $unit |"
@@ -831,14 +831,11 @@ backing_tables()
 	if [ "${#RATIOS[@]}" -gt 0 ]; then
 		echo "Speed ratios of those medians (x faster; above 1: the first is faster):"
 		echo
-		hdr="| workload |"
-		sep="|---|"
+		labels=()
 		for pair in "${RATIOS[@]}"; do
-			hdr+=" ${pair%%:*} ÷ ${pair#*:} |"
-			sep+="---:|"
+			labels+=("${pair%%:*} ÷ ${pair#*:}")
 		done
-		echo "$hdr"
-		echo "$sep"
+		table_head "| workload |" "|---|" "${labels[@]}"
 		for row in "${ROWS[@]}"; do
 			IFS='|' read -r st label unit better <<<"$row"
 			line="| $st |"
@@ -925,7 +922,7 @@ flat()
 
 timeline_table()
 {
-	local b s w cols=() hdr sep line n=
+	local b s w cols=() labels line n=
 	for b in ${BACKINGS//,/ }; do
 		for s in "${MEDFS_SYSTEMS[@]}"; do
 			cols+=("$b,$s")
@@ -942,14 +939,11 @@ timeline_table()
 	echo "later half of all samples: after mount, after each workload of every round,"
 	echo "end of run): near 0 when memory has levelled off, large when it still grows."
 	echo
-	hdr="| after |"
-	sep="|---|"
+	labels=()
 	for b in "${cols[@]}"; do
-		hdr+=" ${b%%,*}: ${b#*,} |"
-		sep+="---:|"
+		labels+=("${b%%,*}: ${b#*,}")
 	done
-	echo "$hdr"
-	echo "$sep"
+	table_head "| after |" "|---|" "${labels[@]}"
 	line="| mount |"
 	for b in "${cols[@]}"; do
 		line+=" $(mib "${V[$b,rss-start]:-}") |"

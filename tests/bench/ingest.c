@@ -61,6 +61,28 @@ static int failed(const char *what, const char *path)
 	return 1;
 }
 
+/* Flushes fd (fdatasync, or fsync with whole) and closes it, whatever
+ * happens; says what failed. 0 or -1. */
+static int sync_close(int fd, const char *path, int whole)
+{
+	if ((whole ? fsync(fd) : fdatasync(fd)) < 0) {
+		failed(whole ? "fsync" : "fdatasync", path);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		failed("close", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The result line: things a second, seconds, bytes. */
+static void result(double things, double secs, unsigned long long bytes)
+{
+	printf("%.1f %.3f %llu\n", secs > 0 ? things / secs : 0.0, secs, bytes);
+}
+
 static uint64_t splitmix64(uint64_t *state)
 {
 	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
@@ -294,19 +316,11 @@ static int ingest_write(const char *dir, long count, size_t size, uint64_t seed)
 			close(fd);
 			goto out;
 		}
-		if (fdatasync(fd) < 0) {
-			failed("fdatasync", path);
-			close(fd);
+		if (sync_close(fd, path, 0) < 0)
 			goto out;
-		}
-		if (close(fd) < 0) {
-			failed("close", path);
-			goto out;
-		}
 	}
 	secs = now() - start;
-	printf("%.1f %.3f %llu\n", secs > 0 ? (double)count / secs : 0.0, secs,
-	       (unsigned long long)count * size);
+	result((double)count, secs, (unsigned long long)count * size);
 	ret = 0;
 out:
 	free(buf);
@@ -364,7 +378,7 @@ static int ingest_read(const char *dir, long count, uint64_t seed)
 		close(fd);
 	}
 	secs = now() - start;
-	printf("%.1f %.3f %llu\n", secs > 0 ? (double)count / secs : 0.0, secs, bytes);
+	result((double)count, secs, bytes);
 	ret = 0;
 out:
 	free(buf);
@@ -399,18 +413,10 @@ static int seq_write(const char *file, long mib)
 			goto out;
 		}
 	}
-	if (fsync(fd) < 0) {
-		failed("fsync", file);
-		close(fd);
+	if (sync_close(fd, file, 1) < 0)
 		goto out;
-	}
-	if (close(fd) < 0) {
-		failed("close", file);
-		goto out;
-	}
 	secs = now() - start;
-	printf("%.1f %.3f %llu\n", secs > 0 ? (double)mib / secs : 0.0, secs,
-	       (unsigned long long)mib * CHUNK);
+	result((double)mib, secs, (unsigned long long)mib * CHUNK);
 	ret = 0;
 out:
 	free(buf);
@@ -443,7 +449,7 @@ static int seq_read(const char *file)
 	}
 	close(fd);
 	secs = now() - start;
-	printf("%.1f %.3f %lld\n", secs > 0 ? (double)n / CHUNK / secs : 0.0, secs, n);
+	result((double)n / CHUNK, secs, (unsigned long long)n);
 	ret = 0;
 out:
 	free(buf);
