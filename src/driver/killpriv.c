@@ -18,20 +18,26 @@
 static atomic_bool init_answered;
 static atomic_bool kernel_offers;
 
+#define FLAGS_END (offsetof(struct fuse_init_in, flags) + sizeof(uint32_t))
+
 static ssize_t session_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n = read(fd, buf, len);
 
 	(void)userdata;
 	if (!atomic_load_explicit(&init_answered, memory_order_relaxed) &&
-	    n >= (ssize_t)(sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in))) {
+	    n >= (ssize_t)(sizeof(struct fuse_in_header) + FLAGS_END)) {
 		const struct fuse_in_header *in = buf;
-		struct fuse_init_in init;
+		uint32_t flags;
 
 		if (in->opcode == FUSE_INIT) {
-			memcpy(&init, (const char *)buf + sizeof(*in), sizeof(init));
+			/* Only as far as the flags: older kernels send less. */
+			memcpy(&flags,
+			       (const char *)buf + sizeof(*in) +
+				       offsetof(struct fuse_init_in, flags),
+			       sizeof(flags));
 			atomic_store(&kernel_offers,
-				     (init.flags & FUSE_HANDLE_KILLPRIV_V2) != 0);
+				     (flags & FUSE_HANDLE_KILLPRIV_V2) != 0);
 		}
 	}
 	return n;

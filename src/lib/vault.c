@@ -1847,8 +1847,8 @@ static int drop_setid(struct medfs_file *f)
 	atomic_store(&f->setid, false);
 	if (fstat(f->fd, &st) < 0)
 		return -errno;
-	if (setid_bits(st.st_mode) &&
-	    fchmod(f->fd, st.st_mode & 07777 & ~setid_bits(st.st_mode)) < 0)
+	if (file_mode(st.st_mode) != (st.st_mode & 07777) &&
+	    fchmod(f->fd, file_mode(st.st_mode)) < 0)
 		return -errno;
 	return 0;
 }
