@@ -1589,6 +1589,8 @@ static int block_fail(struct medfs_file *f, uint64_t index)
 /* The blocks of one chunk, opened or sealed in slices (see parallel.h):
  * at least this many blocks (128 KiB) per slice. */
 #define SLICE_BLOCKS 32
+/* A slice of a write goes to the vault file this many blocks at a time. */
+#define BATCH_BLOCKS 32
 
 /* Lowest index in *at, atomically. */
 static void note_bad(_Atomic uint64_t *at, uint64_t index)
@@ -1599,25 +1601,49 @@ static void note_bad(_Atomic uint64_t *at, uint64_t index)
 		;
 }
 
-/* One chunk of a read: blocks c.. of f, sealed, into out (the caller's
- * buffer, which starts at plaintext offset off and ends at end). */
+/* One chunk of a read: blocks c.. of f into out (the caller's buffer,
+ * which starts at plaintext offset off and ends at end). Each slice reads
+ * its own sealed blocks, so the copy out of the vault file is shared
+ * between the threads and the helpers start at once. */
 struct open_job {
 	struct medfs_file *f;
-	const uint8_t *sealed;
 	uint8_t *out;
 	uint64_t c, off, end;
 	_Atomic uint64_t bad; /* lowest block that failed; UINT64_MAX: none */
+	atomic_int err;	      /* a read error, or ENOMEM */
 };
 
 static void open_slice(void *arg, size_t from, size_t to)
 {
 	struct open_job *j = arg;
 	struct medfs_file *f = j->f;
+	uint64_t a = j->c + from, b = j->c + to - 1;
+	size_t disk_len = medfs_block_disk_offset(b) - medfs_block_disk_offset(a) +
+			  block_len(f->size, b) + MEDFS_BLOCK_OVERHEAD;
+	uint8_t *sealed = thread_buf(disk_len);
 	uint8_t tmp[MEDFS_BLOCK_SIZE];
+	ssize_t n;
 
-	for (uint64_t i = j->c + from; i < j->c + to; i++) {
+	if (!sealed) {
+		atomic_store(&j->err, -ENOMEM);
+		return;
+	}
+	n = pread_full(f->fd, sealed, disk_len, medfs_block_disk_offset(a));
+	if (n < 0) {
+		atomic_store(&j->err, (int)n);
+		return;
+	}
+	if ((size_t)n != disk_len) {
+		/* The vault file ends inside this slice. */
+		note_bad(&j->bad, a + (size_t)n / MEDFS_BLOCK_DISK_SIZE);
+		b = a + (size_t)n / MEDFS_BLOCK_DISK_SIZE;
+		if (b == a)
+			return;
+		b--;
+	}
+	for (uint64_t i = a; i <= b; i++) {
 		size_t blen = block_len(f->size, i);
-		const uint8_t *s = j->sealed + (i - j->c) * MEDFS_BLOCK_DISK_SIZE;
+		const uint8_t *s = sealed + (i - a) * MEDFS_BLOCK_DISK_SIZE;
 		uint64_t bstart = i * MEDFS_BLOCK_SIZE;
 		uint64_t lo = bstart < j->off ? j->off : bstart;
 		uint64_t hi = bstart + blen < j->end ? bstart + blen : j->end;
@@ -1640,7 +1666,7 @@ static void open_slice(void *arg, size_t from, size_t to)
 ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 {
 	struct open_job j = { .f = f, .out = buf };
-	uint64_t end, first, last, disk_len;
+	uint64_t end, first, last;
 	ssize_t r;
 
 	if (off < 0)
@@ -1658,33 +1684,20 @@ ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off)
 	r = end - off;
 	j.off = (uint64_t)off;
 	j.end = end;
-	/* One block chunk at a time: a single pread each. */
+	/* A chunk at a time, so that no thread's buffer outgrows one. */
 	for (uint64_t c = first; c <= last; c += CHUNK_BLOCKS) {
 		uint64_t c_last =
 			c + CHUNK_BLOCKS - 1 < last ? c + CHUNK_BLOCKS - 1 : last;
-		uint8_t *sealed;
-		ssize_t n;
+		int err;
 
-		disk_len = medfs_block_disk_offset(c_last) - medfs_block_disk_offset(c) +
-			   block_len(f->size, c_last) + MEDFS_BLOCK_OVERHEAD;
-		sealed = thread_buf(disk_len);
-		if (!sealed) {
-			r = -ENOMEM;
-			goto out;
-		}
-		n = pread_full(f->fd, sealed, disk_len, medfs_block_disk_offset(c));
-		if (n < 0) {
-			r = n;
-			goto out;
-		}
-		if ((uint64_t)n != disk_len) {
-			r = block_fail(f, c + n / MEDFS_BLOCK_DISK_SIZE);
-			goto out;
-		}
-		j.sealed = sealed;
 		j.c = c;
 		atomic_store(&j.bad, UINT64_MAX);
+		atomic_store(&j.err, 0);
 		medfs_parallel_for(c_last - c + 1, SLICE_BLOCKS, open_slice, &j);
+		if ((err = atomic_load(&j.err)) < 0) {
+			r = err;
+			goto out;
+		}
 		/* Reported here, on the caller's thread, where the journal
 		 * knows who asked. */
 		if (atomic_load(&j.bad) != UINT64_MAX) {
@@ -1701,75 +1714,120 @@ out:
 
 /* One chunk of a write: blocks first..last sealed into sealed, block i at
  * (i - first) * MEDFS_BLOCK_DISK_SIZE (only the file's last block is
- * shorter, and it is the chunk's last). */
+ * shorter, and it is the chunk's last), written to the vault file a batch
+ * at a time as the slices seal them. The old content a partial write keeps
+ * (of the chunk's first and last block only) is opened before any slice
+ * starts: a block that fails leaves the file as it was. */
 struct seal_job {
 	struct medfs_file *f;
 	const uint8_t *data; /* NULL: zeros */
 	uint64_t data_off;   /* plaintext offset of data[0] */
 	uint64_t off, c_end; /* the chunk's bytes to write */
-	uint64_t first, new_size;
+	uint64_t first, last, new_size;
 	uint8_t *sealed;
 	const uint8_t (*nonces)[MEDFS_BLOCK_NONCE_LEN];
-	_Atomic uint64_t bad; /* lowest block whose old content failed */
-	atomic_int err;	      /* another error */
+	const uint8_t *old[2]; /* plaintext kept of first and last, or NULL */
+	atomic_int err;
 };
 
-static void seal_slice(void *arg, size_t from, size_t to)
+/* The part of block i that the chunk writes: [*s, *e) of the block. */
+static void chunk_part(const struct seal_job *j, uint64_t i, size_t *s, size_t *e)
 {
-	struct seal_job *j = arg;
-	struct medfs_file *f = j->f;
-	uint8_t tmp[MEDFS_BLOCK_SIZE];
-	uint8_t old[MEDFS_BLOCK_DISK_SIZE];
+	uint64_t bstart = i * MEDFS_BLOCK_SIZE;
 
-	for (uint64_t i = j->first + from; i < j->first + to; i++) {
+	*s = j->off > bstart ? j->off - bstart : 0;
+	*e = j->c_end - bstart < MEDFS_BLOCK_SIZE ? j->c_end - bstart : MEDFS_BLOCK_SIZE;
+}
+
+/* Whether the chunk keeps part of block i's old content. */
+static bool keeps_old(const struct seal_job *j, uint64_t i)
+{
+	size_t old_len = block_len(j->f->size, i), s, e;
+
+	chunk_part(j, i, &s, &e);
+	return old_len > 0 && (s > 0 || e < old_len);
+}
+
+/* Opens block i of f into out (MEDFS_BLOCK_SIZE bytes, zero-padded). */
+static int open_old(struct medfs_file *f, uint64_t i, uint8_t *out)
+{
+	uint8_t old[MEDFS_BLOCK_DISK_SIZE];
+	size_t old_len = block_len(f->size, i);
+	ssize_t got = pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
+				 medfs_block_disk_offset(i));
+	int r = 0;
+
+	memset(out, 0, MEDFS_BLOCK_SIZE);
+	if (got < 0)
+		r = (int)got;
+	else if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
+		 medfs_block_open(out, old, got, f->v->cipher, f->key, f->id, i) < 0)
+		r = block_fail(f, i);
+	sodium_memzero(old, sizeof(old));
+	return r;
+}
+
+/* Seals blocks a..b of the chunk and writes them to the vault file. */
+static int seal_batch(struct seal_job *j, uint64_t a, uint64_t b, uint8_t *tmp)
+{
+	struct medfs_file *f = j->f;
+	int n = 0;
+
+	for (uint64_t i = a; i <= b && n >= 0; i++) {
 		uint64_t bstart = i * MEDFS_BLOCK_SIZE;
 		uint8_t *p = j->sealed + (i - j->first) * MEDFS_BLOCK_DISK_SIZE;
-		size_t old_len = block_len(f->size, i);
 		size_t new_len = block_len(j->new_size, i);
-		size_t s = j->off > bstart ? j->off - bstart : 0;
-		size_t e = j->c_end - bstart < MEDFS_BLOCK_SIZE ? j->c_end - bstart
-								: MEDFS_BLOCK_SIZE;
-		const uint8_t *src =
-			j->data ? j->data + (bstart + s - j->data_off) : NULL;
-		int n;
+		const uint8_t *old = i == j->first  ? j->old[0]
+				     : i == j->last ? j->old[1]
+						    : NULL;
+		const uint8_t *src;
+		size_t s, e;
 
-		if (s == 0 && e >= old_len && src) {
+		chunk_part(j, i, &s, &e);
+		src = j->data ? j->data + (bstart + s - j->data_off) : NULL;
+		if (!old && s == 0 && src) {
 			/* The whole block is new: seal straight from the
 			 * caller's buffer. */
 			n = medfs_block_seal_with_nonce(p, src, new_len, f->v->cipher,
 							f->key, f->id, i,
 							j->nonces[i - j->first]);
-		} else {
-			memset(tmp, 0, sizeof(tmp));
-			if (old_len > 0 && (s > 0 || e < old_len)) {
-				ssize_t got = pread_full(f->fd, old,
-							 old_len + MEDFS_BLOCK_OVERHEAD,
-							 medfs_block_disk_offset(i));
-
-				if (got < 0) {
-					atomic_store(&j->err, (int)got);
-					continue;
-				}
-				if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
-				    medfs_block_open(tmp, old, got, f->v->cipher, f->key,
-						     f->id, i) < 0) {
-					note_bad(&j->bad, i);
-					continue;
-				}
-			}
-			if (src)
-				memcpy(tmp + s, src, e - s);
-			else
-				memset(tmp + s, 0, e - s);
-			n = medfs_block_seal_with_nonce(p, tmp, new_len, f->v->cipher,
-							f->key, f->id, i,
-							j->nonces[i - j->first]);
+			continue;
 		}
-		if (n < 0)
-			atomic_store(&j->err, n);
+		if (old)
+			memcpy(tmp, old, MEDFS_BLOCK_SIZE);
+		else
+			memset(tmp, 0, MEDFS_BLOCK_SIZE);
+		if (src)
+			memcpy(tmp + s, src, e - s);
+		else
+			memset(tmp + s, 0, e - s);
+		n = medfs_block_seal_with_nonce(p, tmp, new_len, f->v->cipher, f->key,
+						f->id, i, j->nonces[i - j->first]);
 	}
+	if (n < 0)
+		return n;
+	return pwrite_full(f->fd, j->sealed + (a - j->first) * MEDFS_BLOCK_DISK_SIZE,
+			   (b - a) * MEDFS_BLOCK_DISK_SIZE + block_len(j->new_size, b) +
+				   MEDFS_BLOCK_OVERHEAD,
+			   medfs_block_disk_offset(a));
+}
+
+/* A slice in batches: while one thread copies a batch into the vault
+ * file, the other seals. */
+static void seal_slice(void *arg, size_t from, size_t to)
+{
+	struct seal_job *j = arg;
+	uint64_t last = j->first + to - 1;
+	uint8_t tmp[MEDFS_BLOCK_SIZE];
+	int n = 0;
+
+	for (uint64_t a = j->first + from; a <= last && n >= 0; a += BATCH_BLOCKS)
+		n = seal_batch(j, a,
+			       a + BATCH_BLOCKS - 1 < last ? a + BATCH_BLOCKS - 1 : last,
+			       tmp);
 	sodium_memzero(tmp, sizeof(tmp));
-	sodium_memzero(old, sizeof(old));
+	if (n < 0)
+		atomic_store(&j->err, n);
 }
 
 /* Writes len bytes of data (zeros when data is NULL) at off, which must not
@@ -1783,6 +1841,7 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 	 * bytes per MiB, 3-4% of the time of sealing it. */
 	uint8_t nonces[CHUNK_BLOCKS][MEDFS_BLOCK_NONCE_LEN];
 	uint8_t seed[randombytes_SEEDBYTES];
+	uint8_t old[2][MEDFS_BLOCK_SIZE];
 	struct seal_job j = { .f = f, .data = data, .data_off = off, .nonces = nonces };
 	uint64_t end = off + len;
 	int r = 0;
@@ -1790,47 +1849,46 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 	while (off < end) {
 		uint64_t first = off / MEDFS_BLOCK_SIZE;
 		uint64_t last = (end - 1) / MEDFS_BLOCK_SIZE;
-		uint64_t c_end, new_size;
-		uint8_t *sealed;
+		uint64_t c_end;
 
 		if (last - first >= CHUNK_BLOCKS)
 			last = first + CHUNK_BLOCKS - 1;
 		c_end = (last + 1) * MEDFS_BLOCK_SIZE < end
 				? (last + 1) * MEDFS_BLOCK_SIZE
 				: end;
-		new_size = c_end > f->size ? c_end : f->size;
-		sealed = thread_buf((last - first + 1) * MEDFS_BLOCK_DISK_SIZE);
-		if (!sealed) {
+		j.off = off;
+		j.c_end = c_end;
+		j.first = first;
+		j.last = last;
+		j.new_size = c_end > f->size ? c_end : f->size;
+		j.old[0] = j.old[1] = NULL;
+		if (keeps_old(&j, first)) {
+			if ((r = open_old(f, first, old[0])) < 0)
+				break;
+			j.old[0] = old[0];
+		}
+		if (last != first && keeps_old(&j, last)) {
+			if ((r = open_old(f, last, old[1])) < 0)
+				break;
+			j.old[1] = old[1];
+		}
+		j.sealed = thread_buf((last - first + 1) * MEDFS_BLOCK_DISK_SIZE);
+		if (!j.sealed) {
 			r = -ENOMEM;
 			break;
 		}
 		randombytes_buf(seed, sizeof(seed));
 		randombytes_buf_deterministic(
 			nonces, (last - first + 1) * MEDFS_BLOCK_NONCE_LEN, seed);
-		j.off = off;
-		j.c_end = c_end;
-		j.first = first;
-		j.new_size = new_size;
-		j.sealed = sealed;
-		atomic_store(&j.bad, UINT64_MAX);
 		atomic_store(&j.err, 0);
 		medfs_parallel_for(last - first + 1, SLICE_BLOCKS, seal_slice, &j);
-		if (atomic_load(&j.bad) != UINT64_MAX) {
-			r = block_fail(f, atomic_load(&j.bad));
-			break;
-		}
 		if ((r = atomic_load(&j.err)) < 0)
 			break;
-		r = pwrite_full(f->fd, sealed,
-				(last - first) * MEDFS_BLOCK_DISK_SIZE +
-					block_len(new_size, last) + MEDFS_BLOCK_OVERHEAD,
-				medfs_block_disk_offset(first));
-		if (r < 0)
-			break;
-		f->size = new_size;
+		f->size = j.new_size;
 		off = c_end;
 	}
 	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(old, sizeof(old));
 	return r;
 }
 

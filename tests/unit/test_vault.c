@@ -1869,6 +1869,71 @@ START_TEST(test_tamper_block)
 }
 END_TEST
 
+/* A file of several chunks, read and written in slices on several threads:
+ * the lowest damaged block is the one named, a damaged block at either end
+ * of a partial write leaves the whole file as it was, and a vault file cut
+ * short fails at its first missing block. */
+#define BIG_BLOCKS 300
+#define BIG_LEN (BIG_BLOCKS * BLK - 1000)
+
+START_TEST(test_tamper_large)
+{
+	uint8_t *data = pattern_alloc(BIG_LEN, 7), *buf = malloc(BIG_LEN);
+	uint8_t *zz = calloc(1, 190 * BLK);
+	char host[PATH_MAX];
+	struct medfs_file *f;
+	int fd;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(zz);
+	ck_assert_int_eq(put("/big", data, BIG_LEN), 0);
+	ck_assert_int_eq(vault_path_of("/big", host, sizeof(host)), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/big", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, BIG_LEN, 0), BIG_LEN);
+	ck_assert_mem_eq(buf, data, BIG_LEN);
+
+	/* Block 200, late in the first chunk's last slice. */
+	hook_reset();
+	ck_assert_int_eq(flip_byte(host, MEDFS_HEADER_LEN + 200 * DBLK + 50, 0x10), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, BIG_LEN, 0), -EBADMSG);
+	ck_assert_int_eq(hk.offset, MEDFS_HEADER_LEN + 200 * DBLK);
+	/* Block 70 too: the lowest is named. */
+	ck_assert_int_eq(flip_byte(host, MEDFS_HEADER_LEN + 70 * DBLK + 50, 0x10), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, BIG_LEN, 0), -EBADMSG);
+	ck_assert_int_eq(hk.offset, MEDFS_HEADER_LEN + 70 * DBLK);
+	ck_assert_int_eq(flip_byte(host, MEDFS_HEADER_LEN + 70 * DBLK + 50, 0x10), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, 200 * BLK, 0), 200 * BLK);
+	ck_assert_mem_eq(buf, data, 200 * BLK);
+
+	/* A write from inside block 10 to inside block 200 needs both old
+	 * blocks; block 200 fails, so nothing of the write lands. */
+	ck_assert_int_eq(medfs_file_write(f, zz, 190 * BLK, 10 * BLK + 9, 0), -EBADMSG);
+	ck_assert_int_eq(flip_byte(host, MEDFS_HEADER_LEN + 200 * DBLK + 50, 0x10), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, BIG_LEN, 0), BIG_LEN);
+	ck_assert_mem_eq(buf, data, BIG_LEN);
+
+	/* Now it lands, both edges kept. */
+	ck_assert_int_eq(medfs_file_write(f, zz, 190 * BLK, 10 * BLK + 9, 0), 190 * BLK);
+	memset(data + 10 * BLK + 9, 0, 190 * BLK);
+	ck_assert_int_eq(medfs_file_read(f, buf, BIG_LEN, 0), BIG_LEN);
+	ck_assert_mem_eq(buf, data, BIG_LEN);
+
+	/* The vault file cut inside block 280. */
+	hook_reset();
+	fd = open(host, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, MEDFS_HEADER_LEN + 280 * DBLK + 100), 0);
+	close(fd);
+	ck_assert_int_eq(medfs_file_read(f, buf, BIG_LEN, 0), -EBADMSG);
+	ck_assert_int_eq(hk.offset, MEDFS_HEADER_LEN + 280 * DBLK);
+	ck_assert_int_eq(medfs_file_read(f, buf, 280 * BLK, 0), 280 * BLK);
+	ck_assert_mem_eq(buf, data, 280 * BLK);
+	medfs_file_release(f);
+	free(buf);
+	free(zz);
+}
+END_TEST
+
 START_TEST(test_tamper_block_moved)
 {
 	uint8_t *data = make_victim("/victim", 1), *ctl = make_victim("/control", 2);
@@ -2771,6 +2836,7 @@ static Suite *vault_suite(const char *name)
 
 	TC("integrity");
 	tcase_add_test(tc, test_tamper_block);
+	tcase_add_test(tc, test_tamper_large);
 	tcase_add_test(tc, test_tamper_block_moved);
 	tcase_add_test(tc, test_tamper_zero_block);
 	tcase_add_test(tc, test_tamper_block_after_dir_rename);
