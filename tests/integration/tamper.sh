@@ -199,8 +199,8 @@ assert_ok flip "$t13d/.medfs-dir" 30
 # t14: two symlink targets swapped.
 l1=$(readlink "${t14links[0]}")
 l2=$(readlink "${t14links[1]}")
-ln -sfn "$l2" "${t14links[0]}"
-ln -sfn "$l1" "${t14links[1]}"
+ln -sfn -- "$l2" "${t14links[0]}"
+ln -sfn -- "$l1" "${t14links[1]}"
 # t16: one byte of the file id (associated data of the header).
 assert_ok flip "$t16" 10
 # t17: one byte cut off the end.
