@@ -12,11 +12,11 @@
 #include <pthread.h>
 #include <stddef.h>
 
-/* Does fn(arg, from, to) over [0, n) in slices, at least min_slice items
- * each, on the calling thread and on idle helpers, and returns once every
- * slice is done. fn must be safe to run on slices at once. With fewer
- * than 2 * min_slice items, or no idle helper, fn(arg, 0, n) runs here;
- * with none, nothing runs. */
+/* Does fn(arg, from, to) over [0, n) in slices of at least min_slice
+ * items (but the last), on the calling thread and on idle helpers, and
+ * returns once every slice is done. fn must be safe to run on slices at
+ * once. With fewer than 2 * min_slice items, or no idle helper,
+ * fn(arg, 0, n) runs here; with none, nothing runs. */
 void medfs_parallel_for(size_t n, size_t min_slice,
 			void (*fn)(void *arg, size_t from, size_t to), void *arg);
 

@@ -15,6 +15,7 @@ struct marks {
 	atomic_int count[MAX_N];
 	atomic_int threads_seen; /* slices run off the calling thread */
 	pthread_t caller;
+	size_t n, min_slice;
 };
 
 static void mark(void *arg, size_t from, size_t to)
@@ -22,6 +23,8 @@ static void mark(void *arg, size_t from, size_t to)
 	struct marks *m = arg;
 
 	ck_assert_uint_lt(from, to);
+	/* Only the last slice may be shorter than asked. */
+	ck_assert(to - from >= m->min_slice || to == m->n);
 	if (!pthread_equal(pthread_self(), m->caller))
 		atomic_fetch_add(&m->threads_seen, 1);
 	for (size_t i = from; i < to; i++)
@@ -33,6 +36,8 @@ static void run_and_check(struct marks *m, size_t n, size_t min_slice)
 	for (size_t i = 0; i < MAX_N; i++)
 		atomic_store(&m->count[i], 0);
 	m->caller = pthread_self();
+	m->n = n;
+	m->min_slice = min_slice;
 	medfs_parallel_for(n, min_slice, mark, m);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_int_eq(atomic_load(&m->count[i]), 1);
@@ -65,6 +70,13 @@ START_TEST(test_small_stays_here)
 }
 END_TEST
 
+/* A slice that takes long enough for any helper to wake. */
+static void slow_mark(void *arg, size_t from, size_t to)
+{
+	usleep(2000);
+	mark(arg, from, to);
+}
+
 START_TEST(test_helpers_take_slices)
 {
 	static struct marks m;
@@ -74,10 +86,18 @@ START_TEST(test_helpers_take_slices)
 	if (want > 3)
 		want = 3;
 	atomic_store(&m.threads_seen, 0);
-	/* An idle helper is always claimed: after the first call, each
-	 * large call hands out a slice. */
-	for (int i = 0; i < 50; i++)
-		run_and_check(&m, 4096, 64);
+	/* An idle helper is always claimed, and wakes while the caller is
+	 * busy: each large call has a slice done off the caller's thread. */
+	for (int i = 0; i < 50; i++) {
+		for (size_t j = 0; j < MAX_N; j++)
+			atomic_store(&m.count[j], 0);
+		m.caller = pthread_self();
+		m.n = 4096;
+		m.min_slice = 64;
+		medfs_parallel_for(4096, 64, slow_mark, &m);
+		for (size_t j = 0; j < 4096; j++)
+			ck_assert_int_eq(atomic_load(&m.count[j]), 1);
+	}
 	ck_assert_uint_eq(medfs_parallel_helpers(), want);
 	if (want > 0)
 		ck_assert_int_ge(atomic_load(&m.threads_seen), 50);
