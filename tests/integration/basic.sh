@@ -13,6 +13,12 @@ SRC=$WORK/src
 mkdir -p "$SRC"
 make_passfile "$P" "basic test passphrase"
 
+# The option NAME=VALUE of the mount on MNT, as /proc/mounts shows it.
+mount_option()
+{
+	awk -v m="$1" '$2 == m { print $4 }' /proc/mounts | tr , '\n' | grep "^$2="
+}
+
 step "init"
 make_vault "$V" "$P"
 [ "$(fsize "$V/medfs.conf")" -gt 0 ] || fail "empty medfs.conf"
@@ -22,10 +28,18 @@ cmp -s "$V/medfs.conf" "$V/medfs.conf.bak" || fail "the two config copies differ
 step "mount"
 mount_vault "$V" "$M" "$P"
 assert_eq "" "$(ls -A "$M")" "listing of a new vault"
-# Run as root, the driver reads ahead 4 MiB (four 1 MiB requests), not
-# the kernel's 128 KiB for FUSE.
+# Run as root, the driver reads ahead 4 MiB, not the kernel's 128 KiB
+# for FUSE, in requests of 128 KiB, up to 64 of them in flight.
 assert_eq 4096 "$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")" \
 	"the mount's readahead (KiB)"
+assert_eq max_read=131072 "$(mount_option "$M" max_read)" "the mount's max_read"
+conn=/sys/fs/fuse/connections/$(mountpoint -d "$M" | cut -d: -f2)
+mountpoint -q /sys/fs/fuse/connections ||
+	mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null || true
+if [ -r "$conn/max_background" ]; then
+	assert_eq 64 "$(cat "$conn/max_background")" "requests in the background"
+	assert_eq 48 "$(cat "$conn/congestion_threshold")" "congestion threshold"
+fi
 
 step "write and read back"
 # name -> size; odd names so a leak into the vault is easy to spot.
@@ -77,7 +91,9 @@ unmount "$M"
 assert_eq "" "$(ls -A "$M")" "the mountpoint after unmount"
 
 step "remount reads the same"
-mount_vault "$V" "$M" "$P"
+# With the user's max_read, which the driver repeats at INIT.
+mount_vault "$V" "$M" "$P" -o max_read=1048576
+assert_eq max_read=1048576 "$(mount_option "$M" max_read)" "the user's max_read"
 for n in "${!SIZES[@]}"; do
 	assert_file_eq "$SRC/$n" "$M/$n" "read back of $n after remount"
 done
