@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -2535,7 +2536,7 @@ static double now(void)
 }
 
 struct race {
-	volatile int stop;
+	atomic_int stop; /* set by the thread that ends the race */
 	int iterations;
 	long ok, noent, badmsg, other;
 	long lost, errors;
