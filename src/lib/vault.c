@@ -1589,10 +1589,8 @@ static int block_fail(struct medfs_file *f, uint64_t index)
 /* The blocks of one chunk, opened or sealed in slices (see parallel.h):
  * at least this many blocks (128 KiB) per slice. */
 #define SLICE_BLOCKS 32
-/* The blocks of a write are sealed in slices of at least this many: small
- * enough that the caller's thread, which also writes them to the vault
- * file, can keep up with a helper sealing. */
-#define WRITE_SLICE 16
+/* A slice of a write goes to the vault file this many blocks at a time. */
+#define BATCH_BLOCKS 32
 
 /* Lowest index in *at, atomically. */
 static void note_bad(_Atomic uint64_t *at, uint64_t index)
@@ -1716,10 +1714,10 @@ out:
 
 /* One chunk of a write: blocks first..last sealed into sealed, block i at
  * (i - first) * MEDFS_BLOCK_DISK_SIZE (only the file's last block is
- * shorter, and it is the chunk's last), written to the vault file by the
- * caller's thread as the slices seal them. The old content a partial
- * write keeps (of the chunk's first and last block only) is opened before
- * any slice starts: a block that fails leaves the file as it was. */
+ * shorter, and it is the chunk's last), written to the vault file a batch
+ * at a time as the slices seal them. The old content a partial write keeps
+ * (of the chunk's first and last block only) is opened before any slice
+ * starts: a block that fails leaves the file as it was. */
 struct seal_job {
 	struct medfs_file *f;
 	const uint8_t *data; /* NULL: zeros */
@@ -1730,9 +1728,6 @@ struct seal_job {
 	const uint8_t (*nonces)[MEDFS_BLOCK_NONCE_LEN];
 	const uint8_t *old[2]; /* plaintext kept of first and last, or NULL */
 	atomic_int err;
-	atomic_bool ready[CHUNK_BLOCKS]; /* block first + k is sealed */
-	pthread_t caller;		 /* the one thread that writes */
-	uint64_t written;		 /* blocks the caller has written */
 };
 
 /* The part of block i that the chunk writes: [*s, *e) of the block. */
@@ -1772,8 +1767,8 @@ static int open_old(struct medfs_file *f, uint64_t i, uint8_t *out)
 	return r;
 }
 
-/* Seals blocks a..b of the chunk. */
-static int seal_blocks(struct seal_job *j, uint64_t a, uint64_t b, uint8_t *tmp)
+/* Seals blocks a..b of the chunk and writes them to the vault file. */
+static int seal_batch(struct seal_job *j, uint64_t a, uint64_t b, uint8_t *tmp)
 {
 	struct medfs_file *f = j->f;
 	int n = 0;
@@ -1796,59 +1791,41 @@ static int seal_blocks(struct seal_job *j, uint64_t a, uint64_t b, uint8_t *tmp)
 			n = medfs_block_seal_with_nonce(p, src, new_len, f->v->cipher,
 							f->key, f->id, i,
 							j->nonces[i - j->first]);
-		} else {
-			if (old)
-				memcpy(tmp, old, MEDFS_BLOCK_SIZE);
-			else
-				memset(tmp, 0, MEDFS_BLOCK_SIZE);
-			if (src)
-				memcpy(tmp + s, src, e - s);
-			else
-				memset(tmp + s, 0, e - s);
-			n = medfs_block_seal_with_nonce(p, tmp, new_len, f->v->cipher,
-							f->key, f->id, i,
-							j->nonces[i - j->first]);
+			continue;
 		}
-		if (n >= 0)
-			atomic_store_explicit(&j->ready[i - j->first], true,
-					      memory_order_release);
+		if (old)
+			memcpy(tmp, old, MEDFS_BLOCK_SIZE);
+		else
+			memset(tmp, 0, MEDFS_BLOCK_SIZE);
+		if (src)
+			memcpy(tmp + s, src, e - s);
+		else
+			memset(tmp + s, 0, e - s);
+		n = medfs_block_seal_with_nonce(p, tmp, new_len, f->v->cipher, f->key,
+						f->id, i, j->nonces[i - j->first]);
 	}
-	return n < 0 ? n : 0;
+	if (n < 0)
+		return n;
+	return pwrite_full(f->fd, j->sealed + (a - j->first) * MEDFS_BLOCK_DISK_SIZE,
+			   (b - a) * MEDFS_BLOCK_DISK_SIZE + block_len(j->new_size, b) +
+				   MEDFS_BLOCK_OVERHEAD,
+			   medfs_block_disk_offset(a));
 }
 
-/* Writes the sealed blocks that follow those written, as far as they are
- * sealed, in one pwrite. Caller's thread only. */
-static int write_sealed(struct seal_job *j)
-{
-	uint64_t n = j->last - j->first + 1, a = j->written, b = a;
-	int r;
-
-	while (b < n && atomic_load_explicit(&j->ready[b], memory_order_acquire))
-		b++;
-	if (b == a)
-		return 0;
-	r = pwrite_full(j->f->fd, j->sealed + a * MEDFS_BLOCK_DISK_SIZE,
-			(b - 1 - a) * MEDFS_BLOCK_DISK_SIZE +
-				block_len(j->new_size, j->first + b - 1) +
-				MEDFS_BLOCK_OVERHEAD,
-			medfs_block_disk_offset(j->first + a));
-	if (r == 0)
-		j->written = b;
-	return r;
-}
-
-/* A slice: sealed on any thread; on the caller's, followed by writing
- * what is sealed so far, so that the vault file is written on one thread
- * (no two copies into it contend for its lock) while the helpers seal. */
+/* A slice in batches: while one thread copies a batch into the vault
+ * file, the other seals. */
 static void seal_slice(void *arg, size_t from, size_t to)
 {
 	struct seal_job *j = arg;
+	uint64_t last = j->first + to - 1;
 	uint8_t tmp[MEDFS_BLOCK_SIZE];
-	int n = seal_blocks(j, j->first + from, j->first + to - 1, tmp);
+	int n = 0;
 
+	for (uint64_t a = j->first + from; a <= last && n >= 0; a += BATCH_BLOCKS)
+		n = seal_batch(j, a,
+			       a + BATCH_BLOCKS - 1 < last ? a + BATCH_BLOCKS - 1 : last,
+			       tmp);
 	sodium_memzero(tmp, sizeof(tmp));
-	if (n == 0 && pthread_equal(pthread_self(), j->caller))
-		n = write_sealed(j);
 	if (n < 0)
 		atomic_store(&j->err, n);
 }
@@ -1904,15 +1881,8 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 		randombytes_buf_deterministic(
 			nonces, (last - first + 1) * MEDFS_BLOCK_NONCE_LEN, seed);
 		atomic_store(&j.err, 0);
-		for (uint64_t k = 0; k <= last - first; k++)
-			atomic_store_explicit(&j.ready[k], false, memory_order_relaxed);
-		j.caller = pthread_self();
-		j.written = 0;
-		medfs_parallel_for(last - first + 1, WRITE_SLICE, seal_slice, &j);
+		medfs_parallel_for(last - first + 1, SLICE_BLOCKS, seal_slice, &j);
 		if ((r = atomic_load(&j.err)) < 0)
-			break;
-		/* What the helpers sealed last. */
-		if ((r = write_sealed(&j)) < 0)
 			break;
 		f->size = j.new_size;
 		off = c_end;
