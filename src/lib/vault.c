@@ -1717,7 +1717,7 @@ out:
  * shorter, and it is the chunk's last), written to the vault file a batch
  * at a time as the slices seal them. The old content a partial write keeps
  * (of the chunk's first and last block only) is opened before any slice
- * starts: a block that fails leaves the file as it was. */
+ * starts: a block that fails leaves the chunk as it was. */
 struct seal_job {
 	struct medfs_file *f;
 	const uint8_t *data; /* NULL: zeros */
