@@ -31,18 +31,24 @@ static void mark(void *arg, size_t from, size_t to)
 		atomic_fetch_add(&m->count[i], 1);
 }
 
-static void run_and_check(struct marks *m, size_t n, size_t min_slice)
+static void run_fn_and_check(struct marks *m, size_t n, size_t min_slice,
+			     void (*fn)(void *arg, size_t from, size_t to))
 {
 	for (size_t i = 0; i < MAX_N; i++)
 		atomic_store(&m->count[i], 0);
 	m->caller = pthread_self();
 	m->n = n;
 	m->min_slice = min_slice;
-	medfs_parallel_for(n, min_slice, mark, m);
+	medfs_parallel_for(n, min_slice, fn, m);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_int_eq(atomic_load(&m->count[i]), 1);
 	for (size_t i = n; i < MAX_N; i++)
 		ck_assert_int_eq(atomic_load(&m->count[i]), 0);
+}
+
+static void run_and_check(struct marks *m, size_t n, size_t min_slice)
+{
+	run_fn_and_check(m, n, min_slice, mark);
 }
 
 START_TEST(test_every_item_once)
@@ -88,16 +94,8 @@ START_TEST(test_helpers_take_slices)
 	atomic_store(&m.threads_seen, 0);
 	/* An idle helper is always claimed, and wakes while the caller is
 	 * busy: each large call has a slice done off the caller's thread. */
-	for (int i = 0; i < 50; i++) {
-		for (size_t j = 0; j < MAX_N; j++)
-			atomic_store(&m.count[j], 0);
-		m.caller = pthread_self();
-		m.n = 4096;
-		m.min_slice = 64;
-		medfs_parallel_for(4096, 64, slow_mark, &m);
-		for (size_t j = 0; j < 4096; j++)
-			ck_assert_int_eq(atomic_load(&m.count[j]), 1);
-	}
+	for (int i = 0; i < 50; i++)
+		run_fn_and_check(&m, 4096, 64, slow_mark);
 	ck_assert_uint_eq(medfs_parallel_helpers(), want);
 	if (want > 0)
 		ck_assert_int_ge(atomic_load(&m.threads_seen), 50);
