@@ -1970,21 +1970,13 @@ int medfs_file_truncate(struct medfs_file *f, off_t size)
 
 		if (keep) {
 			/* Reseal the new last block at its shorter length. */
-			uint8_t old[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
-			size_t old_len = block_len(f->size, idx);
-			ssize_t got =
-				pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
-					   medfs_block_disk_offset(idx));
+			uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
 
-			if (got < 0)
-				r = got;
-			else if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
-				 medfs_block_open(tmp, old, got, f->v->cipher, f->key,
-						  f->id, idx) < 0)
-				r = block_fail(f, idx);
-			else if ((r = medfs_block_seal(old, tmp, keep, f->v->cipher,
-						       f->key, f->id, idx)) > 0)
-				r = pwrite_full(f->fd, old, r,
+			r = open_old(f, idx, tmp);
+			if (r == 0 &&
+			    (r = medfs_block_seal(sealed, tmp, keep, f->v->cipher, f->key,
+						  f->id, idx)) > 0)
+				r = pwrite_full(f->fd, sealed, r,
 						medfs_block_disk_offset(idx));
 			sodium_memzero(tmp, sizeof(tmp));
 		}
