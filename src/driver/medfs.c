@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,7 +34,8 @@
 
 #include "access.h"
 #include "journal_glue.h"
-#include "killpriv.h"
+#include "session_io.h"
+#include "uring.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/journal.h"
@@ -999,6 +1001,7 @@ static int medfs_read(const char *path, char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
 	struct handle *h = handle_of(fi);
+	char *to = uring_reply_data(size); /* the reply's own buffer, if any */
 	ssize_t n;
 
 	(void)path;
@@ -1006,7 +1009,7 @@ static int medfs_read(const char *path, char *buf, size_t size, off_t off,
 		return -EBADF;
 	n = jnl_file_begin(h->jf);
 	if (n == 0)
-		n = medfs_file_read(h->f, buf, size, off);
+		n = medfs_file_read(h->f, to ? to : buf, size, off);
 	if (n > 0 && jnl_file_read(h->jf, (uint64_t)off, (uint64_t)n) < 0)
 		n = -EIO;
 	return fs_count(n);
@@ -1415,6 +1418,7 @@ struct options {
 	int has_fsname;
 	int has_subtype;
 	int nohide;
+	int no_uring;
 	int policy_only;
 	char *journal_dir;
 	int journal_restart, journal_sync, journal_every_read, journal_failopen;
@@ -1450,7 +1454,8 @@ static const struct fuse_opt medfs_opts[] = {
 	MEDFS_OPT("-h", help, 1), MEDFS_OPT("--help", help, 1),
 	MEDFS_OPT("-V", version, 1), MEDFS_OPT("--version", version, 1),
 	MEDFS_OPT("policy=%s", policy_file, 0), MEDFS_OPT("nohide", nohide, 1),
-	MEDFS_OPT("policy_only", policy_only, 1), MEDFS_OPT("journal=%s", journal_dir, 0),
+	MEDFS_OPT("no_uring", no_uring, 1), MEDFS_OPT("policy_only", policy_only, 1),
+	MEDFS_OPT("journal=%s", journal_dir, 0),
 	MEDFS_OPT("journal_restart", journal_restart, 1),
 	MEDFS_OPT("journal_sync", journal_sync, 1),
 	MEDFS_OPT("journal_every_read", journal_every_read, 1),
@@ -1551,6 +1556,8 @@ static void usage(const char *prog)
 	       "    -o journal_failopen    keep serving when the journal cannot be\n"
 	       "                           written (not for production: accesses go\n"
 	       "                           unrecorded)\n"
+	       "    -o no_uring            take requests from /dev/fuse only, not\n"
+	       "                           over io_uring (Linux 6.14 and later)\n"
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"
 	       "\n"
@@ -1907,9 +1914,9 @@ static char *options_text(const struct options *o, const struct fuse_args *args)
 		fprintf(f, " policy=%s", o->policy_file);
 	if (o->journal_dir)
 		fprintf(f, " journal=%s", o->journal_dir);
-	fprintf(f, "%s%s%s%s%s%s%s", o->nohide ? " nohide" : "",
-		o->policy_only ? " policy_only" : "", o->single_thread ? " -s" : "",
-		o->journal_sync ? " journal_sync" : "",
+	fprintf(f, "%s%s%s%s%s%s%s%s", o->nohide ? " nohide" : "",
+		o->no_uring ? " no_uring" : "", o->policy_only ? " policy_only" : "",
+		o->single_thread ? " -s" : "", o->journal_sync ? " journal_sync" : "",
 		o->journal_every_read ? " journal_every_read" : "",
 		o->journal_restart ? " journal_restart" : "",
 		o->journal_failopen ? " journal_failopen" : "");
@@ -1971,6 +1978,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 	struct fuse_session *se;
 	struct fuse *f = NULL;
 	int mounted = 0, handlers = 0;
+	bool with_uring;
 	int ret = 1;
 	int err;
 
@@ -2014,6 +2022,8 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 	f = fuse_new(args, &medfs_ops, sizeof(medfs_ops), &mnt);
 	if (!f)
 		goto out; /* libfuse said why */
+	/* The kernel offers io_uring in the INIT it sends while mounting. */
+	with_uring = !o->single_thread && !o->no_uring && uring_enable();
 	fuse_log_capturing = 1;
 	fuse_log_last[0] = '\0';
 	err = fuse_mount(f, mountpoint);
@@ -2032,7 +2042,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		goto out;
 	}
 	se = fuse_get_session(f);
-	err = killpriv_offer(se);
+	err = session_io_install(se, with_uring);
 	if (err < 0)
 		medfs_log(LOG_WARNING, "every write will cost a GETXATTR: %s",
 			  strerror(-err));
@@ -2070,6 +2080,7 @@ out:
 		fuse_remove_signal_handlers(fuse_get_session(f));
 	if (mounted)
 		fuse_unmount(f);
+	session_io_stop();
 	if (f)
 		fuse_destroy(f);
 	while (mnt.hidden) {

@@ -1,0 +1,484 @@
+/* medfs driver: FUSE requests over io_uring, one queue per CPU (uring.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <liburing.h>
+#include <linux/fuse.h>
+
+#include "medfs/log.h"
+#include "medfs/parallel.h"
+#include "uring.h"
+
+/* The kernel's side (protocol 7.42, Linux 6.14), which Debian bookworm's
+ * <linux/fuse.h> predates. */
+struct uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id; /* the request's unique */
+	uint32_t payload_sz;
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+struct uring_req_header {
+	char in_out[128]; /* fuse_in_header in, fuse_out_header out */
+	char op_in[128];  /* the request's first argument, its fixed header */
+	struct uring_ent_in_out ent;
+};
+
+struct uring_cmd_req { /* in the SQE's command area */
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+
+enum { CMD_REGISTER = 1, CMD_COMMIT_AND_FETCH = 2 };
+
+#define ENABLE_PATH "/sys/module/fuse/parameters/enable_uring"
+
+/* Threads per CPU queue, one entry each: the requests of one readahead
+ * come at once, from the reader's CPU, and are best answered by several
+ * threads on every CPU (bound to the queue's CPU, the threads answered
+ * series reads 10% and sequential reads 30% slower); and a slow request
+ * (an fsync on a slow disk) leaves others a thread. */
+#define THREADS_PER_CPU 4
+
+/* An entry's memory: its headers, a page in which a request's headers
+ * are put back in front of its payload (so that libfuse reads the request
+ * whole, as from /dev/fuse, with no copy of the data), then the payload. */
+#define HEADERS_ROOM 4096
+#define FRONT_ROOM 4096
+
+enum phase { WAIT, GO, QUIT };
+
+struct ring_thread {
+	struct uring *u;
+	unsigned int qid;
+	struct io_uring ring;
+	pthread_t thread;
+	char *memory;
+	struct uring_req_header *headers;
+	char *payload;
+	struct iovec iov[2];
+	uint64_t unique;      /* of the request being answered */
+	uint32_t in_payload;  /* bytes of it in the payload */
+	size_t data_in_place; /* reply data already in the payload */
+	ssize_t replied;      /* bytes of its reply taken, -1 until then */
+	bool registered;      /* its entry went to the kernel */
+};
+
+struct uring {
+	struct fuse_session *se;
+	int fd;
+	size_t payload_size;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum phase phase;
+	unsigned int set_up, failed; /* threads past their set-up */
+	unsigned int reported;	     /* threads past their registering */
+	atomic_ulong answered;
+	unsigned int n;
+	struct ring_thread t[];
+};
+
+static _Thread_local struct ring_thread *answering;
+
+/* valgrind (3.19) lets no other thread run while one waits in
+ * io_uring_enter: the driver would stop at its first wait. */
+static bool under_valgrind(void)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	return preload && strstr(preload, "vgpreload");
+}
+
+bool uring_enable(void)
+{
+	char c = 'N';
+	int fd;
+
+	if (under_valgrind())
+		return false;
+	fd = open(ENABLE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fd = open(ENABLE_PATH, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false; /* no FUSE over io_uring in this kernel */
+	}
+	if (read(fd, &c, 1) == 1 && c == 'Y') {
+		close(fd);
+		return true;
+	}
+	if (pwrite(fd, "Y", 1, 0) == 1) {
+		medfs_log(LOG_INFO, "turned on FUSE over io_uring (%s)", ENABLE_PATH);
+		c = 'Y';
+	}
+	close(fd);
+	return c == 'Y';
+}
+
+static void set_phase(struct uring *u, enum phase phase)
+{
+	pthread_mutex_lock(&u->lock);
+	__atomic_store_n(&u->phase, phase, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static int queue_cmd(struct ring_thread *t, uint32_t op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	struct uring_cmd_req *req;
+
+	/* One command at a time in a ring of 4: there is always room. */
+	if (!sqe)
+		return -EBUSY;
+	memset(sqe, 0, 2 * sizeof(*sqe)); /* an SQE128 */
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = t->u->fd;
+	sqe->cmd_op = op;
+	if (op == CMD_REGISTER) {
+		sqe->addr = (uintptr_t)t->iov;
+		sqe->len = 2;
+	}
+	req = (struct uring_cmd_req *)sqe->cmd;
+	req->qid = (uint16_t)t->qid;
+	req->commit_id = op == CMD_COMMIT_AND_FETCH ? t->unique : 0;
+	return 0;
+}
+
+static void reply_error(struct ring_thread *t, int err)
+{
+	struct fuse_out_header out = {
+		.len = sizeof(out),
+		.error = -err,
+		.unique = t->unique,
+	};
+
+	memcpy(t->headers->in_out, &out, sizeof(out));
+	t->headers->ent.payload_sz = 0;
+	t->replied = sizeof(out);
+}
+
+static void process(struct ring_thread *t, struct fuse_buf *buf)
+{
+	answering = t;
+	fuse_session_process_buf(t->u->se, buf);
+	answering = NULL;
+}
+
+/* Gives libfuse the request that came into t's entry, as /dev/fuse
+ * would have: its fuse_in_header and fixed header, then its payload. */
+static void answer(struct ring_thread *t)
+{
+	struct uring_req_header *h = t->headers;
+	uint32_t payload_sz = h->ent.payload_sz;
+	struct fuse_in_header in;
+	struct fuse_buf buf = { .size = 0 };
+	size_t front;
+
+	memcpy(&in, h->in_out, sizeof(in));
+	t->unique = in.unique;
+	t->in_payload = payload_sz;
+	t->data_in_place = 0;
+	t->replied = -1;
+	if (in.len < sizeof(in) + (size_t)payload_sz ||
+	    in.len - sizeof(in) - payload_sz > sizeof(h->op_in) ||
+	    payload_sz > t->u->payload_size) {
+		reply_error(t, EIO);
+		return;
+	}
+	front = in.len - payload_sz;
+	buf.mem = t->payload - front;
+	buf.size = in.len;
+	memcpy(buf.mem, &in, sizeof(in));
+	memcpy((char *)buf.mem + sizeof(in), h->op_in, front - sizeof(in));
+	process(t, &buf);
+	if (t->replied < 0)
+		reply_error(t, EIO); /* every request over the ring has a reply */
+	atomic_fetch_add_explicit(&t->u->answered, 1, memory_order_relaxed);
+}
+
+bool uring_take_reply(const struct iovec *iov, int count, ssize_t *written)
+{
+	struct ring_thread *t = answering;
+	struct fuse_out_header out;
+	size_t total = 0;
+
+	if (!t || count < 1 || iov[0].iov_len != sizeof(out) || t->replied >= 0)
+		return false;
+	memcpy(&out, iov[0].iov_base, sizeof(out));
+	if (out.unique != t->unique)
+		return false; /* a notification: /dev/fuse */
+	for (int i = 1; i < count; i++)
+		total += iov[i].iov_len;
+	if (total > t->u->payload_size) {
+		/* libfuse never answers with more than was asked. */
+		reply_error(t, EIO);
+		*written = -1;
+		errno = EINVAL;
+		return true;
+	}
+	total = 0;
+	if (count == 2 && iov[1].iov_len <= t->data_in_place)
+		count = 1, total = iov[1].iov_len; /* see uring_reply_data */
+	for (int i = 1; i < count; i++) {
+		memmove(t->payload + total, iov[i].iov_base, iov[i].iov_len);
+		total += iov[i].iov_len;
+	}
+	memcpy(t->headers->in_out, &out, sizeof(out));
+	t->headers->ent.payload_sz = (uint32_t)total;
+	t->replied = (ssize_t)(sizeof(out) + total);
+	*written = t->replied;
+	return true;
+}
+
+void *uring_reply_data(size_t size)
+{
+	struct ring_thread *t = answering;
+
+	if (!t || t->in_payload > 0 || size > t->u->payload_size)
+		return NULL;
+	t->data_in_place = size;
+	return t->payload;
+}
+
+/* The kernel ends an entry with an error when the mount goes away
+ * (ENOTCONN, ECONNABORTED), when the ring is being torn down (ECANCELED)
+ * or when it refuses the entry; a refused commit (the request gone) is
+ * answered by registering the entry again. */
+static void serve(struct ring_thread *t)
+{
+	struct uring *u = t->u;
+	bool registering = true;
+
+	bool ok = queue_cmd(t, CMD_REGISTER) == 0 && io_uring_submit(&t->ring) == 1;
+
+	pthread_mutex_lock(&u->lock);
+	t->registered = ok;
+	u->reported++;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	if (!ok)
+		return;
+	for (;;) {
+		struct __kernel_timespec wait = { .tv_sec = 1 };
+		struct io_uring_cqe *cqe = NULL;
+		int err, res;
+
+		/* A wait that timed out after submitting returns the number
+		 * submitted, with no completion. */
+		err = io_uring_submit_and_wait_timeout(&t->ring, &cqe, 1, &wait, NULL);
+		if (err < 0 && err != -ETIME && err != -EINTR) {
+			medfs_log(LOG_WARNING, "io_uring of CPU %u: %s", t->qid,
+				  strerror(-err));
+			return;
+		}
+		if (!cqe) {
+			if (__atomic_load_n(&u->phase, __ATOMIC_RELAXED) == QUIT)
+				return;
+			continue;
+		}
+		res = cqe->res;
+		io_uring_cqe_seen(&t->ring, cqe);
+		if (res < 0) {
+			if (registering || res == -ENOTCONN || res == -ECONNABORTED ||
+			    res == -ECANCELED) {
+				if (res != -ENOTCONN && res != -ECONNABORTED)
+					medfs_log(LOG_DEBUG,
+						  "io_uring entry of CPU %u: %s", t->qid,
+						  strerror(-res));
+				return;
+			}
+			registering = true;
+			if (queue_cmd(t, CMD_REGISTER) < 0)
+				return;
+			continue;
+		}
+		registering = false;
+		answer(t);
+		if (queue_cmd(t, CMD_COMMIT_AND_FETCH) < 0)
+			return;
+	}
+}
+
+static int set_up(struct ring_thread *t)
+{
+	struct io_uring_params p = {
+		/* The commands need 128-byte SQEs; completions are taken only
+		 * when this thread waits for them. */
+		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
+			 IORING_SETUP_DEFER_TASKRUN,
+	};
+	int err;
+
+	err = io_uring_queue_init_params(4, &t->ring, &p);
+	if (err < 0)
+		return err;
+	t->memory = mmap(NULL, HEADERS_ROOM + FRONT_ROOM + t->u->payload_size,
+			 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->memory == MAP_FAILED) {
+		t->memory = NULL;
+		io_uring_queue_exit(&t->ring);
+		return -ENOMEM;
+	}
+	t->headers = (struct uring_req_header *)t->memory;
+	t->payload = t->memory + HEADERS_ROOM + FRONT_ROOM;
+	t->iov[0] = (struct iovec){ t->headers, sizeof(*t->headers) };
+	t->iov[1] = (struct iovec){ t->payload, t->u->payload_size };
+	return 0;
+}
+
+static void *ring_main(void *arg)
+{
+	struct ring_thread *t = arg;
+	struct uring *u = t->u;
+	int err = set_up(t);
+
+	pthread_mutex_lock(&u->lock);
+	if (err < 0)
+		u->failed++;
+	else
+		u->set_up++;
+	pthread_cond_broadcast(&u->cond);
+	while (u->phase == WAIT)
+		pthread_cond_wait(&u->cond, &u->lock);
+	pthread_mutex_unlock(&u->lock);
+	if (err < 0)
+		return NULL;
+	if (__atomic_load_n(&u->phase, __ATOMIC_RELAXED) == GO)
+		serve(t);
+	io_uring_queue_exit(&t->ring);
+	munmap(t->memory, HEADERS_ROOM + FRONT_ROOM + u->payload_size);
+	return NULL;
+}
+
+struct uring *uring_prepare(struct fuse_session *se, int fd, size_t payload_size)
+{
+	int cpus = get_nprocs_conf(); /* the kernel has a queue per possible CPU */
+	unsigned int n, started = 0;
+	struct uring *u;
+
+	if (cpus < 1 || cpus > 1024) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = (unsigned int)cpus * THREADS_PER_CPU;
+	u = calloc(1, sizeof(*u) + n * sizeof(u->t[0]));
+	if (!u)
+		return NULL;
+	u->se = se;
+	u->fd = fd;
+	u->payload_size = payload_size;
+	u->phase = WAIT;
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->cond, NULL);
+	for (unsigned int i = 0; i < n; i++) {
+		u->t[i].u = u;
+		u->t[i].qid = i % (unsigned int)cpus;
+		if (medfs_thread_start(&u->t[i].thread, NULL, ring_main, &u->t[i]) != 0)
+			break;
+		started++;
+	}
+	pthread_mutex_lock(&u->lock);
+	while (u->set_up + u->failed < started)
+		pthread_cond_wait(&u->cond, &u->lock);
+	pthread_mutex_unlock(&u->lock);
+	u->n = started;
+	if (started < n || u->failed > 0) {
+		uring_stop(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return u;
+}
+
+/* The kernel holds every request until each queue has an entry, and
+ * gives up on io_uring for the mount when an entry is refused: so when a
+ * thread could not register its entry, one is registered that the kernel
+ * must refuse (a queue that does not exist). */
+static void withdraw(struct uring *u)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_SQE128 };
+	struct iovec iov[2] = { { NULL, 0 }, { NULL, 0 } };
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct uring_cmd_req *req;
+	struct io_uring ring;
+	int err;
+
+	err = io_uring_queue_init_params(2, &ring, &p);
+	if (err < 0) {
+		medfs_log(LOG_ERR, "cannot take the mount off io_uring: %s",
+			  strerror(-err));
+		return;
+	}
+	sqe = io_uring_get_sqe(&ring);
+	if (sqe) {
+		memset(sqe, 0, 2 * sizeof(*sqe));
+		sqe->opcode = IORING_OP_URING_CMD;
+		sqe->fd = u->fd;
+		sqe->cmd_op = CMD_REGISTER;
+		sqe->addr = (uintptr_t)iov;
+		sqe->len = 2;
+		req = (struct uring_cmd_req *)sqe->cmd;
+		req->qid = UINT16_MAX;
+		if (io_uring_submit_and_wait(&ring, 1) == 1 &&
+		    io_uring_peek_cqe(&ring, &cqe) == 0)
+			io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+}
+
+bool uring_start(struct uring *u)
+{
+	unsigned int cpus = u->n / THREADS_PER_CPU;
+	bool all = true;
+
+	pthread_mutex_lock(&u->lock);
+	__atomic_store_n(&u->phase, GO, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&u->cond);
+	while (u->reported < u->n)
+		pthread_cond_wait(&u->cond, &u->lock);
+	pthread_mutex_unlock(&u->lock);
+	/* Every queue needs an entry; one is enough. */
+	for (unsigned int q = 0; q < cpus && all; q++) {
+		bool any = false;
+
+		for (unsigned int i = q; i < u->n; i += cpus)
+			any = any || u->t[i].registered;
+		all = any;
+	}
+	if (!all)
+		withdraw(u);
+	return all;
+}
+
+void uring_stop(struct uring *u)
+{
+	if (!u)
+		return;
+	set_phase(u, QUIT);
+	for (unsigned int i = 0; i < u->n; i++)
+		pthread_join(u->t[i].thread, NULL);
+	pthread_cond_destroy(&u->cond);
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
+
+unsigned long uring_answered(const struct uring *u)
+{
+	return u ? atomic_load(&u->answered) : 0;
+}
