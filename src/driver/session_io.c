@@ -2,6 +2,7 @@
  * (session_io.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,9 +31,32 @@ static struct fuse_session *session;
 static bool uring_wanted;
 static struct uring *uring;
 
+static atomic_bool ring_in_use;
+static pthread_mutex_t paced = PTHREAD_MUTEX_INITIALIZER;
+
+/* Once requests come over io_uring, /dev/fuse brings forgets (and rare
+ * interrupts): read by one thread at a time, after a pause, so that the
+ * forgets of a removal come several at once (BATCH_FORGET) instead of
+ * waking a thread each (rm -rf of 10,000 files: 0.43-0.49 s unpaced,
+ * 0.35-0.39 s paced; 0.42-0.45 s with every request on /dev/fuse). */
+#define FORGET_PAUSE_US 1000
+
+static ssize_t paced_read(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	pthread_mutex_lock(&paced);
+	usleep(FORGET_PAUSE_US);
+	n = read(fd, buf, len);
+	pthread_mutex_unlock(&paced);
+	return n;
+}
+
 static ssize_t session_read(int fd, void *buf, size_t len, void *userdata)
 {
-	ssize_t n = read(fd, buf, len);
+	ssize_t n = atomic_load_explicit(&ring_in_use, memory_order_relaxed)
+			    ? paced_read(fd, buf, len)
+			    : read(fd, buf, len);
 	const struct fuse_in_header *in = buf;
 	const char *arg = (const char *)buf + sizeof(*in);
 	uint32_t flags, flags2 = 0;
@@ -96,9 +120,10 @@ static ssize_t answer_init(int fd, struct iovec *iov, int count)
 	}
 	if (u) {
 		uring = u;
-		if (uring_start(u))
+		if (uring_start(u)) {
+			atomic_store(&ring_in_use, true);
 			medfs_log(LOG_INFO, "requests come over io_uring");
-		else
+		} else
 			medfs_log(LOG_WARNING, "requests stay on /dev/fuse: an io_uring "
 					       "entry could not be registered");
 	}
