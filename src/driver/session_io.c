@@ -41,12 +41,17 @@ static pthread_mutex_t paced = PTHREAD_MUTEX_INITIALIZER;
  * 0.35-0.39 s paced; 0.42-0.45 s with every request on /dev/fuse). */
 #define FORGET_PAUSE_US 1000
 
+static void pace(void)
+{
+	pthread_mutex_lock(&paced);
+	usleep(FORGET_PAUSE_US);
+}
+
 static ssize_t paced_read(int fd, void *buf, size_t len)
 {
 	ssize_t n;
 
-	pthread_mutex_lock(&paced);
-	usleep(FORGET_PAUSE_US);
+	pace();
 	n = read(fd, buf, len);
 	pthread_mutex_unlock(&paced);
 	return n;
@@ -123,9 +128,10 @@ static ssize_t answer_init(int fd, struct iovec *iov, int count)
 		if (uring_start(u)) {
 			atomic_store(&ring_in_use, true);
 			medfs_log(LOG_INFO, "requests come over io_uring");
-		} else
+		} else {
 			medfs_log(LOG_WARNING, "requests stay on /dev/fuse: an io_uring "
 					       "entry could not be registered");
+		}
 	}
 	return n;
 }
@@ -152,12 +158,26 @@ static ssize_t session_splice(int fdin, off_t *offin, int fdout, off_t *offout,
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
+static ssize_t session_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout,
+				      size_t len, unsigned int flags, void *userdata)
+{
+	ssize_t n;
+
+	(void)userdata;
+	if (!atomic_load_explicit(&ring_in_use, memory_order_relaxed))
+		return splice(fdin, offin, fdout, offout, len, flags);
+	pace();
+	n = splice(fdin, offin, fdout, offout, len, flags);
+	pthread_mutex_unlock(&paced);
+	return n;
+}
+
 int session_io_install(struct fuse_session *se, bool with_uring)
 {
 	static const struct fuse_custom_io io = {
 		.read = session_read,
 		.writev = session_writev,
-		.splice_receive = session_splice,
+		.splice_receive = session_splice_receive,
 		.splice_send = session_splice,
 	};
 	int fd = fuse_session_fd(se);
