@@ -2044,7 +2044,9 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 	se = fuse_get_session(f);
 	err = session_io_install(se, with_uring);
 	if (err < 0)
-		medfs_log(LOG_WARNING, "every write will cost a GETXATTR: %s",
+		medfs_log(LOG_WARNING,
+			  "requests stay on /dev/fuse, and every write will cost "
+			  "a GETXATTR: %s",
 			  strerror(-err));
 	if (fuse_set_signal_handlers(se) != 0) {
 		fprintf(stderr, "medfs: cannot install signal handlers\n");

@@ -109,6 +109,32 @@ grep -q "requests come over io_uring" "$LOG" || fail "not over io_uring: $(cat "
 "$RWCHECK" verify "$M/devfuse/big" $((8 << 20 | 4321)) "$seed" || fail "verify over io_uring"
 cmp "$M/devfuse/rand" "$REF/devfuse.rand" || fail "random file over io_uring"
 unmount "$M"
+step "threads bind only to the CPUs the driver was given (taskset)"
+if [ "$(nproc)" -ge 2 ]; then
+	taskset -c 0 "$MEDFS" "$V" "$M" --passphrase-file "$P" -f >"$LOG" 2>&1 &
+	pid=$!
+	DRIVER_PID[$M]=$pid
+	n=100
+	while ! mountpoint -q "$M"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || fail "no mount after 10 s: $(tail -5 "$LOG")"
+		sleep 0.1
+	done
+	grep -q "requests come over io_uring" "$LOG" || fail "not over io_uring: $(cat "$LOG")"
+	# Small requests from both CPUs, and big reads.
+	for cpu in 0 1; do
+		taskset -c "$cpu" stat "$M/devfuse/big" >/dev/null
+		taskset -c "$cpu" cat "$M/devfuse/big" >/dev/null
+		taskset -c "$cpu" ls -l "$M/devfuse" >/dev/null
+	done
+	for t in /proc/"$pid"/task/*; do
+		assert_eq 0 "$(awk '/^Cpus_allowed_list/ { print $2 }' "$t/status")" \
+			"CPUs of driver thread $(basename "$t")"
+	done
+	unmount "$M"
+else
+	echo "one CPU: nothing to bind"
+fi
 echo "$was" >"$ENABLE"
 
 finish
