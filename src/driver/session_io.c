@@ -41,19 +41,23 @@ static pthread_mutex_t paced = PTHREAD_MUTEX_INITIALIZER;
  * 0.35-0.39 s paced; 0.42-0.45 s with every request on /dev/fuse). */
 #define FORGET_PAUSE_US 1000
 
-static void pace(void)
+/* libfuse's loop ends its threads with pthread_cancel, which may catch
+ * one in the pause or the read: the lock must not stay taken. */
+static void unpace(void *unused)
 {
-	pthread_mutex_lock(&paced);
-	usleep(FORGET_PAUSE_US);
+	(void)unused;
+	pthread_mutex_unlock(&paced);
 }
 
 static ssize_t paced_read(int fd, void *buf, size_t len)
 {
 	ssize_t n;
 
-	pace();
+	pthread_mutex_lock(&paced);
+	pthread_cleanup_push(unpace, NULL);
+	usleep(FORGET_PAUSE_US);
 	n = read(fd, buf, len);
-	pthread_mutex_unlock(&paced);
+	pthread_cleanup_pop(1);
 	return n;
 }
 
@@ -166,9 +170,11 @@ static ssize_t session_splice_receive(int fdin, off_t *offin, int fdout, off_t *
 	(void)userdata;
 	if (!atomic_load_explicit(&ring_in_use, memory_order_relaxed))
 		return splice(fdin, offin, fdout, offout, len, flags);
-	pace();
+	pthread_mutex_lock(&paced);
+	pthread_cleanup_push(unpace, NULL);
+	usleep(FORGET_PAUSE_US);
 	n = splice(fdin, offin, fdout, offout, len, flags);
-	pthread_mutex_unlock(&paced);
+	pthread_cleanup_pop(1);
 	return n;
 }
 
