@@ -16,27 +16,13 @@ LOG=$WORK/debug.log
 make_passfile "$P" "killpriv test passphrase"
 make_vault "$V" "$P"
 
-# mount_debug: the driver in the foreground with every request logged.
-mount_debug()
-{
-	local n=100
-	mkdir -p "$M"
-	"$MEDFS" "$V" "$M" --passphrase-file "$P" -d >"$LOG" 2>&1 &
-	DRIVER_PID[$M]=$!
-	while ! mountpoint -q "$M"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || fail "no mount after 10 s: $(tail -5 "$LOG")"
-		sleep 0.1
-	done
-}
-
 getxattrs()
 {
 	grep -c "opcode: GETXATTR" "$LOG" || true
 }
 
 step "200 writes to one file ask for no extended attribute each"
-mount_debug
+mount_foreground "$LOG" "$V" "$M" "$P" -d # every request logged
 echo x >"$M/f"
 before=$(getxattrs)
 exec 3<>"$M/f"

@@ -263,6 +263,25 @@ driver_pid()
 	done
 }
 
+# mount_foreground LOG VAULT MNT PASSFILE [extra medfs args]: the driver
+# in the foreground (-f), its output in LOG; returns once mounted.
+mount_foreground()
+{
+	local log=$1 vault=$2 mnt=$3 pf=$4 n=100
+	shift 4
+	mkdir -p "$mnt"
+	"$MEDFS" "$vault" "$mnt" --passphrase-file "$pf" -f "$@" >"$log" 2>&1 &
+	DRIVER_PID[$mnt]=$!
+	while ! mountpoint -q "$mnt"; do
+		n=$((n - 1))
+		if [ "$n" -le 0 ]; then
+			fail "no mount after 10 s: $(tail -5 "$log")"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # mount_vault VAULT MNT PASSFILE [extra medfs args]: background mode; the
 # driver must return only once the filesystem is mounted.
 mount_vault()

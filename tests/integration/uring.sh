@@ -28,15 +28,7 @@ seed=$((RANDOM + 1))
 # mount_fg [medfs options]: the driver in the foreground, its log in $LOG.
 mount_fg()
 {
-	local n=100
-	mkdir -p "$M"
-	"$MEDFS" "$V" "$M" --passphrase-file "$P" -f "$@" >"$LOG" 2>&1 &
-	DRIVER_PID[$M]=$!
-	while ! mountpoint -q "$M"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || fail "no mount after 10 s: $(tail -5 "$LOG")"
-		sleep 0.1
-	done
+	mount_foreground "$LOG" "$V" "$M" "$P" "$@"
 }
 
 # workload TAG: data and metadata through the mount, checked.
@@ -111,15 +103,12 @@ cmp "$M/devfuse/rand" "$REF/devfuse.rand" || fail "random file over io_uring"
 unmount "$M"
 step "threads bind only to the CPUs the driver was given (taskset)"
 if [ "$(nproc)" -ge 2 ]; then
-	taskset -c 0 "$MEDFS" "$V" "$M" --passphrase-file "$P" -f >"$LOG" 2>&1 &
-	pid=$!
-	DRIVER_PID[$M]=$pid
-	n=100
-	while ! mountpoint -q "$M"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || fail "no mount after 10 s: $(tail -5 "$LOG")"
-		sleep 0.1
-	done
+	# The driver inherits this shell's CPUs.
+	all_cpus=$(taskset -p $$ | awk '{ print $NF }')
+	taskset -p -c 0 $$ >/dev/null
+	mount_fg
+	taskset -p "$all_cpus" $$ >/dev/null
+	pid=${DRIVER_PID[$M]}
 	grep -q "requests come over io_uring" "$LOG" || fail "not over io_uring: $(cat "$LOG")"
 	# Small requests from both CPUs, and big reads.
 	for cpu in 0 1; do
