@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1999,6 +2000,12 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		fprintf(stderr, "medfs: out of memory\n");
 		goto out;
 	}
+	/* Two malloc arenas, not one per thread that allocates (up to 8 a
+	 * CPU): what a request frees is taken again by the next, whichever
+	 * thread answers it. Eight rounds of ingest, series read, small
+	 * files and 1,000 files held open: RSS levels off at 23 MiB instead
+	 * of 34, with no change in speed beyond the noise. */
+	mallopt(M_ARENA_MAX, 2);
 	err = medfs_disable_core_dumps();
 	if (err < 0) {
 		fprintf(stderr, "medfs: cannot disable core dumps: %s\n", strerror(-err));
