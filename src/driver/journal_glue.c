@@ -103,7 +103,7 @@ struct jnl_file {
 	int has_ids;
 	struct medfs_dicom_ids ids;
 	struct ranges rd, wr;
-	int dirty; /* written since the last DICOM scan */
+	int dirty; /* its first DICOM_SCAN bytes written since the last scan */
 };
 
 /* Who a record is about. */
@@ -665,7 +665,7 @@ static int file_io(struct jnl_file *jf, struct ranges *g, uint32_t op, uint64_t 
 		r.bytes = n;
 		ret = append(jf->j, &r, 0);
 	} else {
-		if (op == MEDFS_OP_WRITE)
+		if (op == MEDFS_OP_WRITE && off < DICOM_SCAN)
 			jf->dirty = 1;
 		if (g->n == 0)
 			g->since_us = now_us();
@@ -682,9 +682,18 @@ int jnl_file_read(struct jnl_file *jf, uint64_t off, uint64_t n)
 	return jf ? file_io(jf, &jf->rd, MEDFS_OP_READ, off, n) : 0;
 }
 
+/* A write into the header is scanned at once: its release comes later,
+ * after the caller's next open (even one that truncates the file and
+ * writes something else), and must record what this handle wrote. */
 int jnl_file_write(struct jnl_file *jf, uint64_t off, uint64_t n)
 {
-	return jf ? file_io(jf, &jf->wr, MEDFS_OP_WRITE, off, n) : 0;
+	int ret;
+
+	if (!jf)
+		return 0;
+	ret = file_io(jf, &jf->wr, MEDFS_OP_WRITE, off, n);
+	dicom_scan(jf);
+	return ret;
 }
 
 int jnl_file_event(struct jnl_file *jf, const struct jnl_event *e)
