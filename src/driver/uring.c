@@ -138,25 +138,37 @@ static void set_phase(struct uring *u, enum phase phase)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* A command of the FUSE ring in an SQE128: iov for a register, commit_id
+ * (the request's unique) for a commit. */
+static void fill_cmd(struct io_uring_sqe *sqe, int fd, uint32_t op, struct iovec *iov,
+		     uint16_t qid, uint64_t commit_id)
+{
+	struct uring_cmd_req *req;
+
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = op;
+	if (iov) {
+		sqe->addr = (uintptr_t)iov;
+		sqe->len = 2;
+	}
+	req = (struct uring_cmd_req *)sqe->cmd;
+	req->qid = qid;
+	req->commit_id = commit_id;
+}
+
 static int queue_cmd(struct ring_thread *t, uint32_t op)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
-	struct uring_cmd_req *req;
 
 	/* One command at a time in a ring of 4: there is always room. */
 	if (!sqe)
 		return -EBUSY;
-	memset(sqe, 0, 2 * sizeof(*sqe)); /* an SQE128 */
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = t->u->fd;
-	sqe->cmd_op = op;
-	if (op == CMD_REGISTER) {
-		sqe->addr = (uintptr_t)t->iov;
-		sqe->len = 2;
-	}
-	req = (struct uring_cmd_req *)sqe->cmd;
-	req->qid = (uint16_t)t->qid;
-	req->commit_id = op == CMD_COMMIT_AND_FETCH ? t->unique : 0;
+	if (op == CMD_REGISTER)
+		fill_cmd(sqe, t->u->fd, op, t->iov, (uint16_t)t->qid, 0);
+	else
+		fill_cmd(sqe, t->u->fd, op, NULL, (uint16_t)t->qid, t->unique);
 	return 0;
 }
 
@@ -477,7 +489,6 @@ static void withdraw(struct uring *u)
 	struct iovec iov[2] = { { NULL, 0 }, { NULL, 0 } };
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
-	struct uring_cmd_req *req;
 	struct io_uring ring;
 	int err;
 
@@ -489,14 +500,7 @@ static void withdraw(struct uring *u)
 	}
 	sqe = io_uring_get_sqe(&ring);
 	if (sqe) {
-		memset(sqe, 0, 2 * sizeof(*sqe));
-		sqe->opcode = IORING_OP_URING_CMD;
-		sqe->fd = u->fd;
-		sqe->cmd_op = CMD_REGISTER;
-		sqe->addr = (uintptr_t)iov;
-		sqe->len = 2;
-		req = (struct uring_cmd_req *)sqe->cmd;
-		req->qid = UINT16_MAX;
+		fill_cmd(sqe, u->fd, CMD_REGISTER, iov, UINT16_MAX, 0);
 		if (io_uring_submit_and_wait(&ring, 1) == 1 &&
 		    io_uring_peek_cqe(&ring, &cqe) == 0)
 			io_uring_cqe_seen(&ring, cqe);
@@ -508,9 +512,8 @@ bool uring_start(struct uring *u)
 {
 	bool all = true;
 
+	set_phase(u, GO);
 	pthread_mutex_lock(&u->lock);
-	__atomic_store_n(&u->phase, GO, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&u->cond);
 	while (u->reported < u->n)
 		pthread_cond_wait(&u->cond, &u->lock);
 	pthread_mutex_unlock(&u->lock);
