@@ -65,8 +65,8 @@ bool uring_take_reply(const struct iovec *iov, int count, ssize_t *written);
  * there, not from its iovec. NULL when not so: use your own buffer. */
 void *uring_reply_data(size_t size);
 
-/* Requests answered over io_uring so far (for the tests, through the
- * debug log at exit). */
+/* Requests answered over io_uring so far: logged at the unmount, where
+ * the test uring reads it. */
 unsigned long uring_answered(const struct uring *u);
 
 #endif
