@@ -11,7 +11,9 @@
  * plaintext size and the binding (parent id and name) that the header is
  * sealed with. Readers share its lock; writers and truncation hold it
  * alone. Inode numbers are a safe key: an object keeps its vault file
- * open, so its inode cannot be reused while it lives. */
+ * open, so its inode cannot be reused while it lives. An object found by
+ * inode is served only under the name its header is bound to: a vault
+ * file linked or renamed over another outside the mount is not that file. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1228,6 +1230,18 @@ static struct medfs_file *file_new(struct medfs_vault *v, const struct loc *l)
 	return f;
 }
 
+/* Whether the open object f is the one that may be served at l: its header
+ * is bound to l's directory and name. Open objects are found by inode, and
+ * every rename through the vault rebinds the open object it moves (under
+ * the namespace lock, which callers hold), so a mismatch means the vault
+ * file was linked or renamed behind the vault's back. */
+static bool file_bound_to(const struct medfs_file *f, const struct loc *l)
+{
+	return f->name_len == l->name_len &&
+	       memcmp(f->parent_id, l->dir_id, sizeof(f->parent_id)) == 0 &&
+	       memcmp(f->name, l->name, l->name_len) == 0;
+}
+
 static bool wants_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -1254,6 +1268,17 @@ static int file_get(struct medfs_vault *v, int fd, bool writable, const struct l
 	}
 	pthread_mutex_lock(&v->files_lock);
 	f = files_find(v, st.st_dev, st.st_ino);
+	if (f && !file_bound_to(f, l)) {
+		/* Its vault file was linked or renamed over l's outside the
+		 * mount: what it holds is not l's. */
+		close(fd);
+		f = NULL;
+		r = -EBADMSG;
+		report(v, l->vpath, NULL, 0,
+		       "vault file of an open file is bound elsewhere (hard-linked or "
+		       "renamed in the vault)");
+		goto out;
+	}
 	if (f) {
 		f->refs++;
 		if (writable && !f->writable) {

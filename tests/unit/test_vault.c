@@ -2084,6 +2084,56 @@ START_TEST(test_tamper_swap_files)
 }
 END_TEST
 
+/* A vault file linked or renamed over another's while it is open: the open
+ * object, found by inode, is not served under the other name. */
+START_TEST(test_tamper_open_file_linked)
+{
+	uint8_t *a = make_victim("/a", 1);
+	char ha[PATH_MAX], hb[PATH_MAX], buf[16];
+	struct medfs_file *fa, *f = NULL;
+
+	make_victim("/b", 2);
+	ck_assert_int_eq(vault_path_of("/a", ha, sizeof(ha)), 0);
+	ck_assert_int_eq(vault_path_of("/b", hb, sizeof(hb)), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/a", O_RDONLY, &fa), 0);
+
+	/* Hard link: both names are A's inode. */
+	ck_assert_int_eq(unlink(hb), 0);
+	ck_assert_int_eq(link(ha, hb), 0);
+	hook_reset();
+	ck_assert_int_eq(medfs_file_open(V, "/b", O_RDONLY, &f), -EBADMSG);
+	ck_assert_ptr_null(f);
+	ck_assert_int_eq(medfs_file_open(V, "/b", O_RDWR, &f), -EBADMSG);
+	ck_assert_int_eq(medfs_vault_truncate(V, "/b", 0), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 3);
+	ck_assert_str_eq(hk.vpath, hook_name(hb));
+	ck_assert_ptr_nonnull(strstr(hk.what, "bound elsewhere"));
+	/* A itself still opens and reads, shared with the open object. */
+	ck_assert_int_eq(check_file("/a", a, TLEN), 0);
+	ck_assert_int_eq(medfs_file_read(fa, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	ck_assert_mem_eq(buf, a, sizeof(buf));
+
+	/* Rename: A's vault file replaces B's. */
+	ck_assert_int_eq(unlink(hb), 0);
+	ck_assert_int_eq(rename(ha, hb), 0);
+	hook_reset();
+	ck_assert_int_eq(medfs_file_open(V, "/b", O_RDONLY, &f), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert_ptr_nonnull(strstr(hk.what, "bound elsewhere"));
+	ck_assert_int_eq(medfs_file_open(V, "/a", O_RDONLY, &f), -ENOENT);
+
+	/* Closed, the header's binding refuses it as before. */
+	medfs_file_release(fa);
+	hook_reset();
+	ck_assert_int_eq(medfs_file_open(V, "/b", O_RDONLY, &f), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert_ptr_nonnull(strstr(hk.what, "does not authenticate"));
+	/* Put back under its own name, it is whole. */
+	ck_assert_int_eq(rename(hb, ha), 0);
+	ck_assert_int_eq(check_file("/a", a, TLEN), 0);
+}
+END_TEST
+
 /* Writes saved back over host_path and gives it length len. */
 static int restore_file(const char *host_path, const uint8_t *saved, off_t len)
 {
@@ -2843,6 +2893,7 @@ static Suite *vault_suite(const char *name)
 	tcase_add_test(tc, test_tamper_block_after_dir_rename);
 	tcase_add_test(tc, test_tamper_header);
 	tcase_add_test(tc, test_tamper_swap_files);
+	tcase_add_test(tc, test_tamper_open_file_linked);
 	tcase_add_test(tc, test_tamper_length);
 	tcase_add_test(tc, test_tamper_dirs);
 	tcase_add_test(tc, test_tamper_names_links);
