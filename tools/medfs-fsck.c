@@ -1,5 +1,5 @@
 /* medfs-fsck: checks every directory header, name, file header, block,
- * symlink target and extended attribute of a vault.
+ * symlink target, extended attribute and file metadata of a vault.
  *
  * Two walks over the same tree. The first goes through the library with
  * plaintext paths, reads everything back and collects what the integrity
@@ -339,6 +339,26 @@ out:
 	free(list);
 }
 
+/* The file's sealed metadata (a DICOM file's identifiers), if it has any:
+ * it names the patient in the journal, so metadata that does not
+ * authenticate (tampered, or left under an old key) is a problem. */
+static void check_meta(struct fsck *k, struct medfs_file *f, const char *path)
+{
+	char *meta = medfs_secret_alloc(MEDFS_META_MAX);
+	ssize_t r;
+
+	if (!meta) {
+		k->oom = true;
+		return;
+	}
+	r = medfs_file_get_meta(f, meta, MEDFS_META_MAX);
+	if (r < 0 && r != -ENODATA)
+		failed(k, path, -1, "file metadata", (int)r);
+	else
+		flush_events(k, path, -1);
+	medfs_secret_free(meta);
+}
+
 static void check_file(struct fsck *k, const char *path)
 {
 	struct medfs_file *f = NULL;
@@ -376,6 +396,7 @@ static void check_file(struct fsck *k, const char *path)
 		off += (uint64_t)r;
 	}
 	sodium_memzero(k->buf, READ_CHUNK);
+	check_meta(k, f, path);
 	medfs_file_release(f);
 	flush_events(k, path, -1);
 	check_xattrs(k, path);

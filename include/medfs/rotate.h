@@ -4,10 +4,11 @@
  * protects over to it, without re-encrypting file contents: every file
  * header is resealed (same file id, file key, size and binding), every
  * directory header re-MACed, every entry name re-encrypted (and renamed in
- * the vault directory), every symlink target and extended attribute
- * resealed, and so is the access journal's STATE (medfs_rotate_journal).
- * With MEDFS_ROTATION_REENCRYPT each file also gets a new file key and its
- * blocks are re-encrypted into a temporary that replaces it.
+ * the vault directory), every symlink target, extended attribute and
+ * file metadata (MEDFS_META_XATTR) resealed, and so is the access
+ * journal's STATE (medfs_rotate_journal). With MEDFS_ROTATION_REENCRYPT
+ * each file also gets a new file key and its blocks are re-encrypted into
+ * a temporary that replaces it.
  *
  * The config carries the state: medfs_rotate_start rewraps every key slot
  * for the new key and keeps the old key sealed under the new one in the
@@ -84,6 +85,15 @@ int medfs_rotate_xattr(const struct medfs_rotate_keys *k,
 		       const uint8_t file_id[MEDFS_FILE_ID_LEN], const char *name,
 		       const uint8_t *value, size_t value_len, char *new_name,
 		       size_t new_namesz, uint8_t *new_value);
+
+/* The sealed metadata of the file with id file_id (MEDFS_META_XATTR, see
+ * vault.h), value_len bytes. When 1 is returned, new_value (value_len
+ * bytes) holds it resealed under the new key with a fresh nonce. Returns
+ * -EBADMSG for a value too short or too long to be one (MEDFS_META_MAX),
+ * or -ENOMEM. */
+int medfs_rotate_meta(const struct medfs_rotate_keys *k,
+		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
+		      size_t value_len, uint8_t *new_value);
 
 /* The access journal's STATE (doc/JOURNAL.md, section 8) is sealed under
  * the JOURNAL subkey of the vault key: it must follow the vault key, or

@@ -117,11 +117,16 @@ int medfs_file_fsync(struct medfs_file *f, int datasync);
 int medfs_file_getattr(struct medfs_file *f, struct stat *st);
 uint64_t medfs_file_size(struct medfs_file *f);
 
-/* Per-file metadata: one small sealed blob (at most 4096 bytes) bound to
- * the file, invisible to listxattr; the driver keeps a DICOM file's
- * identifiers there for the journal. get returns the length, -ENODATA when
- * there is none, -ERANGE when size is too small, -EBADMSG when it does not
- * authenticate. */
+/* Per-file metadata: one small sealed blob (at most MEDFS_META_MAX bytes)
+ * bound to the file, invisible to listxattr; the driver keeps a DICOM
+ * file's identifiers there for the journal. get returns the length,
+ * -ENODATA when there is none, -ERANGE when size is too small, -EBADMSG
+ * when it does not authenticate. It is stored in the vault xattr
+ * MEDFS_META_XATTR as nonce (24) || XChaCha20-Poly1305(XATTR subkey,
+ * nonce, data, AD = MEDFS_META_AD_TAG || file id) (doc/FORMAT.md, 8.1). */
+#define MEDFS_META_XATTR "user.medfs-meta"
+#define MEDFS_META_AD_TAG "MDFM"
+#define MEDFS_META_MAX 4096
 int medfs_file_set_meta(struct medfs_file *f, const void *data, size_t len);
 ssize_t medfs_file_get_meta(struct medfs_file *f, void *buf, size_t size);
 ssize_t medfs_vault_get_meta(struct medfs_vault *v, const char *path, void *buf,

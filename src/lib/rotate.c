@@ -37,6 +37,7 @@
 #include "medfs/header.h"
 #include "medfs/name.h"
 #include "medfs/rotate.h"
+#include "medfs/vault.h"
 
 #define XATTR_PREFIX "user."
 #define XATTR_VALUE_MAX 65536
@@ -305,6 +306,41 @@ out:
 	}
 	sodium_memzero(plain_name, sizeof(plain_name));
 	sodium_memzero(full, sizeof(full));
+	return r;
+}
+
+int medfs_rotate_meta(const struct medfs_rotate_keys *k,
+		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
+		      size_t value_len, uint8_t *new_value)
+{
+	uint8_t ad[4 + MEDFS_FILE_ID_LEN];
+	unsigned long long plen;
+	uint8_t *plain;
+	int r = -EBADMSG;
+
+	if (value_len < AEAD_NPUB + AEAD_TAG ||
+	    value_len > AEAD_NPUB + AEAD_TAG + MEDFS_META_MAX)
+		return -EBADMSG;
+	plain = malloc(value_len);
+	if (plain == NULL)
+		return -ENOMEM;
+	memcpy(ad, MEDFS_META_AD_TAG, 4);
+	memcpy(ad + 4, file_id, MEDFS_FILE_ID_LEN);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    plain, &plen, NULL, value + AEAD_NPUB, value_len - AEAD_NPUB, ad,
+		    sizeof(ad), value, k->new.xattr) == 0) {
+		r = 0;
+	} else if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+			   plain, &plen, NULL, value + AEAD_NPUB, value_len - AEAD_NPUB,
+			   ad, sizeof(ad), value, k->old.xattr) == 0) {
+		randombytes_buf(new_value, AEAD_NPUB);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(new_value + AEAD_NPUB, NULL,
+							   plain, plen, ad, sizeof(ad),
+							   NULL, new_value, k->new.xattr);
+		r = 1;
+	}
+	sodium_memzero(plain, value_len);
+	free(plain);
 	return r;
 }
 
@@ -649,9 +685,10 @@ static ssize_t list_xattrs(struct walk *w, int fd)
 	}
 }
 
-/* Moves the vault xattrs of the open file from to the new key: in place
- * (to == from), or onto the file to, copying the other user xattrs as they
- * are. Returns 1 when something changed, 0, or -errno. */
+/* Moves the sealed xattrs of the open file from (vault xattrs and the
+ * file's metadata) to the new key: in place (to == from), or onto the file
+ * to, copying the other user xattrs as they are. Returns 1 when something
+ * changed, 0, or -errno. */
 static int convert_xattrs(struct walk *w, int from, int to,
 			  const uint8_t id[MEDFS_FILE_ID_LEN], const char *vpath,
 			  struct times_guard *g)
@@ -666,7 +703,8 @@ static int convert_xattrs(struct walk *w, int from, int to,
 	if (n <= 0)
 		return (int)n;
 	for (char *p = w->xlist; p < w->xlist + n; p += strlen(p) + 1) {
-		bool ours = strncmp(p, MEDFS_XATTR_VAULT_PREFIX, plen) == 0;
+		bool meta = strcmp(p, MEDFS_META_XATTR) == 0;
+		bool ours = meta || strncmp(p, MEDFS_XATTR_VAULT_PREFIX, plen) == 0;
 
 		if (!ours &&
 		    (to == from || strncmp(p, XATTR_PREFIX, strlen(XATTR_PREFIX)) ||
@@ -678,13 +716,23 @@ static int convert_xattrs(struct walk *w, int from, int to,
 				continue;
 			return -errno;
 		}
-		r = ours ? medfs_rotate_xattr(w->k, id, p, w->xvalue, (size_t)vlen,
-					      new_name, sizeof(new_name), w->xnew)
-			 : 0;
+		if (meta) {
+			r = medfs_rotate_meta(w->k, id, w->xvalue, (size_t)vlen, w->xnew);
+			snprintf(new_name, sizeof(new_name), "%s", p);
+		} else {
+			r = ours ? medfs_rotate_xattr(w->k, id, p, w->xvalue,
+						      (size_t)vlen, new_name,
+						      sizeof(new_name), w->xnew)
+				 : 0;
+		}
 		if (r == -EBADMSG)
 			problem(w, vpath,
-				"extended attribute authenticates under neither key "
-				"(left as it is)");
+				meta ? "file metadata authenticates under neither key "
+				       "(left "
+				       "as it is)"
+				     : "extended attribute authenticates under neither "
+				       "key "
+				       "(left as it is)");
 		else if (r < 0)
 			return r;
 		if (r == 1) {

@@ -2685,8 +2685,8 @@ int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char 
 
 /* A sealed blob in a vault xattr outside the names listxattr decrypts,
  * bound to the file id. */
-#define META_VAULT_NAME "user.medfs-meta"
-#define META_MAX 4096
+#define META_VAULT_NAME MEDFS_META_XATTR
+#define META_MAX MEDFS_META_MAX
 
 static int meta_seal_set(struct medfs_vault *v, int fd,
 			 const uint8_t id[MEDFS_FILE_ID_LEN], const void *data,
@@ -2697,7 +2697,7 @@ static int meta_seal_set(struct medfs_vault *v, int fd,
 
 	if (len > META_MAX)
 		return -E2BIG;
-	memcpy(ad, "MDFM", 4);
+	memcpy(ad, MEDFS_META_AD_TAG, 4);
 	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
 	randombytes_buf(sealed, np);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + np, NULL, data, len, ad,
@@ -2721,7 +2721,7 @@ static ssize_t meta_get(struct medfs_vault *v, int fd,
 
 	if (n < 0)
 		return errno == ERANGE ? -EBADMSG : -errno;
-	memcpy(ad, "MDFM", 4);
+	memcpy(ad, MEDFS_META_AD_TAG, 4);
 	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
 	if ((size_t)n < over || crypto_aead_xchacha20poly1305_ietf_decrypt(
 					plain, &plen, NULL, sealed + np, n - np, ad,

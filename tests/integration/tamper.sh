@@ -100,6 +100,11 @@ put t16-flip-file-id/data 9100
 put t16-flip-file-id/intact-16 116
 put t17-cut-byte/data 10000
 put t17-cut-byte/intact-17 117
+# A DICOM file: the mount keeps its identifiers in its sealed metadata.
+mkdir -p "$SRC/t18-meta" "$M/t18-meta"
+cp "$MEDFS_SOURCE_ROOT/tests/data/dicom/ct-explicit-deflen.dcm" "$SRC/t18-meta/ct"
+cp "$SRC/t18-meta/ct" "$M/t18-meta/ct"
+put t18-meta/intact-18 118
 
 step "renames through the mount update the bindings"
 put t15-renamed/a 2001
@@ -157,6 +162,7 @@ t13d=$(dirname "$(vf 3003)")
 t14dir=$(dirname "$(vf 115)")
 t16=$(vf 9100)
 t17=$(vf 10000)
+t18=$(vf "$(fsize "$SRC/t18-meta/ct")")
 mapfile -t t14links < <(find "$t14dir" -maxdepth 1 -type l)
 assert_eq 2 "${#t14links[@]}" "symlinks in the vault dir of t14-swap-links"
 [ -f "$t13d/.medfs-dir" ] || fail "no .medfs-dir in $t13d"
@@ -205,6 +211,15 @@ ln -sfn -- "$l1" "${t14links[1]}"
 assert_ok flip "$t16" 10
 # t17: one byte cut off the end.
 truncate -s $(($(fsize "$t17") - 1)) "$t17"
+# t18: one bit of the sealed metadata (past its 24-byte nonce).
+meta=$(getfattr --absolute-names -n user.medfs-meta -e hex "$t18" 2>/dev/null |
+	sed -n 's/^user.medfs-meta=0x//p')
+if [ "${#meta}" -le 64 ]; then
+	fail "the DICOM file's vault file has no metadata"
+else
+	setfattr -n user.medfs-meta \
+		-v "0x${meta:0:60}$(printf '%x' $((0x${meta:60:1} ^ 1)))${meta:61}" "$t18"
+fi
 
 step "through the mount"
 mount_vault "$V" "$M" "$P"
@@ -254,6 +269,9 @@ eio t16-flip-file-id/data "flipped file id"
 intact t16-flip-file-id/intact-16
 eio t17-cut-byte/data "one byte cut off"
 intact t17-cut-byte/intact-17
+# Its content is whole; the journal records the metadata's failure.
+intact t18-meta/ct
+intact t18-meta/intact-18
 for f in b sub/c2 ee/y p q s; do
 	intact "t15-renamed/$f"
 done
@@ -295,6 +313,7 @@ names "t14-swap-links/l1" "swapped symlink targets (l1)"
 names "t14-swap-links/l2" "swapped symlink targets (l2)"
 names "t16-flip-file-id/data" "a flipped file id"
 names "t17-cut-byte/data" "a file one byte short"
+names "t18-meta/ct: .*metadata" "tampered file metadata"
 if grep -qE "intact|t15-renamed|control-file" "$WORK/fsck.out"; then
 	fail "medfs-fsck reports intact files: $(grep -E "intact|t15-renamed|control-file" "$WORK/fsck.out")"
 fi

@@ -317,6 +317,87 @@ START_TEST(test_xattr)
 }
 END_TEST
 
+/* File metadata as the vault stores it, under key. */
+static void seal_meta(const uint8_t *key, const uint8_t id[16], const void *data,
+		      size_t len, uint8_t *sealed)
+{
+	uint8_t xk[32], ad[4 + 16];
+
+	subkey(xk, MEDFS_SUBKEY_XATTR, key);
+	memcpy(ad, "MDFM", 4);
+	memcpy(ad + 4, id, 16);
+	randombytes_buf(sealed, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + 24, NULL, data, len, ad,
+						   sizeof(ad), NULL, sealed, xk);
+}
+
+/* Opens sealed metadata under key into plain; its length or -1. */
+static long open_meta(const uint8_t *key, const uint8_t id[16], const uint8_t *sealed,
+		      size_t len, uint8_t *plain)
+{
+	uint8_t xk[32], ad[4 + 16];
+	unsigned long long plen;
+
+	subkey(xk, MEDFS_SUBKEY_XATTR, key);
+	memcpy(ad, "MDFM", 4);
+	memcpy(ad + 4, id, 16);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL, sealed + 24,
+						       len - 24, ad, sizeof(ad), sealed,
+						       xk) != 0)
+		return -1;
+	return (long)plen;
+}
+
+START_TEST(test_meta)
+{
+	static const char ids[] = "patient_id=PAT001\nstudy_uid=1.2.3\n";
+	const size_t len = sizeof(ids) - 1, slen = len + 40;
+	uint8_t id[16], sealed[128], out[128], again[128], plain[128];
+	uint8_t big[MEDFS_META_MAX + 41];
+
+	randombytes_buf(id, sizeof(id));
+	seal_meta(old_key, id, ids, len, sealed);
+	ck_assert_int_eq(medfs_rotate_meta(K, id, sealed, slen, out), 1);
+	/* What the vault would read under the new key, and only under it. */
+	ck_assert_int_eq(open_meta(new_key, id, out, slen, plain), (long)len);
+	ck_assert_mem_eq(plain, ids, len);
+	ck_assert_int_eq(open_meta(old_key, id, out, slen, plain), -1);
+	ck_assert(memcmp(out, sealed, 24) != 0); /* a fresh nonce */
+	ck_assert_int_eq(medfs_rotate_meta(K, id, out, slen, again), 0);
+	/* Bound to the file id, and authenticated: every byte. */
+	id[0] ^= 1;
+	ck_assert_int_eq(medfs_rotate_meta(K, id, sealed, slen, out), -EBADMSG);
+	id[0] ^= 1;
+	for (size_t i = 0; i < slen; i++) {
+		sealed[i] ^= 0x20;
+		ck_assert_int_eq(medfs_rotate_meta(K, id, sealed, slen, out), -EBADMSG);
+		sealed[i] ^= 0x20;
+	}
+	ck_assert_int_eq(medfs_rotate_meta(K, id, sealed, 39, out), -EBADMSG);
+	ck_assert_int_eq(medfs_rotate_meta(K, id, sealed, 0, out), -EBADMSG);
+	/* A byte short, or longer than any metadata. */
+	ck_assert_int_eq(medfs_rotate_meta(K, id, sealed, slen - 1, out), -EBADMSG);
+	memset(big, 0, sizeof(big));
+	ck_assert_int_eq(medfs_rotate_meta(K, id, big, sizeof(big), out), -EBADMSG);
+	/* The largest the vault writes converts. */
+	{
+		uint8_t *data = calloc(1, MEDFS_META_MAX),
+			*s2 = malloc(MEDFS_META_MAX + 40),
+			*o2 = malloc(MEDFS_META_MAX + 40);
+
+		ck_assert_ptr_nonnull(data);
+		ck_assert_ptr_nonnull(s2);
+		ck_assert_ptr_nonnull(o2);
+		seal_meta(old_key, id, data, MEDFS_META_MAX, s2);
+		ck_assert_int_eq(medfs_rotate_meta(K, id, s2, MEDFS_META_MAX + 40, o2),
+				 1);
+		free(data);
+		free(s2);
+		free(o2);
+	}
+}
+END_TEST
+
 /* ---- whole trees ---- */
 
 struct dump {
@@ -438,6 +519,16 @@ static int dump_dir(struct medfs_vault *v, const char *path, struct dump *d)
 				else
 					out(d, "  %s=%.*s\n", names[j], (int)vn, val);
 			}
+			/* The metadata (a DICOM file's identifiers). */
+			if (r == 0) {
+				char meta[256];
+
+				n = medfs_vault_get_meta(v, p, meta, sizeof(meta));
+				if (n >= 0)
+					out(d, "  meta %.*s\n", (int)n, meta);
+				else if (n != -ENODATA)
+					r = (int)n;
+			}
 		}
 	}
 	free(e);
@@ -484,6 +575,15 @@ static void write_file(struct medfs_vault *v, const char *path, size_t len)
 	free(buf);
 }
 
+static void set_meta(struct medfs_vault *v, const char *path, const char *text)
+{
+	struct medfs_file *f;
+
+	ck_assert_int_eq(medfs_file_open(v, path, O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_set_meta(f, text, strlen(text)), 0);
+	medfs_file_release(f);
+}
+
 static char long_file[LONG_FILE_LEN + 8], long_dir[140];
 
 /* A fresh vault under old_key: files of several sizes, nested and
@@ -506,6 +606,7 @@ static void make_vault(void)
 	long_dir[130] = '\0';
 
 	write_file(v, "/a.txt", 5000);
+	set_meta(v, "/a.txt", "patient_id=PAT001\nstudy_uid=1.2.3\n");
 	ck_assert_int_eq(medfs_vault_setxattr(v, "/a.txt", "user.one", "1", 1, 0), 0);
 	ck_assert_int_eq(medfs_vault_setxattr(v, "/a.txt", "user.two", "second", 6, 0),
 			 0);
@@ -517,6 +618,8 @@ static void make_vault(void)
 	snprintf(p, sizeof(p), "/dir/%s", long_file);
 	write_file(v, p, 4096);
 	ck_assert_int_eq(medfs_vault_setxattr(v, p, "user.study", "CT", 2, 0), 0);
+	set_meta(v, p, "patient_id=PAT002\n");
+	set_meta(v, "/dir/sub/deep.bin", "patient_id=PAT003\nmodality=MR\n");
 	snprintf(p, sizeof(p), "/%s", long_dir);
 	ck_assert_int_eq(medfs_vault_mkdir(v, p, 0755, NULL), 0);
 	snprintf(p, sizeof(p), "/%s/inner", long_dir);
@@ -832,7 +935,12 @@ START_TEST(test_half_steps)
 	ck_assert_int_eq(pread(fd, file_id, 16, 8), 16);
 	n = flistxattr(fd, list, sizeof(list));
 	ck_assert_int_gt(n, 0);
-	strcpy(vname, list);
+	vname[0] = '\0';
+	for (char *x = list; x < list + n && !vname[0]; x += strlen(x) + 1)
+		if (strncmp(x, MEDFS_XATTR_VAULT_PREFIX,
+			    strlen(MEDFS_XATTR_VAULT_PREFIX)) == 0)
+			strcpy(vname, x);
+	ck_assert(vname[0] != '\0'); /* not the metadata */
 	vn = fgetxattr(fd, vname, val, sizeof(val));
 	ck_assert_int_gt(vn, 0);
 	ck_assert_int_eq(medfs_rotate_xattr(K, file_id, vname, val, (size_t)vn, new_name,
@@ -922,6 +1030,23 @@ START_TEST(test_damaged)
 	byte ^= 1;
 	ck_assert_int_eq(pwrite(fd, &byte, 1, 60), 1);
 	close(fd);
+	/* The metadata of /dir/sub/deep.bin, one byte of its ciphertext. */
+	{
+		char d[PATH_MAX], sub[PATH_MAX];
+		uint8_t id[16], meta[256];
+		ssize_t n;
+
+		entry_of(d, sizeof(d), "", root_id, "dir", old_key, NULL);
+		dir_id_of(d, id);
+		entry_of(sub, sizeof(sub), strrchr(d, '/') + 1, id, "sub", old_key, NULL);
+		dir_id_of(sub, id);
+		snprintf(d, sizeof(d), "%s", sub + strlen(vdir) + strlen("/tree/"));
+		entry_of(p, sizeof(p), d, id, "deep.bin", old_key, NULL);
+		n = getxattr(p, MEDFS_META_XATTR, meta, sizeof(meta));
+		ck_assert_int_gt(n, 40);
+		meta[30] ^= 1;
+		ck_assert_int_eq(setxattr(p, MEDFS_META_XATTR, meta, (size_t)n, 0), 0);
+	}
 	snprintf(p, sizeof(p), "%s/not-a-vault-name", root);
 	fd = open(p, O_WRONLY | O_CREAT, 0600);
 	ck_assert_int_ge(fd, 0);
@@ -930,14 +1055,27 @@ START_TEST(test_damaged)
 	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key,
 					   MEDFS_ROTATION_REENCRYPT, cipher, &ops, &st),
 			 0);
-	ck_assert_uint_eq(st.damaged, 2);
-	ck_assert_int_eq(s.problems, 2);
+	ck_assert_uint_eq(st.damaged, 3);
+	ck_assert_int_eq(s.problems, 3);
 	ck_assert_ptr_nonnull(strstr(s.last_problem, "tree/"));
 	ck_assert_int_eq(access(p, F_OK), 0);
 	ck_assert_int_eq(medfs_vault_open_cipher(&v, vdir, new_key, cipher), 0);
 	ck_assert_int_eq(medfs_file_open(v, "/empty", O_RDONLY, &f), -EBADMSG);
 	ck_assert_int_eq(medfs_file_open(v, "/a.txt", O_RDONLY, &f), 0);
 	medfs_file_release(f);
+	/* The damaged metadata stays damaged; the rest moved with its file. */
+	{
+		char meta[256];
+
+		ck_assert_int_eq(
+			medfs_vault_get_meta(v, "/dir/sub/deep.bin", meta, sizeof(meta)),
+			-EBADMSG);
+		ck_assert_int_eq(medfs_vault_get_meta(v, "/a.txt", meta, sizeof(meta)),
+				 (ssize_t)strlen("patient_id=PAT001\nstudy_uid=1.2.3\n"));
+		ck_assert_int_eq(medfs_file_open(v, "/dir/sub/deep.bin", O_RDONLY, &f),
+				 0);
+		medfs_file_release(f);
+	}
 	medfs_vault_close(v);
 	drop_vault();
 }
@@ -1076,6 +1214,7 @@ static Suite *rotate_suite(void)
 	tcase_add_test(tc, test_name);
 	tcase_add_test(tc, test_link);
 	tcase_add_test(tc, test_xattr);
+	tcase_add_test(tc, test_meta);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tree");
