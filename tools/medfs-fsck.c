@@ -1,5 +1,6 @@
 /* medfs-fsck: checks every directory header, name, file header, block,
- * symlink target, extended attribute and file metadata of a vault.
+ * symlink target, extended attribute and file metadata of a vault, its
+ * config copies and its journal's STATE.
  *
  * Two walks over the same tree. The first goes through the library with
  * plaintext paths, reads everything back and collects what the integrity
@@ -31,6 +32,7 @@
 #include "medfs/header.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
+#include "medfs/rotate.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
 
@@ -697,6 +699,41 @@ static void check_config(struct fsck *k, const uint8_t vault_key[MEDFS_KEY_LEN])
 			MEDFS_CONFIG_NAME);
 }
 
+/* The access journal's STATE (VAULT/journal/STATE, when the journal is
+ * there), sealed under the vault key like the tree: one that does not
+ * unseal (damaged, or left under an old key by a rotation) stops the next
+ * mount from continuing the journal's chain. */
+static void check_journal_state(struct fsck *k, const uint8_t vault_key[MEDFS_KEY_LEN])
+{
+	uint8_t state[MEDFS_ROTATE_JOURNAL_STATE_LEN + 1];
+	struct medfs_rotate_keys *rk = NULL;
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/%s/STATE", k->vault_dir,
+		 MEDFS_ROTATE_JOURNAL_DEFAULT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* no journal here (it may be kept elsewhere) */
+	n = read(fd, state, sizeof(state));
+	close(fd);
+	/* Under the vault key alone: both keys of a rotation are this one. */
+	r = n < 0 ? -errno : medfs_rotate_keys_new(&rk, vault_key, vault_key);
+	if (r == 0)
+		r = medfs_rotate_journal_state(rk, state, (size_t)n);
+	medfs_rotate_keys_free(rk);
+	if (r == -ENOMEM)
+		k->oom = true;
+	else if (r < 0)
+		problem(k, NULL, -1, MEDFS_ROTATE_JOURNAL_DEFAULT "/STATE", -1,
+			"journal state %s",
+			r == -EBADMSG
+				? "does not unseal under the vault key (the next "
+				  "mount must start a new chain: -o journal_restart)"
+				: strerror(-r));
+}
+
 static void log_sink_quiet(int priority, const char *msg)
 {
 	(void)priority;
@@ -861,6 +898,7 @@ int main(int argc, char **argv)
 	medfs_vault_set_integrity_hook(k.vault, integrity_hook, &k);
 
 	check_config(&k, vault_key);
+	check_journal_state(&k, vault_key);
 	medfs_secret_free(vault_key);
 	vault_key = NULL;
 

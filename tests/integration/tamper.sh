@@ -283,6 +283,10 @@ assert_eq "still writable" "$(cat "$M/after")" "new file after integrity failure
 rm "$M/after"
 unmount "$M"
 
+# t19: one byte of the journal's STATE, sealed under the vault key too
+# (after the last mount: a mount refuses a STATE that does not unseal).
+assert_ok flip "$V/journal/STATE" 100
+
 step "fsck names every problem"
 rc=0
 "$MEDFS_FSCK" "$V" --passphrase-file "$P" >"$WORK/fsck.out" 2>&1 || rc=$?
@@ -314,6 +318,7 @@ names "t14-swap-links/l2" "swapped symlink targets (l2)"
 names "t16-flip-file-id/data" "a flipped file id"
 names "t17-cut-byte/data" "a file one byte short"
 names "t18-meta/ct: .*metadata" "tampered file metadata"
+names "journal/STATE: journal state does not unseal" "a tampered journal state"
 if grep -qE "intact|t15-renamed|control-file" "$WORK/fsck.out"; then
 	fail "medfs-fsck reports intact files: $(grep -E "intact|t15-renamed|control-file" "$WORK/fsck.out")"
 fi
