@@ -685,6 +685,9 @@ static ssize_t list_xattrs(struct walk *w, int fd)
 	}
 }
 
+#define XATTR_DAMAGED "extended attribute authenticates under neither key (left as it is)"
+#define META_DAMAGED "file metadata authenticates under neither key (left as it is)"
+
 /* Moves the sealed xattrs of the open file from (vault xattrs and the
  * file's metadata) to the new key: in place (to == from), or onto the file
  * to, copying the other user xattrs as they are. Returns 1 when something
@@ -726,13 +729,7 @@ static int convert_xattrs(struct walk *w, int from, int to,
 				 : 0;
 		}
 		if (r == -EBADMSG)
-			problem(w, vpath,
-				meta ? "file metadata authenticates under neither key "
-				       "(left "
-				       "as it is)"
-				     : "extended attribute authenticates under neither "
-				       "key "
-				       "(left as it is)");
+			problem(w, vpath, meta ? META_DAMAGED : XATTR_DAMAGED);
 		else if (r < 0)
 			return r;
 		if (r == 1) {
