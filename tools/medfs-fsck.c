@@ -717,9 +717,11 @@ static void check_journal_state(struct fsck *k, const uint8_t vault_key[MEDFS_KE
 	if (fd < 0)
 		return; /* no journal here (it may be kept elsewhere) */
 	n = read(fd, state, sizeof(state));
+	r = n < 0 ? -errno : 0;
 	close(fd);
 	/* Under the vault key alone: both keys of a rotation are this one. */
-	r = n < 0 ? -errno : medfs_rotate_keys_new(&rk, vault_key, vault_key);
+	if (r == 0)
+		r = medfs_rotate_keys_new(&rk, vault_key, vault_key);
 	if (r == 0)
 		r = medfs_rotate_journal_state(rk, state, (size_t)n);
 	medfs_rotate_keys_free(rk);
