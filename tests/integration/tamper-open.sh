@@ -10,6 +10,7 @@ SOFT=1
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR
 # shellcheck source=policy-lib.sh
 . "$(dirname "$0")/policy-lib.sh"
 if ! command -v jq >/dev/null; then
@@ -53,6 +54,7 @@ hold()
 {
 	local n=0
 	rm -f "$SIG/open" "$SIG/go"
+	# shellcheck disable=SC2016 # expanded by the holder's shell
 	as "$1" bash -c 'exec 3<"$1" && : >"$2/open"; n=0
 		until [ -e "$2/go" ] || [ "$n" -ge 600 ]; do sleep 0.1; n=$((n + 1)); done' \
 		_ "$2" "$SIG" &
