@@ -146,4 +146,9 @@ enum medfs_progtab_match {
 enum medfs_progtab_match medfs_progtab_match(struct medfs_progtab *t, const struct stat *st,
 					     int fd, const char **path, unsigned *line);
 
+/* Whether path is, as a string, one of t's programs that could be bound
+ * at load, and the line of its first rule: to say why a process showing
+ * that path matched none. */
+int medfs_progtab_names(const struct medfs_progtab *t, const char *path, unsigned *line);
+
 #endif

@@ -743,3 +743,14 @@ enum medfs_progtab_match medfs_progtab_match(struct medfs_progtab *t, const stru
 	}
 	return m;
 }
+
+int medfs_progtab_names(const struct medfs_progtab *t, const char *path, unsigned *line)
+{
+	for (size_t i = 0; t != NULL && path != NULL && i < t->n; i++) {
+		if (t->v[i].usable && strcmp(t->v[i].path, path) == 0) {
+			*line = t->v[i].line;
+			return 1;
+		}
+	}
+	return 0;
+}
