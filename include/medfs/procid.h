@@ -27,7 +27,7 @@
 
 #include "medfs/policy.h"
 
-#define MEDFS_PROCID_DIGEST_BYTES 32 /* crypto_generichash, BLAKE2b-256 */
+#define MEDFS_PROCID_DIGEST_BYTES 32	  /* crypto_generichash, BLAKE2b-256 */
 #define MEDFS_PROCID_MAPS_MAX (16U << 20) /* larger maps texts are refused */
 
 /* One line of /proc/PID/maps. */
@@ -143,8 +143,9 @@ enum medfs_progtab_match {
  * CHANGED, as is any change when fd is -1 or cannot be read. Sets *path
  * (the policy's, valid while t lives) for SAME and *line (of the first
  * rule naming the program) for SAME and CHANGED. Thread-safe. */
-enum medfs_progtab_match medfs_progtab_match(struct medfs_progtab *t, const struct stat *st,
-					     int fd, const char **path, unsigned *line);
+enum medfs_progtab_match medfs_progtab_match(struct medfs_progtab *t,
+					     const struct stat *st, int fd,
+					     const char **path, unsigned *line);
 
 /* Whether path is, as a string, one of t's programs that could be bound
  * at load, and the line of its first rule: to say why a process showing

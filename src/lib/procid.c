@@ -62,7 +62,8 @@ static int number(const char **p, const char *end, unsigned base, unsigned long 
 	if (s == end)
 		return -EINVAL;
 	while (s < end) {
-		int d = base == 16 ? hexval(*s) : (*s >= '0' && *s <= '9' ? *s - '0' : -1);
+		int d = base == 16 ? hexval(*s)
+				   : (*s >= '0' && *s <= '9' ? *s - '0' : -1);
 
 		if (d < 0)
 			break;
@@ -194,7 +195,7 @@ struct seen {
 	struct {
 		unsigned major, minor;
 		unsigned long long ino;
-	} *v;
+	} * v;
 	size_t n, cap;
 };
 
@@ -259,7 +260,8 @@ int medfs_procid_maps_trusted(const char *maps, size_t len, medfs_procid_stat_fn
 		if (ret == 1)
 			continue;
 		if (stat_fn(ctx, &m, &st) < 0) {
-			reason(why, whysz, "maps code from a file that cannot be checked");
+			reason(why, whysz,
+			       "maps code from a file that cannot be checked");
 			trusted = 0;
 		} else if (!medfs_procid_file_trusted(&st)) {
 			reason(why, whysz,
@@ -423,11 +425,13 @@ static int stat_mapped(void *ctx, const struct medfs_procid_map *m, struct stat 
 	path[m->path_len] = '\0';
 	if (stat(path, st) < 0)
 		return -errno;
-	return st->st_ino == m->ino && st->st_dev == makedev(m->major, m->minor) ? 0
-										   : -ESTALE;
+	return st->st_ino == m->ino && st->st_dev == makedev(m->major, m->minor)
+		       ? 0
+		       : -ESTALE;
 }
 
-static int judge_maps(pid_t pid, const struct medfs_procid *prev, struct medfs_procid *out)
+static int judge_maps(pid_t pid, const struct medfs_procid *prev,
+		      struct medfs_procid *out)
 {
 	char path[64];
 	char *maps = NULL;
@@ -558,10 +562,10 @@ const char *medfs_procid_ptrace_open(int scope)
 struct prog {
 	char *path;
 	unsigned line;
-	int usable;	 /* found and trusted at load */
-	struct stat st;	 /* at load; size and ctime: the last ones verified */
+	int usable;	/* found and trusted at load */
+	struct stat st; /* at load; size and ctime: the last ones verified */
 	uint8_t digest[MEDFS_PROCID_DIGEST_BYTES];
-	int bad;	 /* bad_st's content did not have the digest */
+	int bad; /* bad_st's content did not have the digest */
 	struct stat bad_st;
 };
 
@@ -721,8 +725,9 @@ static int prog_verify(struct prog *g, const struct stat *st, int fd)
 	return same;
 }
 
-enum medfs_progtab_match medfs_progtab_match(struct medfs_progtab *t, const struct stat *st,
-					     int fd, const char **path, unsigned *line)
+enum medfs_progtab_match medfs_progtab_match(struct medfs_progtab *t,
+					     const struct stat *st, int fd,
+					     const char **path, unsigned *line)
 {
 	enum medfs_progtab_match m = MEDFS_PROG_NONE;
 
@@ -731,7 +736,8 @@ enum medfs_progtab_match medfs_progtab_match(struct medfs_progtab *t, const stru
 	for (size_t i = 0; i < t->n; i++) {
 		struct prog *g = &t->v[i];
 
-		if (!g->usable || g->st.st_dev != st->st_dev || g->st.st_ino != st->st_ino)
+		if (!g->usable || g->st.st_dev != st->st_dev ||
+		    g->st.st_ino != st->st_ino)
 			continue;
 		pthread_mutex_lock(&t->lock);
 		m = prog_verify(g, st, fd) ? MEDFS_PROG_SAME : MEDFS_PROG_CHANGED;

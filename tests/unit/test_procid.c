@@ -21,12 +21,14 @@
 
 START_TEST(test_parse_map)
 {
-	static const char l1[] = "7f1c2a000000-7f1c2a022000 r-xp 00001000 fd:01 1234567"
-				 "                    /usr/lib/x86_64-linux-gnu/libc.so.6";
+	static const char l1[] =
+		"7f1c2a000000-7f1c2a022000 r-xp 00001000 fd:01 1234567"
+		"                    /usr/lib/x86_64-linux-gnu/libc.so.6";
 	static const char l2[] = "7ffc1b5f2000-7ffc1b5f4000 r-xp 00000000 00:00 0"
 				 "                          [vdso]";
 	static const char l3[] = "55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0";
-	static const char l4[] = "00400000-00401000 r-xs 00000000 103:0a 42 /tmp/a b (deleted)";
+	static const char l4[] =
+		"00400000-00401000 r-xs 00000000 103:0a 42 /tmp/a b (deleted)";
 	struct medfs_procid_map m;
 
 	ck_assert_int_eq(medfs_procid_parse_map(l1, strlen(l1), &m), 0);
@@ -77,7 +79,8 @@ START_TEST(test_parse_map_bad)
 	struct medfs_procid_map m;
 
 	for (size_t i = 0; i < N(bad); i++)
-		ck_assert_msg(medfs_procid_parse_map(bad[i], strlen(bad[i]), &m) == -EINVAL,
+		ck_assert_msg(medfs_procid_parse_map(bad[i], strlen(bad[i]), &m) ==
+				      -EINVAL,
 			      "line %zu accepted", i);
 	/* A NUL in the permissions is not a permission. */
 	ck_assert_int_eq(medfs_procid_parse_map("0-1 r\0xp 0 0:0 0", 16, &m), -EINVAL);
@@ -86,7 +89,8 @@ END_TEST
 
 START_TEST(test_parse_tracer)
 {
-	static const char s1[] = "Name:\tcat\nState:\tR (running)\nTracerPid:\t0\nUid:\t0\n";
+	static const char s1[] =
+		"Name:\tcat\nState:\tR (running)\nTracerPid:\t0\nUid:\t0\n";
 	static const char s2[] = "TracerPid:\t4242\n";
 	static const char s3[] = "Name:\tx\nTracerPid:\t17";
 	long t = -1;
@@ -101,9 +105,10 @@ START_TEST(test_parse_tracer)
 	ck_assert_int_eq(medfs_procid_parse_tracer("Name:\tTracerPid:\t3\n", 19, &t),
 			 -EINVAL);
 	ck_assert_int_eq(medfs_procid_parse_tracer("TracerPid:\t\n", 12, &t), -EINVAL);
-	ck_assert_int_eq(medfs_procid_parse_tracer("TracerPid:\t12 x\n", 16, &t), -EINVAL);
-	ck_assert_int_eq(medfs_procid_parse_tracer("TracerPid:\t99999999999999999999999\n",
-						   35, &t),
+	ck_assert_int_eq(medfs_procid_parse_tracer("TracerPid:\t12 x\n", 16, &t),
+			 -EINVAL);
+	ck_assert_int_eq(medfs_procid_parse_tracer(
+				 "TracerPid:\t99999999999999999999999\n", 35, &t),
 			 -EINVAL);
 	ck_assert_int_eq(medfs_procid_parse_tracer("TracerPid:", 10, &t), -EINVAL);
 }
@@ -112,12 +117,16 @@ END_TEST
 START_TEST(test_parse_start)
 {
 	/* A command name with spaces and parentheses. */
-	static const char s1[] = "123 (a) b (c) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 "
-				 "20 0 1 0 987654 1000000 100 18446744073709551615\n";
-	static const char s2[] = "123 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19";
+	static const char s1[] =
+		"123 (a) b (c) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 "
+		"20 0 1 0 987654 1000000 100 18446744073709551615\n";
+	static const char s2[] =
+		"123 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19";
 	static const char s3[] = "123 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17";
-	static const char s4[] = "123 x S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19";
-	static const char s5[] = "123 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18  19";
+	static const char s4[] =
+		"123 x S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19";
+	static const char s5[] =
+		"123 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18  19";
 	unsigned long long start = 0;
 
 	ck_assert_int_eq(medfs_procid_parse_start(s1, strlen(s1), &start), 0);
@@ -228,17 +237,18 @@ START_TEST(test_maps_trusted)
 
 	/* Digest only: no file is looked at. */
 	memset(&f, 0, sizeof(f));
-	ck_assert_int_eq(medfs_procid_maps_trusted(MAP_EXE MAP_USER, strlen(MAP_EXE MAP_USER),
-						   NULL, NULL, d2, NULL, 0),
+	ck_assert_int_eq(medfs_procid_maps_trusted(MAP_EXE MAP_USER,
+						   strlen(MAP_EXE MAP_USER), NULL, NULL,
+						   d2, NULL, 0),
 			 1);
 	ck_assert_uint_eq(f.calls[1] + f.calls[5], 0);
 
 	ck_assert_int_eq(judge("", &f, d2, why, sizeof(why)), 1);
 	ck_assert_int_eq(judge(MAP_EXE "garbage\n", &f, d2, why, sizeof(why)), -EINVAL);
 	/* No final newline: the last line still counts. */
-	ck_assert_int_eq(judge("8000-9000 r-xp 00000000 fd:01 5 /e.so", &f, d2, why,
-			       sizeof(why)),
-			 0);
+	ck_assert_int_eq(
+		judge("8000-9000 r-xp 00000000 fd:01 5 /e.so", &f, d2, why, sizeof(why)),
+		0);
 }
 END_TEST
 
@@ -255,8 +265,8 @@ START_TEST(test_maps_garbage)
 
 		randombytes_buf(buf, len);
 		memset(&f, 0, sizeof(f));
-		ret = medfs_procid_maps_trusted((const char *)buf, len, fake_stat, &f, NULL,
-						NULL, 0);
+		ret = medfs_procid_maps_trusted((const char *)buf, len, fake_stat, &f,
+						NULL, NULL, 0);
 		ck_assert(ret == -EINVAL || ret == 0 || ret == 1);
 	}
 }
@@ -406,8 +416,8 @@ static struct medfs_progtab *table(struct diags *ds)
 		 "deny user:1 program %s read /x\n"
 		 "allow user:3 read /**\n",
 		 progs[0], progs[1], progs[2], progs[0]);
-	ck_assert_int_eq(medfs_policy_parse(text, strlen(text), NULL, NULL, NULL, NULL, &p),
-			 0);
+	ck_assert_int_eq(
+		medfs_policy_parse(text, strlen(text), NULL, NULL, NULL, NULL, &p), 0);
 	memset(ds, 0, sizeof(*ds));
 	ck_assert_int_eq(medfs_progtab_new(p, collect, ds, &t), 0);
 	medfs_policy_free(p);
@@ -462,7 +472,8 @@ START_TEST(test_progtab)
 	ck_assert_int_eq(stat(progs[0], &st), 0);
 	fd = open(progs[0], O_RDONLY);
 	path = NULL;
-	ck_assert_int_eq(medfs_progtab_match(t, &st, fd, &path, &line), MEDFS_PROG_CHANGED);
+	ck_assert_int_eq(medfs_progtab_match(t, &st, fd, &path, &line),
+			 MEDFS_PROG_CHANGED);
 	ck_assert_ptr_null(path);
 	ck_assert_uint_eq(line, 1);
 	close(fd);
@@ -477,12 +488,17 @@ START_TEST(test_progtab_empty)
 	struct medfs_policy *p = NULL;
 	struct medfs_progtab *t = NULL;
 	const char *path = NULL;
-	unsigned line = 0;
+	unsigned line = 0, column = 0;
 	struct stat st;
 
 	ck_assert_int_eq(medfs_policy_parse("allow everyone read /**\n", 24, NULL, NULL,
 					    NULL, NULL, &p),
 			 0);
+	ck_assert_int_eq(medfs_policy_rule_program(p, 0, &path, &line, &column), 0);
+	ck_assert_ptr_null(path);
+	ck_assert_uint_eq(line, 1);
+	ck_assert_uint_eq(column, 1);
+	ck_assert_int_eq(medfs_policy_rule_program(p, 1, &path, &line, &column), -ENOENT);
 	ck_assert_int_eq(medfs_progtab_new(p, NULL, NULL, &t), 0);
 	ck_assert_int_eq(stat("/proc/self/exe", &st), 0);
 	ck_assert_int_eq(medfs_progtab_match(t, &st, -1, &path, &line), MEDFS_PROG_NONE);
