@@ -317,7 +317,8 @@ static void say_audit(void *ctx, int prio, const char *msg)
  * reused by a new process with the same uid, gid and executable within
  * that second (the kernel hands pids out in increasing order, so that
  * takes a full cycle of pid_max forks) would inherit the groups of the old
- * one. The decisions themselves are never cached past a reload. */
+ * one, and its program when it runs the same file. The decisions
+ * themselves are never cached past a reload. */
 
 static void ident_put(struct ident *id)
 {

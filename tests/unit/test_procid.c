@@ -509,6 +509,40 @@ START_TEST(test_progtab_empty)
 }
 END_TEST
 
+START_TEST(test_progtab_alias)
+{
+	struct medfs_policy *p = NULL;
+	struct medfs_progtab *t = NULL;
+	const char *path = NULL;
+	unsigned line = 0;
+	struct diags ds = { 0 };
+	char text[1024];
+	struct stat st;
+
+	if (geteuid() != 0)
+		return;
+	ck_assert_int_eq(symlink(progs[0], progs[2]), 0);
+	snprintf(text, sizeof(text),
+		 "allow user:1 program %s read /**\n"
+		 "allow user:1 program %s read /**\n",
+		 progs[0], progs[2]);
+	ck_assert_int_eq(
+		medfs_policy_parse(text, strlen(text), NULL, NULL, NULL, NULL, &p), 0);
+	ck_assert_int_eq(medfs_progtab_new(p, collect, &ds, &t), 0);
+	ck_assert_uint_eq(ds.n, 1);
+	ck_assert_uint_eq(ds.last.line, 2);
+	ck_assert(strstr(ds.last.message, "same file as the one of line 1") != NULL);
+	ck_assert_int_eq(stat(progs[0], &st), 0);
+	ck_assert_int_eq(medfs_progtab_match(t, &st, -1, &path, &line), MEDFS_PROG_SAME);
+	ck_assert_str_eq(path, progs[0]);
+	ck_assert_int_eq(medfs_progtab_names(t, progs[0], &line), 1);
+	ck_assert_int_eq(medfs_progtab_names(t, progs[2], &line), 0);
+	ck_assert_int_eq(medfs_progtab_names(t, NULL, &line), 0);
+	medfs_progtab_free(t);
+	medfs_policy_free(p);
+}
+END_TEST
+
 static Suite *procid_suite(void)
 {
 	Suite *s = suite_create("procid");
@@ -534,6 +568,7 @@ static Suite *procid_suite(void)
 	tcase_add_checked_fixture(tc, tab_setup, tab_teardown);
 	tcase_add_test(tc, test_progtab);
 	tcase_add_test(tc, test_progtab_empty);
+	tcase_add_test(tc, test_progtab_alias);
 	suite_add_tcase(s, tc);
 	return s;
 }
