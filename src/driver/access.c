@@ -433,9 +433,10 @@ static void ident_bind(struct access *a, struct ident *id, const struct ident *p
 	pthread_rwlock_unlock(&a->policy_lock);
 
 	if (m == MEDFS_PROG_SAME && !id->proc.trusted)
-		audit_log(a->foreground, LOG_WARNING,
-			  "program of the rule at line %u refused to pid=%d uid=%u: it %s",
-			  line, (int)id->pid, (unsigned)id->uid, id->proc.why);
+		audit_log(
+			a->foreground, LOG_WARNING,
+			"program of the rule at line %u refused to pid=%d uid=%u: it %s",
+			line, (int)id->pid, (unsigned)id->uid, id->proc.why);
 	else if (m == MEDFS_PROG_CHANGED)
 		audit_log(a->foreground, LOG_WARNING,
 			  "program of the rule at line %u refused to pid=%d uid=%u: its "
@@ -1182,16 +1183,21 @@ int access_new(struct access **out, const struct access_options *o)
 	}
 	a->policy = o->policy;
 	if (o->policy) {
-		const char *hole = medfs_procid_ptrace_open(medfs_procid_ptrace_scope());
-
+		/* Bound again (access_load_policy said what it found on stderr);
+		 * the system log gets the warning of the kernel's setting. */
 		if (medfs_progtab_new(o->policy, NULL, NULL, &a->progtab) < 0)
 			goto fail;
 		a->programs = medfs_policy_names_program(o->policy);
-		if (a->programs && hole)
-			audit_log(0, LOG_WARNING,
-				  "rules bound to programs do not hold against a user who "
-				  "debugs the program: %s",
-				  hole);
+		if (a->programs) {
+			const char *hole =
+				medfs_procid_ptrace_open(medfs_procid_ptrace_scope());
+
+			if (hole)
+				audit_log(0, LOG_WARNING,
+					  "rules bound to programs do not hold against a "
+					  "user who debugs the program: %s",
+					  hole);
+		}
 	}
 	randombytes_buf(a->hash_key, sizeof(a->hash_key));
 	/* Reloads must not starve behind a steady stream of decisions. */
