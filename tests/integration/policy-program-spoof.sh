@@ -7,7 +7,8 @@
 # after an allowed access, and the program file changed or replaced after
 # the policy was loaded. Each attack is carried out for real and refused,
 # the refusal logged (why, never a path) and journaled as a denial; the
-# real program still works throughout.
+# real program still works throughout, and a reload binds a program's new
+# file.
 set -eu
 SOFT=1
 # shellcheck source-path=SCRIPTDIR
@@ -191,6 +192,11 @@ mv -f "$VIEWER.new" "$VIEWER"
 out=$(read_as "$VIEWER" "$M/images/a8.dcm")
 refused "head renamed over the viewer" "$out" 8
 wait_log "$LOG" "runs another file shown at the program's path"
+# The remedy the message gives: a reload binds the new file.
+kill -HUP "$FG_PID"
+wait_log "$LOG" "policy reloaded from"
+assert_eq "secret 0" "$(read_as "$VIEWER" "$M/images/a0.dcm")" \
+	"the new file of the viewer, once the policy is reloaded"
 
 step "the real program still works, and the log names no path"
 assert_eq "secret 0" "$(read_as "$VSH" -c "read l <'$M/images/a0.dcm'; echo \$l")" \
