@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "medfs/policy.h"
+#include "medfs/procid.h"
 #include "subcommand.h"
 
 #define PROG "medfs-policy"
@@ -168,7 +169,9 @@ static int cmd_check(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct medfs_policy *p = NULL;
+	struct medfs_progtab *t = NULL;
 	struct diags ds = { 0 };
+	const char *hole = NULL;
 	char why[512], untrusted[512] = "";
 	const char *file;
 	char *text = NULL;
@@ -209,6 +212,12 @@ static int cmd_check(int argc, char *argv[])
 	}
 
 	ret = medfs_policy_parse(text, len, resolve, NULL, collect, &ds, &p);
+	if (ret == 0 && medfs_policy_names_program(p)) {
+		/* The programs as this machine has them, as a mount binds them. */
+		if (medfs_progtab_new(p, collect, &ds, &t) < 0)
+			ds.nomem = 1;
+		hole = medfs_procid_ptrace_open(medfs_procid_ptrace_scope());
+	}
 	if (ret == -ENOMEM || ds.nomem) {
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
@@ -217,6 +226,12 @@ static int cmd_check(int argc, char *argv[])
 	if (untrusted[0] != '\0') {
 		printf("%s: warning: a mount would refuse this file: %s\n", file,
 		       untrusted);
+		ds.warnings++;
+	}
+	if (hole != NULL) {
+		printf("%s: warning: rules bound to programs do not hold against a user "
+		       "who debugs the program: %s\n",
+		       file, hole);
 		ds.warnings++;
 	}
 	if (ret == 0) {
@@ -232,6 +247,7 @@ static int cmd_check(int argc, char *argv[])
 		status = EXIT_FAILURE;
 	}
 out:
+	medfs_progtab_free(t);
 	medfs_policy_free(p);
 	free(ds.v);
 	free(text);

@@ -83,6 +83,12 @@ unsigned medfs_policy_emergency_seconds(const struct medfs_policy *p);
  * may be told different things about the same name. */
 int medfs_policy_names_program(const struct medfs_policy *p);
 
+/* The program of the i-th rule (file order) and that rule's position:
+ * returns 0 with *program (NULL for a rule bound to no program), or
+ * -ENOENT past the last rule. */
+int medfs_policy_rule_program(const struct medfs_policy *p, size_t i, const char **program,
+			      unsigned *line, unsigned *column);
+
 /* BLAKE2b-256 of the policy's source text, for the journal. */
 void medfs_policy_digest(const struct medfs_policy *p, uint8_t out[32]);
 

@@ -31,6 +31,7 @@
 #include "journal_glue.h"
 #include "medfs/log.h"
 #include "medfs/parallel.h"
+#include "medfs/procid.h"
 
 #define EMERGENCY_XATTR "user.medfs.emergency"
 #define GRANTS_XATTR "user.medfs.emergency.grants"
@@ -52,7 +53,14 @@ struct ident {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	char *program; /* NULL when unknown */
+	char *exe; /* the path /proc/PID/exe shows, for the journal; NULL when unknown */
+	/* Under a policy naming programs: the process as inspected (procid.h),
+	 * and the policy's program it runs (NULL: none), bound by the program
+	 * table of policy generation prog_gen. */
+	int inspected;
+	struct medfs_procid proc;
+	const char *program;
+	uint64_t prog_gen;
 	size_t ngroups;
 	gid_t groups[];
 };
@@ -79,9 +87,11 @@ struct access {
 	int names_cached;    /* the kernel keeps names: no program-bound rule */
 	struct jnl *journal; /* NULL until set */
 
-	pthread_rwlock_t policy_lock; /* guards policy and gen */
+	pthread_rwlock_t policy_lock; /* guards policy, progtab and gen */
 	struct medfs_policy *policy;
+	struct medfs_progtab *progtab; /* the policy's programs, bound to their files */
 	uint64_t gen;
+	int programs; /* the policy names programs; read unlocked, atomically */
 
 	pthread_mutex_t ident_lock; /* guards idents and serial */
 	struct ident *idents[IDENT_SLOTS];
@@ -227,6 +237,31 @@ static int load(const char *path, uid_t owner, const struct loader *l,
 	return ret < 0 ? -1 : 0;
 }
 
+/* Binds the programs of policy p to their files (the warnings of those
+ * that cannot be bound go to l), and warns when the kernel still lets a
+ * program's user run its own code as the program. Returns 0 with the
+ * table in *out, or -1 (out of memory, said). */
+static int bind_programs(const struct medfs_policy *p, const struct loader *l,
+			 struct medfs_progtab **out)
+{
+	const char *hole;
+
+	if (medfs_progtab_new(p, l ? diag : NULL, (void *)l, out) < 0) {
+		if (l)
+			say(l, LOG_ERR, "policy %s: out of memory", l->name);
+		return -1;
+	}
+	if (!l || !medfs_policy_names_program(p))
+		return 0;
+	hole = medfs_procid_ptrace_open(medfs_procid_ptrace_scope());
+	if (hole)
+		say(l, LOG_WARNING,
+		    "%s: warning: rules bound to programs do not hold against a user "
+		    "who debugs the program: %s",
+		    l->name, hole);
+	return 0;
+}
+
 static void say_stderr(void *ctx, int prio, const char *msg)
 {
 	(void)ctx;
@@ -238,8 +273,19 @@ int access_load_policy(const char *path, const char *name, uid_t owner,
 		       struct medfs_policy **out)
 {
 	const struct loader l = { name, say_stderr, NULL };
+	struct medfs_progtab *t = NULL;
 
-	return load(path, owner, &l, out);
+	if (load(path, owner, &l, out) < 0)
+		return -1;
+	/* The warnings now, on the terminal of whoever mounts; the mount binds
+	 * the programs again when it starts (access_new). */
+	if (bind_programs(*out, &l, &t) < 0) {
+		medfs_policy_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	medfs_progtab_free(t);
+	return 0;
 }
 
 static void say_audit(void *ctx, int prio, const char *msg)
@@ -250,22 +296,34 @@ static void say_audit(void *ctx, int prio, const char *msg)
 /* Identities.
  *
  * uid and gid come with every request; supplementary groups and the
- * executable cost two reads in /proc, so they are kept per (pid, uid, gid)
- * for IDENT_TTL_NS. A change of uid or gid is seen at once (it is part of
- * the key). What one second can hide: a process that execs another
- * program, or changes only its supplementary groups, keeps its former
- * identity for up to a second; and a pid freed and reused by a new
- * process with the same uid and gid within that second (the kernel hands
- * pids out in increasing order, so that takes a full cycle of pid_max
- * forks) would inherit the groups and program of the old one. Both need a
- * process that already held the former identity, or a deliberate fork
- * storm by a user of the same uid and gid; the decisions themselves are
- * never cached past a reload. */
+ * executable cost reads in /proc, so they are kept per (pid, uid, gid) for
+ * IDENT_TTL_NS. A change of uid or gid is seen at once (it is part of the
+ * key).
+ *
+ * Under a policy that names programs, the process is also inspected
+ * (procid.h: its executable file, tracer, user namespace and the files it
+ * maps code from) and bound to the policy's program its executable file
+ * is, if it can be trusted to run that file's code alone. That binding is
+ * never reused across an exec: every request checks, with one stat of
+ * /proc/PID/exe, that the executable is still the same file, and, for a
+ * process bound to a program, that it has no tracer (one read of
+ * /proc/PID/status); otherwise the process is inspected again. The maps
+ * are read again once per IDENT_TTL_NS, their files looked at only when
+ * the executable mappings changed.
+ *
+ * What one second can hide: a process that changes only its supplementary
+ * groups, or loads code from an untrusted file after it was inspected,
+ * keeps its former identity for up to a second; and a pid freed and
+ * reused by a new process with the same uid, gid and executable within
+ * that second (the kernel hands pids out in increasing order, so that
+ * takes a full cycle of pid_max forks) would inherit the groups of the old
+ * one, and its program when it runs the same file. The decisions
+ * themselves are never cached past a reload. */
 
 static void ident_put(struct ident *id)
 {
 	if (id && __atomic_sub_fetch(&id->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		free(id->program);
+		free(id->exe);
 		free(id);
 	}
 }
@@ -275,9 +333,15 @@ static int same_identity(const struct ident *x, const struct ident *y)
 	if (x->uid != y->uid || x->gid != y->gid || x->ngroups != y->ngroups ||
 	    memcmp(x->groups, y->groups, x->ngroups * sizeof(gid_t)) != 0)
 		return 0;
-	if (!x->program || !y->program)
-		return !x->program && !y->program;
-	return strcmp(x->program, y->program) == 0;
+	if (x->inspected != y->inspected || x->program != y->program ||
+	    x->prog_gen != y->prog_gen)
+		return 0;
+	if (x->inspected && (x->proc.trusted != y->proc.trusted ||
+			     !medfs_procid_same_file(&x->proc.exe, &y->proc.exe)))
+		return 0;
+	if (!x->exe || !y->exe)
+		return !x->exe && !y->exe;
+	return strcmp(x->exe, y->exe) == 0;
 }
 
 /* Reads the identity of the current request's caller. NULL, with errno,
@@ -317,14 +381,12 @@ static struct ident *ident_read(pid_t pid, uid_t uid, gid_t gid)
 	id->gid = gid;
 	id->ngroups = (size_t)n;
 	memcpy(id->groups, groups, (size_t)n * sizeof(gid_t));
-	/* Unknown (gone, or not ours to read) leaves rules bound to a
-	 * program unmatched. */
 	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)pid);
 	len = readlink(proc, exe, sizeof(exe) - 1);
 	if (len > 0) {
 		exe[len] = '\0';
-		id->program = strdup(exe);
-		if (!id->program) {
+		id->exe = strdup(exe);
+		if (!id->exe) {
 			free(id);
 			id = NULL;
 			errno = ENOMEM;
@@ -336,6 +398,94 @@ out:
 	return id;
 }
 
+/* Binds id to the program its executable file is, in the policy in force,
+ * and says why when a process showing a program is refused it. A process
+ * that cannot be inspected (gone, or not ours to read) runs no program. */
+static void ident_bind(struct access *a, struct ident *id, const struct ident *prev)
+{
+	enum medfs_progtab_match m;
+	const char *path = NULL;
+	unsigned line = 0;
+	char proc[64];
+	int named = 0;
+	int fd;
+
+	if (medfs_procid_inspect(id->pid, prev && prev->inspected ? &prev->proc : NULL,
+				 &id->proc) < 0)
+		return;
+	id->inspected = 1;
+	pthread_rwlock_rdlock(&a->policy_lock);
+	m = medfs_progtab_match(a->progtab, &id->proc.exe, -1, &path, &line);
+	if (m == MEDFS_PROG_CHANGED) {
+		/* Size or change time differ from the load's: the digest tells
+		 * (the file itself, through the process). */
+		snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)id->pid);
+		fd = open(proc, O_RDONLY | O_CLOEXEC);
+		m = medfs_progtab_match(a->progtab, &id->proc.exe, fd, &path, &line);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (m == MEDFS_PROG_SAME && id->proc.trusted)
+		id->program = path;
+	else if (m == MEDFS_PROG_NONE)
+		named = medfs_progtab_names(a->progtab, id->exe, &line);
+	id->prog_gen = a->gen;
+	pthread_rwlock_unlock(&a->policy_lock);
+
+	if (m == MEDFS_PROG_SAME && !id->proc.trusted)
+		audit_log(
+			a->foreground, LOG_WARNING,
+			"program of the rule at line %u refused to pid=%d uid=%u: it %s",
+			line, (int)id->pid, (unsigned)id->uid, id->proc.why);
+	else if (m == MEDFS_PROG_CHANGED)
+		audit_log(a->foreground, LOG_WARNING,
+			  "program of the rule at line %u refused to pid=%d uid=%u: its "
+			  "file changed since the policy was loaded (digest mismatch); "
+			  "reload the policy to trust the new content",
+			  line, (int)id->pid, (unsigned)id->uid);
+	else if (named)
+		audit_log(a->foreground, LOG_WARNING,
+			  "program of the rule at line %u refused to pid=%d uid=%u: it "
+			  "runs another file shown at the program's path (replaced, or "
+			  "mounted over in its namespace)",
+			  line, (int)id->pid, (unsigned)id->uid);
+}
+
+/* Whether a cached identity still holds for this request: same executable
+ * file (an exec changes it), and no tracer for a process bound to a
+ * program. */
+static int ident_current(const struct ident *id)
+{
+	struct stat st;
+	long tracer;
+
+	if (!id->inspected)
+		return 1;
+	if (medfs_procid_exe(id->pid, &st) < 0 ||
+	    !medfs_procid_same_file(&st, &id->proc.exe))
+		return 0;
+	if (id->program && (medfs_procid_tracer(id->pid, &tracer) < 0 || tracer != 0))
+		return 0;
+	return 1;
+}
+
+/* The policy's program id runs, under policy_lock (read). */
+static const char *ident_program(const struct access *a, const struct ident *id)
+{
+	const char *path = NULL;
+	unsigned line;
+
+	if (!id->inspected || !id->proc.trusted)
+		return NULL;
+	if (id->prog_gen == a->gen)
+		return id->program;
+	/* Reloaded since: bound by the new table, without reading the file. */
+	return medfs_progtab_match(a->progtab, &id->proc.exe, -1, &path, &line) ==
+			       MEDFS_PROG_SAME
+		       ? path
+		       : NULL;
+}
+
 static size_t ident_slot(pid_t pid)
 {
 	return ((uint32_t)pid * 2654435761U) >> 24; /* 256 slots */
@@ -344,20 +494,26 @@ static size_t ident_slot(pid_t pid)
 static struct ident *ident_get(struct access *a, pid_t pid, uid_t uid, gid_t gid)
 {
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	int programs = __atomic_load_n(&a->programs, __ATOMIC_ACQUIRE);
 	size_t slot = ident_slot(pid);
-	struct ident *id, *old;
+	struct ident *id, *old, *prev = NULL;
 
 	pthread_mutex_lock(&a->ident_lock);
 	id = a->idents[slot];
-	if (id && id->pid == pid && id->uid == uid && id->gid == gid &&
-	    now < id->expires) {
+	if (id && id->pid == pid && id->uid == uid && id->gid == gid) {
 		__atomic_add_fetch(&id->refs, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&a->ident_lock);
-		return id;
+		if (now < id->expires && (!programs || ident_current(id)))
+			return id;
+		prev = id; /* its inspection may spare some work */
+	} else {
+		pthread_mutex_unlock(&a->ident_lock);
 	}
-	pthread_mutex_unlock(&a->ident_lock);
 
 	id = ident_read(pid, uid, gid);
+	if (id && programs)
+		ident_bind(a, id, prev);
+	ident_put(prev);
 	if (!id)
 		return NULL;
 	id->expires = now + IDENT_TTL_NS;
@@ -411,7 +567,7 @@ void caller_put(struct caller *c)
 
 const char *caller_program(const struct caller *c)
 {
-	return c->id ? c->id->program : NULL;
+	return c->id ? c->id->exe : NULL;
 }
 
 /* Emergency grants, one per uid. Deadlines on CLOCK_BOOTTIME, which keeps
@@ -569,13 +725,15 @@ static void note_access(struct access *a, const struct caller *c, const char *op
 
 /* Decisions. */
 
-static void subject_of(const struct caller *c, int emergency, struct medfs_subject *s)
+/* Under policy_lock (read). */
+static void subject_of(const struct access *a, const struct caller *c, int emergency,
+		       struct medfs_subject *s)
 {
 	s->uid = c->uid;
 	s->gid = c->gid;
 	s->groups = c->id->groups;
 	s->ngroups = c->id->ngroups;
-	s->program = c->id->program;
+	s->program = ident_program(a, c->id);
 	s->emergency = emergency;
 }
 
@@ -619,7 +777,7 @@ static void decide_one(struct access *a, const struct caller *c, int emergency,
 		}
 		pthread_mutex_unlock(lock);
 	}
-	subject_of(c, emergency, &s);
+	subject_of(a, c, emergency, &s);
 	medfs_policy_decide(a->policy, &s, path, right, d);
 	if (!v)
 		return;
@@ -767,8 +925,8 @@ int access_xattr_set(struct access *a, const char *name, const char *value, size
 	if (ret < 0)
 		return ret;
 	if (a->policy_path) {
-		subject_of(&c, 0, &s);
 		pthread_rwlock_rdlock(&a->policy_lock);
+		subject_of(a, &c, 0, &s);
 		eligible = medfs_policy_emergency_eligible(a->policy, &s);
 		seconds = medfs_policy_emergency_seconds(a->policy);
 		pthread_rwlock_unlock(&a->policy_lock);
@@ -877,6 +1035,7 @@ static void reload(struct access *a)
 {
 	const struct loader l = { a->policy_path, say_audit, a };
 	struct medfs_policy *p = NULL, *old;
+	struct medfs_progtab *t = NULL, *old_t;
 	uint8_t digest[32];
 
 	if (load(a->policy_path, a->owner, &l, &p) == 0 && a->names_cached &&
@@ -886,6 +1045,10 @@ static void reload(struct access *a)
 			  "apply to the names the kernel keeps for a second; remount to "
 			  "use it (or mount with -o entry_timeout=0)",
 			  a->policy_path);
+		medfs_policy_free(p);
+		p = NULL;
+	}
+	if (p && bind_programs(p, &l, &t) < 0) {
 		medfs_policy_free(p);
 		p = NULL;
 	}
@@ -902,10 +1065,14 @@ static void reload(struct access *a)
 	medfs_policy_digest(p, digest);
 	pthread_rwlock_wrlock(&a->policy_lock);
 	old = a->policy;
+	old_t = a->progtab;
 	a->policy = p;
-	a->gen++; /* every cached decision is now stale */
+	a->progtab = t;
+	a->gen++; /* every cached decision and program binding is now stale */
+	__atomic_store_n(&a->programs, medfs_policy_names_program(p), __ATOMIC_RELEASE);
 	pthread_rwlock_unlock(&a->policy_lock);
 	medfs_policy_free(old);
+	medfs_progtab_free(old_t);
 	audit_log(a->foreground, LOG_NOTICE, "policy reloaded from %s", a->policy_path);
 	jnl_policy_load(a->journal, a->policy_path, digest, 1);
 }
@@ -1015,6 +1182,23 @@ int access_new(struct access **out, const struct access_options *o)
 			goto fail;
 	}
 	a->policy = o->policy;
+	if (o->policy) {
+		/* Bound again (access_load_policy said what it found on stderr);
+		 * the system log gets the warning of the kernel's setting. */
+		if (medfs_progtab_new(o->policy, NULL, NULL, &a->progtab) < 0)
+			goto fail;
+		a->programs = medfs_policy_names_program(o->policy);
+		if (a->programs) {
+			const char *hole =
+				medfs_procid_ptrace_open(medfs_procid_ptrace_scope());
+
+			if (hole)
+				audit_log(0, LOG_WARNING,
+					  "rules bound to programs do not hold against a "
+					  "user who debugs the program: %s",
+					  hole);
+		}
+	}
 	randombytes_buf(a->hash_key, sizeof(a->hash_key));
 	/* Reloads must not starve behind a steady stream of decisions. */
 	pthread_rwlockattr_init(&attr);
@@ -1061,6 +1245,7 @@ void access_free(struct access *a)
 	pthread_rwlock_destroy(&a->policy_lock);
 	if (a->policy)
 		medfs_policy_free(a->policy);
+	medfs_progtab_free(a->progtab);
 	free(a->grants);
 	free(a->verdicts);
 	free(a->policy_path);

@@ -63,7 +63,9 @@ int access_has_policy(const struct access *a);
 int caller_get(struct access *a, struct caller *c);
 void caller_put(struct caller *c);
 
-/* The caller's executable path, or NULL when unknown. */
+/* The caller's executable path as /proc/PID/exe shows it, for the
+ * journal, or NULL when unknown. (Rules bound to programs are judged on
+ * the executable file itself, not on this path.) */
 const char *caller_program(const struct caller *c);
 
 /* How access_decide combines several rights. */

@@ -319,6 +319,17 @@ int medfs_policy_names_program(const struct medfs_policy *p)
 	return 0;
 }
 
+int medfs_policy_rule_program(const struct medfs_policy *p, size_t i, const char **program,
+			      unsigned *line, unsigned *column)
+{
+	if (p == NULL || i >= p->nrules)
+		return -ENOENT;
+	*program = p->rules[i].program;
+	*line = p->rules[i].line;
+	*column = p->rules[i].column;
+	return 0;
+}
+
 unsigned medfs_policy_emergency_seconds(const struct medfs_policy *p)
 {
 	return p != NULL ? p->emergency_seconds : DURATION_DEFAULT;
