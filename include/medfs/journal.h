@@ -41,6 +41,12 @@ enum medfs_journal_op {
 	MEDFS_OP_MKDIR = 18,
 	MEDFS_OP_SYMLINK = 19,
 	MEDFS_OP_LIST = 20, /* readdir */
+	/* A file's DICOM patient or study changed (a header rewritten):
+	 * prior_* the old ones, patient_id etc. the new ones. */
+	MEDFS_OP_ATTRIBUTION = 21,
+	/* Written by the journal itself, never by a caller: the first record
+	 * of every segment a writer starts at open (doc/JOURNAL.md). */
+	MEDFS_OP_JOURNAL_OPEN = 22,
 	/* Written by the journal itself, never by a caller: a signed seal
 	 * over every record before it (struct medfs_journal_checkpoint). */
 	MEDFS_OP_CHECKPOINT = 0x100,
@@ -52,7 +58,7 @@ struct medfs_journal_range {
 
 /* One record. Strings are NUL-terminated and may be NULL when absent. */
 struct medfs_journal_record {
-	uint64_t time_us; /* UTC, microseconds since the epoch; 0 in append: now */
+	uint64_t time_us; /* UTC, µs since the epoch; 0 in append: now (see append) */
 	uint32_t op;	  /* enum medfs_journal_op */
 	uint32_t uid, gid;
 	int32_t pid;
@@ -71,6 +77,11 @@ struct medfs_journal_record {
 	/* DICOM identifiers of the file, when it is a DICOM Part 10 file */
 	const char *patient_id, *study_uid, *sop_uid, *sop_class_uid, *modality;
 	const char *detail; /* free text: options, policy digest, reason */
+	/* Attribution records: the patient and study the file had before. */
+	const char *prior_patient_id, *prior_study_uid;
+	/* Every patient ID the file was attributed to before its current one,
+	 * each followed by "\n" (doc/JOURNAL.md 14.1), or NULL. */
+	const char *former_patient_ids;
 };
 
 /* ---- sizes (part of the on-disk format, doc/JOURNAL.md) ---- */
@@ -256,10 +267,14 @@ int medfs_journal_writer_open(struct medfs_journal_writer **w, const char *dir,
 			      const uint8_t state_key[MEDFS_KEY_LEN],
 			      const struct medfs_journal_config *cfg);
 
-/* Appends one record; thread-safe. The frame is written with write(2)
+/* Appends one record; thread-safe. Its time is r->time_us (0: now) or,
+ * when that is earlier, the time of the record appended before it: the
+ * times of a journal's records never go backwards, across mounts too
+ * (STATE keeps the last). The frame is written with write(2)
  * before the return; durable also waits for fdatasync (one fdatasync may
  * cover several threads' records). May checkpoint or rotate. Returns 0,
- * -EINVAL or -E2BIG (the record; the writer stays usable), or -EIO /
+ * -EINVAL (also for MEDFS_OP_CHECKPOINT and MEDFS_OP_JOURNAL_OPEN,
+ * which only the journal writes) or -E2BIG (the record; the writer stays usable), or -EIO /
  * -ENOSPC: the journal cannot be written, and every later append returns
  * the same error (fail closed). */
 int medfs_journal_append(struct medfs_journal_writer *w,
@@ -295,7 +310,8 @@ struct medfs_journal_pos {
 	uint64_t segment, seq, epoch;
 };
 
-/* Also return checkpoint records (rec.op == MEDFS_OP_CHECKPOINT). */
+/* Also return the journal's own records: checkpoints (rec.op ==
+ * MEDFS_OP_CHECKPOINT) and journal-open records. */
 #define MEDFS_JOURNAL_READ_CHECKPOINTS 1u
 
 /* Opens dir for reading with the auditor's secret key, from its first

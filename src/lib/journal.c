@@ -66,6 +66,9 @@ enum tlv_tag {
 	T_SOP_CLASS_UID = 20,
 	T_MODALITY = 21,
 	T_DETAIL = 22,
+	T_PRIOR_PATIENT_ID = 23,
+	T_PRIOR_STUDY_UID = 24,
+	T_FORMER_PATIENT_IDS = 25,
 	T_CP_SEQ = 32,
 	T_CP_EPOCH = 33,
 	T_CP_HASH = 34,
@@ -116,6 +119,9 @@ static const struct field fields[] = {
 	{ T_SOP_CLASS_UID, K_STR, 0, D_ZERO, 0, REC(sop_class_uid) },
 	{ T_MODALITY, K_STR, 0, D_ZERO, 0, REC(modality) },
 	{ T_DETAIL, K_STR, 0, D_ZERO, 0, REC(detail) },
+	{ T_PRIOR_PATIENT_ID, K_STR, 0, D_ZERO, 0, REC(prior_patient_id) },
+	{ T_PRIOR_STUDY_UID, K_STR, 0, D_ZERO, 0, REC(prior_study_uid) },
+	{ T_FORMER_PATIENT_IDS, K_STR, 0, D_ZERO, 0, REC(former_patient_ids) },
 	{ T_CP_SEQ, K_U64, 1, D_ALWAYS, 0, CP(seq) },
 	{ T_CP_EPOCH, K_U64, 1, D_ALWAYS, 0, CP(epoch) },
 	{ T_CP_HASH, K_RAW, 1, D_ALWAYS, MEDFS_JOURNAL_HASH_LEN, CP(hash) },
@@ -147,6 +153,8 @@ static const char *const op_names[] = {
 	[MEDFS_OP_MKDIR] = "mkdir",
 	[MEDFS_OP_SYMLINK] = "symlink",
 	[MEDFS_OP_LIST] = "list",
+	[MEDFS_OP_ATTRIBUTION] = "attribution",
+	[MEDFS_OP_JOURNAL_OPEN] = "journal-open",
 };
 
 const char *medfs_journal_op_name(uint32_t op)
@@ -1017,6 +1025,9 @@ struct medfs_journal_writer {
 	uint64_t seq; /* of the next record */
 	uint8_t chain[MEDFS_JOURNAL_HASH_LEN];
 	uint64_t since_cp, last_cp_us;
+	/* The times of the last record and of the journal's own last record
+	 * (checkpoint, journal-open): the next ones are never earlier. */
+	uint64_t last_rec_us, last_own_us;
 	uint64_t written, synced; /* frames written, frames known on disk */
 	int syncing;
 	int failed; /* 0, -EIO or -ENOSPC: fail closed */
@@ -1026,7 +1037,7 @@ struct medfs_journal_writer {
 
 /* STATE as read back. */
 struct wstate {
-	uint64_t epoch, seq, segment, offset;
+	uint64_t epoch, seq, segment, offset, rec_us;
 	uint8_t chain[MEDFS_JOURNAL_HASH_LEN];
 	uint8_t vault_id[MEDFS_JOURNAL_VAULT_ID_LEN];
 };
@@ -1053,6 +1064,18 @@ static int fail(struct medfs_journal_writer *w, int err, const char *what)
 	return w->failed;
 }
 
+/* The time of the journal's own next record: now, or the last one's
+ * when the clock went back. */
+static uint64_t own_time(struct medfs_journal_writer *w)
+{
+	uint64_t now = jr_now_us();
+
+	if (now < w->last_own_us)
+		now = w->last_own_us;
+	w->last_own_us = now;
+	return now;
+}
+
 static int state_write(struct medfs_journal_writer *w)
 {
 	uint8_t buf[STATE_LEN];
@@ -1069,7 +1092,7 @@ static int state_write(struct medfs_journal_writer *w)
 	jr_le64_put(p + 80, w->segment);
 	jr_le64_put(p + 88, w->seg_size);
 	memcpy(p + 96, w->vault_id, 16);
-	jr_le64_put(p + 112, jr_now_us());
+	jr_le64_put(p + 112, w->last_rec_us);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
 		buf + MAGIC_LEN + NONCE_LEN, NULL, p, STATE_PLAIN_LEN, buf,
 		MAGIC_LEN + NONCE_LEN, NULL, buf + MAGIC_LEN, w->sec->state_key);
@@ -1104,6 +1127,7 @@ static int state_read(struct medfs_journal_writer *w, struct wstate *st)
 	st->segment = jr_le64_get(p + 80);
 	st->offset = jr_le64_get(p + 88);
 	memcpy(st->vault_id, p + 96, 16);
+	st->rec_us = jr_le64_get(p + 112);
 	jr_keys_set(&w->sec->cur, p, st->epoch);
 	ret = 0;
 out:
@@ -1193,7 +1217,7 @@ static int checkpoint_locked(struct medfs_journal_writer *w, uint32_t flags)
 	jr_keys_evolve(&s->next);
 	cp.seq = w->seq;
 	cp.epoch = s->cur.epoch;
-	cp.time_us = jr_now_us();
+	cp.time_us = own_time(w);
 	cp.flags = flags;
 	memcpy(cp.hash, w->chain, sizeof(cp.hash));
 	memcpy(cp.next_pk, s->next.pk, sizeof(cp.next_pk));
@@ -1338,29 +1362,36 @@ static int sync_to(struct medfs_journal_writer *w, uint64_t mine)
 	return w->failed;
 }
 
-int medfs_journal_append(struct medfs_journal_writer *w,
+/* Appends rec, dated now when its time is 0; the journal's own records
+ * (journal-open) and the callers' each keep their own order of times. */
+static int append_record(struct medfs_journal_writer *w,
 			 const struct medfs_journal_record *r, int durable)
 {
-	struct medfs_journal_record rec;
+	struct medfs_journal_record rec = *r;
 	uint64_t mine;
 	size_t flen;
 	int ret;
 
-	if (r->op == 0 || r->op == MEDFS_OP_CHECKPOINT)
-		return -EINVAL;
-	rec = *r;
-	if (rec.time_us == 0)
-		rec.time_us = jr_now_us();
 	pthread_mutex_lock(&w->lock);
 	ret = w->failed;
 	if (ret < 0)
 		goto out;
+	if (rec.op == MEDFS_OP_JOURNAL_OPEN) {
+		rec.time_us = own_time(w);
+	} else {
+		if (rec.time_us == 0)
+			rec.time_us = jr_now_us();
+		if (rec.time_us < w->last_rec_us)
+			rec.time_us = w->last_rec_us;
+	}
 	ret = frame_build(w, &rec, NULL, &flen);
 	if (ret < 0)
 		goto out; /* a bad record, not a broken journal */
 	ret = emit(w, flen);
 	if (ret < 0)
 		goto out;
+	if (rec.op != MEDFS_OP_JOURNAL_OPEN)
+		w->last_rec_us = rec.time_us;
 	mine = w->written;
 	w->since_cp++;
 	if (w->since_cp >= w->cfg.checkpoint_records)
@@ -1372,6 +1403,14 @@ int medfs_journal_append(struct medfs_journal_writer *w,
 out:
 	pthread_mutex_unlock(&w->lock);
 	return ret;
+}
+
+int medfs_journal_append(struct medfs_journal_writer *w,
+			 const struct medfs_journal_record *r, int durable)
+{
+	if (r->op == 0 || r->op == MEDFS_OP_CHECKPOINT || r->op == MEDFS_OP_JOURNAL_OPEN)
+		return -EINVAL;
+	return append_record(w, r, durable);
 }
 
 int medfs_journal_tick(struct medfs_journal_writer *w, uint64_t now_us)
@@ -1556,6 +1595,12 @@ static int recover(struct medfs_journal_writer *w, const struct wstate *st, uint
 		w->seq++;
 		good_end += f.len;
 		unsealed++;
+		if (rb.rec.op == MEDFS_OP_CHECKPOINT || rb.rec.op == MEDFS_OP_JOURNAL_OPEN) {
+			if (rb.rec.time_us > w->last_own_us)
+				w->last_own_us = rb.rec.time_us;
+		} else if (rb.rec.time_us > w->last_rec_us) {
+			w->last_rec_us = rb.rec.time_us;
+		}
 		if (rb.rec.op == MEDFS_OP_CHECKPOINT) {
 			/* Its HEAD may not have been written: sign it again. */
 			head.segment = st->segment;
@@ -1613,6 +1658,23 @@ static int head_exists(int dirfd)
 	return fstatat(dirfd, HEAD_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* The time of the last checkpoint, from HEAD (0 without one): the
+ * journal's own records are never dated before it. */
+static uint64_t head_time(int dirfd)
+{
+	struct jr_head h;
+	uint8_t *buf;
+	size_t len;
+	uint64_t t = 0;
+
+	if (jr_read_file(dirfd, HEAD_NAME, &buf, &len, 4096) < 0)
+		return 0;
+	if (jr_head_parse(buf, len, &h) == 0)
+		t = h.time_us;
+	free(buf);
+	return t;
+}
+
 int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir,
 			      const uint8_t auditor_pk[MEDFS_AUDITOR_PK_LEN],
 			      const uint8_t vault_id[MEDFS_JOURNAL_VAULT_ID_LEN],
@@ -1624,7 +1686,7 @@ int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir
 	char reason[200] = "";
 	uint64_t *list = NULL, max;
 	size_t n;
-	int ret;
+	int ret, st_found;
 
 	*out = NULL;
 	ret = medfs_crypto_init();
@@ -1680,8 +1742,11 @@ int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir
 	if (ret == 0 &&
 	    sodium_memcmp(st.vault_id, vault_id, MEDFS_JOURNAL_VAULT_ID_LEN) != 0)
 		ret = -EBADMSG;
+	st_found = ret == 0;
 	if (ret == 0) {
 		w->seq = st.seq;
+		w->last_rec_us = st.rec_us;
+		w->last_own_us = head_time(w->dirfd);
 		memcpy(w->chain, st.chain, sizeof(w->chain));
 		ret = recover(w, &st, &max, reason, sizeof(reason));
 		if (ret < 0)
@@ -1717,6 +1782,16 @@ int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir
 	sec_ro(w);
 	w->last_cp_us = jr_now_us();
 	ret = segment_create(w, max + 1);
+	if (ret < 0)
+		goto fail;
+	ret = append_record(w,
+			    &(struct medfs_journal_record){
+				    .op = MEDFS_OP_JOURNAL_OPEN,
+				    .pid = (int32_t)getpid(),
+				    .offset = -1,
+				    .detail = st_found ? "continues the journal" : "new chain",
+			    },
+			    1);
 	if (ret < 0)
 		goto fail;
 	if (reason[0]) {

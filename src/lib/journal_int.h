@@ -43,7 +43,7 @@
 #define HEAD_LEN (HEAD_SIGNED_LEN + MEDFS_JOURNAL_SIG_LEN)
 
 /* STATE: magic, nonce, sealed (seed, epoch, seq, chain, segment, offset,
- * vault id, time). */
+ * vault id, time of the last record). */
 #define STATE_MAGIC "MDJSTAT1"
 #define STATE_PLAIN_LEN (32 + 8 + 8 + 32 + 8 + 8 + 16 + 8)
 #define STATE_LEN (MAGIC_LEN + NONCE_LEN + STATE_PLAIN_LEN + 16)

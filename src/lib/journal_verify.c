@@ -134,7 +134,15 @@ struct vctx {
 	uint64_t cp_segment, cp_seq, cp_epoch;
 	uint8_t cp_hash[MEDFS_JOURNAL_HASH_LEN];
 	uint8_t cp_pk[crypto_sign_PUBLICKEYBYTES];
+	uint32_t last_cp_flags;
 	int have_vault;
+	/* The times of the stream so far (section 11): of the last record and
+	 * of the journal's own last record, when known. */
+	int have_times;
+	uint64_t rec_us, own_us;
+	/* The previous segment ended with a checkpoint that lets the next one
+	 * continue without a journal-open record (a rotation). */
+	int may_continue;
 	uint8_t *body;
 	size_t body_cap;
 	struct medfs_journal_record_buf rb;
@@ -238,15 +246,60 @@ static void check_checkpoint(struct vctx *v, uint64_t n,
 		    f->seq);
 }
 
+/* Checks the decoded record seq of segment n (in v->rb) against the
+ * stream before it: a segment opens with the writer's journal-open record
+ * unless it continues a rotation; nothing follows a checkpoint that closed
+ * the segment (closed_by: 1 + its seq, or 0); and times never go back,
+ * the callers' records and the journal's own records each in their own
+ * order. */
+static void check_stream(struct vctx *v, uint64_t n, uint64_t seq, int first,
+			 uint64_t closed_by)
+{
+	const struct medfs_journal_record *r = &v->rb.rec;
+	int own = r->op == MEDFS_OP_CHECKPOINT || r->op == MEDFS_OP_JOURNAL_OPEN;
+	uint64_t *last = own ? &v->own_us : &v->rec_us;
+
+	if (first && r->op != MEDFS_OP_JOURNAL_OPEN && !v->may_continue)
+		rep(v, 1, n, seq,
+		    "segment %" PRIu64 " starts with a %s record, not with a writer's "
+		    "journal-open record, and does not continue a rotation: "
+		    "records appended by something other than a starting writer",
+		    n, medfs_journal_op_name(r->op) ? medfs_journal_op_name(r->op) : "?");
+	if (!first && r->op == MEDFS_OP_JOURNAL_OPEN)
+		rep(v, 1, n, seq,
+		    "record seq %" PRIu64 " is a journal-open record inside segment %" PRIu64
+		    ": only a segment's first record is one",
+		    seq, n);
+	if (closed_by)
+		rep(v, 1, n, seq,
+		    "record seq %" PRIu64 " follows checkpoint seq %" PRIu64
+		    ", which closed segment %" PRIu64 ": records appended after the writer "
+		    "left it",
+		    seq, closed_by - 1, n);
+	if (v->have_times && r->time_us < *last)
+		rep(v, 1, n, seq,
+		    "record seq %" PRIu64 " is dated %" PRIu64 " µs, before the %s "
+		    "record before it (%" PRIu64 " µs): time went backwards (a "
+		    "backdated record)",
+		    seq, r->time_us, own ? "journal's own" : "previous", *last);
+	if (!v->have_times) {
+		v->rec_us = v->own_us = 0;
+		v->have_times = 1;
+	}
+	if (r->time_us > *last)
+		*last = r->time_us;
+}
+
 /* Verifies the records of segment n (fd past its header). */
 static int verify_records(struct vctx *v, uint64_t n, int fd, int last, uint64_t *seq,
 			  uint8_t chain[MEDFS_JOURNAL_HASH_LEN])
 {
 	struct jr_fbuf fb;
 	uint64_t since_cp = 0, first_unsealed = 0, unverified = 0, broken_seq = 0;
+	uint64_t closed_by = 0; /* 1 + seq of a checkpoint that ends the segment */
 	uint8_t prev[MEDFS_JOURNAL_HASH_LEN];
 	size_t tail = 0;
-	int broken = 0, ret = 0;
+	int broken = 0, first = 1, ret = 0;
 
 	jr_fbuf_init(&fb, fd, HDR_LEN);
 	for (;;) {
@@ -320,6 +373,12 @@ static int verify_records(struct vctx *v, uint64_t n, int fd, int last, uint64_t
 			continue;
 		}
 		broken = 0;
+		check_stream(v, n, f.seq, first, closed_by);
+		first = 0;
+		if (v->rb.rec.op == MEDFS_OP_CHECKPOINT &&
+		    (v->rb.cp.flags & (MEDFS_CHECKPOINT_CLOSE | MEDFS_CHECKPOINT_ROTATE |
+				       MEDFS_CHECKPOINT_RECOVERY)))
+			closed_by = f.seq + 1;
 		memcpy(prev, chain, sizeof(prev));
 		jr_chain(chain, frame, f.len);
 		if (v->rb.rec.op == MEDFS_OP_CHECKPOINT) {
@@ -329,6 +388,7 @@ static int verify_records(struct vctx *v, uint64_t n, int fd, int last, uint64_t
 			v->cp_seq = f.seq;
 			v->cp_epoch = f.epoch;
 			memcpy(v->cp_hash, chain, sizeof(v->cp_hash));
+			v->last_cp_flags = v->rb.cp.flags;
 			v->st.checkpoints++;
 			since_cp = 0;
 		} else {
@@ -340,6 +400,12 @@ static int verify_records(struct vctx *v, uint64_t n, int fd, int last, uint64_t
 		(*seq)++;
 	}
 	jr_fbuf_free(&fb);
+	/* A segment may be followed by one without a journal-open record
+	 * only when its last record is a checkpoint that did not close the
+	 * writer (a rotation, or the checkpoint before one). */
+	v->may_continue = broken || (since_cp == 0 && !first &&
+				     !(v->last_cp_flags & (MEDFS_CHECKPOINT_CLOSE |
+							   MEDFS_CHECKPOINT_RECOVERY)));
 	if (ret < 0)
 		return ret;
 	if (broken) {
@@ -395,6 +461,11 @@ static int verify_segment(struct vctx *v, uint64_t n, int last)
 		    v->prev_segment + 1, n - 1);
 		v->have_expect = 0;
 	}
+	/* After a break, what came before says nothing of this segment. */
+	if (!v->have_expect || !v->chain_known) {
+		v->have_times = 0;
+		v->may_continue = 1;
+	}
 	v->have_prev = 1;
 	v->prev_segment = n;
 	v->st.segments++;
@@ -405,6 +476,7 @@ static int verify_segment(struct vctx *v, uint64_t n, int last)
 			return fd;
 		rep(v, 1, n, MEDFS_JOURNAL_NONE, "segment %" PRIu64 " %s", n, why);
 		v->have_expect = 0;
+		v->may_continue = 1;
 		return 0;
 	}
 	if (!v->have_vault) {
@@ -577,6 +649,7 @@ static int verify_once(struct vctx *v)
 			    "%" PRIu64 ": segments deleted",
 			    list[i], p.first_kept);
 		v->have_expect = v->chain_known = 1;
+		v->may_continue = 1; /* how the pruned segment ended is gone */
 		v->exp_seq = p.seq;
 		v->exp_epoch = p.epoch;
 		v->exp_segment_end = p.first_kept - 1;
@@ -625,6 +698,9 @@ static void vctx_reset(struct vctx *v)
 	memset(&v->st, 0, sizeof(v->st));
 	v->have_trust = v->have_expect = v->chain_known = v->have_prev = 0;
 	v->have_cp = v->have_vault = 0;
+	v->have_times = v->may_continue = 0;
+	v->rec_us = v->own_us = 0;
+	v->last_cp_flags = 0;
 	sodium_memzero(v->k, 3 * sizeof(*v->k));
 }
 
@@ -941,11 +1017,12 @@ int medfs_journal_reader_next(struct medfs_journal_reader *rd,
 		sodium_memzero(rd->body, f.ct_len);
 		if (r < 0)
 			return r;
-		if (out->rec.op == MEDFS_OP_CHECKPOINT) {
+		if (out->rec.op == MEDFS_OP_CHECKPOINT)
 			jr_keys_evolve(rd->k);
-			if (!(rd->flags & MEDFS_JOURNAL_READ_CHECKPOINTS))
-				continue;
-		}
+		if ((out->rec.op == MEDFS_OP_CHECKPOINT ||
+		     out->rec.op == MEDFS_OP_JOURNAL_OPEN) &&
+		    !(rd->flags & MEDFS_JOURNAL_READ_CHECKPOINTS))
+			continue;
 		return 1;
 	}
 }
@@ -1017,6 +1094,17 @@ out:
 	return ret;
 }
 
+/* 1 when segment n holds no record (only its header). */
+static int segment_empty(int dirfd, uint64_t n)
+{
+	char name[MEDFS_JOURNAL_SEGMENT_NAME_LEN];
+	struct stat sb;
+
+	medfs_journal_segment_name(name, n);
+	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       sb.st_size <= HDR_LEN;
+}
+
 int medfs_journal_prune(const char *dir, uint64_t before_us,
 			const struct medfs_auditor_key *key,
 			medfs_journal_report_fn report, void *ctx, uint64_t *removed)
@@ -1028,7 +1116,7 @@ int medfs_journal_prune(const char *dir, uint64_t before_us,
 	struct jr_keys *k = NULL;
 	uint64_t *list = NULL, t = 0;
 	uint8_t *buf = NULL;
-	size_t n, len, cut = 0;
+	size_t n, len, cut = 0, keep;
 	const char *why;
 	int dirfd, have_old = 0, r, fd;
 
@@ -1052,6 +1140,7 @@ int medfs_journal_prune(const char *dir, uint64_t before_us,
 	r = jr_list_segments(dirfd, &list, &n);
 	if (r < 0)
 		goto out;
+	keep = n;
 	r = jr_read_file(dirfd, PRUNED_NAME, &buf, &len, PRUNED_FILE_MAX);
 	if (r == 0) {
 		r = jr_pruned_parse(buf, len, &old, key->sign_pk);
@@ -1061,10 +1150,15 @@ int medfs_journal_prune(const char *dir, uint64_t before_us,
 	buf = NULL;
 	if (r < 0 && r != -ENOENT)
 		goto out;
+	/* Never the last segment, nor the last that holds records (a rotation
+	 * just before the writer closed leaves an empty one after it): HEAD
+	 * names its checkpoint. */
+	while (keep > 1 && segment_empty(dirfd, list[keep - 1]))
+		keep--;
 	/* Leftovers of an interrupted prune first, then expired segments. */
-	while (cut + 1 < n && have_old && list[cut] < old.first_kept)
+	while (cut + 1 < keep && have_old && list[cut] < old.first_kept)
 		cut++;
-	while (cut + 1 < n) {
+	while (cut + 1 < keep) {
 		r = segment_last_time(dirfd, list[cut], key, k, &t);
 		if (r < 0)
 			goto out;
