@@ -278,10 +278,10 @@ static void check_stream(struct vctx *v, uint64_t n, uint64_t seq, int first,
 		    seq, closed_by - 1, n);
 	if (v->have_times && r->time_us < *last)
 		rep(v, 1, n, seq,
-		    "record seq %" PRIu64 " is dated %" PRIu64 " µs, before the %s "
+		    "record seq %" PRIu64 " is dated %" PRIu64 " µs, before the %s"
 		    "record before it (%" PRIu64 " µs): time went backwards (a "
 		    "backdated record)",
-		    seq, r->time_us, own ? "journal's own" : "previous", *last);
+		    seq, r->time_us, own ? "journal's own " : "", *last);
 	if (!v->have_times) {
 		v->rec_us = v->own_us = 0;
 		v->have_times = 1;

@@ -25,6 +25,7 @@
 #include <check.h>
 #include <sodium.h>
 
+#include "journal_forge.h"
 #include "medfs/crypto.h"
 #include "medfs/journal.h"
 #include "medfs/log.h"
@@ -1448,6 +1449,123 @@ START_TEST(test_follow)
 }
 END_TEST
 
+/* ---- time and sessions: what a STATE holder can no longer forge ---- */
+
+/* The number of errors verify reports at segment seg, record seq, whose
+ * message holds what. */
+static int errors_at(const char *dir, uint64_t seg, uint64_t seq, const char *what)
+{
+	struct collect c;
+	int n = 0;
+
+	verify(dir, &c, NULL);
+	for (int i = 0; i < c.n; i++)
+		if (c.it[i].error && c.it[i].segment == seg && c.it[i].seq == seq &&
+		    strstr(c.it[i].msg, what))
+			n++;
+	if (n == 0)
+		dump(&c);
+	return n;
+}
+
+static int error_count(const char *dir)
+{
+	struct collect c;
+	int r = verify(dir, &c, NULL);
+
+	if (r != 0)
+		dump(&c);
+	return r;
+}
+
+START_TEST(test_times_never_go_back)
+{
+	struct medfs_journal_record_buf b = MEDFS_JOURNAL_RECORD_BUF_INIT;
+	struct medfs_journal_writer *w;
+	struct medfs_journal_reader *rd;
+	struct medfs_journal_record r;
+	uint64_t last = 0;
+
+	/* A record dated before the one before it (a range record of an
+	 * older read, a clock stepped back) takes the previous time, across
+	 * a new mount too (STATE keeps it). */
+	open_writer(&w, jdir, &small_cfg);
+	append_n(w, 10, 5, 0);
+	make_record(&r, 2);
+	ck_assert_int_eq(medfs_journal_append(w, &r, 0), 0);
+	ck_assert_int_eq(medfs_journal_writer_close(w), 0);
+	open_writer(&w, jdir, &small_cfg);
+	append_n(w, 0, 3, 0);
+	r.op = MEDFS_OP_JOURNAL_OPEN; /* the journal's own, never a caller's */
+	ck_assert_int_eq(medfs_journal_append(w, &r, 0), -EINVAL);
+	ck_assert_int_eq(medfs_journal_writer_close(w), 0);
+	expect_clean(jdir, NULL);
+	ck_assert_int_eq(medfs_journal_reader_open(&rd, jdir, akey, 0), 0);
+	for (int i = 0; medfs_journal_reader_next(rd, &b, NULL) == 1; i++) {
+		ck_assert_uint_eq(b.rec.time_us, i < 5 ? T0 + 10 + i : T0 + 14);
+		ck_assert_uint_ge(b.rec.time_us, last);
+		last = b.rec.time_us;
+	}
+	medfs_journal_record_buf_free(&b);
+	medfs_journal_reader_close(rd);
+}
+END_TEST
+
+START_TEST(test_forged_backdated)
+{
+	struct medfs_journal_record r, open_rec = { .op = MEDFS_OP_JOURNAL_OPEN,
+						     .offset = -1 };
+	char d3[DIR_MAX];
+	struct forger fg;
+	uint64_t seg, seq;
+
+	build(jdir, 10, &small_cfg); /* records dated T0 to T0 + 9 */
+	expect_clean(jdir, NULL);
+	copy_dir(jdir, jdir2);
+
+	/* After the writer closed its segment, someone holding STATE appends
+	 * a record dated before the last one. */
+	ck_assert_int_eq(forger_open(&fg, jdir, state_key), 0);
+	make_record(&r, 3);
+	seg = fg.segment;
+	seq = fg.seq;
+	ck_assert_int_eq(forger_append(&fg, &r), 0);
+	forger_close(&fg);
+	ck_assert_int_eq(errors_at(jdir, seg, seq, "time went backwards"), 1);
+	ck_assert_int_eq(errors_at(jdir, seg, seq, "closed segment"), 1);
+
+	/* In a segment of its own: without a journal-open record... */
+	ck_assert_int_eq(forger_open(&fg, jdir2, state_key), 0);
+	ck_assert_int_eq(forger_new_segment(&fg, medfs_auditor_key_box_pk(akey)), 0);
+	make_record(&r, 100);
+	seg = fg.segment;
+	seq = fg.seq;
+	ck_assert_int_eq(forger_append(&fg, &r), 0);
+	forger_close(&fg);
+	ck_assert_int_eq(errors_at(jdir2, seg, seq, "not with a writer's journal-open"), 1);
+	ck_assert_int_eq(error_count(jdir2), 1);
+
+	/* ...and with one, opened now as a writer would: the records after
+	 * it may not be dated before the journal's last record. */
+	new_dir(d3);
+	build(d3, 10, &small_cfg);
+	ck_assert_int_eq(forger_open(&fg, d3, state_key), 0);
+	ck_assert_int_eq(forger_new_segment(&fg, medfs_auditor_key_box_pk(akey)), 0);
+	open_rec.time_us = (uint64_t)time(NULL) * 1000000 + 1000000;
+	ck_assert_int_eq(forger_append(&fg, &open_rec), 0);
+	make_record(&r, 20); /* after the last record: inherent, accepted */
+	ck_assert_int_eq(forger_append(&fg, &r), 0);
+	ck_assert_int_eq(error_count(d3), 0);
+	make_record(&r, 5); /* before it: reported */
+	seg = fg.segment;
+	seq = fg.seq;
+	ck_assert_int_eq(forger_append(&fg, &r), 0);
+	forger_close(&fg);
+	ck_assert_int_eq(errors_at(d3, seg, seq, "time went backwards"), 1);
+	ck_assert_int_eq(error_count(d3), 1);
+}
+END_TEST
+
 /* ---- prune ---- */
 
 START_TEST(test_prune)
@@ -1543,6 +1661,8 @@ static Suite *journal_suite(void)
 	tcase_add_test(tc, test_concurrent_append);
 	tcase_add_test(tc, test_follow);
 	tcase_add_test(tc, test_prune);
+	tcase_add_test(tc, test_times_never_go_back);
+	tcase_add_test(tc, test_forged_backdated);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tamper");
