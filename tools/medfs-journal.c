@@ -235,12 +235,13 @@ static const struct option *with_filters(struct option out[OPTIONS_MAX],
 	"  --user U          records of user name or numeric uid U\n"                    \
 	"  --path GLOB       records whose path (or rename target) matches the shell\n"  \
 	"                    pattern GLOB ('*' also matches '/')\n"                      \
-	"  --patient ID      records of files of DICOM patient ID (exact)\n"             \
+	"  --patient ID      records of files that are, or ever were, of DICOM\n"       \
+	"                    patient ID (exact)\n"                                      \
 	"  --study UID       records of files of DICOM study instance UID (exact)\n"     \
 	"  --op OP[,OP...]   records of these operations: mount unmount policy-load\n"   \
 	"                    open read write create delete rename truncate setattr\n"    \
 	"                    xattr denied integrity emergency-start emergency-end\n"     \
-	"                    set-auditor mkdir symlink list\n"
+	"                    set-auditor mkdir symlink list attribution\n"
 
 static int parse_ops(const char *list, struct filter *f)
 {
@@ -320,6 +321,29 @@ static bool user_matches(const char *want, const struct medfs_journal_record *r)
 	return strcmp(uid, want) == 0;
 }
 
+/* Whether the record concerns a file that is, or was, patient's: its
+ * patient now, the one an attribution record says it had, or one of the
+ * former patients the record lists (doc/JOURNAL.md 14.1). */
+static bool patient_matches(const char *patient, const struct medfs_journal_record *r)
+{
+	size_t n = strlen(patient);
+
+	if ((r->patient_id != NULL && strcmp(r->patient_id, patient) == 0) ||
+	    (r->prior_patient_id != NULL && strcmp(r->prior_patient_id, patient) == 0))
+		return true;
+	for (const char *p = r->former_patient_ids; p != NULL && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (len == n && memcmp(p, patient, n) == 0)
+			return true;
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
+
 static bool matches(const struct filter *f, const struct medfs_journal_record *r)
 {
 	if (f->has_since && r->time_us < f->since)
@@ -331,8 +355,7 @@ static bool matches(const struct filter *f, const struct medfs_journal_record *r
 	if (f->path != NULL && !(r->path != NULL && fnmatch(f->path, r->path, 0) == 0) &&
 	    !(r->path2 != NULL && fnmatch(f->path, r->path2, 0) == 0))
 		return false;
-	if (f->patient != NULL &&
-	    (r->patient_id == NULL || strcmp(r->patient_id, f->patient)))
+	if (f->patient != NULL && !patient_matches(f->patient, r))
 		return false;
 	if (f->study != NULL && (r->study_uid == NULL || strcmp(r->study_uid, f->study)))
 		return false;
@@ -651,6 +674,12 @@ static int make_row(const struct medfs_journal_record *r, struct row *row)
 		str_safe(&s, r->patient_id ? r->patient_id : "?");
 		str_add(&s, "/", 1);
 		str_safe(&s, r->study_uid ? r->study_uid : "?");
+	}
+	if (r->op == MEDFS_OP_ATTRIBUTION) {
+		str_fmt(&s, "%swas ", s.len ? " " : "");
+		str_safe(&s, r->prior_patient_id ? r->prior_patient_id : "?");
+		str_add(&s, "/", 1);
+		str_safe(&s, r->prior_study_uid ? r->prior_study_uid : "?");
 	}
 	row->cell[C_DICOM] = take(&s);
 

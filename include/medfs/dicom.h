@@ -1,4 +1,5 @@
-/* medfs: DICOM Part 10 header reader.
+/* medfs: DICOM Part 10 header reader, and the identifiers medfs keeps of
+ * a file.
  *
  * Extracts the identifiers the access journal records for a DICOM file:
  * patient, study, series and SOP instance, SOP class and modality. Reads
@@ -10,7 +11,13 @@
  * the first top-level tag after (0020,000E): data set elements are in
  * ascending tag order (PS3.5 7.1), so nothing it looks for can follow,
  * and the pixel data (7FE0,0010) is never reached. Pure: no I/O, never
- * reads past len, every length checked against what encloses it. */
+ * reads past len, every length checked against what encloses it.
+ *
+ * The reader is resumable (medfs_dicom_scan_*): it keeps its place
+ * between top-level elements, so a caller reads a file's header in small
+ * windows and never reads the values it skips (a large private element
+ * before the patient ID costs nothing). What the header says is what its
+ * writer wrote: nothing here checks it (doc/JOURNAL.md, 14.1). */
 #ifndef MEDFS_DICOM_H
 #define MEDFS_DICOM_H
 
@@ -21,10 +28,14 @@
 #define MEDFS_DICOM_PREFIX_LEN 132 /* preamble and "DICM" */
 #define MEDFS_DICOM_UID_MAX 64	   /* UI, and LO for the patient ID */
 #define MEDFS_DICOM_CS_MAX 16	   /* CS: the modality */
+/* A defined-length sequence up to this size is read and checked; a
+ * longer one that the bytes passed do not hold is skipped unread. */
+#define MEDFS_DICOM_CHECK_MAX (64 * 1024)
 
 /* The identifiers of one file. Each is NUL-terminated and empty when
  * absent. Values are trimmed of leading spaces and of trailing spaces and
- * NULs, cut at an embedded NUL, and truncated to the field's size. The
+ * NULs, cut at an embedded NUL, truncated to the field's size, and
+ * sanitized (medfs_dicom_sanitize): no control character. The
  * SOP class and instance UIDs fall back to the meta group's Media Storage
  * SOP Class/Instance UID (0002,0002/0003) when the data set has none. */
 struct medfs_dicom_ids {
@@ -50,5 +61,78 @@ struct medfs_dicom_ids {
  *             holds (a file without pixel data ends inside the data set).
  * out is always written (zeroed first). */
 int medfs_dicom_parse(const uint8_t *buf, size_t len, struct medfs_dicom_ids *out);
+
+/* The same, a window at a time. Initialise with medfs_dicom_scan_init,
+ * then pass the file's bytes from offset pos on, at least need of them
+ * unless the file ends first, until the answer is not -EAGAIN. The
+ * answers are those of medfs_dicom_parse on the whole file, except that a
+ * defined-length sequence longer than MEDFS_DICOM_CHECK_MAX that a window
+ * does not hold is skipped unchecked. Fields other than pos, need, seen
+ * and ids are the reader's. */
+struct medfs_dicom_scan {
+	uint64_t pos;  /* file offset of the next bytes to pass */
+	size_t need;   /* after -EAGAIN: bytes wanted from pos on, at least */
+	uint64_t seen; /* the answer so far depends on bytes before this only,
+			* apart from the values skipped unread */
+	struct medfs_dicom_ids ids; /* what was found so far */
+	int phase, result;
+	uint64_t group_end;
+	uint8_t have_group_length, explicit_vr, big_endian;
+	char ts[MEDFS_DICOM_UID_MAX + 1];
+};
+
+void medfs_dicom_scan_init(struct medfs_dicom_scan *sc);
+
+/* buf holds len bytes of the file from sc->pos on. Returns 0, -ENOENT,
+ * -EBADMSG as medfs_dicom_parse (and again at every later call), or
+ * -EAGAIN: pass bytes from the new sc->pos on, at least sc->need of them
+ * (a caller at the end of the file keeps what sc->ids holds). */
+int medfs_dicom_scan_feed(struct medfs_dicom_scan *sc, const uint8_t *buf, size_t len);
+
+/* Replaces every control character (below 0x20, and 0x7f) of the
+ * NUL-terminated s by '?': identifiers go into the journal and onto
+ * auditors' terminals. Every identifier medfs records passes here. */
+void medfs_dicom_sanitize(char *s);
+
+/* ---- what medfs keeps of a file (doc/FORMAT.md, "DICOM metadata") ---- */
+
+/* Patients a file was attributed to before, at most this many. */
+#define MEDFS_DICOM_FORMER_MAX 16
+/* The longest encoded metadata: medfs_file_set_meta's limit. */
+#define MEDFS_DICOM_META_MAX 4096
+
+/* A file's identifiers now, and every patient ID it was ever attributed
+ * to before (the first MEDFS_DICOM_FORMER_MAX of them, in the order first
+ * met; it may hold the current one too), each followed by a "\n". */
+struct medfs_dicom_meta {
+	struct medfs_dicom_ids ids;
+	char former[MEDFS_DICOM_FORMER_MAX * (MEDFS_DICOM_UID_MAX + 1) + 1];
+	unsigned int nformer;
+};
+
+/* Encodes m as text into out (size bytes). Returns its length or
+ * -ENOBUFS. An m without any identifier nor former patient is empty. */
+int medfs_dicom_meta_encode(const struct medfs_dicom_meta *m, char *out, size_t size);
+
+/* Decodes len bytes of metadata (unknown keys and lines without "=" are
+ * skipped, values sanitized). Returns 1 when m has an identifier, else 0;
+ * m is always written. */
+int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta *m);
+
+/* What medfs_dicom_meta_update found. */
+#define MEDFS_DICOM_SAME 0	   /* nothing changed */
+#define MEDFS_DICOM_CHANGED 1	   /* identifiers changed */
+#define MEDFS_DICOM_REATTRIBUTED 2 /* ...and the patient or study was another */
+
+/* Sets m's identifiers to found (NULL: no longer a DICOM file), keeping
+ * the patient it had among the former ones. prior (may be NULL) gets the
+ * identifiers m had. Returns MEDFS_DICOM_SAME, MEDFS_DICOM_CHANGED, or
+ * MEDFS_DICOM_REATTRIBUTED when a patient ID or study UID that was set
+ * changed (to another one, or to none). */
+int medfs_dicom_meta_update(struct medfs_dicom_meta *m, const struct medfs_dicom_ids *found,
+			    struct medfs_dicom_ids *prior);
+
+/* 1 when patient is among m's former patients, else 0. */
+int medfs_dicom_meta_was(const struct medfs_dicom_meta *m, const char *patient);
 
 #endif

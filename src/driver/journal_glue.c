@@ -38,9 +38,9 @@
 #define TICKS_PER_WRITER_TICK 4	    /* medfs_journal_tick every second */
 #define FLUSH_AGE_US 750000	    /* + one period: at most a second */
 #define MAX_RANGES 1024		    /* per record: 16 KiB of ranges */
-#define DICOM_SCAN (64 * 1024)	    /* bytes parsed for DICOM identifiers */
-#define DICOM_SCAN_FIRST (4 * 1024) /* the first read of them */
-#define META_MAX 4096		    /* medfs_file_set_meta's limit */
+#define DICOM_SCAN_MAX (4 << 20)    /* a header is read in its first 4 MiB */
+#define DICOM_WINDOW (4 * 1024)	    /* the smallest read of a header */
+#define META_MAX MEDFS_DICOM_META_MAX
 #define REASON_MAX 4000		    /* bytes of an emergency reason kept */
 #define USER_SLOTS 64		    /* cached user names */
 #define USER_LEN 256		    /* longest user name kept */
@@ -100,10 +100,15 @@ struct jnl_file {
 	int emergency;
 
 	pthread_mutex_t lock; /* what follows */
-	int has_ids;
-	struct medfs_dicom_ids ids;
+	int has_ids;		     /* meta.ids holds an identifier */
+	struct medfs_dicom_meta meta; /* as stored, or as this handle stored it */
 	struct ranges rd, wr;
-	int dirty; /* its first DICOM_SCAN bytes written since the last scan */
+	int wrote;	      /* written since the last scan: */
+	uint64_t wr_lo, wr_hi; /* from this offset up to this one */
+
+	pthread_mutex_t scan_lock;     /* one scan at a time: */
+	struct medfs_dicom_scan *scan; /* the header read so far, or NULL */
+	int scan_ret;		       /* its last answer */
 };
 
 /* Who a record is about. */
@@ -213,15 +218,17 @@ static const char *opt_str(const char *s)
 	return s && s[0] ? s : NULL;
 }
 
-static void rec_ids(struct medfs_journal_record *r, const struct medfs_dicom_ids *d)
+/* The identifiers of a file, and the patients it had before. */
+static void rec_ids(struct medfs_journal_record *r, const struct medfs_dicom_meta *m)
 {
-	if (!d)
+	if (!m)
 		return;
-	r->patient_id = opt_str(d->patient_id);
-	r->study_uid = opt_str(d->study_uid);
-	r->sop_uid = opt_str(d->sop_uid);
-	r->sop_class_uid = opt_str(d->sop_class_uid);
-	r->modality = opt_str(d->modality);
+	r->patient_id = opt_str(m->ids.patient_id);
+	r->study_uid = opt_str(m->ids.study_uid);
+	r->sop_uid = opt_str(m->ids.sop_uid);
+	r->sop_class_uid = opt_str(m->ids.sop_class_uid);
+	r->modality = opt_str(m->ids.modality);
+	r->former_patient_ids = opt_str(m->former);
 }
 
 static void rec_init(struct medfs_journal_record *r, uint32_t op)
@@ -321,83 +328,10 @@ void jnl_set_path(const char *path)
 
 /* ---- DICOM identifiers in the file's metadata ---- */
 
-/* The metadata is text, one "key=value\n" line per identifier found
- * (doc/JOURNAL.md); empty for a file that is not (or no longer) DICOM. */
-static const struct {
-	const char *key;
-	size_t off, size;
-} meta_keys[] = {
-#define KEY(f)                                                                           \
-	{                                                                                \
-#f, offsetof(struct medfs_dicom_ids, f),                                 \
-			sizeof(((struct medfs_dicom_ids *)0)->f)                         \
-	}
-	KEY(patient_id), KEY(study_uid),     KEY(series_uid),
-	KEY(sop_uid),	 KEY(sop_class_uid), KEY(modality),
-#undef KEY
-};
+static void file_rec(const struct jnl_file *jf, struct medfs_journal_record *r,
+		     uint32_t op);
 
-static int ids_any(const struct medfs_dicom_ids *d)
-{
-	return d->patient_id[0] || d->study_uid[0] || d->series_uid[0] || d->sop_uid[0] ||
-	       d->sop_class_uid[0] || d->modality[0];
-}
-
-static size_t meta_encode(const struct medfs_dicom_ids *d, char *out, size_t size)
-{
-	size_t len = 0;
-
-	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(meta_keys[0]); i++) {
-		const char *v = (const char *)d + meta_keys[i].off;
-		int n;
-
-		if (!v[0])
-			continue;
-		n = snprintf(out + len, size - len, "%s=%s\n", meta_keys[i].key, v);
-		if (n < 0 || (size_t)n >= size - len)
-			break;
-		/* Values hold no line break: the parser stops at control
-		 * characters, but say so here too. */
-		for (size_t k = len + strlen(meta_keys[i].key) + 1;
-		     k < len + (size_t)n - 1; k++)
-			if ((unsigned char)out[k] < 0x20 || out[k] == 0x7f)
-				out[k] = '?';
-		len += (size_t)n;
-	}
-	return len;
-}
-
-static int meta_decode(const char *in, size_t len, struct medfs_dicom_ids *d)
-{
-	const char *p = in, *end = in + len;
-
-	memset(d, 0, sizeof(*d));
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eq = memchr(p, '=', (size_t)((nl ? nl : end) - p));
-		const char *next = nl ? nl + 1 : end;
-
-		if (!nl)
-			nl = end;
-		for (size_t i = 0; eq && i < sizeof(meta_keys) / sizeof(meta_keys[0]);
-		     i++) {
-			size_t klen = strlen(meta_keys[i].key);
-			size_t vlen = (size_t)(nl - eq - 1);
-			char *v = (char *)d + meta_keys[i].off;
-
-			if ((size_t)(eq - p) != klen || memcmp(p, meta_keys[i].key, klen))
-				continue;
-			if (vlen >= meta_keys[i].size)
-				vlen = meta_keys[i].size - 1;
-			memcpy(v, eq + 1, vlen);
-			v[strnlen(v, vlen)] = '\0';
-		}
-		p = next;
-	}
-	return ids_any(d);
-}
-
-int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_ids *ids)
+int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_meta *ids)
 {
 	char buf[META_MAX];
 	ssize_t n;
@@ -406,68 +340,135 @@ int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_ids *ids)
 	if (!j || !path)
 		return 0;
 	n = medfs_vault_get_meta(j->vault, path, buf, sizeof(buf));
-	return n > 0 ? meta_decode(buf, (size_t)n, ids) : 0;
+	return n > 0 ? medfs_dicom_meta_decode(buf, (size_t)n, ids) : 0;
 }
 
-/* Parses the start of a file written through jf and keeps what it finds
- * in the file's metadata, when that changed. */
-static void dicom_scan(struct jnl_file *jf)
+/* Reads the header of jf's file on from where the scan stands, a window
+ * at a time, skipping the values it does not need, up to DICOM_SCAN_MAX.
+ * Returns the scan's answer (-EAGAIN: the file or the bound ended first). */
+static int scan_run(struct jnl_file *jf, struct medfs_dicom_scan *sc)
 {
-	struct medfs_dicom_ids ids;
-	char meta[META_MAX];
-	uint8_t *buf;
-	size_t len = 0, mlen;
-	int ret, dirty, found, same;
+	uint8_t *buf = NULL;
+	size_t cap = 0, len = 0;
+	int ret = -EAGAIN;
 
-	pthread_mutex_lock(&jf->lock);
-	dirty = jf->dirty;
-	jf->dirty = 0;
-	pthread_mutex_unlock(&jf->lock);
-	if (!dirty)
-		return;
-	buf = malloc(DICOM_SCAN);
-	if (!buf)
-		return;
-	jnl_set_path(jf->path);
-	/* A header takes a few KiB: read (and open) more blocks only while
-	 * the parser asks for them. */
-	for (size_t want = DICOM_SCAN_FIRST;; want *= 4) {
+	while (sc->pos < DICOM_SCAN_MAX) {
+		size_t want = sc->need > DICOM_WINDOW ? sc->need : DICOM_WINDOW;
 		ssize_t n = 1;
 
-		if (want > DICOM_SCAN)
-			want = DICOM_SCAN;
-		while (len < want && (n = medfs_file_read(jf->f, buf + len, want - len,
-							  (off_t)len)) > 0)
+		if (want > DICOM_SCAN_MAX - sc->pos)
+			want = DICOM_SCAN_MAX - sc->pos;
+		if (want < sc->need)
+			break; /* an element running past the bound */
+		if (want > cap) {
+			uint8_t *nb = malloc(want);
+
+			if (!nb)
+				break;
+			if (buf)
+				sodium_memzero(buf, len);
+			free(buf);
+			buf = nb;
+			cap = want;
+		}
+		len = 0;
+		while (len < want &&
+		       (n = medfs_file_read(jf->f, buf + len, want - len,
+					    (off_t)(sc->pos + len))) > 0)
 			len += (size_t)n;
-		/* -EAGAIN with the whole file (or the 64 KiB): the file ended
-		 * inside the header; what was found before is right. */
-		ret = medfs_dicom_parse(buf, len, &ids);
-		if (ret != -EAGAIN || n <= 0 || want == DICOM_SCAN)
+		ret = medfs_dicom_scan_feed(sc, buf, len);
+		if (ret != -EAGAIN || len < want)
 			break;
 	}
-	sodium_memzero(buf, len);
+	if (buf)
+		sodium_memzero(buf, len);
 	free(buf);
-	found = (ret == 0 || ret == -EAGAIN) && ids_any(&ids);
-	if (!found)
-		memset(&ids, 0, sizeof(ids));
+	return ret;
+}
+
+/* After writes through jf: reads what they may have changed of the
+ * file's header (doc/JOURNAL.md 14.1), and when its identifiers changed,
+ * stores them and, when the patient or study changed, records who did it.
+ * Returns 0 or -EIO (that record could not be written). */
+static int dicom_scan(struct jnl_file *jf)
+{
+	struct medfs_dicom_ids ids, prior;
+	struct medfs_dicom_meta m;
+	struct medfs_dicom_scan *sc;
+	struct medfs_journal_record r;
+	char meta[META_MAX];
+	uint64_t lo, hi;
+	ssize_t n;
+	int ret, found, same, wrote, change;
+
 	pthread_mutex_lock(&jf->lock);
-	same = jf->has_ids == found && memcmp(&jf->ids, &ids, sizeof(ids)) == 0;
+	wrote = jf->wrote;
+	lo = jf->wr_lo;
+	hi = jf->wr_hi;
+	jf->wrote = 0;
 	pthread_mutex_unlock(&jf->lock);
-	if (same)
-		return;
-	mlen = meta_encode(&ids, meta, sizeof(meta));
-	ret = medfs_file_set_meta(jf->f, meta, mlen);
+	if (!wrote)
+		return 0;
+	pthread_mutex_lock(&jf->scan_lock);
+	sc = jf->scan;
+	if (!sc) {
+		sc = jf->scan = malloc(sizeof(*sc));
+		if (!sc) {
+			pthread_mutex_unlock(&jf->scan_lock);
+			return 0;
+		}
+		medfs_dicom_scan_init(sc);
+	} else if (lo < sc->seen) {
+		medfs_dicom_scan_init(sc); /* bytes it relied on changed */
+	} else if (jf->scan_ret != -EAGAIN || hi <= sc->pos) {
+		pthread_mutex_unlock(&jf->scan_lock); /* after the header */
+		return 0;
+	}
+	jnl_set_path(jf->path);
+	ret = jf->scan_ret = scan_run(jf, sc);
+	found = ret == 0 || ret == -EAGAIN;
+	memset(&ids, 0, sizeof(ids));
+	if (found)
+		ids = sc->ids;
+	pthread_mutex_lock(&jf->lock);
+	same = memcmp(&jf->meta.ids, &ids, sizeof(ids)) == 0;
+	pthread_mutex_unlock(&jf->lock);
+	if (same) {
+		pthread_mutex_unlock(&jf->scan_lock);
+		return 0;
+	}
+	/* From what is stored (another handle may have changed it): the
+	 * former patients are kept across every handle. */
+	n = medfs_file_get_meta(jf->f, meta, sizeof(meta));
+	medfs_dicom_meta_decode(meta, n > 0 ? (size_t)n : 0, &m);
+	change = medfs_dicom_meta_update(&m, &ids, &prior);
+	ret = 0;
+	if (change != MEDFS_DICOM_SAME) {
+		n = medfs_dicom_meta_encode(&m, meta, sizeof(meta));
+		ret = n < 0 ? (int)n : medfs_file_set_meta(jf->f, meta, (size_t)n);
+	}
 	if (ret < 0) {
 		audit_log(jf->j->foreground, LOG_WARNING,
 			  "cannot store the DICOM identifiers of a file opened by "
 			  "uid=%u: %s",
 			  (unsigned)jf->uid, strerror(-ret));
-		return;
+		pthread_mutex_unlock(&jf->scan_lock);
+		return 0;
 	}
 	pthread_mutex_lock(&jf->lock);
-	jf->has_ids = found;
-	jf->ids = ids;
+	jf->meta = m;
+	jf->has_ids = m.ids.patient_id[0] || m.ids.study_uid[0] || m.ids.series_uid[0] ||
+		      m.ids.sop_uid[0] || m.ids.sop_class_uid[0] || m.ids.modality[0];
+	ret = 0;
+	if (change == MEDFS_DICOM_REATTRIBUTED) {
+		file_rec(jf, &r, MEDFS_OP_ATTRIBUTION);
+		r.prior_patient_id = opt_str(prior.patient_id);
+		r.prior_study_uid = opt_str(prior.study_uid);
+		ret = append(jf->j, &r, 1);
+	}
 	pthread_mutex_unlock(&jf->lock);
+	pthread_mutex_unlock(&jf->scan_lock);
+	return ret;
 }
 
 /* ---- open handles ---- */
@@ -485,8 +486,7 @@ static void file_rec(const struct jnl_file *jf, struct medfs_journal_record *r,
 	r->flags = jf->flags;
 	r->rule_line = jf->rule;
 	r->emergency = jf->emergency != 0;
-	if (jf->has_ids)
-		rec_ids(r, &jf->ids);
+	rec_ids(r, &jf->meta);
 }
 
 /* Adds [off, off + n) to g, merging it with the ranges it overlaps or
@@ -578,6 +578,8 @@ static int flush(struct jnl_file *jf)
 static void file_free(struct jnl_file *jf)
 {
 	pthread_mutex_destroy(&jf->lock);
+	pthread_mutex_destroy(&jf->scan_lock);
+	free(jf->scan);
 	free(jf->rd.r);
 	free(jf->wr.r);
 	free(jf->user);
@@ -612,6 +614,8 @@ int jnl_file_open(struct jnl *j, const struct caller *c, const struct jnl_event 
 	jf->rule = e->rule;
 	jf->emergency = e->emergency;
 	pthread_mutex_init(&jf->lock, NULL);
+	pthread_mutex_init(&jf->scan_lock, NULL);
+	jf->scan_ret = -EAGAIN;
 	jf->path = strdup(e->path);
 	jf->user = w.user[0] ? strdup(w.user) : NULL;
 	jf->program = w.program ? strdup(w.program) : NULL;
@@ -621,7 +625,7 @@ int jnl_file_open(struct jnl *j, const struct caller *c, const struct jnl_event 
 	}
 	n = medfs_file_get_meta(f, meta, sizeof(meta));
 	if (n > 0)
-		jf->has_ids = meta_decode(meta, (size_t)n, &jf->ids);
+		jf->has_ids = medfs_dicom_meta_decode(meta, (size_t)n, &jf->meta);
 	file_rec(jf, &r, e->op);
 	r.detail = e->detail;
 	ret = append(j, &r, 1);
@@ -665,8 +669,13 @@ static int file_io(struct jnl_file *jf, struct ranges *g, uint32_t op, uint64_t 
 		r.bytes = n;
 		ret = append(jf->j, &r, 0);
 	} else {
-		if (op == MEDFS_OP_WRITE && off < DICOM_SCAN)
-			jf->dirty = 1;
+		if (op == MEDFS_OP_WRITE) {
+			if (!jf->wrote || off < jf->wr_lo)
+				jf->wr_lo = off;
+			if (!jf->wrote || off + n > jf->wr_hi)
+				jf->wr_hi = off + n;
+			jf->wrote = 1;
+		}
 		if (g->n == 0)
 			g->since_us = now_us();
 		ret = range_add(g, off, n) < 0 ? -EIO : 0;
@@ -687,13 +696,13 @@ int jnl_file_read(struct jnl_file *jf, uint64_t off, uint64_t n)
  * writes something else), and must record what this handle wrote. */
 int jnl_file_write(struct jnl_file *jf, uint64_t off, uint64_t n)
 {
-	int ret;
+	int ret, ret2;
 
 	if (!jf)
 		return 0;
 	ret = file_io(jf, &jf->wr, MEDFS_OP_WRITE, off, n);
-	dicom_scan(jf);
-	return ret;
+	ret2 = dicom_scan(jf);
+	return ret < 0 ? ret : ret2;
 }
 
 int jnl_file_event(struct jnl_file *jf, const struct jnl_event *e)
@@ -715,10 +724,12 @@ int jnl_file_event(struct jnl_file *jf, const struct jnl_event *e)
 
 int jnl_file_sync(struct jnl_file *jf)
 {
+	int ret;
+
 	if (!jf)
 		return 0;
-	dicom_scan(jf);
-	return flush(jf);
+	ret = dicom_scan(jf);
+	return ret < 0 ? ret : flush(jf);
 }
 
 void jnl_file_release(struct jnl_file *jf)
@@ -815,7 +826,7 @@ void jnl_policy_load(struct jnl *j, const char *policy_path, const uint8_t diges
 void jnl_denied(struct jnl *j, const struct caller *c, const char *op, const char *path,
 		const char *right, unsigned rule)
 {
-	struct medfs_dicom_ids ids;
+	struct medfs_dicom_meta ids;
 	char detail[96];
 	struct jnl_event e = {
 		.op = MEDFS_OP_DENIED,

@@ -94,16 +94,16 @@ struct jnl_event {
 	int emergency;
 	uint64_t bytes;
 	const char *detail;
-	const struct medfs_dicom_ids *ids;
+	const struct medfs_dicom_meta *ids;
 };
 
 /* Records e. Returns 0, or -EIO when it could not be written (fail
  * closed; 0 with journal_failopen). */
 int jnl_record(struct jnl *j, const struct caller *c, const struct jnl_event *e);
 
-/* The DICOM identifiers stored with the regular file at path, when it
- * has any: 1, else 0 (ids zeroed). */
-int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_ids *ids);
+/* The DICOM identifiers (and former patients) stored with the regular
+ * file at path: 1 when it has identifiers, else 0. */
+int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_meta *ids);
 
 /* From access.c: a denial of op (a name) needing right on path (may be
  * NULL) by rule; an emergency grant started with a reason (size bytes,

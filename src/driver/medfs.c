@@ -671,7 +671,7 @@ static int medfs_mkdir(const char *path, mode_t mode)
 
 static int medfs_unlink(const char *path)
 {
-	struct medfs_dicom_ids ids;
+	struct medfs_dicom_meta ids;
 	struct req q;
 	int ret;
 
@@ -742,7 +742,7 @@ static int begin_rename(struct req *q, const char *from, const char *to,
 
 static int medfs_rename(const char *from, const char *to, unsigned int flags)
 {
-	struct medfs_dicom_ids ids;
+	struct medfs_dicom_meta ids;
 	struct req q;
 	int ret;
 

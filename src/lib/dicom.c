@@ -7,6 +7,8 @@
  * length is only entered once it is wholly in the buffer. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "medfs/dicom.h"
@@ -278,6 +280,14 @@ static void copy_value(char *dst, size_t cap, const uint8_t *v, size_t len)
 	n = len < cap ? len : cap;
 	memcpy(dst, v, n);
 	dst[n] = '\0';
+	medfs_dicom_sanitize(dst);
+}
+
+void medfs_dicom_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 }
 
 /* The field of out a top-level tag fills, or NULL. */
@@ -335,56 +345,6 @@ static bool has_id(const struct medfs_dicom_ids *out)
 	       out->sop_uid[0];
 }
 
-/* Reads the file meta group at r->pos: explicit VR LE elements of group
- * 0002; the group length (0002,0000), when present, must end it exactly.
- * Stores the transfer syntax UID in ts (empty when absent). */
-static int parse_meta(struct region *r, struct medfs_dicom_ids *out, char *ts,
-		      size_t ts_cap)
-{
-	size_t start = r->pos;
-	uint64_t group_end = 0; /* may lie past the buffer: 64 bits */
-	bool have_length = false;
-	struct elem e;
-	int ret;
-
-	ts[0] = '\0';
-	for (;;) {
-		ret = need(r, 4);
-		if (ret < 0)
-			return ret;
-		if ((peek_tag(r, &meta_syntax) >> 16) != 0x0002)
-			break;
-		if (have_length && r->pos >= group_end)
-			return -EBADMSG; /* group 0002 runs past its stated length */
-		ret = read_header(r, &meta_syntax, &e);
-		if (ret < 0)
-			return ret;
-		if (e.length == UNDEFINED_LENGTH)
-			return -EBADMSG;
-		ret = need(r, e.length);
-		if (ret < 0)
-			return ret;
-		if (e.tag == TAG_META_LENGTH) {
-			if (e.length != 4 || r->pos != start + 8)
-				return -EBADMSG;
-			group_end = (uint64_t)r->pos + 4 + get32(r->buf + r->pos, false);
-			have_length = true;
-		} else if (e.tag == TAG_TRANSFER_SYNTAX) {
-			copy_value(ts, ts_cap, r->buf + r->pos, e.length);
-		} else if (e.tag == TAG_MEDIA_SOP_CLASS ||
-			   e.tag == TAG_MEDIA_SOP_INSTANCE) {
-			ret = take_value(r, &e, out);
-			if (ret < 0)
-				return ret;
-			continue;
-		}
-		r->pos += e.length;
-	}
-	if (have_length && r->pos != group_end)
-		return -EBADMSG;
-	return 0;
-}
-
 /* The syntax of the data set. Without a transfer syntax UID, guesses from
  * the first element as other readers do: two capital letters where an
  * explicit VR would be. */
@@ -407,52 +367,371 @@ static int data_set_syntax(const struct region *r, const char *ts, struct syntax
 	return 0;
 }
 
-int medfs_dicom_parse(const uint8_t *buf, size_t len, struct medfs_dicom_ids *out)
+enum { PH_PREFIX, PH_META, PH_SYNTAX, PH_DATA, PH_DONE };
+
+void medfs_dicom_scan_init(struct medfs_dicom_scan *sc)
 {
-	struct region r = { .buf = buf, .pos = 0, .end = len, .short_err = -EAGAIN };
-	char ts[MEDFS_DICOM_UID_MAX + 1];
-	struct syntax s;
+	memset(sc, 0, sizeof(*sc));
+	sc->phase = PH_PREFIX;
+	sc->result = -EAGAIN;
+	sc->need = MEDFS_DICOM_PREFIX_LEN;
+}
+
+static void seen_to(struct medfs_dicom_scan *sc, uint64_t end)
+{
+	if (end > sc->seen)
+		sc->seen = end;
+}
+
+static int finish(struct medfs_dicom_scan *sc, int result)
+{
+	sc->phase = PH_DONE;
+	sc->result = result;
+	sc->need = 0;
+	return result;
+}
+
+/* More bytes wanted: n of them from the element at r->pos on. */
+static int want(struct medfs_dicom_scan *sc, uint64_t base, const struct region *r,
+		uint64_t n)
+{
+	sc->pos = base + r->pos;
+	sc->need = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+	return -EAGAIN;
+}
+
+/* One element of the meta group at r->pos. Returns 1 when the group
+ * ended before it, 0 after it, or an error. */
+static int meta_element(struct medfs_dicom_scan *sc, uint64_t base, struct region *r)
+{
 	struct elem e;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
-	if (len > MEDFS_DICOM_PREAMBLE_LEN) {
-		size_t n = len - MEDFS_DICOM_PREAMBLE_LEN;
-
-		if (memcmp(buf + MEDFS_DICOM_PREAMBLE_LEN, "DICM", n < 4 ? n : 4) != 0)
-			return -ENOENT;
-	}
-	if (len < MEDFS_DICOM_PREFIX_LEN)
-		return -EAGAIN;
-	r.pos = MEDFS_DICOM_PREFIX_LEN;
-
-	ret = parse_meta(&r, out, ts, sizeof(ts) - 1);
-	if (ret < 0)
-		return ret;
-	if (strcmp(ts, TS_DEFLATED) == 0)
-		return has_id(out) ? 0 : -ENOENT;
-	ret = data_set_syntax(&r, ts, &s);
-	if (ret < 0)
-		return ret;
-
-	for (;;) {
-		ret = need(&r, 4);
-		if (ret < 0)
-			return ret;
-		e.tag = peek_tag(&r, &s);
-		if ((e.tag >> 16) == 0xfffe)
+	if (need(r, 4) < 0)
+		return want(sc, base, r, 4);
+	if ((peek_tag(r, &meta_syntax) >> 16) != 0x0002) {
+		if (sc->have_group_length && base + r->pos != sc->group_end)
 			return -EBADMSG;
-		if (e.tag > TAG_LAST_WANTED)
-			break;
-		ret = read_header(&r, &s, &e);
-		if (ret < 0)
+		return 1;
+	}
+	if (sc->have_group_length && base + r->pos >= sc->group_end)
+		return -EBADMSG; /* group 0002 runs past its stated length */
+	ret = read_header(r, &meta_syntax, &e);
+	if (ret == -EAGAIN)
+		return want(sc, base, r, 12);
+	if (ret < 0)
+		return ret;
+	if (e.length == UNDEFINED_LENGTH)
+		return -EBADMSG;
+	if (e.tag == TAG_META_LENGTH || e.tag == TAG_TRANSFER_SYNTAX ||
+	    e.tag == TAG_MEDIA_SOP_CLASS || e.tag == TAG_MEDIA_SOP_INSTANCE) {
+		if (need(r, e.length) < 0) {
+			r->pos -= 8 + (short_vr(e.vr) ? 0 : 4);
+			return want(sc, base, r, 12 + (uint64_t)e.length);
+		}
+	}
+	if (e.tag == TAG_META_LENGTH) {
+		if (e.length != 4 || base + r->pos != MEDFS_DICOM_PREFIX_LEN + 8)
+			return -EBADMSG;
+		sc->group_end = base + r->pos + 4 + get32(r->buf + r->pos, false);
+		sc->have_group_length = 1;
+	} else if (e.tag == TAG_TRANSFER_SYNTAX) {
+		copy_value(sc->ts, sizeof(sc->ts) - 1, r->buf + r->pos, e.length);
+	} else if (e.tag == TAG_MEDIA_SOP_CLASS || e.tag == TAG_MEDIA_SOP_INSTANCE) {
+		return take_value(r, &e, &sc->ids);
+	}
+	r->pos += e.length; /* may leave the buffer: the value is not needed */
+	return 0;
+}
+
+/* One top-level element of the data set at r->pos. Returns 1 at the
+ * first tag after the last one wanted, 0 after the element, or an error. */
+static int data_element(struct medfs_dicom_scan *sc, uint64_t base, struct region *r)
+{
+	const struct syntax s = { .explicit_vr = sc->explicit_vr,
+				  .big_endian = sc->big_endian };
+	size_t start = r->pos;
+	struct elem e;
+	int ret;
+
+	if (need(r, 4) < 0)
+		return want(sc, base, r, 4);
+	e.tag = peek_tag(r, &s);
+	if ((e.tag >> 16) == 0xfffe)
+		return -EBADMSG;
+	if (e.tag > TAG_LAST_WANTED)
+		return 1;
+	ret = read_header(r, &s, &e);
+	if (ret == -EAGAIN) {
+		r->pos = start;
+		return want(sc, base, r, 12);
+	}
+	if (ret < 0)
+		return ret;
+	if (field_for(&sc->ids, e.tag, &(size_t){ 0 }) != NULL) {
+		if (e.length != UNDEFINED_LENGTH && need(r, e.length) < 0) {
+			uint64_t n = r->pos - start + (uint64_t)e.length;
+
+			r->pos = start;
+			return want(sc, base, r, n);
+		}
+		return take_value(r, &e, &sc->ids);
+	}
+	if (e.length != UNDEFINED_LENGTH && need(r, e.length) < 0) {
+		uint64_t n = r->pos - start + (uint64_t)e.length;
+
+		/* A sequence small enough is read and checked; any other
+		 * value is skipped unread. */
+		if (e.vr[0] == 'S' && e.vr[1] == 'Q' && e.length <= MEDFS_DICOM_CHECK_MAX) {
+			r->pos = start;
+			return want(sc, base, r, n);
+		}
+		r->pos += e.length;
+		return 0;
+	}
+	ret = skip_value(r, &s, &e, 0);
+	if (ret == -EAGAIN) {
+		/* An undefined length ran out of the buffer: twice as much. */
+		uint64_t n = 2 * (uint64_t)(r->end - start);
+
+		r->pos = start;
+		return want(sc, base, r, n);
+	}
+	return ret;
+}
+
+int medfs_dicom_scan_feed(struct medfs_dicom_scan *sc, const uint8_t *buf, size_t len)
+{
+	struct region r = { .buf = buf, .pos = 0, .end = len, .short_err = -EAGAIN };
+	uint64_t base = sc->pos;
+	struct syntax s;
+	int ret;
+
+	if (sc->phase == PH_DONE)
+		return sc->result;
+	if (sc->phase == PH_PREFIX) {
+		if (len > MEDFS_DICOM_PREAMBLE_LEN) {
+			size_t n = len - MEDFS_DICOM_PREAMBLE_LEN;
+
+			n = n < 4 ? n : 4;
+			if (memcmp(buf + MEDFS_DICOM_PREAMBLE_LEN, "DICM", n) != 0) {
+				seen_to(sc, MEDFS_DICOM_PREAMBLE_LEN + n);
+				return finish(sc, -ENOENT);
+			}
+		}
+		if (len < MEDFS_DICOM_PREFIX_LEN)
+			return want(sc, base, &r, MEDFS_DICOM_PREFIX_LEN);
+		r.pos = MEDFS_DICOM_PREFIX_LEN;
+		seen_to(sc, MEDFS_DICOM_PREFIX_LEN);
+		sc->pos = MEDFS_DICOM_PREFIX_LEN;
+		sc->phase = PH_META;
+	}
+	while (sc->phase == PH_META) {
+		if (r.pos > r.end)
+			return want(sc, base, &r, 4);
+		ret = meta_element(sc, base, &r);
+		if (ret == -EAGAIN)
 			return ret;
-		if (field_for(out, e.tag, &(size_t){ 0 }) != NULL)
-			ret = take_value(&r, &e, out);
-		else
-			ret = skip_value(&r, &s, &e, 0);
+		if (ret < 0) {
+			seen_to(sc, base + len);
+			return finish(sc, ret);
+		}
+		if (ret == 1)
+			sc->phase = PH_SYNTAX;
+		sc->pos = base + r.pos;
+		seen_to(sc, base + (r.pos < r.end ? r.pos : r.end));
+	}
+	if (sc->phase == PH_SYNTAX) {
+		if (strcmp(sc->ts, TS_DEFLATED) == 0)
+			return finish(sc, has_id(&sc->ids) ? 0 : -ENOENT);
+		ret = data_set_syntax(&r, sc->ts, &s);
 		if (ret < 0)
+			return want(sc, base, &r, 6);
+		seen_to(sc, base + r.pos + (sc->ts[0] ? 0 : 6));
+		sc->explicit_vr = s.explicit_vr;
+		sc->big_endian = s.big_endian;
+		sc->phase = PH_DATA;
+	}
+	for (;;) {
+		if (r.pos > r.end)
+			return want(sc, base, &r, 4);
+		ret = data_element(sc, base, &r);
+		if (ret == -EAGAIN)
+			return ret;
+		if (ret < 0) {
+			seen_to(sc, base + len);
+			return finish(sc, ret);
+		}
+		if (ret == 1) {
+			seen_to(sc, base + r.pos + 4);
+			return finish(sc, has_id(&sc->ids) ? 0 : -ENOENT);
+		}
+		sc->pos = base + r.pos;
+		seen_to(sc, base + (r.pos < r.end ? r.pos : r.end));
+	}
+}
+
+int medfs_dicom_parse(const uint8_t *buf, size_t len, struct medfs_dicom_ids *out)
+{
+	struct medfs_dicom_scan sc;
+	int ret;
+
+	medfs_dicom_scan_init(&sc);
+	ret = medfs_dicom_scan_feed(&sc, buf, len);
+	*out = sc.ids;
+	return ret;
+}
+
+/* ---- the metadata medfs keeps of a file ---- */
+
+static const struct {
+	const char *key;
+	size_t off, size;
+} meta_keys[] = {
+#define KEY(f) { #f, offsetof(struct medfs_dicom_ids, f), sizeof(((struct medfs_dicom_ids *)0)->f) }
+	KEY(patient_id), KEY(study_uid),     KEY(series_uid),
+	KEY(sop_uid),	 KEY(sop_class_uid), KEY(modality),
+#undef KEY
+};
+#define NKEYS (sizeof(meta_keys) / sizeof(meta_keys[0]))
+#define FORMER_KEY "former_patient_id"
+
+static int put_line(char *out, size_t size, size_t *len, const char *key, const char *v)
+{
+	int n = snprintf(out + *len, size - *len, "%s=%s\n", key, v);
+
+	if (n < 0 || (size_t)n >= size - *len)
+		return -ENOBUFS;
+	*len += (size_t)n;
+	return 0;
+}
+
+int medfs_dicom_meta_encode(const struct medfs_dicom_meta *m, char *out, size_t size)
+{
+	const char *p = m->former;
+	size_t len = 0;
+	int ret;
+
+	if (size > 0)
+		out[0] = '\0';
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *v = (const char *)&m->ids + meta_keys[i].off;
+
+		if (v[0] && (ret = put_line(out, size, &len, meta_keys[i].key, v)) < 0)
 			return ret;
 	}
-	return has_id(out) ? 0 : -ENOENT;
+	while (*p) {
+		char one[MEDFS_DICOM_UID_MAX + 1];
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n > MEDFS_DICOM_UID_MAX)
+			n = MEDFS_DICOM_UID_MAX;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if ((ret = put_line(out, size, &len, FORMER_KEY, one)) < 0)
+			return ret;
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	/* Values hold no line break: the parser and the decoder sanitize,
+	 * but the encoding must not depend on it. */
+	for (size_t k = 0; k < len; k++)
+		if (out[k] != '\n' && ((unsigned char)out[k] < 0x20 || out[k] == 0x7f))
+			out[k] = '?';
+	return (int)len;
+}
+
+int medfs_dicom_meta_was(const struct medfs_dicom_meta *m, const char *patient)
+{
+	size_t n = strlen(patient);
+	const char *p = m->former;
+
+	if (n == 0)
+		return 0;
+	for (; *p; p = strchr(p, '\n') + 1)
+		if (strncmp(p, patient, n) == 0 && p[n] == '\n')
+			return 1;
+	return 0;
+}
+
+/* Adds a (sanitized, non-empty) patient to the former ones, unless it is
+ * there already or the list is full. */
+static void former_add(struct medfs_dicom_meta *m, const char *patient)
+{
+	size_t len = strlen(m->former), n = strlen(patient);
+
+	if (n == 0 || n > MEDFS_DICOM_UID_MAX || m->nformer >= MEDFS_DICOM_FORMER_MAX ||
+	    medfs_dicom_meta_was(m, patient))
+		return;
+	memcpy(m->former + len, patient, n);
+	m->former[len + n] = '\n';
+	m->former[len + n + 1] = '\0';
+	m->nformer++;
+}
+
+int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta *m)
+{
+	const char *p = in, *end = in + len;
+
+	memset(m, 0, sizeof(*m));
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		const char *eq;
+		char v[MEDFS_DICOM_UID_MAX + 1];
+		size_t klen, vlen;
+
+		if (!nl)
+			nl = end;
+		eq = memchr(p, '=', (size_t)(nl - p));
+		if (eq) {
+			klen = (size_t)(eq - p);
+			vlen = (size_t)(nl - eq - 1);
+			if (vlen > MEDFS_DICOM_UID_MAX)
+				vlen = MEDFS_DICOM_UID_MAX;
+			memcpy(v, eq + 1, vlen);
+			v[vlen] = '\0';
+			v[strnlen(v, vlen)] = '\0';
+			medfs_dicom_sanitize(v);
+			for (size_t i = 0; i < NKEYS; i++) {
+				char *f = (char *)&m->ids + meta_keys[i].off;
+
+				if (klen == strlen(meta_keys[i].key) &&
+				    memcmp(p, meta_keys[i].key, klen) == 0) {
+					snprintf(f, meta_keys[i].size, "%s", v);
+					break;
+				}
+			}
+			if (klen == strlen(FORMER_KEY) && memcmp(p, FORMER_KEY, klen) == 0)
+				former_add(m, v);
+		}
+		p = next;
+	}
+	return m->ids.patient_id[0] || m->ids.study_uid[0] || m->ids.series_uid[0] ||
+	       m->ids.sop_uid[0] || m->ids.sop_class_uid[0] || m->ids.modality[0];
+}
+
+int medfs_dicom_meta_update(struct medfs_dicom_meta *m, const struct medfs_dicom_ids *found,
+			    struct medfs_dicom_ids *prior)
+{
+	struct medfs_dicom_ids now, old = m->ids;
+	int reattributed;
+
+	if (found) {
+		now = *found;
+		for (size_t i = 0; i < NKEYS; i++)
+			medfs_dicom_sanitize((char *)&now + meta_keys[i].off);
+	} else {
+		memset(&now, 0, sizeof(now));
+	}
+	if (prior)
+		*prior = old;
+	if (memcmp(&now, &old, sizeof(now)) == 0)
+		return MEDFS_DICOM_SAME;
+	reattributed = (old.patient_id[0] && strcmp(old.patient_id, now.patient_id)) ||
+		       (old.study_uid[0] && strcmp(old.study_uid, now.study_uid));
+	if (old.patient_id[0] && strcmp(old.patient_id, now.patient_id))
+		former_add(m, old.patient_id);
+	m->ids = now;
+	return reattributed ? MEDFS_DICOM_REATTRIBUTED : MEDFS_DICOM_CHANGED;
 }

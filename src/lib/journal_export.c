@@ -1079,7 +1079,24 @@ static void write_jsonl(struct out *o, const struct medfs_journal_record *r,
 	json_field(o, "sop_class_uid", r->sop_class_uid);
 	json_field(o, "modality", r->modality);
 	json_field(o, "detail", r->detail);
-	puts_out(o, "}\n");
+	json_field(o, "prior_patient_id", r->prior_patient_id);
+	json_field(o, "prior_study_uid", r->prior_study_uid);
+	puts_out(o, ",\"former_patient_ids\":[");
+	for (const char *p = r->former_patient_ids, *nl; p != NULL && *p; p = nl + 1) {
+		char one[MEDFS_JOURNAL_STRING_MAX + 1];
+		size_t n;
+
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p) - 1; /* a last one without "\n" */
+		n = (size_t)(nl - p) + (*nl != '\n');
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (p != r->former_patient_ids)
+			put(o, ",", 1);
+		json_str(o, one);
+	}
+	puts_out(o, "]}\n");
 }
 
 /* ---- the exporter ---- */
