@@ -810,6 +810,253 @@ START_TEST(test_dump2dcm)
 }
 END_TEST
 
+/* ---- reading a header window by window ---- */
+
+/* Feeds b to a scan as a caller reading a file does: from sc.pos, at
+ * least sc.need bytes (and at least win), each in a buffer of exactly its
+ * size. Counts the bytes passed, and checks that no window starts inside
+ * skip_from..skip_to (a value the scan must skip unread). */
+static int scan_windows(const struct dcm *b, size_t win, size_t skip_from, size_t skip_to,
+			struct medfs_dicom_scan *sc, size_t *passed)
+{
+	int ret = -EAGAIN;
+	int rounds = 0;
+
+	medfs_dicom_scan_init(sc);
+	*passed = 0;
+	while (ret == -EAGAIN && sc->pos < b->n) {
+		size_t len = sc->need > win ? sc->need : win;
+		uint8_t *w;
+
+		if (len > b->n - sc->pos)
+			len = b->n - sc->pos;
+		ck_assert_msg(sc->pos <= skip_from || sc->pos >= skip_to,
+			      "the scan asked for bytes from %zu, inside a value it skips",
+			      (size_t)sc->pos);
+		w = malloc(len ? len : 1);
+		ck_assert_ptr_nonnull(w);
+		memcpy(w, b->d + sc->pos, len);
+		ret = medfs_dicom_scan_feed(sc, w, len);
+		free(w);
+		*passed += len;
+		ck_assert_int_lt(++rounds, 10000);
+		if (ret == -EAGAIN && len < sc->need && sc->pos + len >= b->n)
+			break; /* the file ends inside the header */
+	}
+	return ret;
+}
+
+START_TEST(test_scan_windows)
+{
+	struct medfs_dicom_ids ids;
+	struct medfs_dicom_scan sc;
+	struct dcm b;
+	size_t stop, passed;
+	int whole;
+
+	/* Every syntax, windows of every size from 1 byte: the same answer
+	 * as the whole file at once. */
+	for (size_t i = 0; i < sizeof(syntaxes) / sizeof(syntaxes[0]); i++) {
+		make_file(&b, syntaxes[i].ts, syntaxes[i].group_length, &stop);
+		whole = medfs_dicom_parse(b.d, b.n, &ids);
+		ck_assert_int_eq(whole, 0);
+		for (size_t win = 1; win < 600; win += 7) {
+			ck_assert_int_eq(scan_windows(&b, win, 0, 0, &sc, &passed), 0);
+			check_ids(&sc.ids);
+			ck_assert_uint_eq(sc.seen, stop);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_scan_skips_unread)
+{
+	static uint8_t big[100 * 1024];
+	struct medfs_dicom_scan sc;
+	size_t from, to, passed;
+	struct dcm b;
+
+	/* The patient ID after a private element of 100 KiB (more than the
+	 * 64 KiB a header was read in before): found, and the element's
+	 * bytes are never asked for. */
+	memset(big, 0x5a, sizeof(big));
+	start(&b, TS_EXPLICIT, true);
+	str(&b, 0x0008, 0x0018, "UI", SOP);
+	str(&b, 0x0009, 0x0010, "LO", "MEDFS TEST");
+	head(&b, 0x0009, 0x1000, "OB", sizeof(big));
+	from = b.n;
+	raw(&b, big, sizeof(big));
+	to = b.n;
+	str(&b, 0x0010, 0x0020, "LO", "PAT001");
+	str(&b, 0x0020, 0x000d, "UI", STUDY);
+	str(&b, 0x0028, 0x0010, "US", "\2");
+	ck_assert_int_eq(scan_windows(&b, 4096, from, to, &sc, &passed), 0);
+	ck_assert_str_eq(sc.ids.patient_id, "PAT001");
+	ck_assert_str_eq(sc.ids.study_uid, STUDY);
+	ck_assert_uint_lt(passed, 3 * 4096);
+	/* The seen mark stops before the skipped value: a write into it
+	 * cannot change the answer. */
+	ck_assert_uint_eq(sc.seen, b.n - 10 + 4);
+	/* The same at once: the same answer. */
+	ck_assert_int_eq(medfs_dicom_parse(b.d, b.n, &sc.ids), 0);
+	ck_assert_str_eq(sc.ids.patient_id, "PAT001");
+
+	/* A sequence of undefined length, larger than the window: the scan
+	 * asks for more, then finds the patient after it. */
+	start(&b, TS_EXPLICIT, true);
+	head(&b, 0x0009, 0x1010, "SQ", UNDEF);
+	for (int i = 0; i < 200; i++) {
+		item(&b, UNDEF);
+		str(&b, 0x0009, 0x1011, "LO", "0123456789ABCDEF0123456789ABCDEF");
+		item_end(&b);
+	}
+	seq_end(&b);
+	str(&b, 0x0010, 0x0020, "LO", "PAT002");
+	str(&b, 0x0028, 0x0010, "US", "\2");
+	ck_assert_int_eq(scan_windows(&b, 512, 0, 0, &sc, &passed), 0);
+	ck_assert_str_eq(sc.ids.patient_id, "PAT002");
+}
+END_TEST
+
+START_TEST(test_scan_resume)
+{
+	struct medfs_dicom_scan sc;
+	struct dcm b;
+	size_t stop, n = 0;
+	int ret = -EAGAIN;
+
+	/* A file that grows (written in pieces): each feed passes what
+	 * exists from sc.pos on; the scan goes on where it stopped. */
+	make_file(&b, TS_EXPLICIT, true, &stop);
+	medfs_dicom_scan_init(&sc);
+	for (size_t end = 100; ret == -EAGAIN && end <= b.n; end += 100) {
+		uint64_t pos = sc.pos;
+
+		ck_assert_uint_le(pos, end);
+		ret = medfs_dicom_scan_feed(&sc, b.d + pos, end - pos);
+		ck_assert_uint_ge(sc.pos, pos);
+		n++;
+	}
+	ck_assert_int_eq(ret, 0);
+	check_ids(&sc.ids);
+	/* Once answered, the answer stays. */
+	ck_assert_int_eq(medfs_dicom_scan_feed(&sc, b.d, 0), 0);
+}
+END_TEST
+
+START_TEST(test_sanitize)
+{
+	struct medfs_dicom_ids ids;
+	char s[] = "A\001B\x1b[31mC\x7f\tD\xc3\xa9";
+	struct dcm b;
+
+	medfs_dicom_sanitize(s);
+	ck_assert_str_eq(s, "A?B?[31mC??D\xc3\xa9");
+	/* The reader hands out no control character. */
+	start(&b, TS_EXPLICIT, true);
+	str(&b, 0x0008, 0x0060, "CS", "C\nT");
+	str(&b, 0x0010, 0x0020, "LO", "P\a\x1b" "01");
+	str(&b, 0x0020, 0x000d, "UI", "1.2\r.3");
+	str(&b, 0x0028, 0x0010, "US", "\2");
+	ck_assert_int_eq(medfs_dicom_parse(b.d, b.n, &ids), 0);
+	ck_assert_str_eq(ids.patient_id, "P??01");
+	ck_assert_str_eq(ids.study_uid, "1.2?.3");
+	ck_assert_str_eq(ids.modality, "C?T");
+}
+END_TEST
+
+/* ---- the metadata kept of a file ---- */
+
+static struct medfs_dicom_ids patient(const char *p, const char *study)
+{
+	struct medfs_dicom_ids ids;
+
+	memset(&ids, 0, sizeof(ids));
+	snprintf(ids.patient_id, sizeof(ids.patient_id), "%s", p);
+	snprintf(ids.study_uid, sizeof(ids.study_uid), "%s", study);
+	snprintf(ids.modality, sizeof(ids.modality), "CT");
+	return ids;
+}
+
+START_TEST(test_meta_round_trip)
+{
+	struct medfs_dicom_meta m, back;
+	struct medfs_dicom_ids a = patient("PAT001", STUDY), prior;
+	char text[MEDFS_DICOM_META_MAX];
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &a, &prior), MEDFS_DICOM_CHANGED);
+	ck_assert_str_eq(prior.patient_id, "");
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &a, NULL), MEDFS_DICOM_SAME);
+	n = medfs_dicom_meta_encode(&m, text, sizeof(text));
+	ck_assert_int_gt(n, 0);
+	text[n] = '\0';
+	ck_assert_str_eq(text, "patient_id=PAT001\nstudy_uid=" STUDY "\nmodality=CT\n");
+	/* The format of doc/FORMAT.md: known keys, in any order, unknown keys
+	 * and lines without "=" skipped, values sanitized. */
+	ck_assert_int_eq(
+		medfs_dicom_meta_decode("junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
+					"former_patient_id=OLD\n",
+					strlen("junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
+					       "former_patient_id=OLD\n"),
+					&back),
+		1);
+	ck_assert_str_eq(back.ids.patient_id, "P?Q");
+	ck_assert_str_eq(back.ids.modality, "MR");
+	ck_assert_str_eq(back.former, "OLD\n");
+	ck_assert(medfs_dicom_meta_was(&back, "OLD"));
+	ck_assert(!medfs_dicom_meta_was(&back, "OL"));
+	ck_assert_int_eq(medfs_dicom_meta_decode("", 0, &back), 0);
+	ck_assert_int_eq(medfs_dicom_meta_encode(&back, text, sizeof(text)), 0);
+	ck_assert_int_eq(medfs_dicom_meta_encode(&m, text, 10), -ENOBUFS);
+}
+END_TEST
+
+START_TEST(test_meta_reattribution)
+{
+	struct medfs_dicom_ids a = patient("PAT001", STUDY), b = patient("PAT999", STUDY);
+	struct medfs_dicom_ids c = patient("PAT001", "1.2.3"), prior;
+	char text[MEDFS_DICOM_META_MAX], name[32];
+	struct medfs_dicom_meta m, back;
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	medfs_dicom_meta_update(&m, &a, NULL);
+	/* Another patient: reattributed, the old one kept. */
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &b, &prior), MEDFS_DICOM_REATTRIBUTED);
+	ck_assert_str_eq(prior.patient_id, "PAT001");
+	ck_assert_str_eq(m.ids.patient_id, "PAT999");
+	ck_assert_str_eq(m.former, "PAT001\n");
+	/* Back, then another study: each a reattribution. */
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &a, NULL), MEDFS_DICOM_REATTRIBUTED);
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &c, NULL), MEDFS_DICOM_REATTRIBUTED);
+	ck_assert_str_eq(m.former, "PAT001\nPAT999\n");
+	/* No longer DICOM: reattributed to nobody, the patient kept. */
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, NULL, NULL), MEDFS_DICOM_REATTRIBUTED);
+	ck_assert_str_eq(m.ids.patient_id, "");
+	ck_assert(medfs_dicom_meta_was(&m, "PAT001"));
+	/* A writer flipping the patient again and again cannot push the
+	 * first ones out: the list keeps the first MEDFS_DICOM_FORMER_MAX. */
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "FLIP%03d", i);
+		b = patient(name, STUDY);
+		medfs_dicom_meta_update(&m, &b, NULL);
+		medfs_dicom_meta_update(&m, &a, NULL);
+	}
+	ck_assert_uint_eq(m.nformer, MEDFS_DICOM_FORMER_MAX);
+	ck_assert(medfs_dicom_meta_was(&m, "PAT001"));
+	ck_assert(medfs_dicom_meta_was(&m, "PAT999"));
+	ck_assert(!medfs_dicom_meta_was(&m, "FLIP099"));
+	/* A full list fits in the metadata, and decodes to the same. */
+	memset(m.ids.sop_uid, '9', MEDFS_DICOM_UID_MAX);
+	n = medfs_dicom_meta_encode(&m, text, sizeof(text));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(medfs_dicom_meta_decode(text, (size_t)n, &back), 1);
+	ck_assert(memcmp(&back, &m, sizeof(m)) == 0);
+}
+END_TEST
+
 static Suite *dicom_suite(void)
 {
 	Suite *s = suite_create("dicom");
@@ -825,6 +1072,15 @@ static Suite *dicom_suite(void)
 	tcase_add_test(tc, test_trim);
 	tcase_add_test(tc, test_overlong);
 	tcase_add_test(tc, test_un_sequence);
+	tcase_add_test(tc, test_scan_windows);
+	tcase_add_test(tc, test_scan_skips_unread);
+	tcase_add_test(tc, test_scan_resume);
+	tcase_add_test(tc, test_sanitize);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("metadata");
+	tcase_add_test(tc, test_meta_round_trip);
+	tcase_add_test(tc, test_meta_reattribution);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("malformed");
