@@ -669,7 +669,7 @@ static int file_io(struct jnl_file *jf, struct ranges *g, uint32_t op, uint64_t 
 		r.bytes = n;
 		ret = append(jf->j, &r, 0);
 	} else {
-		if (op == MEDFS_OP_WRITE) {
+		if (op == MEDFS_OP_WRITE && off < DICOM_SCAN_MAX) {
 			if (!jf->wrote || off < jf->wr_lo)
 				jf->wr_lo = off;
 			if (!jf->wrote || off + n > jf->wr_hi)
