@@ -235,8 +235,8 @@ static const struct option *with_filters(struct option out[OPTIONS_MAX],
 	"  --user U          records of user name or numeric uid U\n"                    \
 	"  --path GLOB       records whose path (or rename target) matches the shell\n"  \
 	"                    pattern GLOB ('*' also matches '/')\n"                      \
-	"  --patient ID      records of files that are, or ever were, of DICOM\n"       \
-	"                    patient ID (exact)\n"                                      \
+	"  --patient ID      records of files that are, or ever were, of DICOM\n"        \
+	"                    patient ID (exact)\n"                                       \
 	"  --study UID       records of files of DICOM study instance UID (exact)\n"     \
 	"  --op OP[,OP...]   records of these operations: mount unmount policy-load\n"   \
 	"                    open read write create delete rename truncate setattr\n"    \

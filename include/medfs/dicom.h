@@ -129,7 +129,8 @@ int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta 
  * identifiers m had. Returns MEDFS_DICOM_SAME, MEDFS_DICOM_CHANGED, or
  * MEDFS_DICOM_REATTRIBUTED when a patient ID or study UID that was set
  * changed (to another one, or to none). */
-int medfs_dicom_meta_update(struct medfs_dicom_meta *m, const struct medfs_dicom_ids *found,
+int medfs_dicom_meta_update(struct medfs_dicom_meta *m,
+			    const struct medfs_dicom_ids *found,
 			    struct medfs_dicom_ids *prior);
 
 /* 1 when patient is among m's former patients, else 0. */

@@ -270,13 +270,13 @@ int medfs_journal_writer_open(struct medfs_journal_writer **w, const char *dir,
 /* Appends one record; thread-safe. Its time is r->time_us (0: now) or,
  * when that is earlier, the time of the record appended before it: the
  * times of a journal's records never go backwards, across mounts too
- * (STATE keeps the last). The frame is written with write(2)
- * before the return; durable also waits for fdatasync (one fdatasync may
- * cover several threads' records). May checkpoint or rotate. Returns 0,
- * -EINVAL (also for MEDFS_OP_CHECKPOINT and MEDFS_OP_JOURNAL_OPEN,
- * which only the journal writes) or -E2BIG (the record; the writer stays usable), or -EIO /
- * -ENOSPC: the journal cannot be written, and every later append returns
- * the same error (fail closed). */
+ * (STATE keeps the last). The frame is written with write(2) before the
+ * return; durable also waits for fdatasync (one fdatasync may cover
+ * several threads' records). May checkpoint or rotate. Returns 0, -EINVAL
+ * (also for MEDFS_OP_CHECKPOINT and MEDFS_OP_JOURNAL_OPEN, which only the
+ * journal writes) or -E2BIG (the record; the writer stays usable), or
+ * -EIO / -ENOSPC: the journal cannot be written, and every later append
+ * returns the same error (fail closed). */
 int medfs_journal_append(struct medfs_journal_writer *w,
 			 const struct medfs_journal_record *r, int durable);
 

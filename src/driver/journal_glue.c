@@ -100,10 +100,10 @@ struct jnl_file {
 	int emergency;
 
 	pthread_mutex_t lock; /* what follows */
-	int has_ids;		     /* meta.ids holds an identifier */
+	int has_ids;	      /* meta.ids holds an identifier */
 	struct medfs_dicom_meta meta; /* as stored, or as this handle stored it */
 	struct ranges rd, wr;
-	int wrote;	      /* written since the last scan: */
+	int wrote;	       /* written since the last scan: */
 	uint64_t wr_lo, wr_hi; /* from this offset up to this one */
 
 	pthread_mutex_t scan_lock;     /* one scan at a time: */
@@ -372,9 +372,8 @@ static int scan_run(struct jnl_file *jf, struct medfs_dicom_scan *sc)
 			cap = want;
 		}
 		len = 0;
-		while (len < want &&
-		       (n = medfs_file_read(jf->f, buf + len, want - len,
-					    (off_t)(sc->pos + len))) > 0)
+		while (len < want && (n = medfs_file_read(jf->f, buf + len, want - len,
+							  (off_t)(sc->pos + len))) > 0)
 			len += (size_t)n;
 		ret = medfs_dicom_scan_feed(sc, buf, len);
 		if (ret != -EAGAIN || len < want)

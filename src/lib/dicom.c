@@ -482,7 +482,8 @@ static int data_element(struct medfs_dicom_scan *sc, uint64_t base, struct regio
 
 		/* A sequence small enough is read and checked; any other
 		 * value is skipped unread. */
-		if (e.vr[0] == 'S' && e.vr[1] == 'Q' && e.length <= MEDFS_DICOM_CHECK_MAX) {
+		if (e.vr[0] == 'S' && e.vr[1] == 'Q' &&
+		    e.length <= MEDFS_DICOM_CHECK_MAX) {
 			r->pos = start;
 			return want(sc, base, r, n);
 		}
@@ -588,7 +589,11 @@ static const struct {
 	const char *key;
 	size_t off, size;
 } meta_keys[] = {
-#define KEY(f) { #f, offsetof(struct medfs_dicom_ids, f), sizeof(((struct medfs_dicom_ids *)0)->f) }
+#define KEY(f)                                                                           \
+	{                                                                                \
+#f, offsetof(struct medfs_dicom_ids, f),                                 \
+			sizeof(((struct medfs_dicom_ids *)0)->f)                         \
+	}
 	KEY(patient_id), KEY(study_uid),     KEY(series_uid),
 	KEY(sop_uid),	 KEY(sop_class_uid), KEY(modality),
 #undef KEY
@@ -702,7 +707,8 @@ int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta 
 					break;
 				}
 			}
-			if (klen == strlen(FORMER_KEY) && memcmp(p, FORMER_KEY, klen) == 0)
+			if (klen == strlen(FORMER_KEY) &&
+			    memcmp(p, FORMER_KEY, klen) == 0)
 				former_add(m, v);
 		}
 		p = next;
@@ -711,7 +717,8 @@ int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta 
 	       m->ids.sop_uid[0] || m->ids.sop_class_uid[0] || m->ids.modality[0];
 }
 
-int medfs_dicom_meta_update(struct medfs_dicom_meta *m, const struct medfs_dicom_ids *found,
+int medfs_dicom_meta_update(struct medfs_dicom_meta *m,
+			    const struct medfs_dicom_ids *found,
 			    struct medfs_dicom_ids *prior)
 {
 	struct medfs_dicom_ids now, old = m->ids;

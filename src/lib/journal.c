@@ -1595,7 +1595,8 @@ static int recover(struct medfs_journal_writer *w, const struct wstate *st, uint
 		w->seq++;
 		good_end += f.len;
 		unsealed++;
-		if (rb.rec.op == MEDFS_OP_CHECKPOINT || rb.rec.op == MEDFS_OP_JOURNAL_OPEN) {
+		if (rb.rec.op == MEDFS_OP_CHECKPOINT ||
+		    rb.rec.op == MEDFS_OP_JOURNAL_OPEN) {
 			if (rb.rec.time_us > w->last_own_us)
 				w->last_own_us = rb.rec.time_us;
 		} else if (rb.rec.time_us > w->last_rec_us) {
@@ -1784,14 +1785,15 @@ int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir
 	ret = segment_create(w, max + 1);
 	if (ret < 0)
 		goto fail;
-	ret = append_record(w,
-			    &(struct medfs_journal_record){
-				    .op = MEDFS_OP_JOURNAL_OPEN,
-				    .pid = (int32_t)getpid(),
-				    .offset = -1,
-				    .detail = st_found ? "continues the journal" : "new chain",
-			    },
-			    1);
+	ret = append_record(
+		w,
+		&(struct medfs_journal_record){
+			.op = MEDFS_OP_JOURNAL_OPEN,
+			.pid = (int32_t)getpid(),
+			.offset = -1,
+			.detail = st_found ? "continues the journal" : "new chain",
+		},
+		1);
 	if (ret < 0)
 		goto fail;
 	if (reason[0]) {

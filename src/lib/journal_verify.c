@@ -267,13 +267,15 @@ static void check_stream(struct vctx *v, uint64_t n, uint64_t seq, int first,
 		    n, medfs_journal_op_name(r->op) ? medfs_journal_op_name(r->op) : "?");
 	if (!first && r->op == MEDFS_OP_JOURNAL_OPEN)
 		rep(v, 1, n, seq,
-		    "record seq %" PRIu64 " is a journal-open record inside segment %" PRIu64
+		    "record seq %" PRIu64
+		    " is a journal-open record inside segment %" PRIu64
 		    ": only a segment's first record is one",
 		    seq, n);
 	if (closed_by)
 		rep(v, 1, n, seq,
 		    "record seq %" PRIu64 " follows checkpoint seq %" PRIu64
-		    ", which closed segment %" PRIu64 ": records appended after the writer "
+		    ", which closed segment %" PRIu64
+		    ": records appended after the writer "
 		    "left it",
 		    seq, closed_by - 1, n);
 	if (v->have_times && r->time_us < *last)

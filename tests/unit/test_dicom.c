@@ -830,9 +830,10 @@ static int scan_windows(const struct dcm *b, size_t win, size_t skip_from, size_
 
 		if (len > b->n - sc->pos)
 			len = b->n - sc->pos;
-		ck_assert_msg(sc->pos <= skip_from || sc->pos >= skip_to,
-			      "the scan asked for bytes from %zu, inside a value it skips",
-			      (size_t)sc->pos);
+		ck_assert_msg(
+			sc->pos <= skip_from || sc->pos >= skip_to,
+			"the scan asked for bytes from %zu, inside a value it skips",
+			(size_t)sc->pos);
 		w = malloc(len ? len : 1);
 		ck_assert_ptr_nonnull(w);
 		memcpy(w, b->d + sc->pos, len);
@@ -955,7 +956,9 @@ START_TEST(test_sanitize)
 	/* The reader hands out no control character. */
 	start(&b, TS_EXPLICIT, true);
 	str(&b, 0x0008, 0x0060, "CS", "C\nT");
-	str(&b, 0x0010, 0x0020, "LO", "P\a\x1b" "01");
+	str(&b, 0x0010, 0x0020, "LO",
+	    "P\a\x1b"
+	    "01");
 	str(&b, 0x0020, 0x000d, "UI", "1.2\r.3");
 	str(&b, 0x0028, 0x0010, "US", "\2");
 	ck_assert_int_eq(medfs_dicom_parse(b.d, b.n, &ids), 0);
@@ -995,13 +998,13 @@ START_TEST(test_meta_round_trip)
 	ck_assert_str_eq(text, "patient_id=PAT001\nstudy_uid=" STUDY "\nmodality=CT\n");
 	/* The format of doc/FORMAT.md: known keys, in any order, unknown keys
 	 * and lines without "=" skipped, values sanitized. */
-	ck_assert_int_eq(
-		medfs_dicom_meta_decode("junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
-					"former_patient_id=OLD\n",
-					strlen("junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
-					       "former_patient_id=OLD\n"),
-					&back),
-		1);
+	ck_assert_int_eq(medfs_dicom_meta_decode(
+				 "junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
+				 "former_patient_id=OLD\n",
+				 strlen("junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
+					"former_patient_id=OLD\n"),
+				 &back),
+			 1);
 	ck_assert_str_eq(back.ids.patient_id, "P?Q");
 	ck_assert_str_eq(back.ids.modality, "MR");
 	ck_assert_str_eq(back.former, "OLD\n");
@@ -1024,7 +1027,8 @@ START_TEST(test_meta_reattribution)
 	memset(&m, 0, sizeof(m));
 	medfs_dicom_meta_update(&m, &a, NULL);
 	/* Another patient: reattributed, the old one kept. */
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, &b, &prior), MEDFS_DICOM_REATTRIBUTED);
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &b, &prior),
+			 MEDFS_DICOM_REATTRIBUTED);
 	ck_assert_str_eq(prior.patient_id, "PAT001");
 	ck_assert_str_eq(m.ids.patient_id, "PAT999");
 	ck_assert_str_eq(m.former, "PAT001\n");
@@ -1033,7 +1037,8 @@ START_TEST(test_meta_reattribution)
 	ck_assert_int_eq(medfs_dicom_meta_update(&m, &c, NULL), MEDFS_DICOM_REATTRIBUTED);
 	ck_assert_str_eq(m.former, "PAT001\nPAT999\n");
 	/* No longer DICOM: reattributed to nobody, the patient kept. */
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, NULL, NULL), MEDFS_DICOM_REATTRIBUTED);
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, NULL, NULL),
+			 MEDFS_DICOM_REATTRIBUTED);
 	ck_assert_str_eq(m.ids.patient_id, "");
 	ck_assert(medfs_dicom_meta_was(&m, "PAT001"));
 	/* A writer flipping the patient again and again cannot push the

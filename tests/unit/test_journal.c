@@ -1513,8 +1513,8 @@ END_TEST
 
 START_TEST(test_forged_backdated)
 {
-	struct medfs_journal_record r, open_rec = { .op = MEDFS_OP_JOURNAL_OPEN,
-						     .offset = -1 };
+	struct medfs_journal_record r,
+		open_rec = { .op = MEDFS_OP_JOURNAL_OPEN, .offset = -1 };
 	char d3[DIR_MAX];
 	struct forger fg;
 	uint64_t seg, seq;
@@ -1542,7 +1542,8 @@ START_TEST(test_forged_backdated)
 	seq = fg.seq;
 	ck_assert_int_eq(forger_append(&fg, &r), 0);
 	forger_close(&fg);
-	ck_assert_int_eq(errors_at(jdir2, seg, seq, "not with a writer's journal-open"), 1);
+	ck_assert_int_eq(errors_at(jdir2, seg, seq, "not with a writer's journal-open"),
+			 1);
 	ck_assert_int_eq(error_count(jdir2), 1);
 
 	/* ...and with one, opened now as a writer would: the records after

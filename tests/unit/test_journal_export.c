@@ -541,7 +541,7 @@ START_TEST(test_jsonl_fields)
 		"program",  "path",	  "path2",     "result",  "error",
 		"flags",    "rule_line",  "emergency", "bytes",	  "offset",
 		"ranges",   "patient_id", "study_uid", "sop_uid", "sop_class_uid",
-		"modality", "detail", "prior_patient_id", "prior_study_uid",
+		"modality", "detail",	  "prior_patient_id", "prior_study_uid",
 		"former_patient_ids",
 	};
 	struct medfs_journal_record r =
