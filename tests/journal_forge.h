@@ -123,16 +123,17 @@ out:
 }
 
 /* Starts the next segment, as a writer does at open or rotation, with
- * the auditor's public box key, without writing any record in it. */
+ * the auditor's public box key, without writing any record in it; of
+ * format version 2, or 1 (before journal-open records) when old. */
 static int forger_new_segment(struct forger *fg,
-			      const uint8_t auditor_pk[MEDFS_AUDITOR_PK_LEN])
+			      const uint8_t auditor_pk[MEDFS_AUDITOR_PK_LEN], int old)
 {
 	uint8_t hdr[MEDFS_JOURNAL_SEGMENT_HEADER_LEN], plain[48];
 	char name[MEDFS_JOURNAL_SEGMENT_NAME_LEN];
 	uint64_t n = fg->segment + 1;
 	int fd, ret;
 
-	memcpy(hdr, SEG_MAGIC, MAGIC_LEN);
+	memcpy(hdr, old ? SEG_MAGIC_V1 : SEG_MAGIC, MAGIC_LEN);
 	jr_le64_put(hdr + SEG_OFF_NUMBER, n);
 	jr_le64_put(hdr + SEG_OFF_EPOCH, fg->k.epoch);
 	jr_le64_put(hdr + SEG_OFF_SEQ, fg->seq);

@@ -161,15 +161,16 @@ const char *medfs_journal_op_name(uint32_t op);
 /* ---- on-disk framing, without keys (for tools and fuzzing) ---- */
 
 struct medfs_journal_segment_header {
+	unsigned int version; /* 2, or 1: before journal-open records */
 	uint64_t segment, start_epoch, start_seq, created_us;
 	uint8_t prev_hash[MEDFS_JOURNAL_HASH_LEN];
 	uint8_t sealed_seed[MEDFS_JOURNAL_SEALED_SEED_LEN];
 	uint8_t mac[MEDFS_JOURNAL_HASH_LEN];
 };
 
-/* Parses the first MEDFS_JOURNAL_SEGMENT_HEADER_LEN bytes of a segment.
- * Returns 0, -EAGAIN (len too short), -EBADMSG (not a segment) or
- * -EPROTONOSUPPORT (a segment of another format version). */
+/* Parses the first MEDFS_JOURNAL_SEGMENT_HEADER_LEN bytes of a segment
+ * of version 2 or 1. Returns 0, -EAGAIN (len too short), -EBADMSG (not a
+ * segment) or -EPROTONOSUPPORT (a segment of another format version). */
 int medfs_journal_segment_header_parse(const uint8_t *buf, size_t len,
 				       struct medfs_journal_segment_header *h);
 

@@ -457,7 +457,11 @@ int medfs_journal_segment_header_parse(const uint8_t *buf, size_t len,
 		return -EAGAIN;
 	if (memcmp(buf, SEG_MAGIC, SEG_MAGIC_PREFIX_LEN) != 0)
 		return -EBADMSG;
-	if (memcmp(buf, SEG_MAGIC, MAGIC_LEN) != 0)
+	if (memcmp(buf, SEG_MAGIC, MAGIC_LEN) == 0)
+		h->version = 2;
+	else if (memcmp(buf, SEG_MAGIC_V1, MAGIC_LEN) == 0)
+		h->version = 1;
+	else
 		return -EPROTONOSUPPORT;
 	h->segment = jr_le64_get(buf + SEG_OFF_NUMBER);
 	h->start_epoch = jr_le64_get(buf + SEG_OFF_EPOCH);

@@ -11,7 +11,9 @@
 
 #include "medfs/journal.h"
 
-#define SEG_MAGIC "MDJSEG01"
+#define SEG_MAGIC "MDJSEG02"
+/* Segments of before journal-open records and ordered times: still read. */
+#define SEG_MAGIC_V1 "MDJSEG01"
 #define SEG_MAGIC_PREFIX_LEN 6 /* "MDJSEG": the two digits are the version */
 #define MAGIC_LEN 8
 #define SEG_OFF_NUMBER 8

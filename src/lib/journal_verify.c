@@ -143,6 +143,9 @@ struct vctx {
 	/* The previous segment ended with a checkpoint that lets the next one
 	 * continue without a journal-open record (a rotation). */
 	int may_continue;
+	/* The segment being read is of version 2 (journal-open records and
+	 * ordered times); one of version 2 was seen. */
+	int v2, seen_v2;
 	uint8_t *body;
 	size_t body_cap;
 	struct medfs_journal_record_buf rb;
@@ -256,28 +259,30 @@ static void check_stream(struct vctx *v, uint64_t n, uint64_t seq, int first,
 			 uint64_t closed_by)
 {
 	const struct medfs_journal_record *r = &v->rb.rec;
+	const char *name = medfs_journal_op_name(r->op);
 	int own = r->op == MEDFS_OP_CHECKPOINT || r->op == MEDFS_OP_JOURNAL_OPEN;
 	uint64_t *last = own ? &v->own_us : &v->rec_us;
 
+	if (closed_by)
+		rep(v, 1, n, seq,
+		    "record seq %" PRIu64 " follows checkpoint seq %" PRIu64
+		    ", which closed segment %" PRIu64
+		    ": records appended after the writer left it",
+		    seq, closed_by - 1, n);
+	if (!v->v2)
+		return; /* a segment of before the other rules */
 	if (first && r->op != MEDFS_OP_JOURNAL_OPEN && !v->may_continue)
 		rep(v, 1, n, seq,
 		    "segment %" PRIu64 " starts with a %s record, not with a writer's "
 		    "journal-open record, and does not continue a rotation: "
 		    "records appended by something other than a starting writer",
-		    n, medfs_journal_op_name(r->op) ? medfs_journal_op_name(r->op) : "?");
+		    n, name ? name : "?");
 	if (!first && r->op == MEDFS_OP_JOURNAL_OPEN)
 		rep(v, 1, n, seq,
 		    "record seq %" PRIu64
 		    " is a journal-open record inside segment %" PRIu64
 		    ": only a segment's first record is one",
 		    seq, n);
-	if (closed_by)
-		rep(v, 1, n, seq,
-		    "record seq %" PRIu64 " follows checkpoint seq %" PRIu64
-		    ", which closed segment %" PRIu64
-		    ": records appended after the writer "
-		    "left it",
-		    seq, closed_by - 1, n);
 	if (v->have_times && r->time_us < *last)
 		rep(v, 1, n, seq,
 		    "record seq %" PRIu64 " is dated %" PRIu64 " µs, before the %s"
@@ -495,6 +500,18 @@ static int verify_segment(struct vctx *v, uint64_t n, int last)
 		    "segment",
 		    n, h.segment);
 	check_seed(v, n, &h);
+	v->v2 = h.version >= 2;
+	if (v->v2)
+		v->seen_v2 = 1;
+	else if (v->seen_v2)
+		rep(v, 1, n, MEDFS_JOURNAL_NONE,
+		    "segment %" PRIu64 " is of format version 1 after segments of "
+		    "version 2: a segment made to escape the checks of the stream",
+		    n);
+	if (!v->v2) {
+		v->have_times = 0; /* its times may go back: no baseline */
+		v->may_continue = 1;
+	}
 	if (v->have_expect) {
 		if (h.start_seq != v->exp_seq)
 			rep(v, 1, n, h.start_seq,
@@ -701,6 +718,7 @@ static void vctx_reset(struct vctx *v)
 	v->have_trust = v->have_expect = v->chain_known = v->have_prev = 0;
 	v->have_cp = v->have_vault = 0;
 	v->have_times = v->may_continue = 0;
+	v->v2 = v->seen_v2 = 0;
 	v->rec_us = v->own_us = 0;
 	v->last_cp_flags = 0;
 	sodium_memzero(v->k, 3 * sizeof(*v->k));

@@ -8,7 +8,8 @@
  *
  * MODE "append": at the end of STATE's segment; "segment": in a new
  * segment, without a journal-open record; "session": in a new segment,
- * after a journal-open record dated now. The record is a read of
+ * after a journal-open record dated now; "old": in a new segment of the
+ * format of before journal-open records. The record is a read of
  * /patients/PAT-FORGED/img.dcm by mallory (uid 1002), patient PAT-FORGED,
  * dated UNIX_SECONDS. Exit status 0 or 1. */
 #include <errno.h>
@@ -49,9 +50,9 @@ int main(int argc, char *argv[])
 	int ret;
 
 	if (argc != 5 || (strcmp(argv[3], "append") && strcmp(argv[3], "segment") &&
-			  strcmp(argv[3], "session"))) {
+			  strcmp(argv[3], "session") && strcmp(argv[3], "old"))) {
 		fprintf(stderr, "usage: journal-forge DIR AUDITOR.pub "
-				"append|segment|session UNIX_SECONDS\n");
+				"append|segment|session|old UNIX_SECONDS\n");
 		return 2;
 	}
 	r.time_us = strtoull(argv[4], &end, 10) * UINT64_C(1000000);
@@ -65,7 +66,8 @@ int main(int argc, char *argv[])
 	memset(state_key, 0xa5, sizeof(state_key)); /* journal-sample's */
 	ret = forger_open(&fg, argv[1], state_key);
 	if (ret == 0 && strcmp(argv[3], "append") != 0)
-		ret = forger_new_segment(&fg, medfs_auditor_key_box_pk(key));
+		ret = forger_new_segment(&fg, medfs_auditor_key_box_pk(key),
+					 strcmp(argv[3], "old") == 0);
 	if (ret == 0 && strcmp(argv[3], "session") == 0) {
 		open_rec.time_us = (uint64_t)time(NULL) * UINT64_C(1000000);
 		ret = forger_append(&fg, &open_rec);

@@ -87,6 +87,10 @@ at=$(where "$(forged session $BEFORE)")
 verify_reports "$at" "time went backwards"
 grep -c '^ERROR' "$work/out" | grep -qx 1 || fail "more than one error: $(cat "$work/out")"
 
+echo "== a new segment of the format of before these checks"
+forged old $BEFORE >/dev/null
+verify_reports "seg-0000000000000002.mdj" "format version 1 after"
+
 echo "== the same session dated after T: accepted (inherent, documented)"
 forged session $AFTER >/dev/null
 "$J" verify "$work/f" --key "$work/auditor.key" >"$work/out" 2>&1 ||

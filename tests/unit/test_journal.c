@@ -609,7 +609,7 @@ START_TEST(test_framing_names)
 	char name[MEDFS_JOURNAL_SEGMENT_NAME_LEN];
 	struct medfs_journal_segment_header h;
 	struct medfs_journal_frame f;
-	uint8_t buf[HDR] = "MDJSEG01";
+	uint8_t buf[HDR] = "MDJSEG02";
 	uint64_t n;
 
 	medfs_journal_segment_name(name, 42);
@@ -621,7 +621,11 @@ START_TEST(test_framing_names)
 	ck_assert_int_eq(medfs_journal_segment_name_parse("seg-42.mdj", &n), -EINVAL);
 	ck_assert_int_eq(medfs_journal_segment_header_parse(buf, HDR - 1, &h), -EAGAIN);
 	ck_assert_int_eq(medfs_journal_segment_header_parse(buf, HDR, &h), 0);
-	buf[7] = '2';
+	ck_assert_uint_eq(h.version, 2);
+	buf[7] = '1'; /* before journal-open records: still read */
+	ck_assert_int_eq(medfs_journal_segment_header_parse(buf, HDR, &h), 0);
+	ck_assert_uint_eq(h.version, 1);
+	buf[7] = '3';
 	ck_assert_int_eq(medfs_journal_segment_header_parse(buf, HDR, &h),
 			 -EPROTONOSUPPORT);
 	buf[0] = 'X';
@@ -1536,7 +1540,7 @@ START_TEST(test_forged_backdated)
 
 	/* In a segment of its own: without a journal-open record... */
 	ck_assert_int_eq(forger_open(&fg, jdir2, state_key), 0);
-	ck_assert_int_eq(forger_new_segment(&fg, medfs_auditor_key_box_pk(akey)), 0);
+	ck_assert_int_eq(forger_new_segment(&fg, medfs_auditor_key_box_pk(akey), 0), 0);
 	make_record(&r, 100);
 	seg = fg.segment;
 	seq = fg.seq;
@@ -1551,7 +1555,7 @@ START_TEST(test_forged_backdated)
 	new_dir(d3);
 	build(d3, 10, &small_cfg);
 	ck_assert_int_eq(forger_open(&fg, d3, state_key), 0);
-	ck_assert_int_eq(forger_new_segment(&fg, medfs_auditor_key_box_pk(akey)), 0);
+	ck_assert_int_eq(forger_new_segment(&fg, medfs_auditor_key_box_pk(akey), 0), 0);
 	open_rec.time_us = (uint64_t)time(NULL) * 1000000 + 1000000;
 	ck_assert_int_eq(forger_append(&fg, &open_rec), 0);
 	make_record(&r, 20); /* after the last record: inherent, accepted */
@@ -1563,6 +1567,19 @@ START_TEST(test_forged_backdated)
 	ck_assert_int_eq(forger_append(&fg, &r), 0);
 	forger_close(&fg);
 	ck_assert_int_eq(errors_at(d3, seg, seq, "time went backwards"), 1);
+	ck_assert_int_eq(error_count(d3), 1);
+
+	/* In a segment of the format of before these rules (version 1),
+	 * whose records verify does not hold to them: reported as such. */
+	new_dir(d3);
+	build(d3, 10, &small_cfg);
+	ck_assert_int_eq(forger_open(&fg, d3, state_key), 0);
+	ck_assert_int_eq(forger_new_segment(&fg, medfs_auditor_key_box_pk(akey), 1), 0);
+	make_record(&r, 5);
+	seg = fg.segment;
+	ck_assert_int_eq(forger_append(&fg, &r), 0);
+	forger_close(&fg);
+	ck_assert_int_eq(errors_at(d3, seg, NONE, "format version 1 after"), 1);
 	ck_assert_int_eq(error_count(d3), 1);
 }
 END_TEST
