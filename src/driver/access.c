@@ -29,6 +29,7 @@
 
 #include "access.h"
 #include "journal_glue.h"
+#include "medfs/grant.h"
 #include "medfs/log.h"
 #include "medfs/parallel.h"
 #include "medfs/procid.h"
@@ -73,13 +74,6 @@ struct verdict {
 	char path[VERDICT_PATH];
 };
 
-struct grant {
-	uid_t uid;
-	time_t start, end;  /* wall clock, for messages */
-	uint64_t deadline;  /* CLOCK_BOOTTIME ns */
-	unsigned long uses; /* accesses made under it */
-};
-
 struct access {
 	char *policy_path; /* NULL: no policy */
 	uid_t owner;
@@ -101,10 +95,8 @@ struct access {
 	pthread_mutex_t verdict_locks[VERDICT_LOCKS];
 	unsigned char hash_key[crypto_shorthash_KEYBYTES];
 
-	pthread_mutex_t grant_lock; /* guards the grants */
-	struct grant *grants;
-	size_t n_grants, max_grants; /* n_grants also read unlocked, atomically */
-	unsigned long emergency_uses;
+	struct medfs_grants *grants; /* deadlines on CLOCK_BOOTTIME */
+	unsigned long emergency_uses; /* atomic */
 
 	int pipe[2]; /* to the keeper thread: 'h' reload, 'g' grants, 'q' quit */
 	pthread_t keeper;
@@ -582,52 +574,33 @@ static void iso_time(time_t t, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Under grant_lock. */
-static struct grant *grant_find(struct access *a, uid_t uid)
+/* The grants' clock. */
+static uint64_t boot_ns(void)
 {
-	for (size_t i = 0; i < a->n_grants; i++)
-		if (a->grants[i].uid == uid)
-			return &a->grants[i];
-	return NULL;
+	return clock_ns(CLOCK_BOOTTIME);
 }
 
-/* Under grant_lock. */
-static void grant_end(struct access *a, struct grant *g, const char *how)
+/* medfs_grants' on_end: under the table's lock, so no call back into it. */
+static void grant_ended(void *ctx, const struct medfs_grant *g, const char *how)
 {
-	audit_log(a->foreground, LOG_NOTICE,
-		  "emergency access of uid=%u %s after %lu accesses", (unsigned)g->uid,
-		  how, g->uses);
-	jnl_emergency_end(a->journal, g->uid, how, g->uses);
-	*g = a->grants[a->n_grants - 1];
-	__atomic_store_n(&a->n_grants, a->n_grants - 1, __ATOMIC_RELEASE);
+	struct access *a = ctx;
+
+	if (g->open)
+		audit_log(a->foreground, LOG_NOTICE,
+			  "emergency access of uid=%u %s after %lu accesses; %lu files "
+			  "opened under it are refused from now on",
+			  (unsigned)g->uid, how, g->accesses, g->open);
+	else
+		audit_log(a->foreground, LOG_NOTICE,
+			  "emergency access of uid=%u %s after %lu accesses",
+			  (unsigned)g->uid, how, g->accesses);
+	jnl_emergency_end(a->journal, g->uid, how, g->accesses);
 }
 
-/* Under grant_lock. */
-static void grants_expire(struct access *a)
+/* The serial of uid's running emergency grant, 0 for none. */
+static uint64_t grant_active(struct access *a, uid_t uid)
 {
-	uint64_t now = clock_ns(CLOCK_BOOTTIME);
-	size_t i = 0;
-
-	while (i < a->n_grants) {
-		if (a->grants[i].deadline <= now)
-			grant_end(a, &a->grants[i], "expired");
-		else
-			i++;
-	}
-}
-
-/* Whether uid holds an emergency grant right now. */
-static int grant_active(struct access *a, uid_t uid)
-{
-	int active;
-
-	if (__atomic_load_n(&a->n_grants, __ATOMIC_ACQUIRE) == 0)
-		return 0;
-	pthread_mutex_lock(&a->grant_lock);
-	grants_expire(a);
-	active = grant_find(a, uid) != NULL;
-	pthread_mutex_unlock(&a->grant_lock);
-	return active;
+	return medfs_grants_active(a->grants, uid, boot_ns());
 }
 
 static void wake_keeper(struct access *a, char cmd)
@@ -643,38 +616,17 @@ static void wake_keeper(struct access *a, char cmd)
 static int grant_start(struct access *a, uid_t uid, unsigned seconds)
 {
 	char from[32], until[32];
-	struct grant *g;
-	time_t now = time(NULL);
+	struct medfs_grant g;
+	int ret;
 
-	pthread_mutex_lock(&a->grant_lock);
-	grants_expire(a);
-	g = grant_find(a, uid);
-	if (!g) {
-		if (a->n_grants == a->max_grants) {
-			size_t max = a->max_grants ? 2 * a->max_grants : 8;
-			struct grant *p = realloc(a->grants, max * sizeof(*p));
-
-			if (!p) {
-				pthread_mutex_unlock(&a->grant_lock);
-				return -ENOMEM;
-			}
-			a->grants = p;
-			a->max_grants = max;
-		}
-		g = &a->grants[a->n_grants];
-		g->uid = uid;
-		g->uses = 0;
-		__atomic_store_n(&a->n_grants, a->n_grants + 1, __ATOMIC_RELEASE);
-	}
-	g->start = now;
-	g->end = now + (time_t)seconds;
-	g->deadline = clock_ns(CLOCK_BOOTTIME) + (uint64_t)seconds * 1000000000ULL;
-	iso_time(g->start, from, sizeof(from));
-	iso_time(g->end, until, sizeof(until));
+	ret = medfs_grants_start(a->grants, uid, seconds, boot_ns(), time(NULL), &g);
+	if (ret < 0)
+		return ret;
+	iso_time(g.start, from, sizeof(from));
+	iso_time(g.end, until, sizeof(until));
 	audit_log(a->foreground, LOG_NOTICE,
 		  "emergency access granted: uid=%u from %s until %s", (unsigned)uid,
 		  from, until);
-	pthread_mutex_unlock(&a->grant_lock);
 	wake_keeper(a, 'g');
 	return 0;
 }
@@ -682,16 +634,11 @@ static int grant_start(struct access *a, uid_t uid, unsigned seconds)
 /* Milliseconds until the next grant expires, -1 for none. */
 static int grants_timeout(struct access *a)
 {
-	uint64_t next = UINT64_MAX, now, ms;
+	uint64_t next = medfs_grants_next_deadline(a->grants), now, ms;
 
-	pthread_mutex_lock(&a->grant_lock);
-	for (size_t i = 0; i < a->n_grants; i++)
-		if (a->grants[i].deadline < next)
-			next = a->grants[i].deadline;
-	pthread_mutex_unlock(&a->grant_lock);
 	if (next == UINT64_MAX)
 		return -1;
-	now = clock_ns(CLOCK_BOOTTIME);
+	now = boot_ns();
 	if (next <= now)
 		return 0;
 	ms = (next - now + 999999) / 1000000;
@@ -701,7 +648,7 @@ static int grants_timeout(struct access *a)
 static void note_access(struct access *a, const struct caller *c, const char *op,
 			const char *path, unsigned right, const struct medfs_decision *d)
 {
-	struct grant *g;
+	uint64_t now;
 
 	if (!d->allowed) {
 		audit_log(a->foreground, LOG_WARNING,
@@ -712,12 +659,9 @@ static void note_access(struct access *a, const struct caller *c, const char *op
 	}
 	if (!d->emergency)
 		return;
-	pthread_mutex_lock(&a->grant_lock);
-	a->emergency_uses++;
-	g = grant_find(a, c->uid);
-	if (g)
-		g->uses++;
-	pthread_mutex_unlock(&a->grant_lock);
+	__atomic_add_fetch(&a->emergency_uses, 1, __ATOMIC_RELAXED);
+	now = boot_ns();
+	(void)medfs_grants_use(a->grants, medfs_grants_active(a->grants, c->uid, now), now);
 	audit_log(a->foreground, LOG_NOTICE,
 		  "emergency access: uid=%u op=%s right=%s rule=%u", (unsigned)c->uid, op,
 		  right_name(right), d->line);
@@ -807,11 +751,13 @@ int access_decide(struct access *a, const struct caller *c, const char *op,
 	struct medfs_decision d[6];
 	unsigned asked[6];
 	size_t n = 0, first;
-	int em, flagged = 0;
+	uint64_t em;
+	int flagged = 0;
 
 	if (v) {
 		v->emergency = 0;
 		v->rule = 0;
+		v->grant = 0;
 	}
 	if (!a->policy_path) {
 		const struct medfs_decision owner = { c->uid == a->owner, 0, 0 };
@@ -828,7 +774,7 @@ int access_decide(struct access *a, const struct caller *c, const char *op,
 		if (!(rights & r))
 			continue;
 		asked[n] = r;
-		decide_one(a, c, em, path, r, &d[n]);
+		decide_one(a, c, em != 0, path, r, &d[n]);
 		if (d[n++].allowed == (how == ACCESS_ANY))
 			break;
 	}
@@ -848,6 +794,7 @@ int access_decide(struct access *a, const struct caller *c, const char *op,
 	if (v) {
 		v->emergency = flagged;
 		v->rule = d[n - 1].line;
+		v->grant = flagged ? em : 0;
 	}
 	return 0;
 }
@@ -860,7 +807,7 @@ int access_listed(struct access *a, const struct caller *c, const char *path,
 
 	if (!a->policy_path)
 		return 1;
-	em = grant_active(a, c->uid);
+	em = grant_active(a, c->uid) != 0;
 	pthread_rwlock_rdlock(&a->policy_lock);
 	decide_one(a, c, em, path, MEDFS_RIGHT_LIST, &d);
 	pthread_rwlock_unlock(&a->policy_lock);
@@ -874,6 +821,27 @@ void access_listed_emergency(struct access *a, const struct caller *c, unsigned 
 	const struct medfs_decision d = { 1, rule, 1 };
 
 	note_access(a, c, "readdir", NULL, MEDFS_RIGHT_LIST, &d);
+}
+
+int access_grant_use(struct access *a, uint64_t grant, const char *op, unsigned right)
+{
+	if (medfs_grants_use(a->grants, grant, boot_ns()) == 0)
+		return 0;
+	audit_log(a->foreground, LOG_WARNING,
+		  "denied: uid=%u op=%s right=%s rule=0: the emergency grant it was "
+		  "opened under has ended",
+		  (unsigned)fuse_get_context()->uid, op, right_name(right));
+	return -EACCES;
+}
+
+void access_grant_hold(struct access *a, uint64_t grant)
+{
+	medfs_grants_hold(a->grants, grant);
+}
+
+void access_grant_drop(struct access *a, uint64_t grant)
+{
+	medfs_grants_drop(a->grants, grant);
 }
 
 /* The emergency attributes. */
@@ -924,6 +892,14 @@ int access_xattr_set(struct access *a, const char *name, const char *value, size
 	ret = caller_get(a, &c);
 	if (ret < 0)
 		return ret;
+	if (size > MEDFS_GRANT_REASON_MAX) {
+		audit_log(a->foreground, LOG_WARNING,
+			  "emergency access refused: uid=%u: a reason of %zu bytes, "
+			  "longer than %d",
+			  (unsigned)c.uid, size, MEDFS_GRANT_REASON_MAX);
+		caller_put(&c);
+		return -E2BIG;
+	}
 	if (a->policy_path) {
 		pthread_rwlock_rdlock(&a->policy_lock);
 		subject_of(a, &c, 0, &s);
@@ -947,27 +923,30 @@ static int grants_text(struct access *a, const struct caller *c, char **text, si
 {
 	const struct medfs_decision refused = { 0, 0, 0 };
 	char from[32], until[32];
-	size_t size, used = 0;
+	struct medfs_grant *g = NULL;
+	size_t n, size, used = 0;
 	char *buf;
 
 	if (c->uid != a->owner && c->uid != 0) {
 		note_access(a, c, "grants", NULL, 0, &refused);
 		return -EACCES;
 	}
-	pthread_mutex_lock(&a->grant_lock);
-	grants_expire(a);
-	size = a->n_grants * 128 + 1;
+	/* Grants may start between the count and the copy: a few more. */
+	n = medfs_grants_list(a->grants, boot_ns(), NULL, 0) + 8;
+	g = calloc(n, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	n = medfs_grants_list(a->grants, boot_ns(), g, n);
+	size = n * 128 + 1;
 	buf = malloc(size);
-	for (size_t i = 0; buf && i < a->n_grants; i++) {
-		const struct grant *g = &a->grants[i];
-
-		iso_time(g->start, from, sizeof(from));
-		iso_time(g->end, until, sizeof(until));
+	for (size_t i = 0; buf && i < n; i++) {
+		iso_time(g[i].start, from, sizeof(from));
+		iso_time(g[i].end, until, sizeof(until));
 		used += (size_t)snprintf(buf + used, size - used,
 					 "uid=%u start=%s end=%s accesses=%lu\n",
-					 (unsigned)g->uid, from, until, g->uses);
+					 (unsigned)g[i].uid, from, until, g[i].accesses);
 	}
-	pthread_mutex_unlock(&a->grant_lock);
+	free(g);
 	if (!buf)
 		return -ENOMEM;
 	*text = buf;
@@ -980,8 +959,8 @@ int access_xattr_get(struct access *a, const char *name, char *value, size_t siz
 	char until[32], own[64];
 	char *text = NULL;
 	size_t len = 0;
+	struct medfs_grant g;
 	struct caller c;
-	struct grant *g;
 	int ret;
 
 	ret = caller_get(a, &c);
@@ -994,15 +973,12 @@ int access_xattr_get(struct access *a, const char *name, char *value, size_t siz
 		free(text);
 		goto out;
 	}
-	pthread_mutex_lock(&a->grant_lock);
-	grants_expire(a);
-	g = grant_find(a, c.uid);
-	if (g) {
-		iso_time(g->end, until, sizeof(until));
+	ret = medfs_grants_get(a->grants, c.uid, boot_ns(), &g);
+	if (ret == 0) {
+		iso_time(g.end, until, sizeof(until));
 		len = (size_t)snprintf(own, sizeof(own), "active until %s", until);
+		ret = xattr_out(own, len, value, size);
 	}
-	pthread_mutex_unlock(&a->grant_lock);
-	ret = g ? xattr_out(own, len, value, size) : -ENODATA;
 out:
 	caller_put(&c);
 	return ret;
@@ -1011,7 +987,6 @@ out:
 int access_xattr_remove(struct access *a, const char *name)
 {
 	struct caller c;
-	struct grant *g;
 	int ret;
 
 	if (strcmp(name, GRANTS_XATTR) == 0)
@@ -1019,14 +994,9 @@ int access_xattr_remove(struct access *a, const char *name)
 	ret = caller_get(a, &c);
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&a->grant_lock);
-	grants_expire(a);
-	g = grant_find(a, c.uid);
-	if (g)
-		grant_end(a, g, "ended by its holder");
-	pthread_mutex_unlock(&a->grant_lock);
+	ret = medfs_grants_end(a->grants, c.uid, boot_ns(), "ended by its holder");
 	caller_put(&c);
-	return g ? 0 : -ENODATA;
+	return ret;
 }
 
 /* Reload, and the keeper thread. */
@@ -1092,9 +1062,7 @@ static void *keeper(void *arg)
 		n = poll(&p, 1, grants_timeout(a));
 		if (n < 0 && errno != EINTR)
 			break;
-		pthread_mutex_lock(&a->grant_lock);
-		grants_expire(a);
-		pthread_mutex_unlock(&a->grant_lock);
+		medfs_grants_expire(a->grants, boot_ns());
 		if (n <= 0)
 			continue;
 		got = read(a->pipe[0], cmds, sizeof(cmds));
@@ -1159,6 +1127,8 @@ void access_stop(struct access *a)
 	wake_keeper(a, 'q');
 	pthread_join(a->keeper, NULL);
 	a->started = 0;
+	/* While the journal still takes their summaries. */
+	medfs_grants_end_all(a->grants, "ended at unmount");
 }
 
 int access_new(struct access **out, const struct access_options *o)
@@ -1199,6 +1169,8 @@ int access_new(struct access **out, const struct access_options *o)
 					  hole);
 		}
 	}
+	if (medfs_grants_new(&a->grants, grant_ended, a) < 0)
+		goto fail;
 	randombytes_buf(a->hash_key, sizeof(a->hash_key));
 	/* Reloads must not starve behind a steady stream of decisions. */
 	pthread_rwlockattr_init(&attr);
@@ -1207,7 +1179,6 @@ int access_new(struct access **out, const struct access_options *o)
 	pthread_rwlock_init(&a->policy_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&a->ident_lock, NULL);
-	pthread_mutex_init(&a->grant_lock, NULL);
 	for (size_t i = 0; i < VERDICT_LOCKS; i++)
 		pthread_mutex_init(&a->verdict_locks[i], NULL);
 	*out = a;
@@ -1240,13 +1211,12 @@ void access_free(struct access *a)
 		ident_put(a->idents[i]);
 	for (size_t i = 0; i < VERDICT_LOCKS; i++)
 		pthread_mutex_destroy(&a->verdict_locks[i]);
-	pthread_mutex_destroy(&a->grant_lock);
 	pthread_mutex_destroy(&a->ident_lock);
 	pthread_rwlock_destroy(&a->policy_lock);
 	if (a->policy)
 		medfs_policy_free(a->policy);
 	medfs_progtab_free(a->progtab);
-	free(a->grants);
+	medfs_grants_free(a->grants);
 	free(a->verdicts);
 	free(a->policy_path);
 	free(a);

@@ -10,6 +10,7 @@
 #define MEDFS_DRIVER_ACCESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "medfs/policy.h"
@@ -76,6 +77,7 @@ struct access_verdict {
 	int emergency; /* only an emergency grant allowed it */
 	unsigned rule; /* line of the rule that decided (the last right asked), 0 if none
 			*/
+	uint64_t grant; /* with emergency: the grant that allowed it */
 };
 
 /* Decides rights (MEDFS_RIGHT_* bits: all of them, or any one with
@@ -95,10 +97,20 @@ int access_listed(struct access *a, const struct caller *c, const char *path,
  * grant (rule: a line access_listed gave). */
 void access_listed_emergency(struct access *a, const struct caller *c, unsigned rule);
 
+/* A file opened under an emergency grant (a verdict's grant) lives only as
+ * long as the grant: access_grant_use counts one read, write or truncation
+ * through it in the grant, or refuses it with -EACCES (logged, with the
+ * caller's uid, op and right) once that grant has ended; hold and drop
+ * count it among the grant's open files from its open to its release. */
+int access_grant_use(struct access *a, uint64_t grant, const char *op, unsigned right);
+void access_grant_hold(struct access *a, uint64_t grant);
+void access_grant_drop(struct access *a, uint64_t grant);
+
 /* The emergency attributes of the mount root: user.medfs.emergency (the
  * caller's own grant: set with a reason to start it, get, remove to end
  * it) and user.medfs.emergency.grants (every active grant, for the user
- * who mounted and root). access_special_xattr says whether path and name
+ * who mounted and root). A reason longer than MEDFS_GRANT_REASON_MAX bytes
+ * is refused with -E2BIG, logged. access_special_xattr says whether path and name
  * are one of them; the others return 0 (or a byte count) or -errno. */
 int access_special_xattr(const char *path, const char *name);
 int access_xattr_set(struct access *a, const char *name, const char *value, size_t size);

@@ -29,6 +29,7 @@
 
 #include "access.h"
 #include "journal_glue.h"
+#include "medfs/grant.h"
 #include "medfs/journal.h"
 #include "medfs/log.h"
 #include "medfs/parallel.h"
@@ -41,7 +42,6 @@
 #define DICOM_SCAN_MAX (4 << 20)    /* a header is read in its first 4 MiB */
 #define DICOM_WINDOW (4 * 1024)	    /* the smallest read of a header */
 #define META_MAX MEDFS_DICOM_META_MAX
-#define REASON_MAX 4000		    /* bytes of an emergency reason kept */
 #define USER_SLOTS 64		    /* cached user names */
 #define USER_LEN 256		    /* longest user name kept */
 #define USER_TTL_NS 60000000000ULL  /* a minute */
@@ -856,8 +856,8 @@ int jnl_emergency_start(struct jnl *j, const struct caller *c, const char *reaso
 	ret = jnl_check(j);
 	if (ret < 0)
 		return ret;
-	if (size > REASON_MAX)
-		size = REASON_MAX;
+	if (size > MEDFS_GRANT_REASON_MAX)
+		return -E2BIG; /* access.c refuses it first: never cut a reason */
 	detail = malloc(size + 64);
 	if (!detail)
 		return -ENOMEM;

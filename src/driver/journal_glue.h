@@ -109,7 +109,8 @@ int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_meta *ids);
  * NULL) by rule; an emergency grant started with a reason (size bytes,
  * not NUL-terminated) for seconds, which returns -EIO when it cannot be
  * recorded; one ended (how: "expired", ...); a policy loaded (ok 1) or
- * rejected (ok 0, digest of the policy that stays in force). */
+ * rejected (ok 0, digest of the policy that stays in force). A reason
+ * longer than MEDFS_GRANT_REASON_MAX is refused (-E2BIG), never cut. */
 void jnl_denied(struct jnl *j, const struct caller *c, const char *op, const char *path,
 		const char *right, unsigned rule);
 int jnl_emergency_start(struct jnl *j, const struct caller *c, const char *reason,

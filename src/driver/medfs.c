@@ -107,6 +107,7 @@ struct handle {
 	struct medfs_file *f;
 	struct jnl_file *jf; /* the opener, the path, the pending ranges */
 	unsigned rights;
+	uint64_t grant; /* the emergency grant it was opened under, or 0 */
 };
 
 static struct handle *handle_of(const struct fuse_file_info *fi)
@@ -841,6 +842,24 @@ static int handle_event(struct handle *h, struct jnl_event e, int ret)
 	return ret;
 }
 
+/* Work through a handle opened under an emergency grant: counted in the
+ * grant, or refused and journaled as a denial once the grant has ended. */
+static int handle_grant(struct handle *h, const char *op, unsigned right)
+{
+	char detail[96];
+	int ret;
+
+	if (!h->grant)
+		return 0;
+	ret = access_grant_use(mount_data()->access, h->grant, op, right);
+	if (ret == 0)
+		return 0;
+	snprintf(detail, sizeof(detail), "op=%s right=%s: the emergency grant has ended",
+		 op, medfs_right_name(right));
+	return handle_event(h, (struct jnl_event){ .op = MEDFS_OP_DENIED, .detail = detail },
+			    ret);
+}
+
 static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct req q;
@@ -852,6 +871,8 @@ static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *f
 		if (!(h->rights & MEDFS_RIGHT_WRITE))
 			return -EBADF;
 		ret = jnl_file_begin(h->jf);
+		if (ret == 0)
+			ret = handle_grant(h, "ftruncate", MEDFS_RIGHT_WRITE);
 		if (ret < 0)
 			return ret;
 		ret = fs_ret(medfs_file_truncate(h->f, size));
@@ -914,6 +935,7 @@ static int opened(struct fuse_file_info *fi, struct handle *h, struct req *q,
 	int ret;
 
 	h->f = f;
+	h->grant = q->v.grant;
 	ret = open_add(m, h);
 	e.flags = (uint32_t)fi->flags;
 	e.rule = q->v.rule;
@@ -929,6 +951,8 @@ static int opened(struct fuse_file_info *fi, struct handle *h, struct req *q,
 		free(h);
 		return ret;
 	}
+	if (h->grant)
+		access_grant_hold(m->access, h->grant);
 	fi->fh = (uintptr_t)h;
 	return 0;
 }
@@ -1010,6 +1034,8 @@ static int medfs_read(const char *path, char *buf, size_t size, off_t off,
 		return -EBADF;
 	n = jnl_file_begin(h->jf);
 	if (n == 0)
+		n = handle_grant(h, "read", MEDFS_RIGHT_READ);
+	if (n == 0)
 		n = medfs_file_read(h->f, to ? to : buf, size, off);
 	if (n > 0 && jnl_file_read(h->jf, (uint64_t)off, (uint64_t)n) < 0)
 		n = -EIO;
@@ -1027,6 +1053,8 @@ static int medfs_write(const char *path, const char *buf, size_t size, off_t off
 	if (!(h->rights & MEDFS_RIGHT_WRITE))
 		return -EBADF;
 	n = jnl_file_begin(h->jf);
+	if (n == 0)
+		n = handle_grant(h, "write", MEDFS_RIGHT_WRITE);
 	if (n == 0)
 		n = medfs_file_write(h->f, buf, size, off, append);
 	/* An append landed at the end of the file, wherever that was. */
@@ -1056,6 +1084,8 @@ static int medfs_release(const char *path, struct fuse_file_info *fi)
 
 	(void)path;
 	jnl_file_release(h->jf);
+	if (h->grant)
+		access_grant_drop(mount_data()->access, h->grant);
 	open_del(mount_data(), h);
 	medfs_file_release(h->f);
 	free(h);
@@ -1089,6 +1119,8 @@ static int medfs_fallocate(const char *path, int mode, off_t off, off_t len,
 	if (!(h->rights & MEDFS_RIGHT_WRITE))
 		return -EBADF;
 	ret = jnl_file_begin(h->jf);
+	if (ret == 0)
+		ret = handle_grant(h, "fallocate", MEDFS_RIGHT_WRITE);
 	if (ret < 0)
 		return ret;
 	ret = fs_ret(medfs_file_allocate(h->f, off, len));
@@ -1269,7 +1301,7 @@ static int dir_load(const char *path, struct dir_list *dl)
 	struct medfs_mount *m = mount_data();
 	struct dir_fill d = { dl, m->access, { 0 }, path, 0, 0 };
 	struct stat dot = { .st_mode = S_IFDIR };
-	struct access_verdict v = { 0, 0 };
+	struct access_verdict v = { 0, 0, 0 };
 	int ret;
 
 	dir_list_clear(dl);
