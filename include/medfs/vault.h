@@ -86,7 +86,14 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 			void *ctx);
 
 /* Extended attributes, on regular files only; only the "user." namespace
- * is stored (others answer -ENODATA, or -ENOTSUP when set). */
+ * is stored (others answer -ENODATA, or -ENOTSUP when set). A file holds
+ * at most MEDFS_XATTR_COUNT_MAX of them, whose values add up to at most
+ * MEDFS_XATTR_BYTES_MAX bytes: a set beyond either fails with -ENOSPC (a
+ * value over 65,496 bytes alone with -E2BIG), so that their list always
+ * fits the 64 KiB that listxattr(2) can return, on the mount and in the
+ * vault. */
+#define MEDFS_XATTR_COUNT_MAX 100
+#define MEDFS_XATTR_BYTES_MAX (256 * 1024)
 int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *name,
 			 const void *value, size_t size, int flags);
 ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char *name,

@@ -2479,6 +2479,63 @@ static void xattr_ad(uint8_t *ad, size_t *ad_len, const uint8_t id[MEDFS_FILE_ID
 	*ad_len = 4 + MEDFS_FILE_ID_LEN + nlen;
 }
 
+/* The bounds keep both lists within listxattr's 64 KiB (XATTR_LIST_MAX):
+ * the mount's ("user." and a name of at most MEDFS_NAME_MAX bytes each),
+ * and the vault's (vault names under XATTR_NAME_MAX bytes each), even
+ * while a key rotation holds every attribute twice, under its old and its
+ * new name, with room left for medfs's own attributes of the file. */
+_Static_assert(MEDFS_XATTR_COUNT_MAX * (sizeof(XATTR_PREFIX) + MEDFS_NAME_MAX) <= 65536,
+	       "the mount's list of attribute names fits XATTR_LIST_MAX");
+_Static_assert(2 * MEDFS_XATTR_COUNT_MAX * XATTR_NAME_MAX + 4096 <= 65536,
+	       "the vault's list of attribute names fits XATTR_LIST_MAX");
+
+/* Serialises the check of a file's attributes with the set that follows
+ * (sets are rare: one lock for them all). */
+static pthread_mutex_t xattr_set_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether fd may take the vault attribute vname with a value of size
+ * (plaintext) bytes within the bounds: 0, or -ENOSPC. Replacing a value
+ * counts the new value instead of the old one. Under xattr_set_lock. */
+static int xattr_room(int fd, const char *vname, size_t size)
+{
+	const size_t over = crypto_aead_xchacha20poly1305_ietf_ABYTES +
+			    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	const size_t plen = strlen(XATTR_VAULT_PREFIX);
+	size_t count = 1, bytes = size;
+	char *list = NULL;
+	ssize_t n;
+	int r = 0;
+
+	n = flistxattr(fd, NULL, 0);
+	if (n < 0)
+		return -errno;
+	list = malloc((size_t)n + 1);
+	if (!list)
+		return -ENOMEM;
+	n = flistxattr(fd, list, (size_t)n);
+	if (n < 0) {
+		/* Beyond listxattr already (a vault filled before the
+		 * bounds): no more. */
+		r = errno == E2BIG ? -ENOSPC : -errno;
+		goto out;
+	}
+	list[n] = '\0';
+	for (char *p = list; p < list + n; p += strlen(p) + 1) {
+		ssize_t len;
+
+		if (strncmp(p, XATTR_VAULT_PREFIX, plen) || strcmp(p, vname) == 0)
+			continue;
+		len = fgetxattr(fd, p, NULL, 0);
+		count++;
+		bytes += len > (ssize_t)over ? (size_t)len - over : 0;
+	}
+	if (count > MEDFS_XATTR_COUNT_MAX || bytes > MEDFS_XATTR_BYTES_MAX)
+		r = -ENOSPC;
+out:
+	free(list);
+	return r;
+}
+
 int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *name,
 			 const void *value, size_t size, int flags)
 {
@@ -2513,11 +2570,15 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
 		sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, value, size,
 		ad, ad_len, NULL, sealed, v->keys->xattr);
-	if (fsetxattr(fd, vname, sealed,
+	pthread_mutex_lock(&xattr_set_lock);
+	r = xattr_room(fd, vname, size);
+	if (r == 0 &&
+	    fsetxattr(fd, vname, sealed,
 		      size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
 			      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 		      flags) < 0)
 		r = -errno;
+	pthread_mutex_unlock(&xattr_set_lock);
 out:
 	free(sealed);
 	close(fd);

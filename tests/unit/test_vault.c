@@ -1669,6 +1669,89 @@ START_TEST(test_meta)
 }
 END_TEST
 
+/* The bounds on a file's attributes, on a file system that would take
+ * thousands of them (tmpfs: /dev/shm), where 20,000 made the list too long
+ * for listxattr (E2BIG). Skipped where /dev/shm is not such a tmpfs. */
+START_TEST(test_xattr_bounds)
+{
+	static char list[65536];
+	char shm[64] = "/dev/shm/medfs-test-xattr-XXXXXX", name[200], host[PATH_MAX];
+	static uint8_t big[65496];
+	struct medfs_vault *keep = V;
+	char keep_dir[sizeof(vdir)];
+	ssize_t n;
+	int r;
+
+	if (!mkdtemp(shm))
+		return;
+	if (setxattr(shm, "user.probe", "1", 1, 0) < 0 && errno != EPERM) {
+		rmdir(shm); /* no user attributes there */
+		return;
+	}
+	ck_assert_int_eq(medfs_vault_create_tree(shm, vkey), 0);
+	V = NULL;
+	ck_assert_int_eq(medfs_vault_open_cipher(&V, shm, vkey, cipher), 0);
+	memcpy(keep_dir, vdir, sizeof(vdir));
+	snprintf(vdir, sizeof(vdir), "%s", shm); /* for vault_path_of */
+	ck_assert_int_eq(put("/f", "x", 1), 0);
+	/* The longest names (160 bytes after "user."): the worst case for
+	 * both lists. */
+	for (int i = 0; i < MEDFS_XATTR_COUNT_MAX; i++) {
+		snprintf(name, sizeof(name), "user.%0160d", i);
+		r = medfs_vault_setxattr(V, "/f", name, "v", 1, 0);
+		ck_assert_msg(r == 0, "attribute %d: %d", i, r);
+	}
+	snprintf(name, sizeof(name), "user.%0160d", MEDFS_XATTR_COUNT_MAX);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", name, "v", 1, 0), -ENOSPC);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.short", "v", 1, 0), -ENOSPC);
+	/* Replacing one is no new one; removing one makes room. */
+	snprintf(name, sizeof(name), "user.%0160d", 7);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", name, "new", 3, XATTR_REPLACE), 0);
+	n = medfs_vault_listxattr(V, "/f", list, sizeof(list));
+	ck_assert_int_eq(n, MEDFS_XATTR_COUNT_MAX * (5 + 160 + 1));
+	ck_assert_int_eq(vault_path_of("/f", host, sizeof(host)), 0);
+	n = listxattr(host, NULL, 0);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_le(n, 65536);
+	ck_assert_int_eq(medfs_vault_removexattr(V, "/f", name), 0);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.short", "v", 1, 0), 0);
+	ck_assert_int_eq(medfs_vault_removexattr(V, "/f", "user.short"), 0);
+	for (int i = 0; i < MEDFS_XATTR_COUNT_MAX; i++) {
+		snprintf(name, sizeof(name), "user.%0160d", i);
+		r = medfs_vault_removexattr(V, "/f", name);
+		ck_assert_int_eq(r, i == 7 ? -ENODATA : 0);
+	}
+	ck_assert_int_eq(medfs_vault_listxattr(V, "/f", NULL, 0), 0);
+
+	/* The values' total: four of the largest fill 256 KiB but for 160
+	 * bytes; a fifth value does not fit, a small one does, and a larger
+	 * replacement of one of them does not. */
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "user.big%d", i);
+		ck_assert_int_eq(medfs_vault_setxattr(V, "/f", name, big, sizeof(big), 0),
+				 0);
+	}
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.big4", big, 1000, 0),
+			 -ENOSPC);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.small", big, 100, 0), 0);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.small", big, 160, 0), 0);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.small", big, 161, 0),
+			 -ENOSPC);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.big0", big, 65000, 0), 0);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/f", "user.big0", big, sizeof(big), 0),
+			 0);
+	ck_assert_int_eq(
+		medfs_vault_setxattr(V, "/f", "user.big0", big, sizeof(big) + 1, 0),
+		-E2BIG);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/f", "user.small", NULL, 0), 160);
+
+	medfs_vault_close(V);
+	V = keep;
+	memcpy(vdir, keep_dir, sizeof(vdir));
+	rm_tree(shm);
+}
+END_TEST
+
 START_TEST(test_xattr)
 {
 	char buf[256], host[PATH_MAX];
@@ -2883,6 +2966,7 @@ static Suite *vault_suite(const char *name)
 
 	TC("xattr");
 	tcase_add_test(tc, test_xattr);
+	tcase_add_test(tc, test_xattr_bounds);
 	tcase_add_test(tc, test_meta);
 
 	TC("integrity");
