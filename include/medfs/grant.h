@@ -56,8 +56,8 @@ void medfs_grants_free(struct medfs_grants *t);
 /* Starts uid's grant for seconds (1..MEDFS_GRANT_SECONDS_MAX, else
  * -EINVAL), or renews the one it holds (same serial, same count, a new
  * deadline). Fills *g (may be NULL) with the grant. */
-int medfs_grants_start(struct medfs_grants *t, uid_t uid, unsigned seconds,
-		       uint64_t now, time_t wall, struct medfs_grant *g);
+int medfs_grants_start(struct medfs_grants *t, uid_t uid, unsigned seconds, uint64_t now,
+		       time_t wall, struct medfs_grant *g);
 
 /* Ends uid's grant now (how as on_end shows it). -ENODATA without one. */
 int medfs_grants_end(struct medfs_grants *t, uid_t uid, uint64_t now, const char *how);

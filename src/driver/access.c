@@ -95,7 +95,7 @@ struct access {
 	pthread_mutex_t verdict_locks[VERDICT_LOCKS];
 	unsigned char hash_key[crypto_shorthash_KEYBYTES];
 
-	struct medfs_grants *grants; /* deadlines on CLOCK_BOOTTIME */
+	struct medfs_grants *grants;  /* deadlines on CLOCK_BOOTTIME */
 	unsigned long emergency_uses; /* atomic */
 
 	int pipe[2]; /* to the keeper thread: 'h' reload, 'g' grants, 'q' quit */
@@ -661,7 +661,8 @@ static void note_access(struct access *a, const struct caller *c, const char *op
 		return;
 	__atomic_add_fetch(&a->emergency_uses, 1, __ATOMIC_RELAXED);
 	now = boot_ns();
-	(void)medfs_grants_use(a->grants, medfs_grants_active(a->grants, c->uid, now), now);
+	(void)medfs_grants_use(a->grants, medfs_grants_active(a->grants, c->uid, now),
+			       now);
 	audit_log(a->foreground, LOG_NOTICE,
 		  "emergency access: uid=%u op=%s right=%s rule=%u", (unsigned)c->uid, op,
 		  right_name(right), d->line);

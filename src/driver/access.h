@@ -74,9 +74,9 @@ enum { ACCESS_ALL, ACCESS_ANY };
 
 /* What decided an allowed access. */
 struct access_verdict {
-	int emergency; /* only an emergency grant allowed it */
-	unsigned rule; /* line of the rule that decided (the last right asked), 0 if none
-			*/
+	int emergency;	/* only an emergency grant allowed it */
+	unsigned rule;	/* line of the rule that decided (the last right asked), 0 if none
+			 */
 	uint64_t grant; /* with emergency: the grant that allowed it */
 };
 

@@ -856,8 +856,8 @@ static int handle_grant(struct handle *h, const char *op, unsigned right)
 		return 0;
 	snprintf(detail, sizeof(detail), "op=%s right=%s: the emergency grant has ended",
 		 op, medfs_right_name(right));
-	return handle_event(h, (struct jnl_event){ .op = MEDFS_OP_DENIED, .detail = detail },
-			    ret);
+	return handle_event(
+		h, (struct jnl_event){ .op = MEDFS_OP_DENIED, .detail = detail }, ret);
 }
 
 static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)

@@ -91,8 +91,8 @@ void medfs_grants_free(struct medfs_grants *t)
 	free(t);
 }
 
-int medfs_grants_start(struct medfs_grants *t, uid_t uid, unsigned seconds,
-		       uint64_t now, time_t wall, struct medfs_grant *out)
+int medfs_grants_start(struct medfs_grants *t, uid_t uid, unsigned seconds, uint64_t now,
+		       time_t wall, struct medfs_grant *out)
 {
 	struct medfs_grant *g;
 

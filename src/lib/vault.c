@@ -2484,7 +2484,8 @@ static void xattr_ad(uint8_t *ad, size_t *ad_len, const uint8_t id[MEDFS_FILE_ID
  * and the vault's (vault names under XATTR_NAME_MAX bytes each), even
  * while a key rotation holds every attribute twice, under its old and its
  * new name, with room left for medfs's own attributes of the file. */
-_Static_assert(MEDFS_XATTR_COUNT_MAX * (sizeof(XATTR_PREFIX) + MEDFS_NAME_MAX) <= 65536,
+#define XATTR_LIST_ENTRY_MAX (sizeof(XATTR_PREFIX) + MEDFS_NAME_MAX) /* "user.NAME\0" */
+_Static_assert(MEDFS_XATTR_COUNT_MAX *XATTR_LIST_ENTRY_MAX <= 65536,
 	       "the mount's list of attribute names fits XATTR_LIST_MAX");
 _Static_assert(2 * MEDFS_XATTR_COUNT_MAX * XATTR_NAME_MAX + 4096 <= 65536,
 	       "the vault's list of attribute names fits XATTR_LIST_MAX");
@@ -2572,11 +2573,10 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 		ad, ad_len, NULL, sealed, v->keys->xattr);
 	pthread_mutex_lock(&xattr_set_lock);
 	r = xattr_room(fd, vname, size);
-	if (r == 0 &&
-	    fsetxattr(fd, vname, sealed,
-		      size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
-			      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-		      flags) < 0)
+	if (r == 0 && fsetxattr(fd, vname, sealed,
+				size + crypto_aead_xchacha20poly1305_ietf_ABYTES +
+					crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+				flags) < 0)
 		r = -errno;
 	pthread_mutex_unlock(&xattr_set_lock);
 out:

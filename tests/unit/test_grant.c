@@ -75,10 +75,12 @@ END_TEST
 START_TEST(test_duration_bounds)
 {
 	ck_assert_int_eq(medfs_grants_start(t, 1, 0, 0, 0, NULL), -EINVAL);
-	ck_assert_int_eq(medfs_grants_start(t, 1, MEDFS_GRANT_SECONDS_MAX + 1, 0, 0, NULL),
-			 -EINVAL);
+	ck_assert_int_eq(
+		medfs_grants_start(t, 1, MEDFS_GRANT_SECONDS_MAX + 1, 0, 0, NULL),
+		-EINVAL);
 	ck_assert_uint_eq(medfs_grants_list(t, 0, NULL, 0), 0);
-	ck_assert_int_eq(medfs_grants_start(t, 1, MEDFS_GRANT_SECONDS_MAX, 0, 0, NULL), 0);
+	ck_assert_int_eq(medfs_grants_start(t, 1, MEDFS_GRANT_SECONDS_MAX, 0, 0, NULL),
+			 0);
 	ck_assert_uint_eq(medfs_grants_next_deadline(t), MEDFS_GRANT_SECONDS_MAX * S);
 }
 END_TEST
@@ -175,7 +177,8 @@ START_TEST(test_many)
 	for (size_t i = 0; i < n; i++)
 		ck_assert_uint_ge(list[i].uid, 120);
 	for (unsigned i = 0; i < 40; i++)
-		ck_assert_int_eq(medfs_grants_use(t, serial[i], 20 * S), i < 20 ? -EACCES : 0);
+		ck_assert_int_eq(medfs_grants_use(t, serial[i], 20 * S),
+				 i < 20 ? -EACCES : 0);
 	medfs_grants_end_all(t, "ended at unmount");
 	ck_assert_uint_eq(ended.calls, 40);
 	ck_assert_str_eq(ended.how, "ended at unmount");
