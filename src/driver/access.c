@@ -97,8 +97,13 @@ struct access {
 
 	struct medfs_grants *grants;  /* deadlines on CLOCK_BOOTTIME */
 	unsigned long emergency_uses; /* atomic */
+	access_grant_end_fn on_grant_end;
+	void *grant_end_ctx;
+	pthread_mutex_t ended_lock; /* guards ended: grants with open files */
+	uint64_t *ended;
+	size_t n_ended, max_ended;
 
-	int pipe[2]; /* to the keeper thread: 'h' reload, 'g' grants, 'q' quit */
+	int pipe[2]; /* to the keeper: 'h' reload, 'g' grants, 'e' ended, 'q' quit */
 	pthread_t keeper;
 	int started;
 };
@@ -580,6 +585,52 @@ static uint64_t boot_ns(void)
 	return clock_ns(CLOCK_BOOTTIME);
 }
 
+static void wake_keeper(struct access *a, char cmd);
+
+/* A grant ended with files still open under it: the keeper tells the
+ * driver, which drops what the kernel caches of them (a notification to
+ * the kernel may wait for a read in progress, so never from a request). */
+static void grant_ended_queue(struct access *a, uint64_t serial)
+{
+	pthread_mutex_lock(&a->ended_lock);
+	if (a->n_ended == a->max_ended) {
+		size_t max = a->max_ended ? 2 * a->max_ended : 8;
+		uint64_t *p = realloc(a->ended, max * sizeof(*p));
+
+		if (p) {
+			a->ended = p;
+			a->max_ended = max;
+		}
+	}
+	if (a->n_ended < a->max_ended)
+		a->ended[a->n_ended++] = serial;
+	pthread_mutex_unlock(&a->ended_lock);
+	wake_keeper(a, 'e');
+}
+
+/* In the keeper, outside every lock of ours. */
+static void grant_ended_tell(struct access *a)
+{
+	uint64_t *ended;
+	size_t n;
+
+	pthread_mutex_lock(&a->ended_lock);
+	ended = a->ended;
+	n = a->n_ended;
+	a->ended = NULL;
+	a->n_ended = a->max_ended = 0;
+	pthread_mutex_unlock(&a->ended_lock);
+	for (size_t i = 0; i < n && a->on_grant_end; i++)
+		a->on_grant_end(a->grant_end_ctx, ended[i]);
+	free(ended);
+}
+
+void access_set_grant_end(struct access *a, access_grant_end_fn fn, void *ctx)
+{
+	a->grant_end_ctx = ctx;
+	a->on_grant_end = fn;
+}
+
 /* medfs_grants' on_end: under the table's lock, so no call back into it. */
 static void grant_ended(void *ctx, const struct medfs_grant *g, const char *how)
 {
@@ -595,6 +646,8 @@ static void grant_ended(void *ctx, const struct medfs_grant *g, const char *how)
 			  "emergency access of uid=%u %s after %lu accesses",
 			  (unsigned)g->uid, how, g->accesses);
 	jnl_emergency_end(a->journal, g->uid, how, g->accesses);
+	if (g->open)
+		grant_ended_queue(a, g->serial);
 }
 
 /* The serial of uid's running emergency grant, 0 for none. */
@@ -1064,6 +1117,7 @@ static void *keeper(void *arg)
 		if (n < 0 && errno != EINTR)
 			break;
 		medfs_grants_expire(a->grants, boot_ns());
+		grant_ended_tell(a);
 		if (n <= 0)
 			continue;
 		got = read(a->pipe[0], cmds, sizeof(cmds));
@@ -1180,6 +1234,7 @@ int access_new(struct access **out, const struct access_options *o)
 	pthread_rwlock_init(&a->policy_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&a->ident_lock, NULL);
+	pthread_mutex_init(&a->ended_lock, NULL);
 	for (size_t i = 0; i < VERDICT_LOCKS; i++)
 		pthread_mutex_init(&a->verdict_locks[i], NULL);
 	*out = a;
@@ -1218,6 +1273,8 @@ void access_free(struct access *a)
 		medfs_policy_free(a->policy);
 	medfs_progtab_free(a->progtab);
 	medfs_grants_free(a->grants);
+	pthread_mutex_destroy(&a->ended_lock);
+	free(a->ended);
 	free(a->verdicts);
 	free(a->policy_path);
 	free(a);

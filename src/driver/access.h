@@ -103,6 +103,12 @@ void access_listed_emergency(struct access *a, const struct caller *c, unsigned 
  * caller's uid, op and right) once that grant has ended; hold and drop
  * count it among the grant's open files from its open to its release. */
 int access_grant_use(struct access *a, uint64_t grant, const char *op, unsigned right);
+/* Called from the keeper thread, outside every lock of access.c, after a
+ * grant ended with files still open under it, so that the driver drops
+ * what the kernel caches of them (which would be read without asking).
+ * Set before access_start. */
+typedef void (*access_grant_end_fn)(void *ctx, uint64_t grant);
+void access_set_grant_end(struct access *a, access_grant_end_fn fn, void *ctx);
 void access_grant_hold(struct access *a, uint64_t grant);
 void access_grant_drop(struct access *a, uint64_t grant);
 

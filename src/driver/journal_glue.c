@@ -642,6 +642,11 @@ int jnl_file_open(struct jnl *j, const struct caller *c, const struct jnl_event 
 	return 0;
 }
 
+const char *jnl_file_path(const struct jnl_file *jf)
+{
+	return jf ? jf->path : NULL;
+}
+
 int jnl_file_begin(struct jnl_file *jf)
 {
 	if (!jf)

@@ -126,6 +126,9 @@ void jnl_policy_load(struct jnl *j, const char *policy_path, const uint8_t diges
 int jnl_file_open(struct jnl *j, const struct caller *c, const struct jnl_event *e,
 		  struct medfs_file *f, struct jnl_file **out);
 
+/* The path the handle was opened with (NULL without a journal). */
+const char *jnl_file_path(const struct jnl_file *jf);
+
 /* Before work on the handle: 0 or -EIO (fail closed); sets the path for
  * integrity reports. */
 int jnl_file_begin(struct jnl_file *jf);

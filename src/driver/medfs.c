@@ -77,6 +77,7 @@ struct medfs_mount {
 	int cache_names;       /* entry_timeout 1 under a policy: see may_cache_names */
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
 	int ready_fd;	       /* background: where to report the mount, else -1 */
+	struct fuse *fuse;     /* for notifications to the kernel */
 
 	pthread_mutex_t lock; /* guards what follows */
 	struct handle **open; /* every open handle (freed at exit if the
@@ -840,6 +841,34 @@ static int handle_event(struct handle *h, struct jnl_event e, int ret)
 	if (jnl_file_event(h->jf, &e) < 0 && ret == 0)
 		ret = -EIO;
 	return ret;
+}
+
+/* After the end of an emergency grant, from access.c's keeper thread: the
+ * kernel still holds pages read through the files opened under it, which
+ * it would serve without asking. Drops them (and unmaps them), by the path
+ * each file was opened with: a file renamed since keeps its pages. */
+static void grant_ended(void *ctx, uint64_t grant)
+{
+	struct medfs_mount *m = ctx;
+	char **paths = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->n_open)
+		paths = calloc(m->n_open, sizeof(*paths));
+	for (size_t i = 0; paths && i < m->n_open; i++) {
+		const char *p = jnl_file_path(m->open[i]->jf);
+
+		if (m->open[i]->grant == grant && p)
+			paths[n++] = strdup(p);
+	}
+	pthread_mutex_unlock(&m->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (paths[i] && m->fuse)
+			fuse_invalidate_path(m->fuse, paths[i]);
+		free(paths[i]);
+	}
+	free(paths);
 }
 
 /* Work through a handle opened under an emergency grant: counted in the
@@ -2061,6 +2090,8 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 	f = fuse_new(args, &medfs_ops, sizeof(medfs_ops), &mnt);
 	if (!f)
 		goto out; /* libfuse said why */
+	mnt.fuse = f;
+	access_set_grant_end(mnt.access, grant_ended, &mnt);
 	/* The kernel offers io_uring in the INIT it sends while mounting. */
 	with_uring = !o->single_thread && !o->no_uring && uring_enable();
 	fuse_log_capturing = 1;
