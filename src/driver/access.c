@@ -978,7 +978,7 @@ static int grants_text(struct access *a, const struct caller *c, char **text, si
 	const struct medfs_decision refused = { 0, 0, 0 };
 	char from[32], until[32];
 	struct medfs_grant *g = NULL;
-	size_t n, size, used = 0;
+	size_t n, max, size, used = 0;
 	char *buf;
 
 	if (c->uid != a->owner && c->uid != 0) {
@@ -986,11 +986,13 @@ static int grants_text(struct access *a, const struct caller *c, char **text, si
 		return -EACCES;
 	}
 	/* Grants may start between the count and the copy: a few more. */
-	n = medfs_grants_list(a->grants, boot_ns(), NULL, 0) + 8;
-	g = calloc(n, sizeof(*g));
+	max = medfs_grants_list(a->grants, boot_ns(), NULL, 0) + 8;
+	g = calloc(max, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
-	n = medfs_grants_list(a->grants, boot_ns(), g, n);
+	n = medfs_grants_list(a->grants, boot_ns(), g, max);
+	if (n > max)
+		n = max;
 	size = n * 128 + 1;
 	buf = malloc(size);
 	for (size_t i = 0; buf && i < n; i++) {
