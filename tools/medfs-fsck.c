@@ -30,6 +30,7 @@
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/header.h"
+#include "medfs/journal.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
 #include "medfs/rotate.h"
@@ -859,6 +860,16 @@ int main(int argc, char **argv)
 			   &used_backup, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, "medfs-fsck: %s\n", why);
+		/* Journaled through the spool (medfs/journal.h). */
+		if (ret == -EKEYREJECTED &&
+		    medfs_journal_spool_tool(
+			    vault_dir, MEDFS_OP_UNLOCK_FAILED,
+			    kind == MEDFS_SLOT_KEYFILE ? "medfs-fsck: wrong key file"
+			    : kind == MEDFS_SLOT_RECOVERY
+				    ? "medfs-fsck: wrong recovery key"
+				    : "medfs-fsck: wrong passphrase") < 0)
+			fprintf(stderr, "medfs-fsck: warning: cannot journal the failed "
+					"attempt\n");
 		goto out;
 	}
 	if (k.verbose)

@@ -241,7 +241,8 @@ static const struct option *with_filters(struct option out[OPTIONS_MAX],
 	"  --op OP[,OP...]   records of these operations: mount unmount policy-load\n"   \
 	"                    open read write create delete rename truncate setattr\n"    \
 	"                    xattr denied integrity emergency-start emergency-end\n"     \
-	"                    set-auditor mkdir symlink list attribution\n"
+	"                    set-auditor mkdir symlink list attribution\n"               \
+	"                    denied-summary journal-outage unlock-failed key-change\n"
 
 static int parse_ops(const char *list, struct filter *f)
 {
@@ -668,6 +669,8 @@ static int make_row(const struct medfs_journal_record *r, struct row *row)
 		str_add(&s, "]", 1);
 	if (r->offset >= 0)
 		str_fmt(&s, "%s@%" PRId64, s.len ? " " : "", r->offset);
+	if (r->count != 0)
+		str_fmt(&s, "%scount %" PRIu64, s.len ? " " : "", r->count);
 	row->cell[C_BYTES] = take(&s);
 
 	if (r->patient_id != NULL || r->study_uid != NULL) {

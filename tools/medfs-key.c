@@ -15,6 +15,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,9 @@ static int read_auditor_key(const char *path, struct medfs_auditor_key **k)
 	return 0;
 }
 
+static void journal_key_event(const char *vault, uint32_t op, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static int cmd_init(int argc, char *argv[])
 {
 	enum {
@@ -367,6 +371,10 @@ static int cmd_init(int argc, char *argv[])
 	printf(PROG ": created vault %s (cipher %s; key slot 0: passphrase%s)\n", vault,
 	       medfs_block_cipher_name(cipher),
 	       ak ? "; auditor key recorded" : "; no auditor key yet: see set-auditor");
+	journal_key_event(vault, MEDFS_OP_KEY_CHANGE,
+			  "created the vault (cipher %s; key slot 0: passphrase%s)",
+			  medfs_block_cipher_name(cipher),
+			  ak ? "; auditor key recorded" : "");
 	status = EXIT_SUCCESS;
 out:
 	medfs_auditor_key_free(ak);
@@ -480,6 +488,35 @@ static const char *kind_name(unsigned int kind)
 	}
 }
 
+/* The hex form of an auditor's public key. */
+static const char *hex_pk(const uint8_t *pk, char out[2 * MEDFS_AUDITOR_PK_LEN + 1])
+{
+	sodium_bin2hex(out, 2 * MEDFS_AUDITOR_PK_LEN + 1, pk, MEDFS_AUDITOR_PK_LEN);
+	return out;
+}
+
+/* The subcommand running, for the journal's records. */
+static const char *subcommand_name = "";
+
+/* Journals a failed unlock or a change of the vault's keys through the
+ * journal spool (medfs/journal.h): the running mount, or the next one,
+ * appends it. A record that cannot be spooled is a warning only. */
+static void journal_key_event(const char *vault, uint32_t op, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	int n, ret;
+
+	n = snprintf(detail, sizeof(detail), PROG " %s: ", subcommand_name);
+	va_start(ap, fmt);
+	vsnprintf(detail + n, sizeof(detail) - (size_t)n, fmt, ap);
+	va_end(ap);
+	ret = medfs_journal_spool_tool(vault, op, detail);
+	if (ret < 0)
+		fprintf(stderr, PROG ": warning: cannot journal this in %s/%s: %s\n",
+			vault, MEDFS_JOURNAL_SPOOL_NAME, strerror(-ret));
+}
+
 /* Library warnings are said again, better, by the commands. */
 static void log_errors_only(int priority, const char *msg)
 {
@@ -582,6 +619,10 @@ static int open_vault(const char *vault, const struct auth *a, unsigned int flag
 			      secret, secret_len, why, sizeof(why));
 	if (ret < 0) {
 		fprintf(stderr, PROG ": %s\n", why);
+		if (ret == -EKEYREJECTED)
+			journal_key_event(vault, MEDFS_OP_UNLOCK_FAILED,
+					  "wrong %s (no %s slot opens)",
+					  kind_name(a->kind), kind_name(a->kind));
 		return -1;
 	}
 	if (used_backup)
@@ -1117,6 +1158,11 @@ static int cmd_add(int argc, char *argv[])
 	if (save_config(vault, &c, key) < 0)
 		goto out;
 	printf(PROG ": added key slot %d (%s) to %s\n", idx, kind_name(kind), vault);
+	journal_key_event(vault, MEDFS_OP_KEY_CHANGE,
+			  "added key slot %d (%s%s%s); authorized by slot %d (%s)", idx,
+			  kind_name(kind), label && label[0] ? ", label " : "",
+			  label && label[0] ? label : "", slot,
+			  kind_name(c.slots[slot].kind));
 	if (kind == MEDFS_SLOT_KEYFILE)
 		printf(PROG ": %s key file %s\n",
 		       created ? "created (mode 0400) the" : "used the", keyfile);
@@ -1165,6 +1211,7 @@ static int cmd_remove(int argc, char *argv[])
 	uint8_t *key = NULL, *secret = NULL;
 	size_t secret_len = 0;
 	int opt, idx, slot, ret, lockfd = -1, status = EXIT_FAILURE;
+	unsigned removed_kind;
 
 	auth_init(&a);
 	opterr = 0;
@@ -1191,10 +1238,14 @@ static int cmd_remove(int argc, char *argv[])
 	}
 	if (upgrade_config(vault, &c, slot, secret, secret_len, key) < 0)
 		goto out;
+	removed_kind = c.slots[idx].kind;
 	medfs_slot_clear(&c, idx);
 	if (save_config(vault, &c, key) < 0)
 		goto out;
 	printf(PROG ": removed key slot %d of %s\n", idx, vault);
+	journal_key_event(vault, MEDFS_OP_KEY_CHANGE,
+			  "removed key slot %d (%s); authorized by slot %d (%s)", idx,
+			  kind_name(removed_kind), slot, kind_name(c.slots[slot].kind));
 	status = EXIT_SUCCESS;
 out:
 	medfs_secret_free(secret);
@@ -1308,6 +1359,10 @@ static int cmd_passwd(int argc, char *argv[])
 	if (save_config(vault, &c, key) < 0)
 		goto out;
 	printf(PROG ": changed the passphrase of key slot %d of %s\n", idx, vault);
+	journal_key_event(
+		vault, MEDFS_OP_KEY_CHANGE,
+		"changed the passphrase of key slot %d; authorized by slot %d (%s)", idx,
+		slot, kind_name(c.slots[slot].kind));
 	status = EXIT_SUCCESS;
 out:
 	medfs_passphrase_free(pass);
@@ -1537,6 +1592,9 @@ static int cmd_restore(int argc, char *argv[])
 	}
 	printf(PROG ": restored the config of %s from %s (%d key slots)\n", vault, file,
 	       medfs_config_slot_count(&c));
+	journal_key_event(vault, MEDFS_OP_KEY_CHANGE,
+			  "restored the config from a copy (%d key slots)",
+			  medfs_config_slot_count(&c));
 	if (medfs_config_rotating(&c))
 		printf(PROG
 		       ": a key rotation was in progress when %s was made: run '" PROG
@@ -1818,6 +1876,11 @@ static int cmd_rotate(int argc, char *argv[])
 		    " moved to the new key%s\n",
 	       vault, st.objects, st.converted,
 	       mode == MEDFS_ROTATION_REENCRYPT ? " with new file keys" : "");
+	journal_key_event(vault, MEDFS_OP_KEY_CHANGE,
+			  "rotated the vault key%s: %" PRIu64 " objects, %" PRIu64
+			  " moved, %" PRIu64 " damaged",
+			  mode == MEDFS_ROTATION_REENCRYPT ? " with new file keys" : "",
+			  st.objects, st.converted, st.damaged);
 	if (st.damaged > 0)
 		printf(PROG ": %" PRIu64
 			    " damaged objects opened under neither key and were "
@@ -1909,6 +1972,7 @@ static int cmd_set_auditor(int argc, char *argv[])
 	const char *vault, *journal = NULL;
 	char journal_buf[PATH_MAX];
 	struct auth a;
+	char pkhex[2 * MEDFS_AUDITOR_PK_LEN + 1];
 	uint8_t *key = NULL;
 	int opt, ret, slot, lockfd = -1, status = EXIT_FAILURE;
 
@@ -1959,6 +2023,10 @@ static int cmd_set_auditor(int argc, char *argv[])
 	if (save_config(vault, &c, key) < 0)
 		goto out;
 	printf(PROG ": recorded the auditor key of %s\n", argv[optind + 1]);
+	journal_key_event(vault, MEDFS_OP_KEY_CHANGE,
+			  "set the auditor key to %s; authorized by slot %d (%s)",
+			  hex_pk(medfs_auditor_key_box_pk(ak), pkhex), slot,
+			  kind_name(c.slots[slot].kind));
 	status = EXIT_SUCCESS;
 out:
 	medfs_auditor_key_free(ak);
@@ -2016,5 +2084,6 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	medfs_log_set(log_errors_only);
+	subcommand_name = argv[1];
 	return c->fn(argc - 1, argv + 1);
 }

@@ -47,6 +47,16 @@ enum medfs_journal_op {
 	/* Written by the journal itself, never by a caller: the first record
 	 * of every segment a writer starts at open (doc/JOURNAL.md). */
 	MEDFS_OP_JOURNAL_OPEN = 22,
+	/* Repeated denials that were not written one by one: count says how
+	 * many (doc/JOURNAL.md, 14.2). */
+	MEDFS_OP_DENIED_SUMMARY = 23,
+	/* The journal could not be written for a while: detail says from
+	 * when, count the requests refused (or served unrecorded) meanwhile. */
+	MEDFS_OP_JOURNAL_OUTAGE = 24,
+	/* A wrong passphrase or key file, at mount or in a tool. */
+	MEDFS_OP_UNLOCK_FAILED = 25,
+	/* medfs-key changed the vault's keys: detail says what. */
+	MEDFS_OP_KEY_CHANGE = 26,
 	/* Written by the journal itself, never by a caller: a signed seal
 	 * over every record before it (struct medfs_journal_checkpoint). */
 	MEDFS_OP_CHECKPOINT = 0x100,
@@ -82,6 +92,7 @@ struct medfs_journal_record {
 	/* Every patient ID the file was attributed to before its current one,
 	 * each followed by "\n" (doc/JOURNAL.md 14.1), or NULL. */
 	const char *former_patient_ids;
+	uint64_t count; /* events a summary stands for; 0 otherwise */
 };
 
 /* ---- sizes (part of the on-disk format, doc/JOURNAL.md) ---- */
@@ -290,6 +301,12 @@ int medfs_journal_tick(struct medfs_journal_writer *w, uint64_t now_us);
 /* Checkpoints now (if any record follows the last checkpoint). */
 int medfs_journal_checkpoint(struct medfs_journal_writer *w);
 
+/* After a failure (space freed, the disk back): continues the journal as
+ * the next mount would, from STATE, sealing what the failed writer left
+ * (a torn record is cut) and starting a new segment. Returns 0 (also when
+ * the writer had not failed) or the error that keeps it failed. */
+int medfs_journal_writer_resume(struct medfs_journal_writer *w);
+
 /* 0, or the error that put the writer in its failed state. */
 int medfs_journal_writer_status(struct medfs_journal_writer *w);
 
@@ -302,6 +319,37 @@ int medfs_journal_writer_close(struct medfs_journal_writer *w);
 void medfs_journal_writer_secrets_for_test(struct medfs_journal_writer *w,
 					   const void **mem, size_t *len,
 					   uint64_t *epoch);
+
+/* ---- the spool: records of the tools ---- */
+
+/* The tools (medfs-key, a mount that could not unlock) hold no writer:
+ * the vault may be mounted (its driver holds the journal), or they hold
+ * no key. They leave their records, plain TLV bodies, in this directory
+ * of the vault (mode 0700, files 0600), and the next writer that ingests
+ * them (the driver, at mount and every second) appends them to the chain
+ * and removes them. Only MEDFS_OP_UNLOCK_FAILED and MEDFS_OP_KEY_CHANGE
+ * are accepted from it. Format in doc/JOURNAL.md, 14.3. */
+#define MEDFS_JOURNAL_SPOOL_NAME "journal-spool"
+#define MEDFS_JOURNAL_SPOOL_MAX 65536 /* bytes of one spooled body */
+
+/* Writes r (MEDFS_OP_UNLOCK_FAILED or MEDFS_OP_KEY_CHANGE; time 0: now)
+ * as a new file in spool_dir, made 0700 if needed. Returns 0, -EINVAL
+ * (another op, or a record that does not encode in MEDFS_JOURNAL_SPOOL_MAX
+ * bytes) or -errno. */
+int medfs_journal_spool(const char *spool_dir, const struct medfs_journal_record *r);
+
+/* Spools a record of op by this process, about the vault in vault_dir
+ * (its path), into vault_dir/MEDFS_JOURNAL_SPOOL_NAME: the time, uid,
+ * gid, pid, user name and program are this process's; detail says what
+ * happened (when the login uid differs from the uid, it is added). */
+int medfs_journal_spool_tool(const char *vault_dir, uint32_t op, const char *detail);
+
+/* Appends the records spooled in spool_dir, oldest first, removing each
+ * once appended; a file that is not a tool's record is removed and an
+ * integrity record says so. Returns how many were appended (0 without a
+ * spool directory) or the -errno of the first that could not be (it
+ * stays for the next call). */
+int medfs_journal_ingest(struct medfs_journal_writer *w, const char *spool_dir);
 
 /* ---- reader (the auditor's tools) ---- */
 

@@ -12,6 +12,7 @@
  * access.c while holding a lock of its own. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,18 @@
 #define USER_SLOTS 64		    /* cached user names */
 #define USER_LEN 256		    /* longest user name kept */
 #define USER_TTL_NS 60000000000ULL  /* a minute */
+/* Denials (doc/JOURNAL.md, 14.2): one record per (uid, program, operation, path)
+ * per interval, the repeats counted; at most DENY_BUDGET records per uid
+ * per interval, the rest counted; summaries when the interval ends. */
+#define DENY_INTERVAL_US 60000000ULL
+#define DENY_SLOTS 512 /* (uid, program, operation, path) coalesced */
+#define DENY_PROBE 8
+#define DENY_BUDGET 64
+#define BUDGET_SLOTS 64
+#define DENY_WHAT 96
+/* Denial records stop when less than this is free on the journal's file
+ * system (at most a quarter of its size): the rest is for the others. */
+#define RESERVE_BYTES (16ULL << 20)
 
 struct user_slot {
 	int valid;
@@ -53,13 +67,52 @@ struct user_slot {
 	char name[USER_LEN];
 };
 
+/* The denials of one (uid, operation, path) in the current interval. */
+struct deny_slot {
+	int used;
+	uint64_t hash;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	unsigned rule;
+	char *path, *program;
+	char what[DENY_WHAT];	    /* "op=OP right=RIGHT" */
+	uint64_t first_us, last_us; /* of the repeats */
+	uint64_t since_us;	    /* the interval's start: the record */
+	uint64_t repeats;	    /* denials since the record, not written */
+};
+
+/* The denial records one uid made in the current interval. */
+struct deny_budget {
+	int used;
+	uid_t uid;
+	gid_t gid;
+	uint64_t since_us;
+	unsigned records;
+	uint64_t over, first_us, last_us; /* denials not written, counted */
+};
+
 struct jnl {
 	struct medfs_journal_writer *w;
 	struct medfs_vault *vault;
 	char *dir;
+	char *spool_dir; /* the tools' records, ingested every second */
 	int sync, every_read, failopen, foreground;
 	int failed;  /* atomic: an append failed (fail closed) */
 	int mounted; /* MOUNT written: UNMOUNT is due */
+	int dirfd;   /* the journal directory, for its free space */
+
+	/* The outage in progress (failed): since when, why, and how many
+	 * requests were refused (or served unrecorded) meanwhile. */
+	uint64_t outage_us;
+	int outage_err;
+	uint64_t refused; /* atomic */
+
+	int low_space; /* atomic: under the reserve, denials only counted */
+	uint64_t reserve;
+	pthread_mutex_t deny_lock;
+	struct deny_slot deny[DENY_SLOTS];
+	struct deny_budget budget[BUDGET_SLOTS];
 
 	pthread_mutex_t files_lock;
 	struct jnl_file *files; /* every open handle */
@@ -264,6 +317,8 @@ static void fail_closed(struct jnl *j, int err)
 {
 	if (__atomic_exchange_n(&j->failed, 1, __ATOMIC_ACQ_REL))
 		return;
+	j->outage_us = now_us();
+	j->outage_err = err;
 	if (j->failopen)
 		audit_log(j->foreground, LOG_CRIT,
 			  "journal %s cannot be written: %s; journal_failopen: serving "
@@ -276,11 +331,19 @@ static void fail_closed(struct jnl *j, int err)
 			  j->dir, strerror(-err));
 }
 
+/* A request refused (or, with journal_failopen, served unrecorded)
+ * because the journal cannot be written. */
+static int refuse(struct jnl *j)
+{
+	__atomic_add_fetch(&j->refused, 1, __ATOMIC_RELAXED);
+	return j->failopen ? 0 : -EIO;
+}
+
 int jnl_check(struct jnl *j)
 {
-	if (!j || j->failopen)
+	if (!j || !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
 		return 0;
-	return __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE) ? -EIO : 0;
+	return refuse(j);
 }
 
 /* Important records (all but ranges) are fdatasync'd with journal_sync;
@@ -290,7 +353,7 @@ static int append(struct jnl *j, const struct medfs_journal_record *r, int impor
 	int ret;
 
 	if (__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
-		return j->failopen ? 0 : -EIO;
+		return refuse(j);
 	ret = medfs_journal_append(j->w, r, important && j->sync);
 	if (ret == -EINVAL || ret == -E2BIG) {
 		/* This record only: the journal goes on. */
@@ -301,7 +364,7 @@ static int append(struct jnl *j, const struct medfs_journal_record *r, int impor
 	}
 	if (ret < 0) {
 		fail_closed(j, ret);
-		return j->failopen ? 0 : -EIO;
+		return refuse(j);
 	}
 	return 0;
 }
@@ -756,6 +819,295 @@ void jnl_file_release(struct jnl_file *jf)
 	file_free(jf);
 }
 
+/* ---- denials: coalesced, budgeted, kept out of the reserve ---- */
+
+/* FNV-1a of s, NULL and "" told apart. */
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+	for (const char *p = s ? s : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
+	return (h ^ (s ? 0x1f : 0x1e)) * UINT64_C(0x100000001b3);
+}
+
+/* A denial's key: who (uid and program), what, where. */
+static uint64_t deny_hash(uid_t uid, const char *program, const char *what,
+			  const char *path)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)uid;
+
+	return hash_str(hash_str(hash_str(h, program), what), path);
+}
+
+static int str_same(const char *a, const char *b)
+{
+	return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+static int deny_same(const struct deny_slot *d, uint64_t h, uid_t uid,
+		     const char *program, const char *what, const char *path)
+{
+	return d->used && d->hash == h && d->uid == uid && strcmp(d->what, what) == 0 &&
+	       str_same(d->path, path) && str_same(d->program, program);
+}
+
+static void deny_slot_free(struct deny_slot *d)
+{
+	free(d->path);
+	free(d->program);
+	memset(d, 0, sizeof(*d));
+}
+
+/* "from TIME to TIME" for a summary's detail. */
+static void span_text(char *out, size_t size, uint64_t first_us, uint64_t last_us)
+{
+	char a[32], b[32];
+	time_t t;
+	struct tm tm;
+
+	t = (time_t)(first_us / 1000000);
+	gmtime_r(&t, &tm);
+	strftime(a, sizeof(a), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	t = (time_t)(last_us / 1000000);
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(out, size, "from %s to %s", a, b);
+}
+
+/* Under deny_lock: the summary of a slot's repeats, then the slot is free. */
+static void deny_slot_summary(struct jnl *j, struct deny_slot *d)
+{
+	struct medfs_journal_record r;
+	char detail[DENY_WHAT + 128], span[80], user[USER_LEN];
+
+	if (d->repeats) {
+		rec_init(&r, MEDFS_OP_DENIED_SUMMARY);
+		user_name(j, d->uid, user, sizeof(user));
+		r.uid = (uint32_t)d->uid;
+		r.gid = (uint32_t)d->gid;
+		r.pid = (int32_t)d->pid;
+		r.user = opt_str(user);
+		r.program = d->program;
+		r.path = d->path;
+		r.result = EACCES;
+		r.rule_line = d->rule;
+		r.count = d->repeats;
+		span_text(span, sizeof(span), d->first_us, d->last_us);
+		snprintf(detail, sizeof(detail), "%s; repeated %" PRIu64 " times %s",
+			 d->what, d->repeats, span);
+		r.detail = detail;
+		append(j, &r, 1);
+	}
+	deny_slot_free(d);
+}
+
+/* Under deny_lock: the summary of the denials over a uid's budget. */
+static void deny_budget_summary(struct jnl *j, struct deny_budget *b)
+{
+	struct medfs_journal_record r;
+	char detail[256], span[80], user[USER_LEN];
+
+	if (b->over) {
+		rec_init(&r, MEDFS_OP_DENIED_SUMMARY);
+		user_name(j, b->uid, user, sizeof(user));
+		r.uid = (uint32_t)b->uid;
+		r.gid = (uint32_t)b->gid;
+		r.user = opt_str(user);
+		r.result = EACCES;
+		r.count = b->over;
+		span_text(span, sizeof(span), b->first_us, b->last_us);
+		snprintf(detail, sizeof(detail),
+			 "%" PRIu64 " denials not recorded one by one (over the budget "
+			 "of %u records a minute, or the journal's reserve) %s",
+			 b->over, DENY_BUDGET, span);
+		r.detail = detail;
+		append(j, &r, 1);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* Under deny_lock: writes the summaries of the intervals ended at now
+ * (all of them with all). While the journal is in its reserve they wait,
+ * but for the last ones at unmount. */
+static void deny_sweep(struct jnl *j, uint64_t now, int all)
+{
+	if (!all && __atomic_load_n(&j->low_space, __ATOMIC_ACQUIRE))
+		return;
+	for (size_t i = 0; i < DENY_SLOTS; i++) {
+		struct deny_slot *d = &j->deny[i];
+
+		if (d->used && (all || now - d->since_us >= DENY_INTERVAL_US))
+			deny_slot_summary(j, d);
+	}
+	for (size_t i = 0; i < BUDGET_SLOTS; i++) {
+		struct deny_budget *b = &j->budget[i];
+
+		if (b->used && (all || now - b->since_us >= DENY_INTERVAL_US))
+			deny_budget_summary(j, b);
+	}
+}
+
+/* Under deny_lock: uid's budget of the current interval. A slot taken by
+ * another uid is summarized first. */
+static struct deny_budget *deny_budget_of(struct jnl *j, uid_t uid, gid_t gid,
+					  uint64_t now)
+{
+	struct deny_budget *b = &j->budget[uid % BUDGET_SLOTS];
+
+	if (b->used && b->uid != uid)
+		deny_budget_summary(j, b);
+	if (!b->used) {
+		b->used = 1;
+		b->uid = uid;
+		b->gid = gid;
+		b->since_us = now;
+	}
+	return b;
+}
+
+/* Whether this denial is to be written (1), or was counted (0). */
+static int deny_admit(struct jnl *j, const struct caller *c, const char *what,
+		      const char *path, unsigned rule, uint64_t now)
+{
+	uid_t uid = c ? c->uid : j->self_uid;
+	const char *prog = c ? caller_program(c) : j->self_program;
+	uint64_t h = deny_hash(uid, prog, what, path);
+	struct deny_slot *free_slot = NULL, *d;
+	struct deny_budget *b;
+	int ret = 0;
+
+	pthread_mutex_lock(&j->deny_lock);
+	for (size_t k = 0; k < DENY_PROBE; k++) {
+		d = &j->deny[(h + k) % DENY_SLOTS];
+		if (deny_same(d, h, uid, prog, what, path)) {
+			if (d->repeats++ == 0)
+				d->first_us = now;
+			d->last_us = now;
+			d->pid = c ? c->pid : j->self_pid;
+			goto out;
+		}
+		if (!d->used && !free_slot)
+			free_slot = d;
+	}
+	b = deny_budget_of(j, uid, c ? c->gid : j->self_gid, now);
+	if (b->records >= DENY_BUDGET ||
+	    __atomic_load_n(&j->low_space, __ATOMIC_ACQUIRE)) {
+		if (b->over++ == 0)
+			b->first_us = now;
+		b->last_us = now;
+		goto out;
+	}
+	b->records++;
+	ret = 1;
+	if (free_slot) {
+		d = free_slot;
+		d->path = path ? strdup(path) : NULL;
+		d->program = prog ? strdup(prog) : NULL;
+		if ((path && !d->path) || (prog && !d->program)) {
+			deny_slot_free(d);
+			goto out; /* written, not coalesced */
+		}
+		d->used = 1;
+		d->hash = h;
+		d->uid = uid;
+		d->gid = c ? c->gid : j->self_gid;
+		d->rule = rule;
+		d->since_us = now;
+		snprintf(d->what, sizeof(d->what), "%s", what);
+	}
+out:
+	pthread_mutex_unlock(&j->deny_lock);
+	return ret;
+}
+
+void jnl_denied(struct jnl *j, const struct caller *c, const char *op, const char *path,
+		const char *right, unsigned rule)
+{
+	struct medfs_dicom_meta ids;
+	char detail[DENY_WHAT];
+	struct jnl_event e = {
+		.op = MEDFS_OP_DENIED,
+		.path = path,
+		.result = -EACCES,
+		.rule = rule,
+		.detail = detail,
+		.ids = &ids,
+	};
+
+	if (!j)
+		return;
+	snprintf(detail, sizeof(detail), "op=%s right=%s", op, right);
+	if (!deny_admit(j, c, detail, path, rule, now_us()))
+		return;
+	jnl_path_ids(j, path, &ids);
+	jnl_record(j, c, &e);
+}
+
+/* Under the reserve of free space, denials are only counted. */
+static void check_space(struct jnl *j)
+{
+	struct statvfs sv;
+	uint64_t avail, reserve;
+
+	if (j->dirfd < 0 || fstatvfs(j->dirfd, &sv) < 0)
+		return;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	reserve = (uint64_t)sv.f_blocks * sv.f_frsize / 4;
+	if (reserve > j->reserve)
+		reserve = j->reserve;
+	__atomic_store_n(&j->low_space, avail < reserve, __ATOMIC_RELEASE);
+}
+
+/* The journal failed: once it can be written again, the outage is
+ * recorded and the mount serves again. */
+static void try_resume(struct jnl *j)
+{
+	struct medfs_journal_record r;
+	char detail[256], span[80];
+	uint64_t now = now_us(), refused;
+	int ret;
+
+	if (medfs_journal_writer_resume(j->w) < 0)
+		return;
+	refused = __atomic_load_n(&j->refused, __ATOMIC_RELAXED);
+	rec_init(&r, MEDFS_OP_JOURNAL_OUTAGE);
+	r.uid = (uint32_t)j->self_uid;
+	r.gid = (uint32_t)j->self_gid;
+	r.pid = (int32_t)j->self_pid;
+	r.program = j->self_program;
+	r.result = -j->outage_err;
+	r.count = refused;
+	span_text(span, sizeof(span), j->outage_us, now);
+	snprintf(detail, sizeof(detail),
+		 "journal not writable for %" PRIu64 " s (%s) %s; %" PRIu64
+		 " requests %s",
+		 (now - j->outage_us) / 1000000, strerror(-j->outage_err), span, refused,
+		 j->failopen ? "served unrecorded (journal_failopen)"
+			     : "refused with EIO");
+	r.detail = detail;
+	ret = medfs_journal_append(j->w, &r, 1);
+	if (ret < 0)
+		return; /* failed again: the next try records it all */
+	__atomic_store_n(&j->refused, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&j->failed, 0, __ATOMIC_RELEASE);
+	audit_log(j->foreground, LOG_NOTICE,
+		  "journal %s can be written again after %" PRIu64 " s; %" PRIu64
+		  " requests were %s meanwhile",
+		  j->dir, (now - j->outage_us) / 1000000, refused,
+		  j->failopen ? "served unrecorded" : "refused");
+}
+
+/* The records the tools left in the spool (failed unlocks, key changes). */
+static void ingest_spool(struct jnl *j)
+{
+	int ret;
+
+	if (!j->spool_dir || __atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
+		return;
+	ret = medfs_journal_ingest(j->w, j->spool_dir);
+	if (ret < 0 && medfs_journal_writer_status(j->w) < 0)
+		fail_closed(j, ret);
+}
+
 /* ---- the ticker ---- */
 
 static void flush_old(struct jnl *j, uint64_t now)
@@ -793,7 +1145,16 @@ static void *ticker(void *arg)
 			break;
 		pthread_mutex_unlock(&j->tick_lock);
 		flush_old(j, now_us());
-		if (++wakes % TICKS_PER_WRITER_TICK == 0 &&
+		if (++wakes % TICKS_PER_WRITER_TICK == 0) {
+			if (__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE))
+				try_resume(j);
+			check_space(j);
+			ingest_spool(j);
+			pthread_mutex_lock(&j->deny_lock);
+			deny_sweep(j, now_us(), 0);
+			pthread_mutex_unlock(&j->deny_lock);
+		}
+		if (wakes % TICKS_PER_WRITER_TICK == 0 &&
 		    !__atomic_load_n(&j->failed, __ATOMIC_ACQUIRE)) {
 			ret = medfs_journal_tick(j->w, now_us());
 			if (ret < 0)
@@ -825,27 +1186,6 @@ void jnl_policy_load(struct jnl *j, const char *policy_path, const uint8_t diges
 	}
 	e.detail = detail;
 	jnl_record(j, NULL, &e);
-}
-
-void jnl_denied(struct jnl *j, const struct caller *c, const char *op, const char *path,
-		const char *right, unsigned rule)
-{
-	struct medfs_dicom_meta ids;
-	char detail[96];
-	struct jnl_event e = {
-		.op = MEDFS_OP_DENIED,
-		.path = path,
-		.result = -EACCES,
-		.rule = rule,
-		.detail = detail,
-		.ids = &ids,
-	};
-
-	if (!j)
-		return;
-	snprintf(detail, sizeof(detail), "op=%s right=%s", op, right);
-	jnl_path_ids(j, path, &ids);
-	jnl_record(j, c, &e);
 }
 
 int jnl_emergency_start(struct jnl *j, const struct caller *c, const char *reason,
@@ -962,11 +1302,17 @@ static void report_open_error(const struct jnl_options *o, int err)
 
 static void jnl_free(struct jnl *j)
 {
+	for (size_t i = 0; i < DENY_SLOTS; i++)
+		deny_slot_free(&j->deny[i]);
+	if (j->dirfd >= 0)
+		close(j->dirfd);
+	pthread_mutex_destroy(&j->deny_lock);
 	pthread_cond_destroy(&j->tick_cond);
 	pthread_mutex_destroy(&j->tick_lock);
 	pthread_mutex_destroy(&j->user_lock);
 	pthread_mutex_destroy(&j->files_lock);
 	free(j->self_program);
+	free(j->spool_dir);
 	free(j->dir);
 	free(j);
 }
@@ -989,6 +1335,9 @@ int jnl_open(struct jnl **out, const struct jnl_options *o)
 	pthread_mutex_init(&j->files_lock, NULL);
 	pthread_mutex_init(&j->user_lock, NULL);
 	pthread_mutex_init(&j->tick_lock, NULL);
+	pthread_mutex_init(&j->deny_lock, NULL);
+	j->dirfd = -1;
+	j->reserve = RESERVE_BYTES;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&j->tick_cond, &ca);
@@ -1007,7 +1356,8 @@ int jnl_open(struct jnl **out, const struct jnl_options *o)
 		j->self_program = strdup(exe);
 	}
 	j->dir = strdup(o->dir);
-	if (!j->dir) {
+	j->spool_dir = o->spool_dir ? strdup(o->spool_dir) : NULL;
+	if (!j->dir || (o->spool_dir && !j->spool_dir)) {
 		fprintf(stderr, "medfs: out of memory\n");
 		jnl_free(j);
 		return -ENOMEM;
@@ -1021,6 +1371,8 @@ int jnl_open(struct jnl **out, const struct jnl_options *o)
 		jnl_free(j);
 		return ret;
 	}
+	j->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	check_space(j);
 	*out = j;
 	return 0;
 }
@@ -1040,12 +1392,15 @@ int jnl_start(struct jnl *j, const struct jnl_mount *m)
 		return 0;
 	if (m->policy_digest)
 		hex(d, m->policy_digest, 32);
-	snprintf(detail, sizeof(detail), "options %s; policy %s", m->options,
-		 m->policy_digest ? d : "none");
+	snprintf(detail, sizeof(detail), "options %s; policy %s%s%s", m->options,
+		 m->policy_digest ? d : "none",
+		 m->unlocked_with ? "; unlocked with " : "",
+		 m->unlocked_with ? m->unlocked_with : "");
 	ret = jnl_record(j, NULL, &e);
 	if (ret < 0)
 		return ret;
 	j->mounted = 1;
+	ingest_spool(j);
 	if (m->policy_digest) {
 		jnl_policy_load(j, m->policy_path, m->policy_digest, 1);
 	} else {
@@ -1086,6 +1441,9 @@ void jnl_close(struct jnl *j)
 		flush(jf);
 		file_free(jf);
 	}
+	pthread_mutex_lock(&j->deny_lock);
+	deny_sweep(j, now_us(), 1);
+	pthread_mutex_unlock(&j->deny_lock);
 	if (j->mounted)
 		jnl_record(j, NULL, &(struct jnl_event){ .op = MEDFS_OP_UNMOUNT });
 	ret = medfs_journal_writer_close(j->w);

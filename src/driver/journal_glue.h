@@ -42,6 +42,7 @@ struct jnl_options {
 	const uint8_t *vault_id;   /* MEDFS_JOURNAL_VAULT_ID_LEN bytes */
 	const uint8_t *state_key;  /* MEDFS_KEY_LEN bytes: MEDFS_SUBKEY_JOURNAL */
 	struct medfs_vault *vault; /* for the DICOM identifiers of paths */
+	const char *spool_dir;	   /* the tools' records, ingested (may be NULL) */
 	int restart;		   /* MEDFS_JOURNAL_RESTART */
 	int sync;		   /* fdatasync every record but read/write ranges */
 	int every_read;		   /* one record per read call */
@@ -57,6 +58,7 @@ int jnl_open(struct jnl **out, const struct jnl_options *o);
 struct jnl_mount {
 	const char *vault_dir, *mountpoint;
 	const char *options;	      /* as the MOUNT record shows them */
+	const char *unlocked_with;    /* "slot N (KIND)", for the MOUNT record */
 	const char *policy_path;      /* NULL: no policy */
 	const uint8_t *policy_digest; /* 32 bytes, with a policy */
 	uid_t owner;		      /* the user who mounted */

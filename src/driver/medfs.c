@@ -78,6 +78,7 @@ struct medfs_mount {
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
 	int ready_fd;	       /* background: where to report the mount, else -1 */
 	struct fuse *fuse;     /* for notifications to the kernel */
+	int audit_strict;      /* -o audit=strict: every read reaches the driver */
 
 	pthread_mutex_t lock; /* guards what follows */
 	struct handle **open; /* every open handle (freed at exit if the
@@ -136,6 +137,9 @@ static int may_how(const char *op, const char *path, unsigned rights, int how)
 	ret = caller_get(m->access, &c);
 	if (ret == 0)
 		ret = access_decide(m->access, &c, op, path, rights, how, &v);
+	/* Fail closed: nothing is revealed while it cannot be journaled. */
+	if (ret == 0)
+		ret = jnl_check(m->journal);
 	if (ret == 0 && v.emergency)
 		ret = jnl_record(m->journal, &c,
 				 &(struct jnl_event){ .op = rights & MEDFS_RIGHT_READ
@@ -624,8 +628,10 @@ static int may_lookup(const char *path)
 
 static int medfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
-	int ret;
+	int ret = jnl_check(journal());
 
+	if (ret < 0)
+		return ret;
 	if (fi)
 		return fs_ret(medfs_file_getattr(file_of(fi), st));
 	if (!path)
@@ -983,6 +989,10 @@ static int opened(struct fuse_file_info *fi, struct handle *h, struct req *q,
 	if (h->grant)
 		access_grant_hold(m->access, h->grant);
 	fi->fh = (uintptr_t)h;
+	/* -o audit=strict: no read is served from the page cache, so each
+	 * one is journaled; shared maps still work (session_io.h). */
+	if (m->audit_strict)
+		fi->direct_io = 1;
 	return 0;
 }
 
@@ -1384,6 +1394,9 @@ static int medfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, of
 		return -ENOENT;
 	if (off < 0)
 		return -EINVAL;
+	ret = jnl_check(mount_data()->journal);
+	if (ret < 0)
+		return ret;
 	if (off == 0 || !dl->loaded) {
 		ret = dir_load(path, dl);
 		if (ret < 0)
@@ -1484,6 +1497,7 @@ struct options {
 	int policy_only;
 	char *journal_dir;
 	int journal_restart, journal_sync, journal_every_read, journal_failopen;
+	char *audit; /* "strict" or "default" */
 	int entry_timeout_set, attr_timeout_set;
 	unsigned int max_read;
 	int bad_args;
@@ -1522,6 +1536,7 @@ static const struct fuse_opt medfs_opts[] = {
 	MEDFS_OPT("journal_sync", journal_sync, 1),
 	MEDFS_OPT("journal_every_read", journal_every_read, 1),
 	MEDFS_OPT("journal_failopen", journal_failopen, 1),
+	MEDFS_OPT("audit=%s", audit, 0),
 	/* Noted here, then passed on to libfuse. */
 	FUSE_OPT_KEY("-d", KEY_DEBUG), FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
@@ -1618,13 +1633,18 @@ static void usage(const char *prog)
 	       "    -o journal_failopen    keep serving when the journal cannot be\n"
 	       "                           written (not for production: accesses go\n"
 	       "                           unrecorded)\n"
+	       "    -o audit=strict        every read(2) reaches the driver and is\n"
+	       "                           journaled (direct I/O; maps still work);\n"
+	       "                           audit=default serves repeated reads from\n"
+	       "                           the page cache\n"
 	       "    -o no_uring            take requests from /dev/fuse only, not\n"
 	       "                           over io_uring (Linux 6.14 and later)\n"
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"
 	       "\n"
 	       "Whatever is given, medfs runs without kernel_cache, auto_cache,\n"
-	       "direct_io, use_ino or write-back caching, and negative_timeout=0;\n"
+	       "direct_io (but with audit=strict), use_ino or write-back caching,\n"
+	       "and negative_timeout=0;\n"
 	       "attr_timeout is 1; entry_timeout is 1 too, except with a policy\n"
 	       "on a mount other users can reach (allow_other, allow_root) or with\n"
 	       "rules bound to programs: then 0, so that every lookup meets the policy.\n"
@@ -1728,7 +1748,37 @@ struct journal_keys {
 	uint8_t auditor_pk[MEDFS_AUDITOR_PK_LEN];
 	uint8_t vault_id[MEDFS_VAULT_ID_LEN];
 	uint8_t *state_key;
+	char unlocked_with[48]; /* "slot N (KIND)" */
 };
+
+static const char *slot_kind_name(enum medfs_slot_kind kind)
+{
+	switch (kind) {
+	case MEDFS_SLOT_PASSPHRASE:
+		return "passphrase";
+	case MEDFS_SLOT_KEYFILE:
+		return "keyfile";
+	case MEDFS_SLOT_RECOVERY:
+		return "recovery key";
+	default:
+		return "?";
+	}
+}
+
+/* A wrong secret is journaled through the spool: the next mount (or the
+ * one running) appends it. */
+static void spool_unlock_failed(const char *vault_dir, enum medfs_slot_kind kind)
+{
+	char detail[96];
+	int ret;
+
+	snprintf(detail, sizeof(detail), "medfs mount: wrong %s (no %s slot opens)",
+		 slot_kind_name(kind), slot_kind_name(kind));
+	ret = medfs_journal_spool_tool(vault_dir, MEDFS_OP_UNLOCK_FAILED, detail);
+	if (ret < 0)
+		fprintf(stderr, "medfs: cannot journal the failed attempt: %s\n",
+			strerror(-ret));
+}
 
 /* Passphrase -> vault key -> open vault, and the journal's keys; no
  * other secret outlives this call. A vault without an auditor key is
@@ -1756,8 +1806,12 @@ static int unlock_vault(const struct options *o, const char *vault_dir,
 			   &used_backup, why, sizeof(why));
 	if (err < 0) {
 		fprintf(stderr, "medfs: %s\n", why);
+		if (err == -EKEYREJECTED)
+			spool_unlock_failed(vault_dir, kind);
 		goto out;
 	}
+	snprintf(jk->unlocked_with, sizeof(jk->unlocked_with), "slot %d (%s)", slot,
+		 slot_kind_name(kind));
 	if (used_backup)
 		fprintf(stderr, "medfs: warning: %s\n", why);
 	if (!config.has_auditor) {
@@ -1933,9 +1987,12 @@ static int open_journal(const struct options *o, const char *vault_dir,
 		.foreground = o->foreground,
 	};
 	size_t mlen = strlen(mountpoint);
-	char *dir = NULL;
+	char *dir = NULL, *spool = NULL;
 	int ret = -1;
 
+	if (asprintf(&spool, "%s/%s", vault_dir, MEDFS_JOURNAL_SPOOL_NAME) < 0)
+		spool = NULL;
+	jo.spool_dir = spool;
 	if (o->journal_dir)
 		dir = absolute_path(o->journal_dir);
 	else if (asprintf(&dir, "%s/journal", vault_dir) < 0)
@@ -1957,6 +2014,7 @@ static int open_journal(const struct options *o, const char *vault_dir,
 	access_set_journal(m->access, m->journal);
 	ret = 0;
 out:
+	free(spool);
 	free(dir);
 	return ret;
 }
@@ -1976,6 +2034,8 @@ static char *options_text(const struct options *o, const struct fuse_args *args)
 		fprintf(f, " policy=%s", o->policy_file);
 	if (o->journal_dir)
 		fprintf(f, " journal=%s", o->journal_dir);
+	if (o->audit)
+		fprintf(f, " audit=%s", o->audit);
 	fprintf(f, "%s%s%s%s%s%s%s%s", o->nohide ? " nohide" : "",
 		o->no_uring ? " no_uring" : "", o->policy_only ? " policy_only" : "",
 		o->single_thread ? " -s" : "", o->journal_sync ? " journal_sync" : "",
@@ -2019,6 +2079,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		.cache_names = policy && may_cache_names(o, policy),
 		.max_read = o->max_read ? o->max_read : MEDFS_MAX_READ,
 		.ready_fd = status_fd,
+		.audit_strict = o->audit && strcmp(o->audit, "strict") == 0,
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	const struct access_options ao = {
@@ -2084,6 +2145,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		goto out;
 	}
 	jm.options = options;
+	jm.unlocked_with = jk.unlocked_with;
 
 	if (!o->debug)
 		fuse_set_log_func(fuse_log_sink);
@@ -2112,6 +2174,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		goto out;
 	}
 	se = fuse_get_session(f);
+	session_io_allow_mmap(mnt.audit_strict);
 	err = session_io_install(se, with_uring);
 	if (err < 0)
 		medfs_log(LOG_WARNING,
@@ -2244,6 +2307,11 @@ int main(int argc, char *argv[])
 	}
 	if (o.debug)
 		o.foreground = 1;
+	if (o.audit && strcmp(o.audit, "strict") != 0 &&
+	    strcmp(o.audit, "default") != 0) {
+		fprintf(stderr, "medfs: -o audit= takes strict or default\n");
+		goto out;
+	}
 
 	if (load_policy(&o, &policy_path, &policy) < 0 ||
 	    check_paths(&o, &vault_dir, &mountpoint) < 0 ||
@@ -2287,6 +2355,7 @@ out:
 	free(mountpoint);
 	free(o.policy_file);
 	free(o.journal_dir);
+	free(o.audit);
 	free(o.passphrase_file);
 	free(o.keyfile);
 	free(o.recovery_file);

@@ -19,6 +19,8 @@
 
 /* FUSE_OVER_IO_URING (protocol 7.42) is bit 41: bit 9 of flags2. */
 #define OVER_IO_URING_FLAGS2 (1U << 9)
+/* FUSE_DIRECT_IO_ALLOW_MMAP (protocol 7.39) is bit 36: bit 4 of flags2. */
+#define DIRECT_IO_ALLOW_MMAP_FLAGS2 (1U << 4)
 
 #define FLAGS_END (offsetof(struct fuse_init_in, flags) + sizeof(uint32_t))
 #define FLAGS2_END (offsetof(struct fuse_init_in, flags2) + sizeof(uint32_t))
@@ -26,7 +28,8 @@
 /* The kernel sends nothing but INIT until INIT is answered, so the first
  * request read is INIT and the first reply written answers it. */
 static atomic_bool init_answered;
-static atomic_bool offers_killpriv, offers_uring;
+static atomic_bool offers_killpriv, offers_uring, offers_dio_mmap;
+static bool dio_mmap_wanted;
 static struct fuse_session *session;
 static bool uring_wanted;
 static struct uring *uring;
@@ -81,6 +84,7 @@ static ssize_t session_read(int fd, void *buf, size_t len, void *userdata)
 		       sizeof(flags2));
 	atomic_store(&offers_killpriv, (flags & FUSE_HANDLE_KILLPRIV_V2) != 0);
 	atomic_store(&offers_uring, (flags2 & OVER_IO_URING_FLAGS2) != 0);
+	atomic_store(&offers_dio_mmap, (flags2 & DIRECT_IO_ALLOW_MMAP_FLAGS2) != 0);
 	return n;
 }
 
@@ -109,6 +113,18 @@ static ssize_t answer_init(int fd, struct iovec *iov, int count)
 		return writev(fd, iov, count);
 	if (atomic_load(&offers_killpriv))
 		init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+	if (dio_mmap_wanted && iov[1].iov_len >= sizeof(struct fuse_init_out)) {
+		if (atomic_load(&offers_dio_mmap)) {
+			init->flags |= FUSE_INIT_EXT;
+			init->flags2 |= DIRECT_IO_ALLOW_MMAP_FLAGS2;
+		} else {
+			medfs_log(
+				LOG_WARNING,
+				"audit=strict: this kernel cannot map files opened with "
+				"direct I/O shared (no FUSE_DIRECT_IO_ALLOW_MMAP): "
+				"shared maps will fail");
+		}
+	}
 	if (uring_wanted && atomic_load(&offers_uring) &&
 	    iov[1].iov_len >= sizeof(struct fuse_init_out)) {
 		/* Every queue's threads before the flag: the kernel holds
@@ -176,6 +192,11 @@ static ssize_t session_splice_receive(int fdin, off_t *offin, int fdout, off_t *
 	n = splice(fdin, offin, fdout, offout, len, flags);
 	pthread_cleanup_pop(1);
 	return n;
+}
+
+void session_io_allow_mmap(bool allow)
+{
+	dio_mmap_wanted = allow;
 }
 
 int session_io_install(struct fuse_session *se, bool with_uring)

@@ -13,7 +13,12 @@
  *   S_NOSEC after its first write. medfs stores no security.capability
  *   (only user.* attributes), so there is none to drop.
  * - FUSE_OVER_IO_URING in the INIT reply, and the replies to requests
- *   that came over io_uring (uring.h). */
+ *   that came over io_uring (uring.h).
+ * - FUSE_DIRECT_IO_ALLOW_MMAP (protocol 7.39) in the INIT reply, with -o
+ *   audit=strict: files are opened with direct_io so that every read(2)
+ *   reaches the driver, and this keeps shared writable maps working (the
+ *   kernel then writes a map's dirty pages back before a direct read of
+ *   them, and drops the page cache at each mmap). */
 #ifndef MEDFS_DRIVER_SESSION_IO_H
 #define MEDFS_DRIVER_SESSION_IO_H
 
@@ -26,6 +31,10 @@
  * (uring_enable, before the mount).
  * Returns 0 or -errno (the session then stays as it was). */
 int session_io_install(struct fuse_session *se, bool with_uring);
+
+/* Before session_io_install: whether to answer INIT with
+ * FUSE_DIRECT_IO_ALLOW_MMAP (when the kernel offers it). */
+void session_io_allow_mmap(bool allow);
 
 /* After the unmount, before the session is destroyed: ends the io_uring
  * threads, if any. */

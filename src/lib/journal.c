@@ -69,6 +69,7 @@ enum tlv_tag {
 	T_PRIOR_PATIENT_ID = 23,
 	T_PRIOR_STUDY_UID = 24,
 	T_FORMER_PATIENT_IDS = 25,
+	T_COUNT = 26,
 	T_CP_SEQ = 32,
 	T_CP_EPOCH = 33,
 	T_CP_HASH = 34,
@@ -122,6 +123,7 @@ static const struct field fields[] = {
 	{ T_PRIOR_PATIENT_ID, K_STR, 0, D_ZERO, 0, REC(prior_patient_id) },
 	{ T_PRIOR_STUDY_UID, K_STR, 0, D_ZERO, 0, REC(prior_study_uid) },
 	{ T_FORMER_PATIENT_IDS, K_STR, 0, D_ZERO, 0, REC(former_patient_ids) },
+	{ T_COUNT, K_U64, 0, D_ZERO, 0, REC(count) },
 	{ T_CP_SEQ, K_U64, 1, D_ALWAYS, 0, CP(seq) },
 	{ T_CP_EPOCH, K_U64, 1, D_ALWAYS, 0, CP(epoch) },
 	{ T_CP_HASH, K_RAW, 1, D_ALWAYS, MEDFS_JOURNAL_HASH_LEN, CP(hash) },
@@ -155,6 +157,10 @@ static const char *const op_names[] = {
 	[MEDFS_OP_LIST] = "list",
 	[MEDFS_OP_ATTRIBUTION] = "attribution",
 	[MEDFS_OP_JOURNAL_OPEN] = "journal-open",
+	[MEDFS_OP_DENIED_SUMMARY] = "denied-summary",
+	[MEDFS_OP_JOURNAL_OUTAGE] = "journal-outage",
+	[MEDFS_OP_UNLOCK_FAILED] = "unlock-failed",
+	[MEDFS_OP_KEY_CHANGE] = "key-change",
 };
 
 const char *medfs_journal_op_name(uint32_t op)
@@ -1034,7 +1040,8 @@ struct medfs_journal_writer {
 	uint64_t last_rec_us, last_own_us;
 	uint64_t written, synced; /* frames written, frames known on disk */
 	int syncing;
-	int failed; /* 0, -EIO or -ENOSPC: fail closed */
+	int failed;   /* 0, -EIO or -ENOSPC: fail closed */
+	int resuming; /* failures are not logged again */
 	uint8_t *frame;
 	size_t frame_cap;
 };
@@ -1060,9 +1067,11 @@ static int fail(struct medfs_journal_writer *w, int err, const char *what)
 {
 	if (!w->failed) {
 		w->failed = (err == -ENOSPC || err == -EDQUOT) ? -ENOSPC : -EIO;
-		medfs_log(LOG_ERR,
-			  "journal: %s failed (segment %" PRIu64 "): %s; failing closed",
-			  what, w->segment, strerror(-err));
+		if (!w->resuming)
+			medfs_log(LOG_ERR,
+				  "journal: %s failed (segment %" PRIu64
+				  "): %s; failing closed",
+				  what, w->segment, strerror(-err));
 	}
 	pthread_cond_broadcast(&w->cond);
 	return w->failed;
@@ -1367,8 +1376,9 @@ static int sync_to(struct medfs_journal_writer *w, uint64_t mine)
 }
 
 /* Appends rec, dated now when its time is 0; the journal's own records
- * (journal-open) and the callers' each keep their own order of times. */
-static int append_record(struct medfs_journal_writer *w,
+ * (journal-open) and the callers' each keep their own order of times.
+ * Called and returns with the lock held (sync_to may drop it). */
+static int append_locked(struct medfs_journal_writer *w,
 			 const struct medfs_journal_record *r, int durable)
 {
 	struct medfs_journal_record rec = *r;
@@ -1376,7 +1386,6 @@ static int append_record(struct medfs_journal_writer *w,
 	size_t flen;
 	int ret;
 
-	pthread_mutex_lock(&w->lock);
 	ret = w->failed;
 	if (ret < 0)
 		goto out;
@@ -1405,6 +1414,16 @@ static int append_record(struct medfs_journal_writer *w,
 	if (ret == 0 && durable)
 		ret = sync_to(w, mine);
 out:
+	return ret;
+}
+
+static int append_record(struct medfs_journal_writer *w,
+			 const struct medfs_journal_record *r, int durable)
+{
+	int ret;
+
+	pthread_mutex_lock(&w->lock);
+	ret = append_locked(w, r, durable);
 	pthread_mutex_unlock(&w->lock);
 	return ret;
 }
@@ -1638,9 +1657,7 @@ static int recover(struct medfs_journal_writer *w, const struct wstate *st, uint
 		w->segment = st->segment;
 		w->seg_size = good_end;
 		w->since_cp = unsealed;
-		pthread_mutex_lock(&w->lock);
 		ret = checkpoint_locked(w, MEDFS_CHECKPOINT_RECOVERY);
-		pthread_mutex_unlock(&w->lock);
 		close(w->fd);
 		w->fd = -1;
 	}
@@ -1680,6 +1697,136 @@ static uint64_t head_time(int dirfd)
 	return t;
 }
 
+/* Continues the chain of STATE in dir (already locked): rolls a crashed
+ * or failed writer's tail forward, starts a new segment, and records why
+ * when the tail did not match. Called with the lock held, w->sec
+ * writable; returns 0 or -errno. */
+static int writer_start(struct medfs_journal_writer *w)
+{
+	const uint8_t *vault_id = w->vault_id;
+	struct wstate st;
+	char reason[200] = "";
+	uint64_t *list = NULL, max;
+	size_t n;
+	int ret, st_found;
+
+	ret = jr_list_segments(w->dirfd, &list, &n);
+	if (ret < 0)
+		return ret;
+	max = n ? list[n - 1] : 0;
+	free(list);
+
+	ret = state_read(w, &st);
+	if (ret == 0 &&
+	    sodium_memcmp(st.vault_id, vault_id, MEDFS_JOURNAL_VAULT_ID_LEN) != 0)
+		ret = -EBADMSG;
+	st_found = ret == 0;
+	if (ret == 0) {
+		w->seq = st.seq;
+		w->last_rec_us = st.rec_us;
+		w->last_own_us = head_time(w->dirfd);
+		memcpy(w->chain, st.chain, sizeof(w->chain));
+		ret = recover(w, &st, &max, reason, sizeof(reason));
+		if (ret < 0)
+			return ret;
+		if (st.segment > max)
+			max = st.segment;
+	} else if (ret == -ENOENT && max == 0 && !head_exists(w->dirfd)) {
+		/* A new journal: S_0. */
+		randombytes_buf(w->sec->cur.seed, MEDFS_JOURNAL_SEED_LEN);
+		jr_keys_derive(&w->sec->cur);
+	} else if (ret == -ENOENT || ret == -EBADMSG) {
+		const char *why =
+			ret == -ENOENT ? "journal STATE is missing"
+				       : "journal STATE does not unseal with this vault";
+
+		if (!(w->cfg.flags & MEDFS_JOURNAL_RESTART)) {
+			medfs_log(LOG_ERR, "journal: %s; refusing to start a new chain",
+				  why);
+			ret = -EBADMSG;
+			return ret;
+		}
+		snprintf(reason, sizeof(reason), "%s: new chain started", why);
+		randombytes_buf(w->sec->cur.seed, MEDFS_JOURNAL_SEED_LEN);
+		w->sec->cur.epoch = 0;
+		jr_keys_derive(&w->sec->cur);
+	} else {
+		return ret;
+	}
+	if (w->failed)
+		return w->failed;
+	sec_ro(w);
+	w->last_cp_us = jr_now_us();
+	ret = segment_create(w, max + 1);
+	if (ret < 0)
+		return ret;
+	ret = append_locked(
+		w,
+		&(struct medfs_journal_record){
+			.op = MEDFS_OP_JOURNAL_OPEN,
+			.pid = (int32_t)getpid(),
+			.offset = -1,
+			.detail = st_found ? "continues the journal" : "new chain",
+		},
+		1);
+	if (ret < 0)
+		return ret;
+	if (reason[0]) {
+		struct medfs_journal_record r = { 0 };
+
+		medfs_log(LOG_WARNING, "journal: %s", reason);
+		r.op = MEDFS_OP_INTEGRITY;
+		r.pid = (int32_t)getpid();
+		r.result = EBADMSG;
+		r.offset = -1;
+		r.detail = reason;
+		ret = append_locked(w, &r, 1);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int medfs_journal_writer_resume(struct medfs_journal_writer *w)
+{
+	int ret;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->syncing)
+		pthread_cond_wait(&w->cond, &w->lock);
+	if (w->failed == 0) {
+		pthread_mutex_unlock(&w->lock);
+		return 0;
+	}
+	/* Forget everything since STATE: writer_start reads it back, with
+	 * the records written after it, as a new mount would. */
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	w->segment = w->seg_size = w->seg_created_us = w->seg_records = 0;
+	w->seq = w->since_cp = w->written = w->synced = 0;
+	sodium_memzero(w->chain, sizeof(w->chain));
+	sec_rw(w);
+	sodium_memzero(&w->sec->cur, sizeof(w->sec->cur));
+	sodium_memzero(&w->sec->next, sizeof(w->sec->next));
+	w->failed = 0;
+	w->resuming = 1;
+	ret = writer_start(w);
+	sec_ro(w);
+	if (ret < 0) {
+		if (w->fd >= 0)
+			close(w->fd);
+		w->fd = -1;
+		ret = fail(w, ret, "resuming");
+	} else {
+		w->resuming = 0;
+		medfs_log(LOG_NOTICE, "journal: writable again, segment %" PRIu64,
+			  w->segment);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
 int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir,
 			      const uint8_t auditor_pk[MEDFS_AUDITOR_PK_LEN],
 			      const uint8_t vault_id[MEDFS_JOURNAL_VAULT_ID_LEN],
@@ -1687,11 +1834,7 @@ int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir
 			      const struct medfs_journal_config *cfg)
 {
 	struct medfs_journal_writer *w;
-	struct wstate st;
-	char reason[200] = "";
-	uint64_t *list = NULL, max;
-	size_t n;
-	int ret, st_found;
+	int ret;
 
 	*out = NULL;
 	ret = medfs_crypto_init();
@@ -1737,82 +1880,11 @@ int medfs_journal_writer_open(struct medfs_journal_writer **out, const char *dir
 		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		goto fail;
 	}
-	ret = jr_list_segments(w->dirfd, &list, &n);
+	pthread_mutex_lock(&w->lock);
+	ret = writer_start(w);
+	pthread_mutex_unlock(&w->lock);
 	if (ret < 0)
 		goto fail;
-	max = n ? list[n - 1] : 0;
-	free(list);
-
-	ret = state_read(w, &st);
-	if (ret == 0 &&
-	    sodium_memcmp(st.vault_id, vault_id, MEDFS_JOURNAL_VAULT_ID_LEN) != 0)
-		ret = -EBADMSG;
-	st_found = ret == 0;
-	if (ret == 0) {
-		w->seq = st.seq;
-		w->last_rec_us = st.rec_us;
-		w->last_own_us = head_time(w->dirfd);
-		memcpy(w->chain, st.chain, sizeof(w->chain));
-		ret = recover(w, &st, &max, reason, sizeof(reason));
-		if (ret < 0)
-			goto fail;
-		if (st.segment > max)
-			max = st.segment;
-	} else if (ret == -ENOENT && max == 0 && !head_exists(w->dirfd)) {
-		/* A new journal: S_0. */
-		randombytes_buf(w->sec->cur.seed, MEDFS_JOURNAL_SEED_LEN);
-		jr_keys_derive(&w->sec->cur);
-	} else if (ret == -ENOENT || ret == -EBADMSG) {
-		const char *why =
-			ret == -ENOENT ? "journal STATE is missing"
-				       : "journal STATE does not unseal with this vault";
-
-		if (!(w->cfg.flags & MEDFS_JOURNAL_RESTART)) {
-			medfs_log(LOG_ERR, "journal: %s; refusing to start a new chain",
-				  why);
-			ret = -EBADMSG;
-			goto fail;
-		}
-		snprintf(reason, sizeof(reason), "%s: new chain started", why);
-		randombytes_buf(w->sec->cur.seed, MEDFS_JOURNAL_SEED_LEN);
-		w->sec->cur.epoch = 0;
-		jr_keys_derive(&w->sec->cur);
-	} else {
-		goto fail;
-	}
-	if (w->failed) {
-		ret = w->failed;
-		goto fail;
-	}
-	sec_ro(w);
-	w->last_cp_us = jr_now_us();
-	ret = segment_create(w, max + 1);
-	if (ret < 0)
-		goto fail;
-	ret = append_record(
-		w,
-		&(struct medfs_journal_record){
-			.op = MEDFS_OP_JOURNAL_OPEN,
-			.pid = (int32_t)getpid(),
-			.offset = -1,
-			.detail = st_found ? "continues the journal" : "new chain",
-		},
-		1);
-	if (ret < 0)
-		goto fail;
-	if (reason[0]) {
-		struct medfs_journal_record r = { 0 };
-
-		medfs_log(LOG_WARNING, "journal: %s", reason);
-		r.op = MEDFS_OP_INTEGRITY;
-		r.pid = (int32_t)getpid();
-		r.result = EBADMSG;
-		r.offset = -1;
-		r.detail = reason;
-		ret = medfs_journal_append(w, &r, 1);
-		if (ret < 0)
-			goto fail;
-	}
 	*out = w;
 	return 0;
 fail:

@@ -264,6 +264,7 @@ struct code {
 static const struct code ev_access = { "110103", "DCM", "DICOM Instances Accessed" };
 static const struct code ev_alert = { "110113", "DCM", "Security Alert" };
 static const struct code ev_app = { "110100", "DCM", "Application Activity" };
+static const struct code ev_auth = { "110114", "DCM", "User Authentication" };
 static const struct code ty_restricted = { "110132", "DCM",
 					   "Use of Restricted Function" };
 static const struct code ty_integrity = { "integrity-failure", "99MEDFS",
@@ -274,6 +275,9 @@ static const struct code ty_emergency_stop = { "110138", "DCM",
 					       "Emergency Override Stopped" };
 static const struct code ty_security_config = { "110129", "DCM",
 						"Security Configuration" };
+static const struct code ty_audit_stopped = { "110133", "DCM",
+					      "Audit Recording Stopped" };
+static const struct code ty_login = { "110122", "DCM", "Login" };
 static const struct code ty_app_start = { "110120", "DCM", "Application Start" };
 static const struct code ty_app_stop = { "110121", "DCM", "Application Stop" };
 static const struct code ty_other = { "other", "99MEDFS", "Other Operation" };
@@ -309,6 +313,7 @@ struct msg {
 	int64_t offset;
 	char *user, *program, *patient, *study, *detail;
 	uint64_t first_us, last_us, seq, records, bytes, key;
+	uint64_t count; /* events a summary record stands for */
 	bool has_seq;
 	struct list instances, files;
 };
@@ -451,8 +456,20 @@ static void classify(const struct medfs_journal_record *r, struct msg *m, bool *
 		*group = true;
 		break;
 	case MEDFS_OP_DENIED:
+	case MEDFS_OP_DENIED_SUMMARY:
 		m->type = &ty_restricted;
 		m->outcome = 4;
+		break;
+	case MEDFS_OP_JOURNAL_OUTAGE:
+		m->type = &ty_audit_stopped;
+		m->outcome = 8;
+		break;
+	case MEDFS_OP_UNLOCK_FAILED:
+		m->type = &ty_login;
+		m->outcome = 4;
+		break;
+	case MEDFS_OP_KEY_CHANGE:
+		m->type = &ty_security_config;
 		break;
 	case MEDFS_OP_INTEGRITY:
 		m->type = &ty_integrity;
@@ -480,6 +497,8 @@ static void classify(const struct medfs_journal_record *r, struct msg *m, bool *
 	}
 	if (*group)
 		m->event = &ev_access;
+	else if (r->op == MEDFS_OP_UNLOCK_FAILED)
+		m->event = &ev_auth;
 	else if (r->op == MEDFS_OP_MOUNT || r->op == MEDFS_OP_UNMOUNT ||
 		 m->type == &ty_other)
 		m->event = &ev_app;
@@ -547,6 +566,7 @@ static struct msg *msg_new(const struct medfs_journal_record *r,
 	m->pid = r->pid;
 	m->rule_line = r->rule_line;
 	m->offset = r->offset;
+	m->count = r->count;
 	m->first_us = m->last_us = r->time_us;
 	if (pos != NULL) {
 		m->seq = pos->seq;
@@ -606,8 +626,10 @@ static void describe(const struct msg *m, char *buf, size_t size)
 			medfs_export_format_time(t, m->last_us);
 			ADD("; until %s", t);
 		}
-	} else if (m->op == MEDFS_OP_DENIED) {
+	} else if (m->op == MEDFS_OP_DENIED || m->op == MEDFS_OP_DENIED_SUMMARY) {
 		ADD("denied");
+		if (m->count != 0)
+			ADD(" %" PRIu64 " more times", m->count);
 		if (m->detail != NULL)
 			ADD(": %s", m->detail);
 		if (m->rule_line != 0)
@@ -627,6 +649,8 @@ static void describe(const struct msg *m, char *buf, size_t size)
 		error_name(err, sizeof(err), m->result);
 		ADD("; error %s", err);
 	}
+	if (m->count != 0 && m->op != MEDFS_OP_DENIED && m->op != MEDFS_OP_DENIED_SUMMARY)
+		ADD("; count %" PRIu64, m->count);
 	if (m->emergency)
 		ADD("; under an emergency access grant");
 #undef ADD
@@ -1096,7 +1120,9 @@ static void write_jsonl(struct out *o, const struct medfs_journal_record *r,
 			put(o, ",", 1);
 		json_str(o, one);
 	}
-	puts_out(o, "]}\n");
+	put(o, "]", 1);
+	json_u64(o, "count", r->count);
+	puts_out(o, "}\n");
 }
 
 /* ---- the exporter ---- */

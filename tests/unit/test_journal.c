@@ -1277,6 +1277,107 @@ START_TEST(test_fail_closed)
 }
 END_TEST
 
+/* After a failure, resume continues the chain once the disk has room:
+ * the torn write is cut, the tail sealed, and the journal verifies. */
+START_TEST(test_resume)
+{
+	struct medfs_journal_writer *w;
+	struct medfs_journal_verify_stats st;
+	struct medfs_journal_record r;
+	struct rlimit old, lim;
+	struct stat sb;
+	char p[PATH_MAX];
+	unsigned int nr;
+	int ret = 0, i;
+
+	signal(SIGXFSZ, SIG_IGN);
+	open_writer(&w, jdir,
+		    &(struct medfs_journal_config){ .checkpoint_records = 1000 });
+	append_n(w, 0, 5, 1);
+	ck_assert_int_eq(medfs_journal_writer_resume(w), 0); /* not failed: nothing */
+	seg_path(p, jdir, 1);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 300;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	medfs_log_set(quiet_log);
+	for (i = 5; i < 50 && ret == 0; i++) {
+		make_record(&r, (unsigned int)i);
+		ret = medfs_journal_append(w, &r, 1);
+	}
+	ck_assert_int_eq(ret, -EIO);
+	/* Still no room: resume fails, and the writer stays failed. */
+	ck_assert_int_lt(medfs_journal_writer_resume(w), 0);
+	ck_assert_int_lt(medfs_journal_writer_status(w), 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(medfs_journal_writer_resume(w), 0);
+	medfs_log_set(NULL);
+	ck_assert_int_eq(medfs_journal_writer_status(w), 0);
+	append_n(w, 100, 3, 1);
+	ck_assert_int_eq(medfs_journal_writer_close(w), 0);
+	expect_clean(jdir, &st);
+	/* i - 1 records acknowledged before the failure, 3 after */
+	read_all_records(jdir, 0, &nr);
+	ck_assert_uint_eq(nr, (unsigned int)(i - 1) + 3);
+	signal(SIGXFSZ, SIG_DFL);
+}
+END_TEST
+
+/* ---- the spool ---- */
+
+START_TEST(test_spool)
+{
+	struct medfs_journal_record_buf b = MEDFS_JOURNAL_RECORD_BUF_INIT;
+	struct medfs_journal_record r = { 0 };
+	struct medfs_journal_writer *w;
+	struct medfs_journal_reader *rd;
+	char spool[DIR_MAX + 16], bad[DIR_MAX + 64];
+	uint32_t ops[8];
+	unsigned int n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(spool, sizeof(spool), "%s-spool", jdir);
+	open_writer(&w, jdir, NULL);
+	ck_assert_int_eq(medfs_journal_ingest(w, spool), 0); /* none yet */
+	r.op = MEDFS_OP_OPEN;
+	r.offset = -1;
+	ck_assert_int_eq(medfs_journal_spool(spool, &r), -EINVAL);
+	r.op = MEDFS_OP_UNLOCK_FAILED;
+	r.time_us = T0;
+	r.detail = "wrong passphrase";
+	ck_assert_int_eq(medfs_journal_spool(spool, &r), 0);
+	r.op = MEDFS_OP_KEY_CHANGE;
+	r.time_us = T0 + 1;
+	r.detail = "add slot 1 (keyfile)";
+	ck_assert_int_eq(medfs_journal_spool(spool, &r), 0);
+	/* Not a record: removed, and an integrity record says so. */
+	snprintf(bad, sizeof(bad), "%s/rec-99999999999999999999-00000000", spool);
+	write_all(bad, (const uint8_t *)"MDJSPOL1garbage", 15);
+	medfs_log_set(quiet_log);
+	ck_assert_int_eq(medfs_journal_ingest(w, spool), 3);
+	medfs_log_set(NULL);
+	ck_assert_int_eq(medfs_journal_ingest(w, spool), 0);
+	ck_assert_int_eq(medfs_journal_writer_close(w), 0);
+	d = opendir(spool);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		ck_assert(de->d_name[0] == '.');
+	closedir(d);
+	ck_assert_int_eq(medfs_journal_reader_open(&rd, jdir, akey, 0), 0);
+	while (n < 8 && medfs_journal_reader_next(rd, &b, NULL) == 1)
+		ops[n++] = b.rec.op;
+	medfs_journal_record_buf_free(&b);
+	medfs_journal_reader_close(rd);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(ops[0], MEDFS_OP_UNLOCK_FAILED);
+	ck_assert_uint_eq(ops[1], MEDFS_OP_KEY_CHANGE);
+	ck_assert_uint_eq(ops[2], MEDFS_OP_INTEGRITY);
+	expect_clean(jdir, NULL);
+}
+END_TEST
+
 /* ---- keys evolve ---- */
 
 static void read_state(const char *dir, uint8_t seed[32], uint64_t *epoch)
@@ -1681,6 +1782,8 @@ static Suite *journal_suite(void)
 	tcase_add_test(tc, test_prune);
 	tcase_add_test(tc, test_times_never_go_back);
 	tcase_add_test(tc, test_forged_backdated);
+	tcase_add_test(tc, test_resume);
+	tcase_add_test(tc, test_spool);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tamper");
