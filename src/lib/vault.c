@@ -2199,6 +2199,7 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 		char *enc = malloc(MEDFS_LINK_ENC_MAX);
 		char tmp[PATH_MAX];
 		struct stat st;
+		bool made;
 
 		if (!enc)
 			return -ENOMEM;
@@ -2208,14 +2209,16 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 			r = tmp_path(tmp, sizeof(tmp), l->dir_vpath);
 		if (r == 0 && symlinkat(enc, v->tree_fd, tmp) < 0)
 			r = -errno;
+		made = r == 0;
+		/* The new link keeps the owner of the one it replaces. */
 		if (r == 0 &&
-		    fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid,
-				 AT_SYMLINK_NOFOLLOW);
-		if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, l->vpath) < 0) {
+		    fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
+		if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, l->vpath) < 0)
+			r = -errno;
+		if (r < 0 && made)
 			unlinkat(v->tree_fd, tmp, 0);
-		}
 		free(enc);
 		return r;
 	}
