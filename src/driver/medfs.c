@@ -2155,7 +2155,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 	mnt.fuse = f;
 	access_set_grant_end(mnt.access, grant_ended, &mnt);
 	/* The kernel offers io_uring in the INIT it sends while mounting. */
-	with_uring = !o->single_thread && !o->no_uring && uring_enable();
+	with_uring = !o->single_thread && !o->no_uring && uring_enabled();
 	fuse_log_capturing = 1;
 	fuse_log_last[0] = '\0';
 	err = fuse_mount(f, mountpoint);

@@ -28,7 +28,7 @@
 
 /* Call once, after the session is mounted and before its loop runs;
  * with_uring asks for requests over io_uring where the kernel offers it
- * (uring_enable, before the mount).
+ * (uring_enabled, before the mount).
  * Returns 0 or -errno (the session then stays as it was). */
 int session_io_install(struct fuse_session *se, bool with_uring);
 

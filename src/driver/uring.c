@@ -105,29 +105,29 @@ static bool under_valgrind(void)
 	return preload && strstr(preload, "vgpreload");
 }
 
-bool uring_enable(void)
+bool uring_enabled(void)
 {
 	char c = 'N';
 	int fd;
 
 	if (under_valgrind())
 		return false;
-	fd = open(ENABLE_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fd = open(ENABLE_PATH, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return false; /* no FUSE over io_uring in this kernel */
-	}
-	if (read(fd, &c, 1) == 1 && c == 'Y') {
-		close(fd);
-		return true;
-	}
-	if (pwrite(fd, "Y", 1, 0) == 1) {
-		medfs_log(LOG_INFO, "turned on FUSE over io_uring (%s)", ENABLE_PATH);
-		c = 'Y';
-	}
+	/* Read only: the parameter is the administrator's, and changes every
+	 * FUSE mount of the host. */
+	fd = open(ENABLE_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* no FUSE over io_uring in this kernel */
+	if (read(fd, &c, 1) != 1)
+		c = 'N';
 	close(fd);
-	return c == 'Y';
+	if (c == 'Y')
+		return true;
+	medfs_log(LOG_NOTICE,
+		  "FUSE over io_uring is off on this host (%s is N): requests go "
+		  "through /dev/fuse. An administrator may turn it on, for every FUSE "
+		  "mount of the host, with: echo Y > %s (see medfs(1))",
+		  ENABLE_PATH, ENABLE_PATH);
+	return false;
 }
 
 static void set_phase(struct uring *u, enum phase phase)

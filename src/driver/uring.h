@@ -31,12 +31,13 @@
 
 struct uring;
 
-/* Whether the kernel takes FUSE requests over io_uring: sets the fuse
- * module's enable_uring if it is off and we may (root). Call before the
- * mount: the kernel offers io_uring in the INIT it sends while mounting.
- * false under valgrind, which stops every thread while one waits for
- * io_uring. */
-bool uring_enable(void);
+/* Whether the kernel takes FUSE requests over io_uring: the fuse module's
+ * enable_uring, read, never written (it is the administrator's, and
+ * changes every FUSE mount of the host). When it is off, logs once how to
+ * turn it on. Call before the mount: the kernel offers io_uring in the
+ * INIT it sends while mounting. false under valgrind, which stops every
+ * thread while one waits for io_uring. */
+bool uring_enabled(void);
 
 /* Threads and buffers for every possible CPU's queue, on fd (the
  * session's /dev/fuse), for requests of up to payload_size bytes beyond

@@ -26,8 +26,9 @@
 # The systems take turns within each round (the order rotates from round
 # to round), and the report gives the median of the rounds. Timings are
 # only reported, never asserted: the script fails only when something does
-# not work. Run as root (it drops the page cache, mounts, and installs the
-# packages of tests/bench/debian-deps.txt when missing).
+# not work. Run as root (it mounts, installs the packages of
+# tests/bench/debian-deps.txt when missing, and with --drop-caches drops
+# the page cache of the whole machine).
 # shellcheck disable=SC2317 # functions run through measure and the traps
 set -euo pipefail
 export LC_ALL=C
@@ -62,6 +63,11 @@ usage: $0 [options]
   --perf-callgraph M perf's --call-graph mode (default fp; dwarf attributes
                      the time of stripped libraries to medfs's functions)
   --tmpfs-dir DIR, --disk-dir DIR   where the backing directories go
+  --drop-caches      drop the page cache of the WHOLE MACHINE
+                     (echo 3 > /proc/sys/vm/drop_caches) before each
+                     cold-cache step and random I/O run: it slows down
+                     everything else running here; without it those steps
+                     run with warm caches, and the report says so
   --no-install       do not install missing packages
   -h, --help         this help
 
@@ -90,6 +96,7 @@ PERF_GRAPH=fp
 TMPFS_DIR=/dev/shm
 DISK_DIR=/var/tmp
 INSTALL=1
+DROP=0
 
 # shellcheck disable=SC2206 # word splitting is the point
 args=(${MEDFS_BENCH_ARGS:-} "$@")
@@ -117,6 +124,7 @@ while [ $# -gt 0 ]; do
 	--tmpfs-dir) TMPFS_DIR=$2 && shift ;;
 	--disk-dir) DISK_DIR=$2 && shift ;;
 	--no-install) INSTALL=0 ;;
+	--drop-caches) DROP=1 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -302,7 +310,8 @@ build_passthrough()
 
 # ---- measuring ------------------------------------------------------------
 
-DROP=1
+# Only when asked (--drop-caches): a host-wide setting of sorts, which
+# the script never touches on its own.
 drop_caches()
 {
 	[ "$DROP" = 1 ] || return 0
@@ -1078,7 +1087,7 @@ targets_table()
 		"example passthrough_ll, \`-o source=DIR\` only: cache=normal (1 s timeouts," \
 		"no keep_cache), no writeback cache, no xattr, multi-threaded"
 	echo "- caches dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every" \
-		"cold-cache step and before each random I/O run: $([ "$DROP" = 1 ] && echo yes || echo "no (not allowed here)")"
+		"cold-cache step and before each random I/O run: $([ "$DROP" = 1 ] && echo yes || echo "no (--drop-caches not given, or not allowed here)")"
 	echo "- rounds: $ROUNDS, systems in turn, the order rotating each round"
 	echo
 	for b in ${BACKINGS//,/ }; do

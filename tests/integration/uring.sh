@@ -1,19 +1,21 @@
 #!/bin/bash
-# uring: requests over io_uring (FUSE_OVER_IO_URING, Linux 6.14). The
-# driver turns on the fuse module's enable_uring, answers INIT with the
-# flag, and its threads answer every request but forgets and interrupts
-# from their ring entries; -o no_uring and -s stay on /dev/fuse. The same
-# data checks pass both ways.
+# uring: requests over io_uring (FUSE_OVER_IO_URING, Linux 6.14). The fuse
+# module's enable_uring is the administrator's: the driver reads it and
+# never writes it (nor does this test). When it is on, the driver answers
+# INIT with the flag and its threads answer every request but forgets and
+# interrupts from their ring entries; -o no_uring and -s stay on
+# /dev/fuse; the same data checks pass both ways. When it is off (here,
+# or seen so by a driver in a mount namespace of its own where a file
+# saying N is bound over it), the mount works on /dev/fuse and the driver
+# says once how to turn it on.
 set -eu
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 ENABLE=/sys/module/fuse/parameters/enable_uring
-if [ ! -e "$ENABLE" ]; then
-	echo "SKIP: this kernel has no FUSE over io_uring ($ENABLE)"
-	exit 77
-fi
+HINT="echo Y > $ENABLE"
+host_setting=$(cat "$ENABLE" 2>/dev/null || echo absent)
 
 V=$WORK/vault
 M=$WORK/mnt
@@ -65,15 +67,38 @@ workload()
 	assert_cmd_fails "$1: removed directory" test -e "$d/dir"
 }
 
-step "the driver turns on enable_uring and takes requests over io_uring"
-was=$(cat "$ENABLE")
-echo N >"$ENABLE"
+# on_devfuse TAG: the mount (in $LOG) took its requests from /dev/fuse.
+on_devfuse()
+{
+	if grep -q "requests come over io_uring" "$LOG"; then
+		fail "$1: requests came over io_uring: $(cat "$LOG")"
+	fi
+}
+
+if [ "$host_setting" != Y ]; then
+	step "io_uring is not enabled on this host ($host_setting): the mount works on /dev/fuse"
+	mount_fg
+	workload devfuse
+	unmount "$M"
+	on_devfuse "enable_uring $host_setting"
+	if [ "$host_setting" = N ]; then
+		grep -qF "$HINT" "$LOG" || fail "no word of how to enable io_uring: $(cat "$LOG")"
+		assert_eq 1 "$(grep -cF "$HINT" "$LOG")" "times the driver says how to enable io_uring"
+	fi
+	assert_eq "$host_setting" "$(cat "$ENABLE" 2>/dev/null || echo absent)" \
+		"enable_uring after the mount (never written)"
+	echo "the io_uring part needs enable_uring=Y, which only an administrator sets: not tested"
+	finish
+fi
+
+step "enable_uring is on: the driver takes requests over io_uring, and says nothing of enabling it"
 mount_fg
-assert_eq Y "$(cat "$ENABLE")" "enable_uring after the mount"
-grep -q "turned on FUSE over io_uring" "$LOG" || fail "no word of enable_uring: $(cat "$LOG")"
 grep -q "requests come over io_uring" "$LOG" || fail "not over io_uring: $(cat "$LOG")"
 workload uring
 unmount "$M"
+if grep -qF "$HINT" "$LOG"; then
+	fail "enable_uring is on, yet the driver says how to turn it on: $(cat "$LOG")"
+fi
 n=$(sed -n 's/.* \([0-9][0-9]*\) requests answered over io_uring.*/\1/p' "$LOG")
 [ "${n:-0}" -ge 1000 ] || fail "only ${n:-0} requests answered over io_uring"
 
@@ -124,6 +149,38 @@ if [ "$(nproc)" -ge 2 ]; then
 else
 	echo "one CPU: nothing to bind"
 fi
-echo "$was" >"$ENABLE"
+
+step "enable_uring off (seen through a mount namespace of the driver's own): /dev/fuse, and a hint"
+# A private mount namespace binds a file saying N over the parameter for
+# the driver alone; the host's setting and mounts stay as they are.
+if command -v unshare >/dev/null && unshare -m --propagation private true 2>/dev/null; then
+	echo N >"$WORK/enable_off"
+	LOG_OFF=$WORK/driver-off.log
+	# shellcheck disable=SC2016
+	unshare -m --propagation private env ENABLE="$ENABLE" OFF="$WORK/enable_off" \
+		MEDFS="$MEDFS" V="$V" M="$M" P="$P" REF="$REF" LOG_OFF="$LOG_OFF" bash -c '
+		set -eu
+		mount --bind "$OFF" "$ENABLE"
+		[ "$(cat "$ENABLE")" = N ] || { echo "the bind mount does not show N"; exit 1; }
+		"$MEDFS" "$V" "$M" --passphrase-file "$P" -f >"$LOG_OFF" 2>&1 &
+		pid=$!
+		for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.1; done
+		mountpoint -q "$M" || { echo "no mount: $(cat "$LOG_OFF")"; exit 1; }
+		printf "written with enable_uring off" >"$M/off.txt"
+		[ "$(cat "$M/off.txt")" = "written with enable_uring off" ] || { echo "read back"; exit 1; }
+		cmp <(cat "$M/devfuse/rand") "$REF/devfuse.rand" || { echo "random file"; exit 1; }
+		fusermount3 -u "$M" 2>/dev/null || umount "$M"
+		wait "$pid"
+	' || fail "mount with enable_uring off (seen N): $(cat "$LOG_OFF" 2>/dev/null)"
+	LOG=$LOG_OFF on_devfuse "enable_uring seen N"
+	assert_eq 1 "$(grep -cF "$HINT" "$LOG_OFF")" "times the driver says how to enable io_uring"
+	assert_eq Y "$(cat "$ENABLE")" "the host's enable_uring, after it was seen N in a namespace"
+	mount_fg -o no_uring
+	assert_eq "written with enable_uring off" "$(cat "$M/off.txt")" "file written on /dev/fuse"
+	unmount "$M"
+else
+	echo "no unshare -m here: the hint with enable_uring off is not tested"
+fi
+assert_eq "$host_setting" "$(cat "$ENABLE")" "enable_uring after the test (never written)"
 
 finish
