@@ -511,7 +511,8 @@ static dev_t mount_device(const char *path)
  * otherwise: a read request then carries an eighth of what the driver
  * could open in one go, and one is in flight at a time. Raised to
  * MEDFS_READAHEAD where we may (root). Random reads are not affected: the
- * kernel reads those as asked. */
+ * kernel reads those as asked. The bdi is this mount's own, made by the
+ * mount and gone with it: no other file system's setting changes. */
 static void raise_readahead(const char *mountpoint)
 {
 	char path[64], kib[16];
