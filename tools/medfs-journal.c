@@ -131,7 +131,7 @@ static int parse_time(const char *s, uint64_t *out_us)
  * path is the prefix given to keygen. Returns 0 or 1 (reported). */
 static int load_secret_key(const char *path, struct medfs_auditor_key **key)
 {
-	char *alt = NULL;
+	char *alt = NULL, why[512];
 	int ret;
 
 	ret = medfs_auditor_key_read_secret(path, key);
@@ -145,7 +145,9 @@ static int load_secret_key(const char *path, struct medfs_auditor_key **key)
 			path = alt;
 		}
 	}
-	if (ret == -EBADMSG)
+	if (ret == -EPERM && medfs_secret_file_why(path, why, sizeof(why)))
+		fprintf(stderr, PROG ": %s\n", why);
+	else if (ret == -EBADMSG)
 		fprintf(stderr, PROG ": %s is not a medfs auditor secret key\n", path);
 	else if (ret == -EKEYREJECTED)
 		fprintf(stderr, PROG ": %s: the two halves of the key do not match\n",

@@ -152,6 +152,7 @@ static void undo_init(const char *vault, int created_dir)
 
 static int read_new_passphrase(const char *file, char **pass, size_t *len)
 {
+	char why[WHY_LEN];
 	int ret;
 
 	if (file != NULL) {
@@ -161,6 +162,8 @@ static int read_new_passphrase(const char *file, char **pass, size_t *len)
 		else if (ret == -E2BIG)
 			fprintf(stderr, PROG ": %s: passphrase longer than %d bytes\n",
 				file, MEDFS_PASSPHRASE_MAX);
+		else if (ret == -EPERM && medfs_secret_file_why(file, why, sizeof(why)))
+			fprintf(stderr, PROG ": %s\n", why);
 		else if (ret < 0)
 			fprintf(stderr, PROG ": cannot read passphrase from %s: %s\n",
 				file, strerror(-ret));

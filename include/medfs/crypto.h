@@ -36,6 +36,21 @@ int medfs_subkey_derive(uint8_t out[MEDFS_KEY_LEN], enum medfs_subkey id,
 void *medfs_secret_alloc(size_t len);
 void medfs_secret_free(void *p);
 
+/* Whether a file holding a secret (a passphrase, key file, recovery key or
+ * auditor key), open on fd, is private, as ssh judges private keys: a
+ * regular file must give no permission at all to its group or others, and
+ * belong to the effective user or to root. Pipes and terminals pass (a
+ * secret typed or piped in is not stored). Returns 0, -EPERM when the file
+ * is not private, or -errno of fstat. Readers of secret files call it
+ * between open and read. */
+int medfs_secret_file_check(int fd);
+
+/* After -EPERM from medfs_secret_file_check: writes into why (whysz
+ * bytes) what is wrong with the file at path and the command that fixes
+ * it ("chmod 600 PATH", "chown ..."). Returns 1, or 0 when path looks
+ * private now (why is then left alone). */
+int medfs_secret_file_why(const char *path, char *why, size_t whysz);
+
 /* Turns core dumps off for this process (RLIMIT_CORE 0, PR_SET_DUMPABLE 0),
  * so no secret or plaintext lands in a dump. Returns 0 or -errno. */
 int medfs_disable_core_dumps(void);

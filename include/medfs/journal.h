@@ -229,7 +229,8 @@ int medfs_auditor_keygen(const char *prefix);
 
 /* Read a .pub or .key file. Return 0, -ENOENT (and other open errors),
  * -EBADMSG (not such a file), -EKEYREJECTED (a .key whose halves do not
- * match), -ENOMEM. */
+ * match), -ENOMEM; a .key that is not private (mode or owner, see
+ * medfs_secret_file_check): -EPERM. */
 int medfs_auditor_key_read_public(const char *path, struct medfs_auditor_key **k);
 int medfs_auditor_key_read_secret(const char *path, struct medfs_auditor_key **k);
 

@@ -11,7 +11,9 @@
 /* Reads a passphrase from the first line of path (one trailing "\n" or
  * "\r\n" removed). Returns 0 and a secret buffer in *out (free with
  * medfs_passphrase_free), -EINVAL for an empty passphrase, -E2BIG past
- * MEDFS_PASSPHRASE_MAX, or -errno of open/read. */
+ * MEDFS_PASSPHRASE_MAX, -EPERM for a file that is not private (see
+ * medfs_secret_file_check; medfs_secret_file_why says why), or -errno of
+ * open/read. */
 int medfs_passphrase_from_file(const char *path, char **out, size_t *len);
 
 /* Prompts on /dev/tty with echo off. Returns 0, -ENXIO when there is no

@@ -71,7 +71,9 @@ int medfs_keyfile_parse(uint8_t key[MEDFS_KEY_LEN], const uint8_t *buf, size_t l
  * *len bytes (the passphrase, or the 32-byte key) to free with
  * medfs_secret_free. Returns 0 or -errno with a message in why: -EINVAL
  * (empty passphrase, not a key file, no key file given), -EBADMSG or
- * -EMSGSIZE (a mistyped recovery key), -E2BIG, -ENXIO (no terminal). */
+ * -EMSGSIZE (a mistyped recovery key), -E2BIG, -ENXIO (no terminal),
+ * -EPERM (a file its group or others may access, or another user's: why
+ * says how to fix it, "chmod 600 FILE"). */
 int medfs_secret_read(enum medfs_slot_kind kind, const char *file, const char *vault_dir,
 		      uint8_t **out, size_t *len, char *why, size_t whysz);
 

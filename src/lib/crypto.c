@@ -1,7 +1,10 @@
 /* medfs: key derivation and secret memory. */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -55,4 +58,53 @@ int medfs_disable_core_dumps(void)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return -errno;
 	return 0;
+}
+
+/* Secret files, as ssh judges private keys. */
+enum privacy { PRIVATE, SHARED_MODE, FOREIGN_OWNER };
+
+static enum privacy judge(const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return PRIVATE; /* a pipe or a terminal: nothing stored */
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return FOREIGN_OWNER;
+	if (st->st_mode & (S_IRWXG | S_IRWXO))
+		return SHARED_MODE;
+	return PRIVATE;
+}
+
+int medfs_secret_file_check(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return judge(&st) == PRIVATE ? 0 : -EPERM;
+}
+
+int medfs_secret_file_why(const char *path, char *why, size_t whysz)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || why == NULL || whysz == 0)
+		return 0;
+	switch (judge(&st)) {
+	case SHARED_MODE:
+		snprintf(why, whysz,
+			 "%s holds a secret but its group or others may access it "
+			 "(mode %04o): refused; make it private with: chmod 600 %s",
+			 path, (unsigned int)(st.st_mode & 07777), path);
+		return 1;
+	case FOREIGN_OWNER:
+		snprintf(why, whysz,
+			 "%s holds a secret but belongs to another user (uid %u), "
+			 "neither you (uid %u) nor root: refused; use a file of your "
+			 "own, or take it with: chown %u %s && chmod 600 %s",
+			 path, (unsigned int)st.st_uid, (unsigned int)geteuid(),
+			 (unsigned int)geteuid(), path, path);
+		return 1;
+	default:
+		return 0;
+	}
 }

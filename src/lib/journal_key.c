@@ -5,6 +5,7 @@
  * The public halves of a .key are recomputed from its secrets and must
  * match: a .key is never trusted for its own public keys. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -169,7 +170,8 @@ out:
 	return ret;
 }
 
-static int read_text(const char *path, char *buf, size_t cap, size_t *len)
+/* Reads path into buf; a secret one must be private (-EPERM). */
+static int read_text(const char *path, char *buf, size_t cap, size_t *len, bool secret)
 {
 	ssize_t n;
 	size_t got = 0;
@@ -178,6 +180,10 @@ static int read_text(const char *path, char *buf, size_t cap, size_t *len)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	if (secret && (ret = medfs_secret_file_check(fd)) < 0) {
+		close(fd);
+		return ret;
+	}
 	for (;;) {
 		n = read(fd, buf + got, cap - got);
 		if (n < 0 && errno == EINTR)
@@ -206,7 +212,7 @@ int medfs_auditor_key_read_public(const char *path, struct medfs_auditor_key **k
 	int ret;
 
 	*k = NULL;
-	ret = read_text(path, buf, sizeof(buf), &len);
+	ret = read_text(path, buf, sizeof(buf), &len, false);
 	if (ret < 0)
 		return ret;
 	return medfs_auditor_key_parse_public(buf, len, k);
@@ -222,7 +228,7 @@ int medfs_auditor_key_read_secret(const char *path, struct medfs_auditor_key **k
 	buf = medfs_secret_alloc(FILE_MAX);
 	if (!buf)
 		return -ENOMEM;
-	ret = read_text(path, buf, FILE_MAX, &len);
+	ret = read_text(path, buf, FILE_MAX, &len, true);
 	if (ret == 0)
 		ret = medfs_auditor_key_parse_secret(buf, len, k);
 	medfs_secret_free(buf);

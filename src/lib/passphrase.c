@@ -114,6 +114,9 @@ int medfs_passphrase_from_file(const char *path, char **out, size_t *len)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
+	ret = medfs_secret_file_check(fd);
+	if (ret < 0)
+		goto out;
 	ret = -ENOMEM;
 	buf = medfs_secret_alloc(LINE_CAP + 1);
 	if (buf == NULL)

@@ -281,7 +281,7 @@ int medfs_keyfile_parse(uint8_t key[MEDFS_KEY_LEN], const uint8_t *buf, size_t l
 }
 
 /* Reads at most cap bytes of path into secret memory. Returns 0, -E2BIG
- * for a longer file, or -errno. */
+ * for a longer file, -EPERM for one that is not private, or -errno. */
 static int read_secret_file(const char *path, size_t cap, uint8_t **out, size_t *len)
 {
 	uint8_t *buf;
@@ -293,6 +293,11 @@ static int read_secret_file(const char *path, size_t cap, uint8_t **out, size_t 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
+	ret = medfs_secret_file_check(fd);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
 	buf = medfs_secret_alloc(cap + 1);
 	if (buf == NULL) {
 		close(fd);
@@ -323,6 +328,16 @@ static int read_secret_file(const char *path, size_t cap, uint8_t **out, size_t 
 	return 0;
 }
 
+/* A secret file that could not be read: a file that is not private says
+ * how to fix its mode or owner. */
+static void say_unreadable(char *why, size_t whysz, const char *what, const char *file,
+			   int err)
+{
+	if (err == -EPERM && medfs_secret_file_why(file, why, whysz))
+		return;
+	say(why, whysz, "cannot read %s %s: %s", what, file, strerror(-err));
+}
+
 static int read_passphrase(const char *file, const char *vault_dir, uint8_t **out,
 			   size_t *len, char *why, size_t whysz)
 {
@@ -337,8 +352,7 @@ static int read_passphrase(const char *file, const char *vault_dir, uint8_t **ou
 			say(why, whysz, "the passphrase in %s is longer than %d bytes",
 			    file, MEDFS_PASSPHRASE_MAX);
 		else if (ret < 0)
-			say(why, whysz, "cannot read passphrase file %s: %s", file,
-			    strerror(-ret));
+			say_unreadable(why, whysz, "passphrase file", file, ret);
 	} else {
 		snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", vault_dir);
 		ret = medfs_passphrase_prompt(prompt, &pass, len);
@@ -374,7 +388,7 @@ static int read_keyfile(const char *file, uint8_t **out, size_t *len, char *why,
 	}
 	ret = read_secret_file(file, KEYFILE_MAX, &raw, &raw_len);
 	if (ret < 0 && ret != -E2BIG) {
-		say(why, whysz, "cannot read key file %s: %s", file, strerror(-ret));
+		say_unreadable(why, whysz, "key file", file, ret);
 		return ret;
 	}
 	ret = -ENOMEM;
@@ -416,8 +430,7 @@ static int read_recovery(const char *file, const char *vault_dir, uint8_t **out,
 		if (ret == -E2BIG)
 			say(why, whysz, "%s is too long to hold a recovery key", file);
 		else if (ret < 0)
-			say(why, whysz, "cannot read recovery key file %s: %s", file,
-			    strerror(-ret));
+			say_unreadable(why, whysz, "recovery key file", file, ret);
 	} else {
 		char *typed = NULL;
 

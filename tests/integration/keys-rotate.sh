@@ -133,6 +133,7 @@ make_vault "$V" "$WORK/p0"
 	fail "add --keyfile"
 "$MEDFS_KEY" add "$V" --recovery --passphrase-file "$WORK/p0" |
 	grep -oE '[0-9A-Z]{5}(-[0-9A-Z]{5})+' | tr '\n' ' ' >"$WORK/rec"
+chmod 600 "$WORK/rec" # secret files must be private
 "$VAULTTOOL" "$V" --keyfile "$WORK/k" populate "$FILES" || fail "populate"
 dump --keyfile "$WORK/k" >"$WORK/baseline" || fail "baseline dump"
 [ "$(grep -c '^F ' "$WORK/baseline")" -ge $((FILES * 9 / 10)) ] || fail "baseline too small"

@@ -15,6 +15,10 @@ SOFT=1
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# Secret files are refused unless private (mode 0600 or 0400): every file
+# this test writes is made so.
+umask 077
+
 VAULTTOOL=${VAULTTOOL:-$(dirname "$RWCHECK")/vaulttool}
 [ -x "$VAULTTOOL" ] || { echo "FAIL: $VAULTTOOL is not built" >&2; exit 1; }
 V=$WORK/vault
@@ -282,6 +286,59 @@ if [ "$DRIVER_KEYS" = 1 ]; then
 else
 	echo "SKIP: part: $MEDFS has no --keyfile yet (mounts with key files not tested)"
 fi
+
+step "key files, recovery keys and auditor keys others may read are refused, saying how to fix it"
+# not_private FILE WHAT CMD...: CMD fails, names FILE and "chmod 600 FILE".
+not_private()
+{
+	local file=$1 what=$2 out rc=0
+	shift 2
+	out=$("$@" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "$what: accepted a secret file of mode $(stat -c %a "$file")"
+	grep -qF "chmod 600 $file" <<<"$out" || fail "$what: does not say 'chmod 600 $file': $out"
+	if mountpoint -q "$M"; then
+		fail "$what: mounted"
+		unmount "$M"
+	fi
+}
+key add "$V" --keyfile "$WORK/k-shared" --passphrase-file "$WORK/p0"
+[ "$RC" -eq 0 ] || fail "add --keyfile: $OUT"
+key add "$V" --recovery --passphrase-file "$WORK/p0"
+[ "$RC" -eq 0 ] || fail "add --recovery: $OUT"
+grep -oE '[0-9A-Z]{5}(-[0-9A-Z]{5})+' <<<"$OUT" | tr '\n' ' ' >"$WORK/rec-shared"
+cp "$AUDITOR.key" "$WORK/auditor-shared.key"
+chmod 640 "$WORK/k-shared"
+chmod 604 "$WORK/rec-shared"
+chmod 644 "$WORK/auditor-shared.key"
+mkdir -p "$M"
+not_private "$WORK/k-shared" "medfs --keyfile" "$MEDFS" "$V" "$M" --keyfile "$WORK/k-shared"
+not_private "$WORK/rec-shared" "medfs --recovery-key-file" \
+	"$MEDFS" "$V" "$M" --recovery-key-file "$WORK/rec-shared"
+not_private "$WORK/k-shared" "medfs-key --auth-keyfile" \
+	"$MEDFS_KEY" add "$V" --recovery --auth-keyfile "$WORK/k-shared"
+not_private "$WORK/k-shared" "medfs-key add --keyfile (an existing key file)" \
+	"$MEDFS_KEY" add "$V" --keyfile "$WORK/k-shared" --passphrase-file "$WORK/p0"
+not_private "$WORK/rec-shared" "medfs-key --recovery-key-file" \
+	"$MEDFS_KEY" add "$V" --recovery --recovery-key-file "$WORK/rec-shared"
+not_private "$WORK/k-shared" "medfs-fsck --keyfile" "$MEDFS_FSCK" "$V" --keyfile "$WORK/k-shared"
+not_private "$WORK/auditor-shared.key" "medfs-journal verify --key" \
+	"$MEDFS_JOURNAL" verify "$V/journal" --key "$WORK/auditor-shared.key"
+not_private "$WORK/auditor-shared.key" "medfs-journal show --key" \
+	"$MEDFS_JOURNAL" show "$V/journal" --key "$WORK/auditor-shared.key"
+# Another user's key file, even of mode 0400, is refused too.
+chmod 400 "$WORK/k-shared"
+chown 4242 "$WORK/k-shared"
+out=$("$MEDFS_FSCK" "$V" --keyfile "$WORK/k-shared" 2>&1) &&
+	fail "medfs-fsck accepted another user's key file"
+grep -q "belongs to another user (uid 4242)" <<<"$out" ||
+	fail "another user's key file: the message does not say so: $out"
+# Made private again, each is accepted.
+chown 0 "$WORK/k-shared"
+chmod 600 "$WORK/rec-shared" "$WORK/auditor-shared.key"
+opens keyfile "$WORK/k-shared" "the key file, private again"
+opens recovery-key-file "$WORK/rec-shared" "the recovery key, private again"
+assert_cmd_ok "medfs-journal verify with a private key" \
+	"$MEDFS_JOURNAL" verify "$V/journal" --key "$WORK/auditor-shared.key"
 
 step "fsck is clean, and no secret is in the vault"
 "$MEDFS_FSCK" "$V" --passphrase-file "$WORK/p0" >"$WORK/fsck.out" 2>&1 ||

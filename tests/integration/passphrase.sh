@@ -19,6 +19,8 @@ printf 'Correct Horse Battery Staple \n' >"$WORK/wrong-space"
 printf 'Correct Horse Battery Stapl\n' >"$WORK/wrong-short"
 printf '\n' >"$WORK/empty-line"
 : >"$WORK/empty"
+# Passphrase files must be private (see the last step).
+chmod 600 "$WORK"/right-* "$WORK"/wrong-* "$WORK"/empty*
 
 # refused PASSFILE WHAT: medfs exits non-zero, says "wrong passphrase",
 # and nothing is mounted.
@@ -90,6 +92,51 @@ mv "$V/medfs.conf" "$WORK/conf.saved"
 refused "$WORK/wrong-case" "wrong passphrase, primary config missing"
 accepted "$WORK/right-nl" "right passphrase, primary config missing"
 mv "$WORK/conf.saved" "$V/medfs.conf"
+
+step "a passphrase file others may read, or another user's, is refused, saying how to fix it"
+V=$WORK/vault
+cp "$WORK/right-nl" "$WORK/shared"
+for mode in 644 640 604 660 620 602; do
+	chmod "$mode" "$WORK/shared"
+	rc=0
+	out=$("$MEDFS" "$V" "$M" --passphrase-file "$WORK/shared" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "medfs accepted a passphrase file of mode $mode"
+	grep -qF "chmod 600 $WORK/shared" <<<"$out" ||
+		fail "mode $mode: medfs does not say 'chmod 600 $WORK/shared': $out"
+	assert_not_mounted "$M" "$M after a passphrase file of mode $mode"
+	if mountpoint -q "$M"; then unmount "$M"; fi
+done
+chmod 644 "$WORK/shared"
+for cmd in "init $WORK/v-shared" "add $V --recovery" "passwd $V 0 --new-passphrase-file $WORK/right-nl"; do
+	rc=0
+	# shellcheck disable=SC2086
+	out=$("$MEDFS_KEY" $cmd --passphrase-file "$WORK/shared" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "medfs-key ${cmd%% *} accepted a passphrase file of mode 644"
+	grep -qF "chmod 600 $WORK/shared" <<<"$out" ||
+		fail "medfs-key ${cmd%% *} does not say 'chmod 600': $out"
+done
+[ ! -e "$WORK/v-shared/medfs.conf" ] || fail "medfs-key init wrote a config"
+rc=0
+out=$("$MEDFS_KEY" passwd "$V" 0 --passphrase-file "$WORK/right-nl" \
+	--new-passphrase-file "$WORK/shared" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs-key passwd accepted a new passphrase file of mode 644"
+grep -qF "chmod 600 $WORK/shared" <<<"$out" || fail "passwd --new-passphrase-file: $out"
+rc=0
+out=$("$MEDFS_FSCK" "$V" --passphrase-file "$WORK/shared" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs-fsck accepted a passphrase file of mode 644"
+grep -qF "chmod 600 $WORK/shared" <<<"$out" || fail "medfs-fsck does not say 'chmod 600': $out"
+# Another user's file, even of mode 0600.
+chmod 600 "$WORK/shared"
+chown 4242:4242 "$WORK/shared"
+rc=0
+out=$("$MEDFS" "$V" "$M" --passphrase-file "$WORK/shared" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "medfs accepted another user's passphrase file"
+grep -q "belongs to another user (uid 4242)" <<<"$out" ||
+	fail "another user's passphrase file: $out"
+assert_not_mounted "$M" "$M after another user's passphrase file"
+if mountpoint -q "$M"; then unmount "$M"; fi
+chown 0:0 "$WORK/shared"
+accepted "$WORK/shared" "the passphrase file, private again"
 
 step "the passphrase is not in the vault"
 if grep -rqaF "Correct Horse" "$WORK/vault" "$WORK/v2"; then

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -164,6 +165,57 @@ START_TEST(test_log_default_stderr)
 }
 END_TEST
 
+/* ---- secret files ---- */
+
+START_TEST(test_secret_file_check)
+{
+	char path[] = "/tmp/medfs-test-secret-XXXXXX", why[512] = "untouched";
+	static const mode_t shared[] = { 0640, 0604, 0620, 0602, 0610, 0601, 0644, 0666 };
+	int fd, p[2];
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0600), 0);
+	ck_assert_int_eq(medfs_secret_file_check(fd), 0);
+	ck_assert_int_eq(medfs_secret_file_why(path, why, sizeof(why)), 0);
+	ck_assert_str_eq(why, "untouched");
+	ck_assert_int_eq(fchmod(fd, 0400), 0);
+	ck_assert_int_eq(medfs_secret_file_check(fd), 0);
+	/* Any permission of group or others, as ssh. */
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		char fix[600];
+
+		ck_assert_int_eq(fchmod(fd, shared[i]), 0);
+		ck_assert_int_eq(medfs_secret_file_check(fd), -EPERM);
+		ck_assert_int_eq(medfs_secret_file_why(path, why, sizeof(why)), 1);
+		snprintf(fix, sizeof(fix), "chmod 600 %s", path);
+		ck_assert_ptr_nonnull(strstr(why, fix));
+		snprintf(fix, sizeof(fix), "(mode %04o)", (unsigned int)shared[i]);
+		ck_assert_ptr_nonnull(strstr(why, fix));
+	}
+	ck_assert_int_eq(fchmod(fd, 0600), 0);
+	/* Another user's file (root may hand a file to anyone). */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(fchown(fd, 4242, 4242), 0);
+		ck_assert_int_eq(medfs_secret_file_check(fd), -EPERM);
+		ck_assert_int_eq(medfs_secret_file_why(path, why, sizeof(why)), 1);
+		ck_assert_ptr_nonnull(strstr(why, "another user (uid 4242)"));
+		ck_assert_ptr_nonnull(strstr(why, "chown 0"));
+		ck_assert_int_eq(fchown(fd, 0, 0), 0);
+		ck_assert_int_eq(medfs_secret_file_check(fd), 0);
+	}
+	close(fd);
+	unlink(path);
+	ck_assert_int_eq(medfs_secret_file_why(path, why, sizeof(why)), 0);
+	/* A pipe stores nothing. */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(medfs_secret_file_check(p[0]), 0);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(medfs_secret_file_check(-1), -EBADF);
+}
+END_TEST
+
 #define LOG_THREADS 8
 #define LOG_PER_THREAD 500
 
@@ -213,6 +265,7 @@ static Suite *crypto_suite(void)
 	tc = tcase_create("memory");
 	tcase_add_test(tc, test_secret_alloc);
 	tcase_add_test(tc, test_disable_core_dumps);
+	tcase_add_test(tc, test_secret_file_check);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("log");

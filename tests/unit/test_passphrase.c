@@ -138,6 +138,23 @@ START_TEST(test_file_errors)
 }
 END_TEST
 
+/* A passphrase file its group or others may read is refused. */
+START_TEST(test_file_not_private)
+{
+	char *p = (char *)1;
+	size_t len = 1;
+
+	write_file("secret\n", 7);
+	ck_assert_int_eq(chmod(file, 0644), 0);
+	ck_assert_int_eq(medfs_passphrase_from_file(file, &p, &len), -EPERM);
+	ck_assert_ptr_null(p);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(chmod(file, 0600), 0);
+	ck_assert_int_eq(medfs_passphrase_from_file(file, &p, &len), 0);
+	medfs_passphrase_free(p);
+}
+END_TEST
+
 /* From a pipe, nothing past the first newline is consumed. */
 START_TEST(test_file_pipe)
 {
@@ -418,6 +435,7 @@ static Suite *passphrase_suite(void)
 	tcase_add_test(tc, test_file_empty);
 	tcase_add_test(tc, test_file_length);
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_file_not_private);
 	tcase_add_test(tc, test_file_pipe);
 	suite_add_tcase(s, tc);
 

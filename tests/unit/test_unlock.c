@@ -275,6 +275,55 @@ END_TEST
 
 /* ---- reading secrets ---- */
 
+/* Each kind of secret file is refused unless private (mode and owner),
+ * with how to fix it. */
+START_TEST(test_secret_read_private)
+{
+	static const enum medfs_slot_kind kinds[] = { MEDFS_SLOT_PASSPHRASE,
+						      MEDFS_SLOT_KEYFILE,
+						      MEDFS_SLOT_RECOVERY };
+	char text[MEDFS_RECOVERY_TEXT_LEN + 1], why[512], fix[PATH_MAX + 80];
+	uint8_t *out;
+	size_t len;
+
+	ck_assert_int_eq(medfs_recovery_encode(text, sizeof(text), key), 0);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *p = path_of("secret");
+
+		if (kinds[i] == MEDFS_SLOT_PASSPHRASE)
+			write_file("secret", PASS "\n", strlen(PASS) + 1);
+		else if (kinds[i] == MEDFS_SLOT_KEYFILE)
+			write_file("secret", key, sizeof(key));
+		else
+			write_file("secret", text, strlen(text));
+		ck_assert_int_eq(chmod(p, 0644), 0);
+		ck_assert_int_eq(medfs_secret_read(kinds[i], p, dir, &out, &len, why,
+						   sizeof(why)),
+				 -EPERM);
+		ck_assert_ptr_null(out);
+		snprintf(fix, sizeof(fix), "chmod 600 %s", p);
+		ck_assert_ptr_nonnull(strstr(why, fix));
+		ck_assert_int_eq(chmod(p, 0440), 0);
+		ck_assert_int_eq(medfs_secret_read(kinds[i], p, dir, &out, &len, why,
+						   sizeof(why)),
+				 -EPERM);
+		ck_assert_int_eq(chmod(p, 0400), 0);
+		ck_assert_int_eq(medfs_secret_read(kinds[i], p, dir, &out, &len, why,
+						   sizeof(why)),
+				 0);
+		medfs_secret_free(out);
+		if (geteuid() == 0) {
+			ck_assert_int_eq(chown(p, 4242, 0), 0);
+			ck_assert_int_eq(medfs_secret_read(kinds[i], p, dir, &out, &len,
+							   why, sizeof(why)),
+					 -EPERM);
+			ck_assert_ptr_nonnull(strstr(why, "another user (uid 4242)"));
+		}
+		unlink(p);
+	}
+}
+END_TEST
+
 START_TEST(test_secret_read)
 {
 	char text[MEDFS_RECOVERY_TEXT_LEN + 1], why[512], big[5000];
@@ -678,6 +727,7 @@ static Suite *unlock_suite(void)
 	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_secret_read);
+	tcase_add_test(tc, test_secret_read_private);
 	tcase_add_test(tc, test_unlock_kinds);
 	tcase_add_test(tc, test_unlock_backup_and_rotation);
 	tcase_add_test(tc, test_unlock_no_aesni);
