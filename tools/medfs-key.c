@@ -150,6 +150,38 @@ static void undo_init(const char *vault, int created_dir)
 		rmdir(vault);
 }
 
+/* Warns (and goes on) when a new passphrase slot is cheap to guess: KDF
+ * settings below the defaults' order of magnitude, or a short passphrase. */
+static void warn_weak(const struct medfs_kdf_params *kdf, const char *pass, size_t len)
+{
+	size_t chars = medfs_passphrase_chars(pass, len);
+
+	if (medfs_kdf_weak(kdf))
+		fprintf(stderr,
+			PROG ": warning: Argon2id with %llu passes and %llu MiB is far "
+			     "below the defaults (%llu passes, %llu MiB): each guess of "
+			     "the passphrase costs that much less\n",
+			(unsigned long long)kdf->opslimit,
+			(unsigned long long)(kdf->memlimit / MIB), MEDFS_KDF_OPSLIMIT_DEFAULT,
+			MEDFS_KDF_MEMLIMIT_DEFAULT / MIB);
+	if (chars < MEDFS_PASSPHRASE_ADVISED)
+		fprintf(stderr,
+			PROG ": warning: the passphrase has %zu characters; at least %d "
+			     "are advised (several random words)\n",
+			chars, MEDFS_PASSPHRASE_ADVISED);
+}
+
+/* Why a config copy could not be read, for "cannot read the config". */
+static const char *config_error(int ret)
+{
+	if (ret == -EBADMSG)
+		return "both copies are damaged";
+	if (ret == -ERANGE)
+		return "a passphrase slot asks for a key derivation beyond medfs's "
+		       "bounds (damaged or forged: restore a good copy)";
+	return strerror(-ret);
+}
+
 static int read_new_passphrase(const char *file, char **pass, size_t *len)
 {
 	char why[WHY_LEN];
@@ -249,27 +281,20 @@ static int cmd_init(int argc, char *argv[])
 			break;
 		case OPT_KDF_TIME:
 			if (parse_u64(optarg, crypto_pwhash_argon2id_OPSLIMIT_MIN,
-				      crypto_pwhash_argon2id_OPSLIMIT_MAX,
-				      &kdf.opslimit) < 0) {
+				      MEDFS_KDF_OPSLIMIT_MAX, &kdf.opslimit) < 0) {
 				fprintf(stderr,
 					PROG ": invalid --kdf-time '%s' "
 					     "(Argon2id passes, 1 to %llu)\n",
-					optarg,
-					(unsigned long long)
-						crypto_pwhash_argon2id_OPSLIMIT_MAX);
+					optarg, MEDFS_KDF_OPSLIMIT_MAX);
 				return EXIT_USAGE;
 			}
 			break;
 		case OPT_KDF_MEMORY:
-			if (parse_u64(optarg, 1,
-				      crypto_pwhash_argon2id_MEMLIMIT_MAX / MIB,
-				      &mib) < 0) {
+			if (parse_u64(optarg, 1, MEDFS_KDF_MEMLIMIT_MAX / MIB, &mib) < 0) {
 				fprintf(stderr,
 					PROG ": invalid --kdf-memory '%s' "
 					     "(MiB, 1 to %llu)\n",
-					optarg,
-					(unsigned long long)(crypto_pwhash_argon2id_MEMLIMIT_MAX /
-							     MIB));
+					optarg, MEDFS_KDF_MEMLIMIT_MAX / MIB);
 				return EXIT_USAGE;
 			}
 			kdf.memlimit = mib * MIB;
@@ -324,6 +349,7 @@ static int cmd_init(int argc, char *argv[])
 	/* Ask first: a typo must not leave a half-made vault behind. */
 	if (read_new_passphrase(passfile, &pass, &pass_len) < 0)
 		goto out;
+	warn_weak(&kdf, pass, pass_len);
 	key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	if (key == NULL) {
 		fprintf(stderr, PROG ": cannot allocate secure memory\n");
@@ -535,11 +561,11 @@ static void log_nothing(int priority, const char *msg)
 
 static int parse_kdf_time(const char *arg, uint64_t *out)
 {
-	if (parse_u64(arg, crypto_pwhash_argon2id_OPSLIMIT_MIN,
-		      crypto_pwhash_argon2id_OPSLIMIT_MAX, out) < 0) {
+	if (parse_u64(arg, crypto_pwhash_argon2id_OPSLIMIT_MIN, MEDFS_KDF_OPSLIMIT_MAX,
+		      out) < 0) {
 		fprintf(stderr,
 			PROG ": invalid --kdf-time '%s' (Argon2id passes, 1 to %llu)\n",
-			arg, (unsigned long long)crypto_pwhash_argon2id_OPSLIMIT_MAX);
+			arg, MEDFS_KDF_OPSLIMIT_MAX);
 		return -1;
 	}
 	return 0;
@@ -549,10 +575,9 @@ static int parse_kdf_memory(const char *arg, uint64_t *out)
 {
 	uint64_t mib;
 
-	if (parse_u64(arg, 1, crypto_pwhash_argon2id_MEMLIMIT_MAX / MIB, &mib) < 0) {
+	if (parse_u64(arg, 1, MEDFS_KDF_MEMLIMIT_MAX / MIB, &mib) < 0) {
 		fprintf(stderr, PROG ": invalid --kdf-memory '%s' (MiB, 1 to %llu)\n",
-			arg,
-			(unsigned long long)(crypto_pwhash_argon2id_MEMLIMIT_MAX / MIB));
+			arg, MEDFS_KDF_MEMLIMIT_MAX / MIB);
 		return -1;
 	}
 	*out = mib * MIB;
@@ -853,7 +878,7 @@ static int cmd_list(int argc, char *argv[])
 		return EXIT_FAILURE;
 	} else if (ret < 0) {
 		fprintf(stderr, PROG ": cannot read the config of %s: %s\n", vault,
-			ret == -EBADMSG ? "both copies are damaged" : strerror(-ret));
+			config_error(ret));
 		return EXIT_FAILURE;
 	}
 
@@ -1133,6 +1158,7 @@ static int cmd_add(int argc, char *argv[])
 		secret = (uint8_t *)pass;
 		if (ret < 0)
 			goto out;
+		warn_weak(&kdf, pass, secret_len);
 		break;
 	}
 	case MEDFS_SLOT_KEYFILE:
@@ -1349,6 +1375,7 @@ static int cmd_passwd(int argc, char *argv[])
 	snprintf(label_buf, sizeof(label_buf), "%s", label ? label : c.slots[idx].label);
 	if (read_new_passphrase(new_passfile, &pass, &pass_len) < 0)
 		goto out;
+	warn_weak(&kdf, pass, pass_len);
 	if (upgrade_config(vault, &c, slot, secret, secret_len, key) < 0)
 		goto out;
 	/* The slot is replaced in one atomic config write: no moment
@@ -1443,7 +1470,7 @@ static int cmd_backup(int argc, char *argv[])
 		return EXIT_FAILURE;
 	} else if (ret < 0) {
 		fprintf(stderr, PROG ": cannot read the config of %s: %s\n", vault,
-			ret == -EBADMSG ? "both copies are damaged" : strerror(-ret));
+			config_error(ret));
 		return EXIT_FAILURE;
 	}
 	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,

@@ -84,6 +84,18 @@ struct medfs_config {
 /* Defaults for new passphrase slots: about a second and 256 MiB here. */
 #define MEDFS_KDF_OPSLIMIT_DEFAULT 6ULL
 #define MEDFS_KDF_MEMLIMIT_DEFAULT (256ULL << 20)
+/* The most a passphrase slot may ask for (libsodium would take up to 4 TiB
+ * and 2^32 - 1 passes): 4 GiB, as LUKS2's Argon2 does, and 64 passes,
+ * minutes at that much memory. A config asking for more is refused before
+ * the key derivation allocates anything (-ERANGE). */
+#define MEDFS_KDF_OPSLIMIT_MAX 64ULL
+#define MEDFS_KDF_MEMLIMIT_MAX (4ULL << 30)
+
+/* 1 when kdf is below the defaults' order of magnitude: less than a tenth
+ * of MEDFS_KDF_MEMLIMIT_DEFAULT, or less than a tenth of the defaults'
+ * cost (passes times memory, which is what a guess costs); else 0.
+ * medfs-key warns of such a slot, and makes it all the same. */
+int medfs_kdf_weak(const struct medfs_kdf_params *kdf);
 
 /* Fills c for a new vault whose blocks use cipher (MEDFS_CIPHER_*, see
  * medfs_block_cipher_default): version 2, fresh vault id and wrapping
@@ -99,7 +111,10 @@ int medfs_config_encode(const struct medfs_config *c,
 
 /* Parses a config of either version without checking its MAC (that needs
  * the key). Returns 0; -EBADMSG for a wrong length, magic or field (an
- * unknown cipher among them); -EPROTONOSUPPORT for an unknown version.
+ * unknown cipher among them); -EPROTONOSUPPORT for an unknown version;
+ * -ERANGE for a passphrase slot asking for more Argon2id memory or passes
+ * than MEDFS_KDF_MEMLIMIT_MAX / MEDFS_KDF_OPSLIMIT_MAX (damaged or forged:
+ * nothing of its KDF is tried).
  * A known cipher this CPU cannot run decodes: see medfs_block_cipher_check. */
 int medfs_config_decode(struct medfs_config *c, const uint8_t *in, size_t len);
 

@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #define MEDFS_PASSPHRASE_MAX 1024
+/* medfs-key warns of a new passphrase shorter than this, in characters. */
+#define MEDFS_PASSPHRASE_ADVISED 12
 
 /* Reads a passphrase from the first line of path (one trailing "\n" or
  * "\r\n" removed). Returns 0 and a secret buffer in *out (free with
@@ -24,5 +26,9 @@ int medfs_passphrase_prompt(const char *prompt, char **out, size_t *len);
 int medfs_passphrase_prompt_new(const char *prompt, char **out, size_t *len);
 
 void medfs_passphrase_free(char *p);
+
+/* Characters of a passphrase of len bytes: UTF-8 code points (bytes that
+ * do not continue a character), so "pâté" has 4. */
+size_t medfs_passphrase_chars(const char *p, size_t len);
 
 #endif

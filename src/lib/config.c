@@ -204,12 +204,30 @@ static int kind_known(unsigned int kind)
 	       kind == MEDFS_SLOT_RECOVERY;
 }
 
+_Static_assert(MEDFS_KDF_OPSLIMIT_MAX <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
+		       MEDFS_KDF_MEMLIMIT_MAX <= crypto_pwhash_argon2id_MEMLIMIT_MAX,
+	       "medfs's KDF bounds within libsodium's");
+
+/* Within medfs's bounds, which are no more than what a sane slot needs. */
+static int kdf_bounded(uint64_t opslimit, uint64_t memlimit)
+{
+	return opslimit <= MEDFS_KDF_OPSLIMIT_MAX && memlimit <= MEDFS_KDF_MEMLIMIT_MAX;
+}
+
 static int kdf_valid(uint64_t opslimit, uint64_t memlimit)
 {
 	return opslimit >= crypto_pwhash_argon2id_OPSLIMIT_MIN &&
-	       opslimit <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
 	       memlimit >= crypto_pwhash_argon2id_MEMLIMIT_MIN &&
-	       memlimit <= crypto_pwhash_argon2id_MEMLIMIT_MAX;
+	       kdf_bounded(opslimit, memlimit);
+}
+
+int medfs_kdf_weak(const struct medfs_kdf_params *kdf)
+{
+	/* In KiB, so that the product cannot overflow within the bounds. */
+	uint64_t mem = kdf->memlimit >> 10;
+	uint64_t def = MEDFS_KDF_MEMLIMIT_DEFAULT >> 10;
+
+	return mem * 10 < def || kdf->opslimit * mem * 10 < MEDFS_KDF_OPSLIMIT_DEFAULT * def;
 }
 
 /* Returns 1 when slot s (non-empty) is well formed, in memory or on disk,
@@ -255,7 +273,7 @@ static void encode_slot(const struct medfs_slot *s, const struct layout *l, uint
 	memcpy(out + l->s_label, s->label, strlen(s->label));
 }
 
-/* Returns 0 or -EBADMSG. */
+/* Returns 0, -EBADMSG, or -ERANGE for KDF parameters past medfs's bounds. */
 static int decode_slot(struct medfs_slot *s, const struct layout *l, const uint8_t *in)
 {
 	memset(s, 0, sizeof(*s));
@@ -276,6 +294,8 @@ static int decode_slot(struct medfs_slot *s, const struct layout *l, const uint8
 	memcpy(s->nonce, in + l->s_nonce, sizeof(s->nonce));
 	memcpy(s->wrapped, in + l->s_wrapped, sizeof(s->wrapped));
 	memcpy(s->label, in + l->s_label, sizeof(s->label));
+	if (s->kind == MEDFS_SLOT_PASSPHRASE && !kdf_bounded(s->opslimit, s->memlimit))
+		return -ERANGE;
 	if (!slot_valid(s, l->version))
 		return -EBADMSG;
 	/* NUL padded: nothing may follow the label's terminator. */
@@ -497,9 +517,11 @@ int medfs_config_decode(struct medfs_config *c, const uint8_t *in, size_t len)
 		if (all_zero(c->wrap_pk, sizeof(c->wrap_pk)) || !rotation_valid(c))
 			goto out;
 	}
-	for (i = 0; i < MEDFS_SLOTS; i++)
-		if (decode_slot(&c->slots[i], l, in + l->off_slots + i * l->slot_len) < 0)
+	for (i = 0; i < MEDFS_SLOTS; i++) {
+		ret = decode_slot(&c->slots[i], l, in + l->off_slots + i * l->slot_len);
+		if (ret < 0)
 			goto out;
+	}
 	ret = 0;
 out:
 	if (ret < 0)
@@ -992,6 +1014,7 @@ static int error_rank(int err)
 	case -ENOMEM:
 		return 4;
 	case -EPROTONOSUPPORT:
+	case -ERANGE:
 		return 3;
 	case -EBADMSG:
 		return 1;

@@ -276,3 +276,12 @@ void medfs_passphrase_free(char *p)
 {
 	medfs_secret_free(p);
 }
+
+size_t medfs_passphrase_chars(const char *p, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)p[i] & 0xc0) != 0x80;
+	return n;
+}

@@ -549,6 +549,15 @@ static void explain_load(int err, enum medfs_slot_kind kind, const char *vault_d
 		    "slots of %s",
 		    vault_dir);
 		break;
+	case -ERANGE:
+		say(why, whysz,
+		    "the config of %s asks for a passphrase key derivation beyond "
+		    "medfs's bounds (at most %llu MiB of memory and %llu passes): "
+		    "refused before deriving anything; the config is damaged or "
+		    "forged: restore a good copy with medfs-key restore",
+		    vault_dir, (unsigned long long)(MEDFS_KDF_MEMLIMIT_MAX >> 20),
+		    (unsigned long long)MEDFS_KDF_OPSLIMIT_MAX);
+		break;
 	default:
 		say(why, whysz, "cannot unlock %s: %s", vault_dir, strerror(-err));
 	}

@@ -8,6 +8,7 @@ SOFT=1
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+VAULTTOOL=${VAULTTOOL:-$(dirname "$RWCHECK")/vaulttool}
 V=$WORK/vault
 M=$WORK/mnt
 mkdir -p "$M"
@@ -137,6 +138,63 @@ assert_not_mounted "$M" "$M after another user's passphrase file"
 if mountpoint -q "$M"; then unmount "$M"; fi
 chown 0:0 "$WORK/shared"
 accepted "$WORK/shared" "the passphrase file, private again"
+
+step "weak settings for a new passphrase are warned of, not refused"
+# warns OUT WHAT PATTERN: the output says PATTERN.
+weak_kdf="far below the defaults"
+short_pass="characters; at least 12 are advised"
+printf 'short pass\n' >"$WORK/short"
+printf 'a long enough passphrase of several words\n' >"$WORK/long"
+chmod 600 "$WORK/short" "$WORK/long"
+out=$("$MEDFS_KEY" init "$WORK/v-weak" --passphrase-file "$WORK/short" \
+	--kdf-time 1 --kdf-memory 8 2>&1) || fail "init with weak settings refused: $out"
+grep -q "warning: Argon2id with 1 passes and 8 MiB is $weak_kdf" <<<"$out" ||
+	fail "init with 1 pass and 8 MiB does not warn: $out"
+grep -q "warning: the passphrase has 10 $short_pass" <<<"$out" ||
+	fail "init with a passphrase of 10 characters does not warn: $out"
+[ -f "$WORK/v-weak/medfs.conf" ] || fail "init with weak settings made no vault"
+# 2 passes of 128 MiB: a sixth of the defaults' cost, the same order.
+out=$("$MEDFS_KEY" init "$WORK/v-strong" --passphrase-file "$WORK/long" \
+	--kdf-time 2 --kdf-memory 128 2>&1) || fail "init with 2 passes and 128 MiB: $out"
+if grep -q "warning" <<<"$out"; then fail "init with 2 passes and 128 MiB warns: $out"; fi
+out=$("$MEDFS_KEY" passwd "$WORK/v-strong" 0 --passphrase-file "$WORK/long" \
+	--new-passphrase-file "$WORK/short" 2>&1) || fail "passwd to a short passphrase: $out"
+grep -q "warning: the passphrase has 10 $short_pass" <<<"$out" ||
+	fail "passwd to a short passphrase does not warn: $out"
+if grep -q "$weak_kdf" <<<"$out"; then fail "passwd keeping 2 passes and 128 MiB warns of them: $out"; fi
+out=$("$MEDFS_KEY" add "$WORK/v-strong" --passphrase --passphrase-file "$WORK/short" \
+	--new-passphrase-file "$WORK/long" --kdf-time 2 --kdf-memory 16 2>&1) ||
+	fail "add with weak settings: $out"
+grep -q "warning: Argon2id with 2 passes and 16 MiB is $weak_kdf" <<<"$out" ||
+	fail "add with 2 passes and 16 MiB does not warn: $out"
+if grep -q "$short_pass" <<<"$out"; then fail "add warns of a long passphrase: $out"; fi
+
+step "a config asking for 1 TiB for its key derivation is refused before deriving anything"
+# Slot 0 (a passphrase) of both copies asks for 1 TiB of Argon2id memory
+# (memlimit: 8 bytes, little-endian, at byte 24 of the slot at 256).
+cp -a "$WORK/v-weak" "$WORK/v-forged"
+for f in medfs.conf medfs.conf.bak; do
+	printf '\x00\x00\x00\x00\x00\x01\x00\x00' |
+		dd of="$WORK/v-forged/$f" bs=1 seek=280 conv=notrunc status=none
+done
+bounds="beyond medfs's bounds (at most 4096 MiB of memory and 64 passes)"
+rc=0
+out=$(timeout 60 "$MEDFS" "$WORK/v-forged" "$M" --passphrase-file "$WORK/short" 2>&1) || rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "medfs with the forged config: status $rc: $out"
+grep -qF "$bounds" <<<"$out" || fail "medfs does not say the config is beyond bounds: $out"
+assert_not_mounted "$M" "$M after the forged config"
+if mountpoint -q "$M"; then unmount "$M"; fi
+rc=0
+out=$(timeout 60 "$MEDFS_KEY" add "$WORK/v-forged" --recovery --passphrase-file "$WORK/short" 2>&1) ||
+	rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "medfs-key with the forged config: status $rc: $out"
+grep -qF "$bounds" <<<"$out" || fail "medfs-key does not say the config is beyond bounds: $out"
+out=$("$MEDFS_KEY" list "$WORK/v-forged" 2>&1) && fail "medfs-key list showed the forged config"
+grep -q "beyond medfs's bounds" <<<"$out" || fail "medfs-key list: $out"
+# With one good copy left, that one is used.
+cp "$WORK/v-weak/medfs.conf.bak" "$WORK/v-forged/medfs.conf.bak"
+assert_cmd_ok "the forged primary, a good second copy" \
+	"$VAULTTOOL" "$WORK/v-forged" --passphrase-file "$WORK/short" unlock
 
 step "the passphrase is not in the vault"
 if grep -rqaF "Correct Horse" "$WORK/vault" "$WORK/v2"; then

@@ -482,6 +482,83 @@ START_TEST(test_decode_fields)
 }
 END_TEST
 
+/* Issue 21: a slot asking for absurd KDF parameters (1 TiB of memory) is
+ * refused by decoding, before any key derivation, with its own error. */
+START_TEST(test_decode_kdf_bounds)
+{
+	static const struct {
+		size_t off;
+		uint64_t val;
+		int err;
+	} cases[] = {
+		{ SLOT(0) + 24, 1ULL << 40, -ERANGE },		      /* 1 TiB */
+		{ SLOT(0) + 24, MEDFS_KDF_MEMLIMIT_MAX + 1024, -ERANGE }, /* 4 GiB + 1 KiB */
+		{ SLOT(0) + 24, MEDFS_KDF_MEMLIMIT_MAX, 0 },
+		{ SLOT(0) + 16, MEDFS_KDF_OPSLIMIT_MAX + 1, -ERANGE },
+		{ SLOT(0) + 16, 0xffffffffULL, -ERANGE },
+		{ SLOT(0) + 16, MEDFS_KDF_OPSLIMIT_MAX, 0 },
+	};
+	struct medfs_config c, d;
+	uint8_t buf[MEDFS_CONFIG_LEN], bent[MEDFS_CONFIG_LEN], key[MEDFS_KEY_LEN];
+
+	full_config(&c);
+	ck_assert_int_eq(medfs_config_encode(&c, vault_key, buf), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bent, buf, sizeof(buf));
+		put64(bent + cases[i].off, cases[i].val);
+		ck_assert_msg(medfs_config_decode(&d, bent, sizeof(bent)) == cases[i].err,
+			      "case %zu", i);
+	}
+	/* Opening it tries no slot: -ERANGE, key wiped, even with the right
+	 * passphrase. */
+	memcpy(bent, buf, sizeof(buf));
+	put64(bent + SLOT(0) + 24, 1ULL << 40);
+	memset(key, 0xaa, sizeof(key));
+	ck_assert_int_eq(medfs_config_open(bent, sizeof(bent), MEDFS_SLOT_PASSPHRASE,
+					   (const uint8_t *)PASS, PASS_LEN, &d, key),
+			 -ERANGE);
+	ck_assert(sodium_is_zero(key, sizeof(key)));
+
+	/* Nor are such slots made or written. */
+	struct medfs_kdf_params big = { 1, MEDFS_KDF_MEMLIMIT_MAX + (1ULL << 20) };
+	struct medfs_kdf_params slow = { MEDFS_KDF_OPSLIMIT_MAX + 1, 8ULL << 20 };
+
+	medfs_config_init(&d, MEDFS_CIPHER_XCHACHA20POLY1305);
+	ck_assert_int_eq(medfs_slot_set(&d, 0, MEDFS_SLOT_PASSPHRASE,
+					(const uint8_t *)PASS, PASS_LEN, &big, NULL,
+					vault_key),
+			 -EINVAL);
+	ck_assert_int_eq(medfs_slot_set(&d, 0, MEDFS_SLOT_PASSPHRASE,
+					(const uint8_t *)PASS, PASS_LEN, &slow, NULL,
+					vault_key),
+			 -EINVAL);
+	c.slots[0].memlimit = 1ULL << 40;
+	ck_assert_int_eq(medfs_config_encode(&c, vault_key, buf), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_kdf_weak)
+{
+	static const struct {
+		struct medfs_kdf_params kdf;
+		int weak;
+	} cases[] = {
+		{ { MEDFS_KDF_OPSLIMIT_DEFAULT, MEDFS_KDF_MEMLIMIT_DEFAULT }, 0 },
+		{ { 1, 8ULL << 20 }, 1 },	   /* the tests' settings */
+		{ { 64, 16ULL << 20 }, 1 },   /* too little memory, whatever the time */
+		{ { 2, 64ULL << 20 }, 1 },	   /* 128 MiB-passes: under a tenth */
+		{ { 4, 64ULL << 20 }, 0 },	   /* 256 MiB-passes */
+		{ { 1, 256ULL << 20 }, 0 },   /* a sixth of the default */
+		{ { 1, 128ULL << 20 }, 1 },   /* a twelfth */
+		{ { 4, 1ULL << 30 }, 0 },	   /* libsodium's SENSITIVE */
+		{ { MEDFS_KDF_OPSLIMIT_MAX, MEDFS_KDF_MEMLIMIT_MAX }, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(medfs_kdf_weak(&cases[i].kdf) == cases[i].weak, "case %zu", i);
+}
+END_TEST
+
 START_TEST(test_encode_rejects)
 {
 	struct medfs_config c;
@@ -1148,7 +1225,9 @@ START_TEST(test_tamper_every_byte)
 			bent[i] ^= masks[m];
 			ret = medfs_config_decode(&d, bent, sizeof(bent));
 			if (ret < 0) {
-				ck_assert_msg(ret == -EBADMSG || ret == -EPROTONOSUPPORT,
+				/* -ERANGE: a KDF parameter past medfs's bounds. */
+				ck_assert_msg(ret == -EBADMSG || ret == -EPROTONOSUPPORT ||
+						      ret == -ERANGE,
 					      "byte %zu: decode %d", i, ret);
 				by_decode++;
 				continue;
@@ -1825,6 +1904,8 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("slots");
+	tcase_add_test(tc, test_decode_kdf_bounds);
+	tcase_add_test(tc, test_kdf_weak);
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_slot_passphrase);

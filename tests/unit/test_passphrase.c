@@ -155,6 +155,15 @@ START_TEST(test_file_not_private)
 }
 END_TEST
 
+START_TEST(test_chars)
+{
+	ck_assert_uint_eq(medfs_passphrase_chars("", 0), 0);
+	ck_assert_uint_eq(medfs_passphrase_chars("correct horse", 13), 13);
+	ck_assert_uint_eq(medfs_passphrase_chars("p\xc3\xa2t\xc3\xa9", 6), 4); /* pâté */
+	ck_assert_uint_eq(medfs_passphrase_chars("\xe2\x82\xac\xf0\x9f\x94\x91", 7), 2);
+}
+END_TEST
+
 /* From a pipe, nothing past the first newline is consumed. */
 START_TEST(test_file_pipe)
 {
@@ -436,6 +445,7 @@ static Suite *passphrase_suite(void)
 	tcase_add_test(tc, test_file_length);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_file_not_private);
+	tcase_add_test(tc, test_chars);
 	tcase_add_test(tc, test_file_pipe);
 	suite_add_tcase(s, tc);
 
