@@ -85,6 +85,13 @@ typedef int (*medfs_dir_fill_fn)(void *ctx, const char *name, const struct stat 
 int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_fn fill,
 			void *ctx);
 
+/* Makes the directory at path durable: fsync (fdatasync with datasync) of
+ * its vault directory, so that its entries (files made, renamed or removed
+ * in it) are, and of its directory header. Returns 0 or -errno (-EIO of
+ * the disk, -ENOENT, -ENOTDIR, -EBADMSG for a header that does not
+ * authenticate). */
+int medfs_vault_fsyncdir(struct medfs_vault *v, const char *path, int datasync);
+
 /* Extended attributes, on regular files only; only the "user." namespace
  * is stored (others answer -ENODATA, or -ENOTSUP when set). A file holds
  * at most MEDFS_XATTR_COUNT_MAX of them, whose values add up to at most

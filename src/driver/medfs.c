@@ -1431,13 +1431,11 @@ static int medfs_releasedir(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* Directory changes are durable once the operation returns. */
+/* fsync of a directory: its vault directory and header reach the disk. */
 static int medfs_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
 {
-	(void)path;
-	(void)datasync;
 	(void)fi;
-	return 0;
+	return fs_ret(medfs_vault_fsyncdir(vault(), path, datasync));
 }
 
 static const struct fuse_operations medfs_ops = {

@@ -192,6 +192,20 @@ static int join(char *out, size_t outsz, const char *dir, const char *entry)
 	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
 }
 
+/* fsync (fdatasync with datasync) of fd: 0 or -errno. */
+static int sync_fd(int fd, int datasync)
+{
+	return (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+}
+
+/* Closes fd (if open), keeping the first error: r, else close's. */
+static int close_keep(int fd, int r)
+{
+	if (fd >= 0 && close(fd) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
 static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
 {
 	size_t done = 0;
@@ -395,7 +409,11 @@ static int write_dir_header(struct medfs_vault *v, const char *vpath,
 	if (fd < 0)
 		return -errno;
 	r = pwrite_full(fd, buf, sizeof(buf), 0);
-	close(fd);
+	/* On disk before the rename publishes it: a crash never leaves a
+	 * directory with an empty header. */
+	if (r == 0)
+		r = sync_fd(fd, 1);
+	r = close_keep(fd, r);
 	if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, hpath) < 0)
 		r = -errno;
 	if (r < 0)
@@ -529,8 +547,10 @@ static int sidecar_write(struct medfs_vault *v, const struct loc *l)
 	r = pwrite_full(fd, l->enc, l->enc_len, 0);
 	if (r == 0 && ftruncate(fd, l->enc_len) < 0)
 		r = -errno;
-	close(fd);
-	return r;
+	/* On disk before the rename of its entry publishes the long name. */
+	if (r == 0)
+		r = sync_fd(fd, 1);
+	return close_keep(fd, r);
 }
 
 static void sidecar_remove(struct medfs_vault *v, const struct loc *l)
@@ -873,6 +893,36 @@ out:
 }
 
 /* ---- symlinks ---- */
+
+int medfs_vault_fsyncdir(struct medfs_vault *v, const char *path, int datasync)
+{
+	char vpath[PATH_MAX], hpath[PATH_MAX];
+	uint8_t id[MEDFS_DIR_ID_LEN];
+	int dfd = -1, hfd = -1, r;
+
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = dir_lookup(v, path, strlen(path), vpath, id);
+	if (r == 0)
+		r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME);
+	if (r == 0) {
+		dfd = openat(v->tree_fd, at_path(vpath), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			r = -errno;
+	}
+	if (r == 0) {
+		hfd = openat(v->tree_fd, hpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (hfd < 0)
+			r = -errno;
+	}
+	pthread_rwlock_unlock(&v->ns_lock);
+	/* Outside the namespace lock: a slow disk holds up no rename. */
+	if (r == 0)
+		r = sync_fd(hfd, datasync);
+	if (r == 0)
+		r = sync_fd(dfd, datasync);
+	r = close_keep(hfd, r);
+	return close_keep(dfd, r);
+}
 
 int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *path,
 			const struct medfs_owner *o)
@@ -1285,11 +1335,17 @@ static int file_get(struct medfs_vault *v, int fd, bool writable, const struct l
 			/* Readers may be using the old descriptor: swap it
 			 * under the object's lock. */
 			pthread_rwlock_wrlock(&f->lock);
-			dup3(fd, f->fd, O_CLOEXEC);
-			f->writable = true;
+			if (dup3(fd, f->fd, O_CLOEXEC) < 0)
+				r = -errno; /* the old, read-only one stays */
+			else
+				f->writable = true;
 			pthread_rwlock_unlock(&f->lock);
 		}
 		close(fd);
+		if (r < 0) {
+			f->refs--;
+			f = NULL;
+		}
 		goto out;
 	}
 	f = file_new(v, l);

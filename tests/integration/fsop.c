@@ -11,7 +11,7 @@
  *   fsop rename FROM TO [noreplace|exchange]
  *   fsop link FROM TO | symlink TARGET PATH | readlink PATH
  *   fsop truncate PATH SIZE | ftruncate PATH SIZE
- *   fsop fsync PATH | fdatasync PATH
+ *   fsop fsync PATH | fdatasync PATH  (of a directory too)
  *   fsop setxattr PATH NAME HEX | getxattr PATH NAME | removexattr PATH NAME
  *   fsop listxattr PATH
  *   fsop xattrs PATH               prints "name=hexvalue" lines (any namespace)
@@ -173,6 +173,8 @@ static int do_listdir(const char *path)
 static int do_fsync(const char *path, int data)
 {
 	int fd = open(path, O_RDWR);
+	if (fd < 0 && errno == EISDIR) /* a directory: fsyncdir */
+		fd = open(path, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return report(-1);
 	int rc = data ? fdatasync(fd) : fsync(fd);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,81 @@ static void *talloc(size_t len)
 	ck_assert_int_lt(ntallocs, TALLOC_MAX);
 	tallocs[ntallocs++] = p;
 	return p;
+}
+
+/* ---- fsync, seen and failed at will ----
+ *
+ * The vault module is linked into this program, so these take the place
+ * of libc's fsync and fdatasync for it: each sync is recorded by what its
+ * descriptor names, and those of a path ending in sync_fail (every one
+ * with sync_fail_all) fail with EIO, as a failing disk makes them. */
+#define SYNCED_MAX 32
+static char synced[SYNCED_MAX][PATH_MAX];
+static int nsynced;
+static const char *sync_fail;
+static bool sync_fail_all;
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool ends_with(const char *s, const char *end)
+{
+	size_t a = strlen(s), b = strlen(end);
+
+	return a >= b && strcmp(s + a - b, end) == 0;
+}
+
+/* Records the sync of fd; true when it is to fail. */
+static bool sync_seen(int fd)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+	bool fail;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n < 0 ? 0 : n] = '\0';
+	pthread_mutex_lock(&sync_lock);
+	if (nsynced < SYNCED_MAX)
+		snprintf(synced[nsynced++], PATH_MAX, "%s", path);
+	fail = sync_fail_all || (sync_fail && ends_with(path, sync_fail));
+	pthread_mutex_unlock(&sync_lock);
+	return fail;
+}
+
+int fsync(int fd)
+{
+	if (sync_seen(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+int fdatasync(int fd)
+{
+	if (sync_seen(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void sync_reset(void)
+{
+	pthread_mutex_lock(&sync_lock);
+	nsynced = 0;
+	sync_fail = NULL;
+	sync_fail_all = false;
+	pthread_mutex_unlock(&sync_lock);
+}
+
+/* How many recorded syncs named a path ending in end. */
+static int synced_ending(const char *end)
+{
+	int n = 0;
+
+	for (int i = 0; i < nsynced; i++)
+		n += ends_with(synced[i], end);
+	return n;
 }
 
 /* ---- integrity hook and log sink ---- */
@@ -2912,6 +2988,122 @@ START_TEST(test_race_create_open)
 }
 END_TEST
 
+/* ================= durability ================= */
+
+/* No entry of the vault directory dir (below the tree) is a leftover
+ * temporary. */
+static void assert_no_leftover(const char *dir)
+{
+	char path[PATH_MAX * 2];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s%s%s", vdir, MEDFS_TREE_NAME, dir[0] ? "/" : "",
+		 dir);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		ck_assert_msg(strncmp(de->d_name, ".tmp-", 5) != 0 &&
+				      strcmp(de->d_name, ".medfs-dir.tmp") != 0,
+			      "leftover %s", de->d_name);
+	closedir(d);
+}
+
+/* fsyncdir reaches the disk: the vault directory and its header. */
+START_TEST(test_fsyncdir)
+{
+	char tree[PATH_MAX + 16];
+	struct stat st;
+	int dirs = 0;
+
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
+	ck_assert_int_eq(put("/d/f", "data", 4), 0);
+	sync_reset();
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/d", 0), 0);
+	ck_assert_int_eq(nsynced, 2);
+	ck_assert_int_eq(synced_ending("/" MEDFS_DIR_HEADER_NAME), 1);
+	for (int i = 0; i < nsynced; i++)
+		if (stat(synced[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    strncmp(synced[i], vdir, strlen(vdir)) == 0)
+			dirs++;
+	ck_assert_int_eq(dirs, 1);
+
+	/* The root: the tree itself. */
+	sync_reset();
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/", 1), 0);
+	snprintf(tree, sizeof(tree), "%s/%s", vdir, MEDFS_TREE_NAME);
+	ck_assert_int_eq(synced_ending(tree), 1);
+	ck_assert_int_eq(synced_ending(MEDFS_TREE_NAME "/" MEDFS_DIR_HEADER_NAME), 1);
+	sync_reset();
+}
+END_TEST
+
+/* Each failure of fsyncdir comes back: a missing directory, a file, and
+ * a disk that fails the sync of the header or of the directory. */
+START_TEST(test_fsyncdir_errors)
+{
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
+	ck_assert_int_eq(put("/d/f", "data", 4), 0);
+	sync_reset();
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/nope", 0), -ENOENT);
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/d/f", 0), -ENOTDIR);
+	sync_fail = "/" MEDFS_DIR_HEADER_NAME;
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/d", 0), -EIO);
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/", 1), -EIO);
+	sync_reset();
+	sync_fail_all = true;
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/d", 1), -EIO);
+	sync_reset();
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, "/d", 0), 0);
+}
+END_TEST
+
+/* A directory header, and a long name's sidecar, are synced before the
+ * rename that publishes them; when that sync fails, nothing is published
+ * and nothing is left behind. A failed fsync of a file comes back too. */
+START_TEST(test_sync_before_publish)
+{
+	char longname[256];
+	struct medfs_file *f;
+	struct stat st;
+
+	sync_reset();
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
+	ck_assert_int_eq(synced_ending(".tmp"), 1); /* its header, before the rename */
+	sync_fail = ".tmp";
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/e", 0700, NULL), -EIO);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/e", &st), -ENOENT);
+	assert_no_leftover("");
+
+	/* A long name (past MEDFS_NAME_MAX_SHORT bytes encrypted) has a
+	 * sidecar. */
+	sync_reset();
+	memset(longname, 'n', sizeof(longname));
+	longname[0] = '/';
+	longname[200] = '\0';
+	ck_assert_int_eq(medfs_file_create(V, longname, O_RDWR, 0600, NULL, &f), 0);
+	medfs_file_release(f);
+	ck_assert_int_eq(synced_ending(MEDFS_LONGNAME_SUFFIX), 1);
+	longname[1] = 'm';
+	sync_fail = MEDFS_LONGNAME_SUFFIX;
+	ck_assert_int_eq(medfs_file_create(V, longname, O_RDWR, 0600, NULL, &f), -EIO);
+	ck_assert_int_eq(medfs_vault_getattr(V, longname, &st), -ENOENT);
+	ck_assert_int_eq(medfs_vault_mkdir(V, longname, 0700, NULL), -EIO);
+	ck_assert_int_eq(medfs_vault_getattr(V, longname, &st), -ENOENT);
+	assert_no_leftover("");
+
+	sync_reset();
+	ck_assert_int_eq(put("/d/f", "data", 4), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/d/f", O_RDWR, &f), 0);
+	sync_fail_all = true;
+	ck_assert_int_eq(medfs_file_fsync(f, 0), -EIO);
+	ck_assert_int_eq(medfs_file_fsync(f, 1), -EIO);
+	sync_reset();
+	ck_assert_int_eq(medfs_file_fsync(f, 0), 0);
+	medfs_file_release(f);
+}
+END_TEST
+
 /* ================= runner ================= */
 
 static Suite *vault_suite(const char *name)
@@ -2952,6 +3144,11 @@ static Suite *vault_suite(const char *name)
 	tcase_add_test(tc, test_missing_and_notdir);
 	tcase_add_test(tc, test_rmdir_unlink);
 	tcase_add_test(tc, test_statfs_attrs);
+
+	TC("durability");
+	tcase_add_test(tc, test_fsyncdir);
+	tcase_add_test(tc, test_fsyncdir_errors);
+	tcase_add_test(tc, test_sync_before_publish);
 
 	TC("rename");
 	tcase_add_test(tc, test_rename_file);
