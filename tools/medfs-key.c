@@ -162,8 +162,8 @@ static void warn_weak(const struct medfs_kdf_params *kdf, const char *pass, size
 			     "below the defaults (%llu passes, %llu MiB): each guess of "
 			     "the passphrase costs that much less\n",
 			(unsigned long long)kdf->opslimit,
-			(unsigned long long)(kdf->memlimit / MIB), MEDFS_KDF_OPSLIMIT_DEFAULT,
-			MEDFS_KDF_MEMLIMIT_DEFAULT / MIB);
+			(unsigned long long)(kdf->memlimit / MIB),
+			MEDFS_KDF_OPSLIMIT_DEFAULT, MEDFS_KDF_MEMLIMIT_DEFAULT / MIB);
 	if (chars < MEDFS_PASSPHRASE_ADVISED)
 		fprintf(stderr,
 			PROG ": warning: the passphrase has %zu characters; at least %d "
@@ -290,7 +290,8 @@ static int cmd_init(int argc, char *argv[])
 			}
 			break;
 		case OPT_KDF_MEMORY:
-			if (parse_u64(optarg, 1, MEDFS_KDF_MEMLIMIT_MAX / MIB, &mib) < 0) {
+			if (parse_u64(optarg, 1, MEDFS_KDF_MEMLIMIT_MAX / MIB, &mib) <
+			    0) {
 				fprintf(stderr,
 					PROG ": invalid --kdf-memory '%s' "
 					     "(MiB, 1 to %llu)\n",

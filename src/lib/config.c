@@ -227,7 +227,8 @@ int medfs_kdf_weak(const struct medfs_kdf_params *kdf)
 	uint64_t mem = kdf->memlimit >> 10;
 	uint64_t def = MEDFS_KDF_MEMLIMIT_DEFAULT >> 10;
 
-	return mem * 10 < def || kdf->opslimit * mem * 10 < MEDFS_KDF_OPSLIMIT_DEFAULT * def;
+	return mem * 10 < def ||
+	       kdf->opslimit * mem * 10 < MEDFS_KDF_OPSLIMIT_DEFAULT * def;
 }
 
 /* Returns 1 when slot s (non-empty) is well formed, in memory or on disk,

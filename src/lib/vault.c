@@ -905,7 +905,8 @@ int medfs_vault_fsyncdir(struct medfs_vault *v, const char *path, int datasync)
 	if (r == 0)
 		r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME);
 	if (r == 0) {
-		dfd = openat(v->tree_fd, at_path(vpath), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		dfd = openat(v->tree_fd, at_path(vpath),
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			r = -errno;
 	}
@@ -2269,7 +2270,8 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 		/* The new link keeps the owner of the one it replaces. */
 		if (r == 0 &&
 		    fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		    fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) <
+			    0)
 			r = -errno;
 		if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, l->vpath) < 0)
 			r = -errno;

@@ -491,8 +491,9 @@ START_TEST(test_decode_kdf_bounds)
 		uint64_t val;
 		int err;
 	} cases[] = {
-		{ SLOT(0) + 24, 1ULL << 40, -ERANGE },		      /* 1 TiB */
-		{ SLOT(0) + 24, MEDFS_KDF_MEMLIMIT_MAX + 1024, -ERANGE }, /* 4 GiB + 1 KiB */
+		{ SLOT(0) + 24, 1ULL << 40, -ERANGE }, /* 1 TiB */
+		{ SLOT(0) + 24, MEDFS_KDF_MEMLIMIT_MAX + 1024,
+		  -ERANGE }, /* 4 GiB + 1 KiB */
 		{ SLOT(0) + 24, MEDFS_KDF_MEMLIMIT_MAX, 0 },
 		{ SLOT(0) + 16, MEDFS_KDF_OPSLIMIT_MAX + 1, -ERANGE },
 		{ SLOT(0) + 16, 0xffffffffULL, -ERANGE },
@@ -544,18 +545,19 @@ START_TEST(test_kdf_weak)
 		int weak;
 	} cases[] = {
 		{ { MEDFS_KDF_OPSLIMIT_DEFAULT, MEDFS_KDF_MEMLIMIT_DEFAULT }, 0 },
-		{ { 1, 8ULL << 20 }, 1 },	   /* the tests' settings */
-		{ { 64, 16ULL << 20 }, 1 },   /* too little memory, whatever the time */
-		{ { 2, 64ULL << 20 }, 1 },	   /* 128 MiB-passes: under a tenth */
-		{ { 4, 64ULL << 20 }, 0 },	   /* 256 MiB-passes */
-		{ { 1, 256ULL << 20 }, 0 },   /* a sixth of the default */
-		{ { 1, 128ULL << 20 }, 1 },   /* a twelfth */
-		{ { 4, 1ULL << 30 }, 0 },	   /* libsodium's SENSITIVE */
+		{ { 1, 8ULL << 20 }, 1 },   /* the tests' settings */
+		{ { 64, 16ULL << 20 }, 1 }, /* too little memory, whatever the time */
+		{ { 2, 64ULL << 20 }, 1 },  /* 128 MiB-passes: under a tenth */
+		{ { 4, 64ULL << 20 }, 0 },  /* 256 MiB-passes */
+		{ { 1, 256ULL << 20 }, 0 }, /* a sixth of the default */
+		{ { 1, 128ULL << 20 }, 1 }, /* a twelfth */
+		{ { 4, 1ULL << 30 }, 0 },   /* libsodium's SENSITIVE */
 		{ { MEDFS_KDF_OPSLIMIT_MAX, MEDFS_KDF_MEMLIMIT_MAX }, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		ck_assert_msg(medfs_kdf_weak(&cases[i].kdf) == cases[i].weak, "case %zu", i);
+		ck_assert_msg(medfs_kdf_weak(&cases[i].kdf) == cases[i].weak, "case %zu",
+			      i);
 }
 END_TEST
 
@@ -1226,7 +1228,8 @@ START_TEST(test_tamper_every_byte)
 			ret = medfs_config_decode(&d, bent, sizeof(bent));
 			if (ret < 0) {
 				/* -ERANGE: a KDF parameter past medfs's bounds. */
-				ck_assert_msg(ret == -EBADMSG || ret == -EPROTONOSUPPORT ||
+				ck_assert_msg(ret == -EBADMSG ||
+						      ret == -EPROTONOSUPPORT ||
 						      ret == -ERANGE,
 					      "byte %zu: decode %d", i, ret);
 				by_decode++;

@@ -297,20 +297,20 @@ START_TEST(test_secret_read_private)
 		else
 			write_file("secret", text, strlen(text));
 		ck_assert_int_eq(chmod(p, 0644), 0);
-		ck_assert_int_eq(medfs_secret_read(kinds[i], p, dir, &out, &len, why,
-						   sizeof(why)),
-				 -EPERM);
+		ck_assert_int_eq(
+			medfs_secret_read(kinds[i], p, dir, &out, &len, why, sizeof(why)),
+			-EPERM);
 		ck_assert_ptr_null(out);
 		snprintf(fix, sizeof(fix), "chmod 600 %s", p);
 		ck_assert_ptr_nonnull(strstr(why, fix));
 		ck_assert_int_eq(chmod(p, 0440), 0);
-		ck_assert_int_eq(medfs_secret_read(kinds[i], p, dir, &out, &len, why,
-						   sizeof(why)),
-				 -EPERM);
+		ck_assert_int_eq(
+			medfs_secret_read(kinds[i], p, dir, &out, &len, why, sizeof(why)),
+			-EPERM);
 		ck_assert_int_eq(chmod(p, 0400), 0);
-		ck_assert_int_eq(medfs_secret_read(kinds[i], p, dir, &out, &len, why,
-						   sizeof(why)),
-				 0);
+		ck_assert_int_eq(
+			medfs_secret_read(kinds[i], p, dir, &out, &len, why, sizeof(why)),
+			0);
 		medfs_secret_free(out);
 		if (geteuid() == 0) {
 			ck_assert_int_eq(chown(p, 4242, 0), 0);

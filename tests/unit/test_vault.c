@@ -2998,8 +2998,8 @@ static void assert_no_leftover(const char *dir)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/%s%s%s", vdir, MEDFS_TREE_NAME, dir[0] ? "/" : "",
-		 dir);
+	snprintf(path, sizeof(path), "%s/%s%s%s", vdir, MEDFS_TREE_NAME,
+		 dir[0] ? "/" : "", dir);
 	d = opendir(path);
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d)))
