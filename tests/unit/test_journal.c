@@ -721,10 +721,20 @@ START_TEST(test_auditor_keys)
 		-EBADMSG);
 	ck_assert_int_eq(medfs_auditor_key_read_public("/nonexistent/x.pub", &pub),
 			 -ENOENT);
-	/* A .pub is not a .key, nor the other way round. */
+	/* A .pub is not a .key, nor the other way round; and a .pub, which
+	 * all may read, is not even private. */
+	ck_assert_int_eq(medfs_auditor_key_read_secret(p, &pub), -EPERM);
+	ck_assert_int_eq(chmod(p, 0600), 0);
 	ck_assert_int_eq(medfs_auditor_key_read_secret(p, &pub), -EBADMSG);
 	snprintf(p, sizeof(p), "%s.key", prefix);
 	ck_assert_int_eq(medfs_auditor_key_read_public(p, &pub), -EBADMSG);
+	/* A .key its group or others may read is refused. */
+	ck_assert_int_eq(chmod(p, 0640), 0);
+	ck_assert_int_eq(medfs_auditor_key_read_secret(p, &pub), -EPERM);
+	ck_assert_ptr_null(pub);
+	ck_assert_int_eq(chmod(p, 0600), 0);
+	ck_assert_int_eq(medfs_auditor_key_read_secret(p, &pub), 0);
+	medfs_auditor_key_free(pub);
 	medfs_auditor_key_free(sec);
 }
 END_TEST
