@@ -69,7 +69,13 @@ int main(int argc, char *argv[])
 		ret = forger_new_segment(&fg, medfs_auditor_key_box_pk(key),
 					 strcmp(argv[3], "old") == 0);
 	if (ret == 0 && strcmp(argv[3], "session") == 0) {
-		open_rec.time_us = (uint64_t)time(NULL) * UINT64_C(1000000);
+		/* In microseconds, as the writer dates it: a whole second
+		 * could fall before the sample writer's last checkpoint. */
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		open_rec.time_us = (uint64_t)now.tv_sec * UINT64_C(1000000) +
+				   (uint64_t)now.tv_nsec / 1000;
 		ret = forger_append(&fg, &open_rec);
 	}
 	if (ret == 0) {
