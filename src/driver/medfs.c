@@ -261,12 +261,19 @@ static int fs_count(ssize_t ret)
  * name, which answers getattr, until libfuse unlinks that name at the last
  * close. Nothing named .fuse_hidden ever reaches the vault, nor a listing.
  * Only files open through the mount are hidden that way: any other rename
- * to such a name is an ordinary one. */
+ * to such a name is an ordinary one.
+ *
+ * A hidden name belongs to its directory: it is kept as a whole path
+ * (moved with its directory by a rename), never matched by its last
+ * component alone, and a lookup of it is decided by the policy as the
+ * path the file had before its unlink (orig), which is what it stands
+ * for. */
 
 struct hidden {
 	struct hidden *next;
 	struct medfs_file *f;
-	char name[sizeof(".fuse_hidden") + 16];
+	char *path; /* the hidden name, as a path of the mount */
+	char *orig; /* the path the file had */
 };
 
 static const char *base_name(const char *path)
@@ -287,6 +294,17 @@ static int is_hidden_name(const char *path)
 		if (!isxdigit((unsigned char)*name))
 			return 0;
 	return 1;
+}
+
+static void hidden_free(struct hidden *h)
+{
+	if (!h)
+		return;
+	if (h->f)
+		medfs_file_release(h->f);
+	free(h->path);
+	free(h->orig);
+	free(h);
 }
 
 static int open_add(struct medfs_mount *m, struct handle *h)
@@ -332,14 +350,13 @@ static int open_has(const struct medfs_mount *m, const struct medfs_file *f)
 	return 0;
 }
 
-/* Under m->lock. */
+/* Under m->lock: the hidden file whose name is path (a whole path). */
 static struct hidden **hidden_find(struct medfs_mount *m, const char *path)
 {
-	const char *name = base_name(path);
 	struct hidden **h;
 
 	for (h = &m->hidden; *h; h = &(*h)->next)
-		if (strcmp((*h)->name, name) == 0)
+		if (strcmp((*h)->path, path) == 0)
 			break;
 	return h;
 }
@@ -355,17 +372,20 @@ static int hide(struct medfs_mount *m, const char *from, const char *to)
 	if (medfs_file_open(m->vault, from, O_RDONLY, &f) < 0)
 		return 1;
 	h = calloc(1, sizeof(*h));
+	if (h) {
+		h->path = strdup(to);
+		h->orig = strdup(from);
+	}
 	pthread_mutex_lock(&m->lock);
 	ret = 1;
 	if (!open_has(m, f))
 		goto out;
 	ret = -ENOMEM;
-	if (!h)
+	if (!h || !h->path || !h->orig)
 		goto out;
 	ret = medfs_vault_unlink(m->vault, from);
 	if (ret < 0)
 		goto out;
-	snprintf(h->name, sizeof(h->name), "%s", base_name(to));
 	h->f = f;
 	h->next = m->hidden;
 	m->hidden = h;
@@ -373,7 +393,7 @@ static int hide(struct medfs_mount *m, const char *from, const char *to)
 	h = NULL;
 out:
 	pthread_mutex_unlock(&m->lock);
-	free(h);
+	hidden_free(h);
 	if (f)
 		medfs_file_release(f);
 	return ret;
@@ -407,7 +427,25 @@ static int is_hidden(struct medfs_mount *m, const char *path)
 	return ret;
 }
 
-/* libfuse's unlink of a hidden name at the last close: drops the file. */
+/* The path a hidden file had, into buf: 1, or 0 when path is no hidden
+ * file. */
+static int hidden_orig(struct medfs_mount *m, const char *path, char *buf, size_t size)
+{
+	struct hidden *h;
+
+	if (!is_hidden_name(path))
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	h = *hidden_find(m, path);
+	if (h)
+		snprintf(buf, size, "%s", h->orig);
+	pthread_mutex_unlock(&m->lock);
+	return h != NULL;
+}
+
+/* libfuse's unlink of a hidden name at the last close: drops the file.
+ * (A caller's unlink of the name while the file is open reaches us as
+ * libfuse's rename of it to another hidden name, an ordinary rename.) */
 static int hidden_unlink(struct medfs_mount *m, const char *path)
 {
 	struct hidden **p, *h = NULL;
@@ -422,9 +460,45 @@ static int hidden_unlink(struct medfs_mount *m, const char *path)
 	pthread_mutex_unlock(&m->lock);
 	if (!h)
 		return 1;
-	medfs_file_release(h->f);
-	free(h);
+	hidden_free(h);
 	return 0;
+}
+
+/* "to" with the prefix "from" of p replaced, or NULL (p is not below
+ * from, or no memory). */
+static char *moved_path(const char *p, const char *from, const char *to)
+{
+	size_t len = strlen(from);
+	char *out;
+
+	if (strncmp(p, from, len) != 0 || p[len] != '/')
+		return NULL;
+	if (asprintf(&out, "%s%s", to, p + len) < 0)
+		return NULL;
+	return out;
+}
+
+/* After a rename of from to to (both ways for an exchange), the hidden
+ * files below them are found under their new paths. */
+static void hidden_moved(struct medfs_mount *m, const char *from, const char *to,
+			 unsigned int flags)
+{
+	pthread_mutex_lock(&m->lock);
+	for (struct hidden *h = m->hidden; h; h = h->next) {
+		char **fields[2] = { &h->path, &h->orig };
+
+		for (size_t i = 0; i < 2; i++) {
+			char *n = moved_path(*fields[i], from, to);
+
+			if (!n && (flags & RENAME_EXCHANGE))
+				n = moved_path(*fields[i], to, from);
+			if (n) {
+				free(*fields[i]);
+				*fields[i] = n;
+			}
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
 }
 
 static void log_syslog(int priority, const char *msg)
@@ -590,17 +664,6 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return m;
 }
 
-/* Where a name libfuse uses for hide() stands in for a file that has no
- * path of its own any more (or for none): list on its directory. */
-static int hidden_stand_in(struct medfs_mount *m, const char *path)
-{
-	struct stat st;
-
-	if (!is_hidden_name(path))
-		return 0;
-	return is_hidden(m, path) || medfs_vault_getattr(m->vault, path, &st) == -ENOENT;
-}
-
 /* The directory of path ("/" for "/a"), cut to size. */
 static void parent_of(const char *path, char *buf, size_t size)
 {
@@ -612,17 +675,23 @@ static void parent_of(const char *path, char *buf, size_t size)
 }
 
 /* Lookups need list on the path. The root is always there (the kernel
- * needs it); libfuse probes unused names to hide open files under, and
- * must be told they are free. */
+ * needs it). A hidden file is decided as the path it had; a hidden name
+ * that is free (libfuse probes for one to hide an open file under) is
+ * told so to whoever may list its directory, so that an unlink while open
+ * works for any caller allowed the unlink. */
 static int may_lookup(const char *path)
 {
-	char dir[PATH_MAX];
+	struct medfs_mount *m = mount_data();
+	char other[PATH_MAX];
+	struct stat st;
 
 	if (strcmp(path, "/") == 0)
 		return 0;
-	if (hidden_stand_in(mount_data(), path)) {
-		parent_of(path, dir, sizeof(dir));
-		return may("getattr", dir, MEDFS_RIGHT_LIST);
+	if (hidden_orig(m, path, other, sizeof(other)))
+		return may("getattr", other, MEDFS_RIGHT_LIST);
+	if (is_hidden_name(path) && medfs_vault_getattr(m->vault, path, &st) == -ENOENT) {
+		parent_of(path, other, sizeof(other));
+		return may("getattr", other, MEDFS_RIGHT_LIST);
 	}
 	return may("getattr", path, MEDFS_RIGHT_LIST);
 }
@@ -776,6 +845,8 @@ static int medfs_rename(const char *from, const char *to, unsigned int flags)
 		jnl_path_ids(journal(), from, &ids);
 		ret = fs_ret(medfs_vault_rename(vault(), from, to, flags));
 	}
+	if (ret == 0)
+		hidden_moved(mount_data(), from, to, flags);
 	return end(&q,
 		   (struct jnl_event){ .op = MEDFS_OP_RENAME,
 				       .path = from,
@@ -2221,8 +2292,7 @@ out:
 		struct hidden *h = mnt.hidden;
 
 		mnt.hidden = h->next;
-		medfs_file_release(h->f);
-		free(h);
+		hidden_free(h);
 	}
 	/* Releases an unmount overtook: the journal flushes their ranges. */
 	for (size_t i = 0; i < mnt.n_open; i++) {
