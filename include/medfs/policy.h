@@ -73,6 +73,21 @@ struct medfs_decision {
 void medfs_policy_decide(const struct medfs_policy *p, const struct medfs_subject *s,
 			 const char *path, unsigned right, struct medfs_decision *d);
 
+/* Whether what is at from (a directory when from_dir) may be moved to
+ * to, besides the delete and create rights the rename needs: a rename
+ * must not change anybody's rights at or below either path beyond what
+ * the caller could do without it. Allowed when every rule of the policy,
+ * whatever its subject, program or emergency flag, matches every path at
+ * and below from exactly as it matches the same path moved below to (its
+ * pattern reaches the same positions after both paths); otherwise, for
+ * what is not a directory, when s may read from (it could copy the file
+ * there and delete it); otherwise denied, d->line naming the first rule
+ * that tells the two paths apart. "/" is never moved. For an exchange,
+ * decide both ways. */
+void medfs_policy_decide_move(const struct medfs_policy *p, const struct medfs_subject *s,
+			      const char *from, int from_dir, const char *to,
+			      struct medfs_decision *d);
+
 /* Whether some emergency rule names this subject (ignoring s->emergency),
  * and how long a grant lasts, in seconds. */
 int medfs_policy_emergency_eligible(const struct medfs_policy *p,

@@ -853,6 +853,42 @@ int access_decide(struct access *a, const struct caller *c, const char *op,
 	return 0;
 }
 
+int access_decide_move(struct access *a, const struct caller *c, const char *from,
+		       int from_dir, const char *to, struct access_verdict *v)
+{
+	struct medfs_decision d;
+
+	if (v) {
+		v->emergency = 0;
+		v->rule = 0;
+	}
+	if (!a->policy_path)
+		return 0;
+	d.emergency = grant_active(a, c->uid);
+	pthread_rwlock_rdlock(&a->policy_lock);
+	{
+		struct medfs_subject s;
+
+		subject_of(a, c, d.emergency, &s);
+		medfs_policy_decide_move(a->policy, &s, from, from_dir, to, &d);
+	}
+	pthread_rwlock_unlock(&a->policy_lock);
+	if (!d.allowed) {
+		audit_log(a->foreground, LOG_WARNING,
+			  "denied: uid=%u op=rename right=move rule=%u", (unsigned)c->uid,
+			  d.line);
+		jnl_denied(a->journal, c, "rename", from, "move", d.line);
+		return -EACCES;
+	}
+	if (d.emergency)
+		note_access(a, c, "rename", from, MEDFS_RIGHT_READ, &d);
+	if (v) {
+		v->emergency = d.emergency;
+		v->rule = d.line;
+	}
+	return 0;
+}
+
 int access_listed(struct access *a, const struct caller *c, const char *path,
 		  unsigned *emergency_rule)
 {

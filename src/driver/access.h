@@ -88,6 +88,14 @@ struct access_verdict {
 int access_decide(struct access *a, const struct caller *c, const char *op,
 		  const char *path, unsigned rights, int how, struct access_verdict *v);
 
+/* A rename of from (a directory when from_dir) to to, beyond the delete
+ * and create rights access_decide checks: whether it leaves everybody's
+ * rights at and below both paths as they were, or moves a file c may read
+ * (medfs_policy_decide_move; an exchange asks both ways). Returns 0, or
+ * -EACCES logged (op rename, right move) and journaled with from. */
+int access_decide_move(struct access *a, const struct caller *c, const char *from,
+		       int from_dir, const char *to, struct access_verdict *v);
+
 /* readdir: whether c may see path (list), without logging a denial.
  * When only an emergency grant shows it, *emergency_rule is set to the
  * line of the rule that does. */

@@ -795,6 +795,29 @@ static int medfs_symlink(const char *target, const char *path)
 		   ret);
 }
 
+/* What is at from may move to to without changing anybody's rights
+ * below either (see medfs_policy_decide_move). */
+static int also_move(struct req *q, const char *from, const char *to)
+{
+	struct medfs_mount *m = mount_data();
+	struct access_verdict v;
+	struct stat st;
+	int ret;
+
+	if (!access_has_policy(m->access))
+		return 0;
+	ret = medfs_vault_getattr(m->vault, from, &st);
+	if (ret < 0)
+		st.st_mode = S_IFDIR; /* gone or unreadable: judged as the wider */
+	ret = access_decide_move(m->access, &q->c, from, S_ISDIR(st.st_mode), to, &v);
+	if (ret < 0) {
+		q->allowed = 0;
+		return ret;
+	}
+	q->v.emergency |= v.emergency;
+	return 0;
+}
+
 /* Delete on the source and create on the target; replacing a target
  * deletes it, so that needs delete on it too; an exchange does both to
  * both. */
@@ -815,6 +838,10 @@ static int begin_rename(struct req *q, const char *from, const char *to,
 		    flags & RENAME_EXCHANGE ? both : MEDFS_RIGHT_DELETE, ACCESS_ALL);
 	if (ret == 0)
 		ret = also(q, "rename", to, to_rights);
+	if (ret == 0)
+		ret = also_move(q, from, to);
+	if (ret == 0 && (flags & RENAME_EXCHANGE))
+		ret = also_move(q, to, from);
 	return ret;
 }
 

@@ -164,12 +164,15 @@ static uint64_t closure(const struct rule *r, uint64_t set)
 #define MATCH_FULL 1  /* the pattern matches the path */
 #define MATCH_BELOW 2 /* it could match a path below it */
 
-/* Runs r's pattern over a valid path (see path_valid). */
-static unsigned pattern_match(const struct rule *r, const char *path)
+/* Runs r's pattern over a valid path (see path_valid): the pattern
+ * positions it reaches, closed over "**". The set says everything the
+ * pattern can still match below the path: two paths that reach the same
+ * set are matched alike, with any suffix. */
+static uint64_t pattern_state(const struct rule *r, const char *path)
 {
 	uint64_t set = closure(r, 1), bits, next;
 	const char *s = path + 1, *e;
-	unsigned i, res = 0;
+	unsigned i;
 
 	while (*s != '\0') {
 		e = strchrnul(s, '/');
@@ -188,6 +191,14 @@ static unsigned pattern_match(const struct rule *r, const char *path)
 			return 0;
 		s = *e != '\0' ? e + 1 : e;
 	}
+	return set;
+}
+
+static unsigned pattern_match(const struct rule *r, const char *path)
+{
+	uint64_t set = pattern_state(r, path);
+	unsigned res = 0;
+
 	if (set >> r->nsegs & 1)
 		res |= MATCH_FULL;
 	if (set & ((1ULL << r->nsegs) - 1))
@@ -296,6 +307,107 @@ void medfs_policy_decide(const struct medfs_policy *p, const struct medfs_subjec
 		d->line = eallow->line;
 		d->emergency = 1;
 	}
+}
+
+/* Whether the set of positions reached (pattern_state) holds one from
+ * which only "**" remain: the pattern then matches every path at and
+ * below the path that reached it. */
+static bool state_matches_all(const struct rule *r, uint64_t set)
+{
+	unsigned i, j;
+
+	for (i = 0; i < r->nsegs; i++) {
+		if (!(set >> i & 1))
+			continue;
+		for (j = i; j < r->nsegs && r->segs[j].kind == SEG_DEEP; j++)
+			;
+		if (j == r->nsegs)
+			return true;
+	}
+	return false;
+}
+
+/* Whether s holds every one of rights on path and on everything below it,
+ * whatever is there: for each right an allow rule for s matching all of
+ * it, and no deny rule for s that could match any of it. Sets d (allowed,
+ * line of the last right's rule, emergency) when it does. */
+static bool subtree_granted(const struct medfs_policy *p, const struct medfs_subject *s,
+			    const char *path, unsigned rights, struct medfs_decision *d)
+{
+	unsigned found = 0, emergency_only = 0;
+	const struct rule *r;
+	size_t i;
+
+	for (i = 0; i < p->nrules; i++) {
+		uint64_t set;
+
+		r = &p->rules[i];
+		if (!(r->rights & rights) || (r->emergency && !s->emergency) ||
+		    !subject_match(r, s) || !program_match(r, s))
+			continue;
+		set = pattern_state(r, path);
+		if (r->deny) {
+			if (set != 0)
+				return false;
+			continue;
+		}
+		if (!state_matches_all(r, set))
+			continue;
+		for (unsigned b = 1; b <= MEDFS_RIGHT_ALL; b <<= 1) {
+			if (!(r->rights & rights & b) || (found & b && !(emergency_only & b)))
+				continue;
+			if (r->emergency)
+				emergency_only |= b;
+			else
+				emergency_only &= ~b;
+			found |= b;
+		}
+		d->line = r->line;
+	}
+	if ((found & rights) != rights)
+		return false;
+	d->allowed = 1;
+	d->emergency = (emergency_only & rights) != 0;
+	return true;
+}
+
+void medfs_policy_decide_move(const struct medfs_policy *p, const struct medfs_subject *s,
+			      const char *from, int from_dir, const char *to,
+			      struct medfs_decision *d)
+{
+	unsigned differs = 0;
+	size_t i;
+
+	d->allowed = 0;
+	d->line = 0;
+	d->emergency = 0;
+	if (p == NULL || s == NULL || !path_valid(from) || !path_valid(to) ||
+	    strcmp(from, "/") == 0 || strcmp(to, "/") == 0)
+		return;
+	/* Every rule, whoever it names: the rename changes what everybody
+	 * may do there, not only the caller. */
+	for (i = 0; i < p->nrules && differs == 0; i++)
+		if (pattern_state(&p->rules[i], from) != pattern_state(&p->rules[i], to))
+			differs = p->rules[i].line;
+	if (differs == 0) {
+		d->allowed = 1;
+		return;
+	}
+	/* What is not a directory could be copied to to and deleted by a
+	 * caller who may read it (delete the rename asks anyway): the rename
+	 * enables nothing more. A directory likewise, by a caller who may
+	 * list, read and delete everything at and below it. */
+	if (!from_dir) {
+		medfs_policy_decide(p, s, from, MEDFS_RIGHT_READ, d);
+		if (d->allowed)
+			return;
+	} else if (subtree_granted(p, s, from, MEDFS_RIGHT_LIST | MEDFS_RIGHT_READ |
+							 MEDFS_RIGHT_DELETE, d)) {
+		return;
+	}
+	d->allowed = 0;
+	d->line = differs;
+	d->emergency = 0;
 }
 
 int medfs_policy_emergency_eligible(const struct medfs_policy *p,

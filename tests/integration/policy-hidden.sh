@@ -95,3 +95,4 @@ done
 step "a user allowed a single file unlinks it while open"
 expect "$WIL" OK unlinked-open "$M/w/mine.txt"
 unmount "$M"
+finish

@@ -1126,6 +1126,125 @@ START_TEST(test_read_file_owner)
 }
 END_TEST
 
+/* Renames: the issue-14 policy (a deny below a directory the caller
+ * otherwise owns), rules of other subjects, globs, exchanges. */
+static const char move_policy[] =
+	"allow user:alice all /reports/**\n"			/* 1 */
+	"deny user:alice all /reports/x/secret.txt\n"		/* 2 */
+	"allow group:radiology list,read /studies/*.dcm\n"	/* 3 */
+	"allow user:bob all /studies/**\n"			/* 4 */
+	"allow user:carol all /a/*/c\n"				/* 5 */
+	"allow user:carol list,create,delete /a/**\n"		/* 6 */
+	"emergency allow user:bob read /reports/y/**\n"		/* 7 */
+	"deny user:carol read /a/p/f\n";			/* 8 */
+
+static const struct move_case {
+	struct medfs_subject s;
+	const char *from;
+	int from_dir;
+	const char *to;
+	int allowed;
+	unsigned line;
+} move_cases[] = {
+	/* Renaming the parent of a denied file would escape the deny. */
+	{ ALICE, "/reports/x", 1, "/reports/z", 0, 2 },
+	/* So would renaming the file itself, which alice may not read. */
+	{ ALICE, "/reports/x/secret.txt", 0, "/reports/x/s2.txt", 0, 2 },
+	/* Other directories of /reports: every rule sees them alike... */
+	{ ALICE, "/reports/a", 1, "/reports/b", 1, 0 },
+	{ ALICE, "/reports/a/f", 0, "/reports/b/g", 1, 0 },
+	/* ...but not /reports/y, where an emergency rule (of another
+	 * subject) opens more: only a renamer who could copy and delete
+	 * everything there may move a directory there. Alice may. */
+	{ ALICE, "/reports/a", 1, "/reports/y", 1, 1 },
+	{ ALICE, "/reports/y", 1, "/reports/a", 1, 1 },
+	{ BOB, "/reports/a", 1, "/reports/y", 0, 7 },
+	{ NOBODY, "/reports/y", 1, "/reports/a", 0, 7 },
+	/* Into /reports/x she may (she could copy z there), so an exchange
+	 * is refused by its other half only. */
+	{ ALICE, "/reports/z", 1, "/reports/x", 1, 1 },
+	/* A file alice may read may go there: she could copy it. */
+	{ ALICE, "/reports/a/f", 0, "/reports/y/f", 1, 1 },
+	/* Bob renaming a .tmp to a .dcm opens it to radiology: he could
+	 * copy it, so it is allowed for a file he may read... */
+	{ BOB, "/studies/a.tmp", 0, "/studies/a.dcm", 1, 4 },
+	/* ...and for a directory, as he may list, read and delete all of
+	 * it; not for someone who may not. */
+	{ BOB, "/studies/d.tmp", 1, "/studies/d.dcm", 1, 4 },
+	{ RADIO, "/studies/d.tmp", 1, "/studies/d.dcm", 0, 3 },
+	{ PHYS_EM, "/reports/a", 1, "/reports/y", 0, 7 },
+	{ BOB, "/studies/d1", 1, "/studies/d2", 1, 0 },
+	/* A glob segment matches both names: alike. */
+	{ CAROL, "/a/q", 1, "/a/r", 1, 0 },
+	/* Carol's deny below /a/p tells it apart. */
+	{ CAROL, "/a/p", 1, "/a/q", 0, 8 },
+	{ CAROL, "/a/q/f", 0, "/a/p/f", 0, 8 },
+	/* Deeper levels: /a/q/c is matched by rule 5, /a/q/d/c is not;
+	 * nothing tells /a/q/e and /a/q/d/e apart. */
+	{ CAROL, "/a/q/c", 0, "/a/q/d/c", 1, 5 }, /* she may read it */
+	{ CAROL, "/a/q/e", 1, "/a/q/d/e", 1, 0 },
+	/* Moving the root, or into it, never. */
+	{ ALICE, "/", 1, "/reports/r", 0, 0 },
+	{ ALICE, "/reports/a", 1, "/", 0, 0 },
+	{ ALICE, "/reports/a", 1, "/reports/../x", 0, 0 },
+};
+
+START_TEST(test_decide_move)
+{
+	const struct move_case *c = &move_cases[_i];
+	struct medfs_policy *p = parse_ok(move_policy);
+	struct medfs_decision d;
+
+	medfs_policy_decide_move(p, &c->s, c->from, c->from_dir, c->to, &d);
+	ck_assert_msg(d.allowed == c->allowed && d.line == c->line,
+		      "case %d: %s -> %s: allowed %d line %u, expected %d line %u", _i,
+		      c->from, c->to, d.allowed, d.line, c->allowed, c->line);
+	ck_assert_int_eq(d.emergency, 0);
+	medfs_policy_free(p);
+}
+END_TEST
+
+/* A move allowed to a subject without any right (so only because the
+ * rules see both paths alike) leaves every decision of every subject at
+ * and below the two paths as it was. */
+START_TEST(test_decide_move_oracle)
+{
+	static const struct medfs_subject subjects[] = { ALICE, BOB, CAROL, RADIO,
+							 NOBODY, PHYS_EM };
+	static const char *const dirs[] = { "/reports/x", "/reports/z", "/reports/y",
+					    "/studies/d.tmp", "/studies/d.dcm",
+					    "/studies/d1", "/a/p", "/a/q", "/a/q/d" };
+	static const struct medfs_subject nobody = NOBODY;
+	static const char *const tails[] = { "", "/secret.txt", "/c", "/f", "/d/c",
+					     "/x.dcm", "/s/t/u" };
+	struct medfs_policy *p = parse_ok(move_policy);
+	struct medfs_decision d, d1, d2;
+	char a[128], b[128];
+
+	for (size_t i = 0; i < N(dirs); i++) {
+		for (size_t j = 0; j < N(dirs); j++) {
+			medfs_policy_decide_move(p, &nobody, dirs[i], 1, dirs[j], &d);
+			if (!d.allowed)
+				continue;
+			for (size_t k = 0; k < N(tails); k++) {
+				snprintf(a, sizeof(a), "%s%s", dirs[i], tails[k]);
+				snprintf(b, sizeof(b), "%s%s", dirs[j], tails[k]);
+				for (size_t u = 0; u < N(subjects); u++) {
+					for (unsigned r = 1; r <= MEDFS_RIGHT_ALL; r <<= 1) {
+						medfs_policy_decide(p, &subjects[u], a, r, &d1);
+						medfs_policy_decide(p, &subjects[u], b, r, &d2);
+						ck_assert_msg(d1.allowed == d2.allowed &&
+								      d1.emergency == d2.emergency,
+							      "%s and %s differ", a, b);
+					}
+				}
+			}
+		}
+	}
+	medfs_policy_free(p);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -1154,6 +1273,8 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_names_program);
 	tcase_add_test(tc, test_emergency);
 	tcase_add_test(tc, test_rights_all);
+	tcase_add_loop_test(tc, test_decide_move, 0, N(move_cases));
+	tcase_add_test(tc, test_decide_move_oracle);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("file");
