@@ -587,9 +587,16 @@ static bool is_leftover(const char *entry)
 
 /* ---- attributes ---- */
 
+/* A directory's link count would be 2 plus its subdirectories, hidden
+ * ones included: it is 1, the value that tells find and fts to count
+ * nothing on it (as on file systems that keep no such count). */
+#define MEDFS_DIR_NLINK 1
+
 static void plain_stat(struct medfs_vault *v, const char *vpath, struct stat *st)
 {
-	if (S_ISREG(st->st_mode)) {
+	if (S_ISDIR(st->st_mode)) {
+		st->st_nlink = MEDFS_DIR_NLINK;
+	} else if (S_ISREG(st->st_mode)) {
 		int64_t size = medfs_plain_size(st->st_size);
 
 		/* A torn or tampered file shows size 0; opening it says EIO. */
@@ -611,6 +618,7 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 	if (is_root(path)) {
 		if (fstatat(v->tree_fd, ".", st, 0) < 0)
 			return -errno;
+		plain_stat(v, NULL, st);
 		return 0;
 	}
 	l = malloc(sizeof(*l));

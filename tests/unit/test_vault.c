@@ -1169,6 +1169,11 @@ START_TEST(test_mkdir_nested)
 	ck_assert_int_eq(st.st_mode & 07777, 0750);
 	ck_assert_int_eq(medfs_vault_getattr(V, "/a", &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	/* A link count that would count the subdirectories (2 + 1 here)
+	 * would tell of those a caller may not see: always 1. */
+	ck_assert_uint_eq(st.st_nlink, 1);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/", &st), 0);
+	ck_assert_uint_eq(st.st_nlink, 1);
 	ck_assert_int_eq(medfs_vault_getattr(V, "/a/b/c/", &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 	ck_assert_int_eq(check_str("/a/b/c/f", "deep"), 0);
