@@ -31,6 +31,7 @@
 #include "journal_glue.h"
 #include "medfs/grant.h"
 #include "medfs/log.h"
+#include "medfs/modecheck.h"
 #include "medfs/parallel.h"
 #include "medfs/procid.h"
 
@@ -887,6 +888,23 @@ int access_decide_move(struct access *a, const struct caller *c, const char *fro
 		v->rule = d.line;
 	}
 	return 0;
+}
+
+int access_mode(struct access *a, const struct caller *c, const char *op,
+		const char *path, const struct stat *st, int mask)
+{
+	struct medfs_mode_caller mc = { c->uid, c->gid, NULL, 0 };
+
+	if (c->id) {
+		mc.groups = c->id->groups;
+		mc.ngroups = c->id->ngroups;
+	}
+	if (medfs_mode_permits(&mc, st->st_mode, st->st_uid, st->st_gid, mask) == 0)
+		return 0;
+	audit_log(a->foreground, LOG_WARNING, "denied: uid=%u op=%s right=mode rule=0",
+		  (unsigned)c->uid, op);
+	jnl_denied(a->journal, c, op, path, "mode", 0);
+	return -EACCES;
 }
 
 int access_listed(struct access *a, const struct caller *c, const char *path,

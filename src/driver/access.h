@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "medfs/policy.h"
@@ -95,6 +96,13 @@ int access_decide(struct access *a, const struct caller *c, const char *op,
  * -EACCES logged (op rename, right move) and journaled with from. */
 int access_decide_move(struct access *a, const struct caller *c, const char *from,
 		       int from_dir, const char *to, struct access_verdict *v);
+
+/* Whether c holds mask (R_OK, W_OK, X_OK) on an object with the
+ * attributes st by its mode bits, as the kernel would decide
+ * (medfs/modecheck.h). Returns 0, or -EACCES logged (right mode) and
+ * journaled as a denial of path. */
+int access_mode(struct access *a, const struct caller *c, const char *op,
+		const char *path, const struct stat *st, int mask);
 
 /* readdir: whether c may see path (list), without logging a denial.
  * When only an emergency grant shows it, *emergency_rule is set to the

@@ -73,6 +73,7 @@ struct medfs_mount {
 	struct jnl *journal;
 	int own_as_caller; /* running as root: new objects belong to the caller */
 	int nohide;	   /* readdir shows what the caller may not list */
+	int policy_only;   /* access(2) asks the policy, not the modes */
 	int entry_timeout_set, attr_timeout_set; /* given with -o */
 	int cache_names;       /* entry_timeout 1 under a policy: see may_cache_names */
 	unsigned int max_read; /* -o max_read, which init must repeat; 0 if none */
@@ -722,6 +723,33 @@ static int medfs_readlink(const char *path, char *buf, size_t size)
 	if (ret < 0)
 		return ret;
 	return fs_ret(medfs_vault_readlink(vault(), path, buf, size));
+}
+
+/* access(2), faccessat(2) and chdir, which the kernel asks about unless
+ * it checks modes itself (default_permissions): a lookup (list), then the
+ * mode bits as the kernel would check them (root executes only what some
+ * x bit allows), unless -o policy_only. A refusal by mode is journaled
+ * like a denial by the policy. */
+static int medfs_access(const char *path, int mask)
+{
+	struct medfs_mount *m = mount_data();
+	struct caller c;
+	struct stat st;
+	int ret;
+
+	ret = may_lookup(path);
+	if (ret < 0 || m->policy_only || mask == F_OK)
+		return ret;
+	ret = hidden_getattr(m, path, &st);
+	if (ret > 0)
+		ret = medfs_vault_getattr(m->vault, path, &st);
+	if (ret < 0)
+		return fs_ret(ret);
+	ret = caller_get(m->access, &c);
+	if (ret == 0)
+		ret = access_mode(m->access, &c, "access", path, &st, mask);
+	caller_put(&c);
+	return ret;
 }
 
 /* "mode 0644" */
@@ -1539,6 +1567,7 @@ static int medfs_fsyncdir(const char *path, int datasync, struct fuse_file_info 
 static const struct fuse_operations medfs_ops = {
 	.init = medfs_init,
 	.getattr = medfs_getattr,
+	.access = medfs_access,
 	.readlink = medfs_readlink,
 	.mkdir = medfs_mkdir,
 	.unlink = medfs_unlink,
@@ -2171,6 +2200,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		.mountpoint = mountpoint,
 		.own_as_caller = geteuid() == 0,
 		.nohide = o->nohide,
+		.policy_only = o->policy_only,
 		.entry_timeout_set = o->entry_timeout_set,
 		.attr_timeout_set = o->attr_timeout_set,
 		.cache_names = policy && may_cache_names(o, policy),

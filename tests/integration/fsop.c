@@ -7,6 +7,7 @@
  *                                  creat,excl,trunc,append
  *   fsop read PATH                 opens and reads the whole file
  *   fsop stat PATH                 lstat
+ *   fsop access PATH MASK          access(2); MASK: f, or letters of rwx
  *   fsop mkdir PATH | rmdir PATH | unlink PATH | listdir PATH
  *   fsop rename FROM TO [noreplace|exchange]
  *   fsop link FROM TO | symlink TARGET PATH | readlink PATH
@@ -332,6 +333,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(op, "read") && argc == 3)
 		return do_read(p);
+	if (!strcmp(op, "access") && argc == 4) {
+		int mask = 0;
+		for (const char *m = argv[3]; *m; m++)
+			mask |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : 0;
+		return report(access(p, mask));
+	}
 	if (!strcmp(op, "stat") && argc == 3) {
 		struct stat st;
 		return report(lstat(p, &st));
