@@ -28,4 +28,27 @@ struct medfs_mode_caller {
 int medfs_mode_permits(const struct medfs_mode_caller *c, mode_t mode, uid_t uid,
 		       gid_t gid, int mask);
 
+/* Removing (unlink, rmdir, rename away) an object owned by obj_uid from a
+ * directory: write and search on the directory; in a sticky directory
+ * (S_ISVTX) only the object's owner, the directory's owner or root.
+ * Returns 0, -EACCES (the directory's bits) or -EPERM (sticky). */
+int medfs_mode_may_delete(const struct medfs_mode_caller *c, const struct stat *dir,
+			  uid_t obj_uid);
+
+/* chmod: the owner or root, else -EPERM. *mode loses S_ISGID when the
+ * caller (not root) is not in the object's group, as the kernel does. */
+int medfs_mode_may_chmod(const struct medfs_mode_caller *c, const struct stat *st,
+			 mode_t *mode);
+
+/* chown to uid and gid ((uid_t)-1, (gid_t)-1: unchanged): root may do
+ * anything; the owner may keep the owner and set a group it is in (or
+ * the object's own). Else -EPERM. */
+int medfs_mode_may_chown(const struct medfs_mode_caller *c, const struct stat *st,
+			 uid_t uid, gid_t gid);
+
+/* utimens: explicit times need the owner or root (-EPERM); setting both
+ * to now (to_now) also write permission (-EACCES). */
+int medfs_mode_may_utimens(const struct medfs_mode_caller *c, const struct stat *st,
+			   int to_now);
+
 #endif

@@ -59,6 +59,13 @@ struct medfs_owner {
 };
 
 int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st);
+/* Calls fn with the attributes of each directory above path, from the
+ * root down ("/" then "/a" for "/a/b"), until fn returns non-zero, which
+ * is returned. The directories come from the cache of resolved
+ * directories when there: one fstatat each, no header read. Returns 0,
+ * fn's result, or -errno (-ENOENT, -ENOTDIR for a missing ancestor). */
+int medfs_vault_ancestors(struct medfs_vault *v, const char *path,
+			  int (*fn)(void *ctx, const struct stat *st), void *ctx);
 int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
 		      const struct medfs_owner *o);
 int medfs_vault_rmdir(struct medfs_vault *v, const char *path);

@@ -890,21 +890,32 @@ int access_decide_move(struct access *a, const struct caller *c, const char *fro
 	return 0;
 }
 
-int access_mode(struct access *a, const struct caller *c, const char *op,
-		const char *path, const struct stat *st, int mask)
+void access_mode_caller(const struct caller *c, struct medfs_mode_caller *mc)
 {
-	struct medfs_mode_caller mc = { c->uid, c->gid, NULL, 0 };
+	mc->uid = c->uid;
+	mc->gid = c->gid;
+	mc->groups = c->id ? c->id->groups : NULL;
+	mc->ngroups = c->id ? c->id->ngroups : 0;
+}
 
-	if (c->id) {
-		mc.groups = c->id->groups;
-		mc.ngroups = c->id->ngroups;
-	}
-	if (medfs_mode_permits(&mc, st->st_mode, st->st_uid, st->st_gid, mask) == 0)
-		return 0;
+int access_mode_refused(struct access *a, const struct caller *c, const char *op,
+			const char *path, int err)
+{
 	audit_log(a->foreground, LOG_WARNING, "denied: uid=%u op=%s right=mode rule=0",
 		  (unsigned)c->uid, op);
 	jnl_denied(a->journal, c, op, path, "mode", 0);
-	return -EACCES;
+	return err;
+}
+
+int access_mode(struct access *a, const struct caller *c, const char *op,
+		const char *path, const struct stat *st, int mask)
+{
+	struct medfs_mode_caller mc;
+
+	access_mode_caller(c, &mc);
+	if (medfs_mode_permits(&mc, st->st_mode, st->st_uid, st->st_gid, mask) == 0)
+		return 0;
+	return access_mode_refused(a, c, op, path, -EACCES);
 }
 
 int access_listed(struct access *a, const struct caller *c, const char *path,

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "medfs/modecheck.h"
 #include "medfs/policy.h"
 
 struct access;
@@ -103,6 +104,12 @@ int access_decide_move(struct access *a, const struct caller *c, const char *fro
  * journaled as a denial of path. */
 int access_mode(struct access *a, const struct caller *c, const char *op,
 		const char *path, const struct stat *st, int mask);
+/* The caller as medfs/modecheck.h sees it (its groups when known). */
+void access_mode_caller(const struct caller *c, struct medfs_mode_caller *mc);
+/* Logs and journals a refusal by mode (err: -EACCES or -EPERM) and
+ * returns err. */
+int access_mode_refused(struct access *a, const struct caller *c, const char *op,
+			const char *path, int err);
 
 /* readdir: whether c may see path (list), without logging a denial.
  * When only an emergency grant shows it, *emergency_rule is set to the

@@ -41,6 +41,7 @@
 #include "medfs/crypto.h"
 #include "medfs/journal.h"
 #include "medfs/log.h"
+#include "medfs/modecheck.h"
 #include "medfs/policy.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
@@ -123,11 +124,21 @@ static struct medfs_file *file_of(const struct fuse_file_info *fi)
 	return handle_of(fi)->f;
 }
 
+/* Mode checks (see "Permission bits" below): none, search permission on
+ * every directory above the path, or that and a mask (R_OK, W_OK, X_OK)
+ * on the object itself. */
+#define MODE_NONE (-1)
+#define MODE_SEARCH 0
+static int mode_object(const struct caller *c, const char *op, const char *path,
+		       int mask, struct stat *st);
+
 /* Whether the caller may do op with rights (MEDFS_RIGHT_*, all of them, or
- * any with ACCESS_ANY) on path: 0 or -EACCES. For the operations that are
- * not journaled themselves (lookups, reads of links and attributes): only
- * an access that an emergency grant allowed is, flagged. */
-static int may_how(const char *op, const char *path, unsigned rights, int how)
+ * any with ACCESS_ANY) on path, then (mask, see MODE_*) by the permission
+ * bits of mpath: 0 or -EACCES. For the operations that are not journaled
+ * themselves (lookups, reads of links and attributes): only an access that
+ * an emergency grant allowed is, flagged. */
+static int may_mode(const char *op, const char *path, unsigned rights, int how,
+		    const char *mpath, int mask)
 {
 	struct medfs_mount *m = mount_data();
 	struct access_verdict v;
@@ -138,6 +149,11 @@ static int may_how(const char *op, const char *path, unsigned rights, int how)
 	ret = caller_get(m->access, &c);
 	if (ret == 0)
 		ret = access_decide(m->access, &c, op, path, rights, how, &v);
+	if (ret == 0 && mask != MODE_NONE) {
+		struct stat st;
+
+		ret = mode_object(&c, op, mpath, mask, &st);
+	}
 	/* Fail closed: nothing is revealed while it cannot be journaled. */
 	if (ret == 0)
 		ret = jnl_check(m->journal);
@@ -156,7 +172,7 @@ static int may_how(const char *op, const char *path, unsigned rights, int how)
 
 static int may(const char *op, const char *path, unsigned rights)
 {
-	return may_how(op, path, rights, ACCESS_ALL);
+	return may_mode(op, path, rights, ACCESS_ALL, path, MODE_SEARCH);
 }
 
 /* A journaled operation: begin() decides like may_how and refuses with
@@ -689,12 +705,242 @@ static int may_lookup(const char *path)
 	if (strcmp(path, "/") == 0)
 		return 0;
 	if (hidden_orig(m, path, other, sizeof(other)))
-		return may("getattr", other, MEDFS_RIGHT_LIST);
+		return may_mode("getattr", other, MEDFS_RIGHT_LIST, ACCESS_ALL, path,
+				MODE_SEARCH);
 	if (is_hidden_name(path) && medfs_vault_getattr(m->vault, path, &st) == -ENOENT) {
 		parent_of(path, other, sizeof(other));
-		return may("getattr", other, MEDFS_RIGHT_LIST);
+		return may_mode("getattr", other, MEDFS_RIGHT_LIST, ACCESS_ALL, path,
+				MODE_SEARCH);
 	}
 	return may("getattr", path, MEDFS_RIGHT_LIST);
+}
+
+/* Permission bits.
+ *
+ * The driver checks them itself, as the kernel does with
+ * default_permissions (which medfs no longer asks for), so that every
+ * refusal reaches the journal: the rules are the library's
+ * (medfs/modecheck.h), each refusal is logged and journaled as a denial
+ * with right "mode". -o policy_only leaves them out. Search permission on
+ * the directories above a path costs one fstatat per level for callers
+ * other than root (the directories come from the vault's cache of
+ * resolved directories, no header is read). */
+
+static int modes_checked(void)
+{
+	return !mount_data()->policy_only;
+}
+
+/* The attributes of path: a hidden file's own, else the vault's. */
+static int path_stat(const char *path, struct stat *st)
+{
+	int ret = hidden_getattr(mount_data(), path, st);
+
+	if (ret > 0)
+		ret = medfs_vault_getattr(vault(), path, st);
+	return fs_ret(ret);
+}
+
+static int search_one(void *ctx, const struct stat *st)
+{
+	return medfs_mode_permits(ctx, st->st_mode, st->st_uid, st->st_gid, X_OK);
+}
+
+static int mode_refused(const struct caller *c, const char *op, const char *path,
+			int err)
+{
+	if (err != -EACCES && err != -EPERM)
+		return err;
+	return access_mode_refused(mount_data()->access, c, op, path, err);
+}
+
+/* Search on every directory above path, then mask on path (MODE_*), whose
+ * attributes go to st when mask > 0. */
+static int mode_object(const struct caller *c, const char *op, const char *path,
+		       int mask, struct stat *st)
+{
+	struct medfs_mode_caller mc;
+	int ret = 0;
+
+	if (mask == MODE_NONE || !modes_checked())
+		return 0;
+	access_mode_caller(c, &mc);
+	if (c->uid != 0)
+		ret = fs_ret(medfs_vault_ancestors(vault(), path, search_one, &mc));
+	if (ret == 0 && mask > 0) {
+		ret = path_stat(path, st);
+		if (ret == 0)
+			ret = medfs_mode_permits(&mc, st->st_mode, st->st_uid, st->st_gid,
+						 mask);
+	}
+	return mode_refused(c, op, path, ret);
+}
+
+/* Making path: write and search on its directory. */
+static int mode_create(const struct caller *c, const char *op, const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!modes_checked())
+		return 0;
+	parent_of(path, dir, sizeof(dir));
+	return mode_object(c, op, dir, W_OK | X_OK, &st);
+}
+
+/* Removing path from its directory: write and search there, and in a
+ * sticky directory ownership of path or of the directory. st gets the
+ * attributes of path. */
+static int mode_delete(const struct caller *c, const char *op, const char *path,
+		       struct stat *st)
+{
+	struct medfs_mode_caller mc;
+	char dir[PATH_MAX];
+	struct stat dst;
+	int ret;
+
+	if (!modes_checked())
+		return 0;
+	parent_of(path, dir, sizeof(dir));
+	ret = mode_object(c, op, dir, W_OK | X_OK, &dst);
+	if (ret == 0)
+		ret = path_stat(path, st);
+	if (ret < 0)
+		return ret;
+	access_mode_caller(c, &mc);
+	return mode_refused(c, op, path, medfs_mode_may_delete(&mc, &dst, st->st_uid));
+}
+
+/* A rename's checks by mode: from leaves its directory and to is made or
+ * replaced in its own (both ways for an exchange); a directory moved to
+ * another directory needs write on itself (its ".." changes). */
+static int mode_rename(const struct caller *c, const char *from, const char *to,
+		       unsigned int flags)
+{
+	char fdir[PATH_MAX], tdir[PATH_MAX];
+	struct stat fst, tst;
+	int ret, to_exists;
+
+	if (!modes_checked())
+		return 0;
+	ret = mode_delete(c, "rename", from, &fst);
+	if (ret < 0)
+		return ret;
+	to_exists = path_stat(to, &tst) == 0;
+	if (to_exists)
+		ret = mode_delete(c, "rename", to, &tst);
+	else
+		ret = mode_create(c, "rename", to);
+	if (ret < 0)
+		return ret;
+	parent_of(from, fdir, sizeof(fdir));
+	parent_of(to, tdir, sizeof(tdir));
+	if (strcmp(fdir, tdir) == 0)
+		return 0;
+	if (S_ISDIR(fst.st_mode)) {
+		ret = mode_object(c, "rename", from, W_OK, &fst);
+		if (ret < 0)
+			return ret;
+	}
+	if ((flags & RENAME_EXCHANGE) && to_exists && S_ISDIR(tst.st_mode))
+		ret = mode_object(c, "rename", to, W_OK, &tst);
+	return ret;
+}
+
+/* chmod: the owner or root; a caller outside the object's group cannot
+ * set S_ISGID (it is dropped, as the kernel does); a mode that only drops
+ * S_ISUID and S_ISGID (what the kernel sends after a write or truncate by
+ * another user) needs write permission only. */
+static int mode_chmod(const struct caller *c, const char *path, mode_t *mode)
+{
+	const mode_t setid = S_ISUID | S_ISGID;
+	struct medfs_mode_caller mc;
+	struct stat st;
+	int ret;
+
+	if (!modes_checked())
+		return 0;
+	ret = mode_object(c, "chmod", path, MODE_SEARCH, &st);
+	if (ret == 0)
+		ret = path_stat(path, &st);
+	if (ret < 0)
+		return ret;
+	access_mode_caller(c, &mc);
+	if ((*mode & 07777) == (st.st_mode & 07777 & ~setid) && (st.st_mode & setid))
+		ret = medfs_mode_permits(&mc, st.st_mode, st.st_uid, st.st_gid, W_OK);
+	else
+		ret = medfs_mode_may_chmod(&mc, &st, mode);
+	return mode_refused(c, "chmod", path, ret);
+}
+
+static int mode_chown(const struct caller *c, const char *path, uid_t uid, gid_t gid)
+{
+	struct medfs_mode_caller mc;
+	struct stat st;
+	int ret;
+
+	if (!modes_checked())
+		return 0;
+	ret = mode_object(c, "chown", path, MODE_SEARCH, &st);
+	if (ret == 0)
+		ret = path_stat(path, &st);
+	if (ret < 0)
+		return ret;
+	access_mode_caller(c, &mc);
+	return mode_refused(c, "chown", path, medfs_mode_may_chown(&mc, &st, uid, gid));
+}
+
+static int mode_utimens(const struct caller *c, const char *path, int to_now)
+{
+	struct medfs_mode_caller mc;
+	struct stat st;
+	int ret;
+
+	if (!modes_checked())
+		return 0;
+	ret = mode_object(c, "utimens", path, MODE_SEARCH, &st);
+	if (ret == 0)
+		ret = path_stat(path, &st);
+	if (ret < 0)
+		return ret;
+	access_mode_caller(c, &mc);
+	return mode_refused(c, "utimens", path, medfs_mode_may_utimens(&mc, &st, to_now));
+}
+
+/* The kernel marks an open for execve with __FMODE_EXEC. */
+#define OPEN_FOR_EXEC 040
+
+/* What an open needs by mode: its access mode, write to truncate, execute
+ * for execve. */
+static int open_mask(int flags)
+{
+	int mask = 0;
+
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		mask |= R_OK;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		mask |= W_OK;
+	if (flags & O_TRUNC)
+		mask |= W_OK;
+	if (flags & OPEN_FOR_EXEC)
+		mask |= X_OK;
+	return mask;
+}
+
+/* Extended attributes: user.* need write (set, remove) or read (get) on
+ * the object; the other namespaces, which medfs does not store, only the
+ * search above it. */
+static int xattr_mask(const char *name, int mask)
+{
+	return strncmp(name, "user.", 5) == 0 ? mask : MODE_SEARCH;
+}
+
+/* A request's mode check failed: nothing to journal but the denial. */
+static int req_refused(struct req *q, int ret)
+{
+	if (ret < 0)
+		q->allowed = 0;
+	return ret;
 }
 
 static int medfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -767,6 +1013,8 @@ static int medfs_mkdir(const char *path, mode_t mode)
 	int ret = begin(&q, "mkdir", path, MEDFS_RIGHT_CREATE, ACCESS_ALL);
 
 	if (ret == 0)
+		ret = req_refused(&q, mode_create(&q.c, "mkdir", path));
+	if (ret == 0)
 		ret = fs_ret(medfs_vault_mkdir(vault(), path, mode, &o));
 	return end(&q,
 		   (struct jnl_event){ .op = MEDFS_OP_MKDIR,
@@ -778,12 +1026,15 @@ static int medfs_mkdir(const char *path, mode_t mode)
 static int medfs_unlink(const char *path)
 {
 	struct medfs_dicom_meta ids;
+	struct stat st;
 	struct req q;
 	int ret;
 
 	if (hidden_unlink(mount_data(), path) == 0)
 		return 0;
 	ret = begin(&q, "unlink", path, MEDFS_RIGHT_DELETE, ACCESS_ALL);
+	if (ret == 0)
+		ret = req_refused(&q, mode_delete(&q.c, "unlink", path, &st));
 	if (ret == 0) {
 		jnl_path_ids(journal(), path, &ids);
 		ret = fs_ret(medfs_vault_unlink(vault(), path));
@@ -799,8 +1050,11 @@ static int medfs_unlink(const char *path)
 static int medfs_rmdir(const char *path)
 {
 	struct req q;
+	struct stat st;
 	int ret = begin(&q, "rmdir", path, MEDFS_RIGHT_DELETE, ACCESS_ALL);
 
+	if (ret == 0)
+		ret = req_refused(&q, mode_delete(&q.c, "rmdir", path, &st));
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_rmdir(vault(), path));
 	return end(&q,
@@ -815,6 +1069,8 @@ static int medfs_symlink(const char *target, const char *path)
 	struct req q;
 	int ret = begin(&q, "symlink", path, MEDFS_RIGHT_CREATE, ACCESS_ALL);
 
+	if (ret == 0)
+		ret = req_refused(&q, mode_create(&q.c, "symlink", path));
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_symlink(vault(), target, path, &o));
 	return end(&q,
@@ -870,6 +1126,8 @@ static int begin_rename(struct req *q, const char *from, const char *to,
 		ret = also_move(q, from, to);
 	if (ret == 0 && (flags & RENAME_EXCHANGE))
 		ret = also_move(q, to, from);
+	if (ret == 0)
+		ret = req_refused(q, mode_rename(&q->c, from, to, flags));
 	return ret;
 }
 
@@ -881,7 +1139,11 @@ static int medfs_rename(const char *from, const char *to, unsigned int flags)
 
 	/* libfuse's own rename of an open file being unlinked. */
 	if (flags == 0 && is_hidden_name(to)) {
+		struct stat st;
+
 		ret = begin(&q, "unlink", from, MEDFS_RIGHT_DELETE, ACCESS_ALL);
+		if (ret == 0)
+			ret = req_refused(&q, mode_delete(&q.c, "unlink", from, &st));
 		if (ret == 0) {
 			jnl_path_ids(journal(), from, &ids);
 			ret = hide(mount_data(), from, to);
@@ -939,6 +1201,8 @@ static int medfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return 0;
 	ret = begin(&q, "chmod", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
 	if (ret == 0)
+		ret = req_refused(&q, mode_chmod(&q.c, path, &mode));
+	if (ret == 0)
 		ret = fs_ret(medfs_vault_chmod(vault(), path, mode));
 	snprintf(how, sizeof(how), "chmod %04o", (unsigned)(mode & 07777));
 	return end(
@@ -957,6 +1221,8 @@ static int medfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_
 	if (!path)
 		return -ENOENT;
 	ret = begin(&q, "chown", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
+	if (ret == 0)
+		ret = req_refused(&q, mode_chown(&q.c, path, uid, gid));
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_chown(vault(), path, uid, gid));
 	snprintf(how, sizeof(how), "chown %d:%d", (int)uid, (int)gid);
@@ -1047,6 +1313,11 @@ static int medfs_truncate(const char *path, off_t size, struct fuse_file_info *f
 	if (!path)
 		return -ENOENT;
 	ret = begin(&q, "truncate", path, MEDFS_RIGHT_WRITE, ACCESS_ALL);
+	if (ret == 0) {
+		struct stat st;
+
+		ret = req_refused(&q, mode_object(&q.c, "truncate", path, W_OK, &st));
+	}
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_truncate(vault(), path, size));
 	return end(&q,
@@ -1080,6 +1351,8 @@ static int medfs_utimens(const char *path, const struct timespec tv[2],
 	else
 		ret = begin(&q, "utimens", path, MEDFS_RIGHT_WRITE | MEDFS_RIGHT_SETATTR,
 			    ACCESS_ANY);
+	if (ret == 0)
+		ret = req_refused(&q, mode_utimens(&q.c, path, touch_now(tv)));
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_utimens(vault(), path, tv));
 	return end(&q,
@@ -1134,6 +1407,12 @@ static int medfs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOMEM;
 	h->rights = open_rights(fi->flags);
 	ret = begin(&q, "open", path, h->rights, ACCESS_ALL);
+	if (ret == 0) {
+		struct stat st;
+
+		ret = req_refused(&q, mode_object(&q.c, "open", path,
+						  open_mask(fi->flags), &st));
+	}
 	if (ret == 0)
 		ret = fs_ret(medfs_file_open(vault(), path, fi->flags, &f));
 	if (ret == 0)
@@ -1164,6 +1443,8 @@ static int medfs_create(const char *path, mode_t mode, struct fuse_file_info *fi
 	h->rights = open_rights(fi->flags);
 	mode_text(how, sizeof(how), mode);
 	ret = begin(&q, "create", path, MEDFS_RIGHT_CREATE, ACCESS_ALL);
+	if (ret == 0)
+		ret = req_refused(&q, mode_create(&q.c, "create", path));
 	if (ret == 0)
 		ret = fs_ret(medfs_file_create(vault(), path, fi->flags | O_EXCL, mode,
 					       &o, &f));
@@ -1319,6 +1600,12 @@ static int medfs_setxattr(const char *path, const char *name, const char *value,
 	if (access_special_xattr(path, name))
 		return access_xattr_set(m->access, name, value, size);
 	ret = begin(&q, "setxattr", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
+	if (ret == 0) {
+		struct stat st;
+
+		ret = req_refused(&q, mode_object(&q.c, "setxattr", path,
+						  xattr_mask(name, W_OK), &st));
+	}
 	if (ret == 0)
 		ret = fs_ret(
 			medfs_vault_setxattr(m->vault, path, name, value, size, flags));
@@ -1343,7 +1630,8 @@ static int medfs_getxattr(const char *path, const char *name, char *value, size_
 
 	if (access_special_xattr(path, name))
 		return access_xattr_get(m->access, name, value, size);
-	ret = may("getxattr", path, user ? MEDFS_RIGHT_READ : MEDFS_RIGHT_LIST);
+	ret = may_mode("getxattr", path, user ? MEDFS_RIGHT_READ : MEDFS_RIGHT_LIST,
+		       ACCESS_ALL, path, xattr_mask(name, R_OK));
 	if (ret < 0)
 		return ret;
 	return fs_count(medfs_vault_getxattr(m->vault, path, name, value, size));
@@ -1369,6 +1657,12 @@ static int medfs_removexattr(const char *path, const char *name)
 	if (access_special_xattr(path, name))
 		return access_xattr_remove(m->access, name);
 	ret = begin(&q, "removexattr", path, MEDFS_RIGHT_SETATTR, ACCESS_ALL);
+	if (ret == 0) {
+		struct stat st;
+
+		ret = req_refused(&q, mode_object(&q.c, "removexattr", path,
+						  xattr_mask(name, W_OK), &st));
+	}
 	if (ret == 0)
 		ret = fs_ret(medfs_vault_removexattr(m->vault, path, name));
 	how = xattr_text("remove", name);
@@ -1423,7 +1717,7 @@ static int dir_list_add(struct dir_list *dl, const char *name, const struct stat
 static int medfs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct dir_list *dl;
-	int ret = may("opendir", path, MEDFS_RIGHT_LIST);
+	int ret = may_mode("opendir", path, MEDFS_RIGHT_LIST, ACCESS_ALL, path, R_OK);
 
 	if (ret < 0)
 		return ret;
@@ -1746,9 +2040,8 @@ static void usage(const char *prog)
 	       "                           without it only the mounting user gets in\n"
 	       "    -o nohide              list entries the caller may not list\n"
 	       "                           (they stay out of reach)\n"
-	       "    -o policy_only         with allow_other, leave every decision to\n"
-	       "                           the policy (default_permissions is added\n"
-	       "                           otherwise, so that modes count too)\n"
+	       "    -o policy_only         leave every decision to the policy (the\n"
+	       "                           driver checks permission bits otherwise)\n"
 	       "    -o journal=DIR         the access journal's directory (default\n"
 	       "                           VAULT/journal)\n"
 	       "    -o journal_sync        fdatasync every journal record but read\n"
@@ -2040,12 +2333,9 @@ static int add_mount_options(const struct options *o, const char *vault_dir,
 	snprintf(max_read, sizeof(max_read), "max_read=%u", MEDFS_MAX_READ);
 	if (!o->max_read && fuse_opt_add_opt(&mo, max_read) < 0)
 		goto out;
-	/* Shared with other users, owners and modes mean what they say: the
-	 * kernel checks them as well as the policy, unless told to leave
-	 * every decision to the policy (policy_only). */
-	if (o->allow_other && !o->default_permissions && !o->policy_only &&
-	    fuse_opt_add_opt(&mo, "default_permissions") < 0)
-		goto out;
+	/* Owners and modes mean what they say, but the driver checks them
+	 * (see "Permission bits"), not the kernel: default_permissions would
+	 * refuse before medfs could journal the refusal. */
 	if (mo && (fuse_opt_add_arg(args, "-o") < 0 || fuse_opt_add_arg(args, mo) < 0))
 		goto out;
 	ret = 0;

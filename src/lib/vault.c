@@ -635,6 +635,35 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 	return r;
 }
 
+int medfs_vault_ancestors(struct medfs_vault *v, const char *path,
+			  int (*fn)(void *ctx, const struct stat *st), void *ctx)
+{
+	char vpath[PATH_MAX];
+	uint8_t id[MEDFS_DIR_ID_LEN];
+	size_t len = strlen(path), end;
+	struct stat st;
+	int r = 0;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len <= 1 || path[0] != '/')
+		return 0; /* the root has nothing above it */
+	pthread_rwlock_rdlock(&v->ns_lock);
+	for (end = 1; r == 0 && end < len; end++) {
+		if (end > 1 && path[end] != '/')
+			continue;
+		r = dir_lookup(v, path, end, vpath, id);
+		if (r == 0 && fstatat(v->tree_fd, at_path(vpath), &st, 0) < 0)
+			r = -errno;
+		if (r == 0) {
+			plain_stat(v, NULL, &st);
+			r = fn(ctx, &st);
+		}
+	}
+	pthread_rwlock_unlock(&v->ns_lock);
+	return r;
+}
+
 static int set_owner(struct medfs_vault *v, const char *vpath,
 		     const struct medfs_owner *o)
 {

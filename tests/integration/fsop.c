@@ -8,6 +8,9 @@
  *   fsop read PATH                 opens and reads the whole file
  *   fsop stat PATH                 lstat
  *   fsop access PATH MASK          access(2); MASK: f, or letters of rwx
+ *   fsop chmod PATH MODE | chown PATH UID GID (-1: unchanged)
+ *   fsop utimens PATH now|past     both times to now, or to 2001-01-01
+ *   fsop batch FILE                one call per line of FILE, one result each
  *   fsop mkdir PATH | rmdir PATH | unlink PATH | listdir PATH
  *   fsop rename FROM TO [noreplace|exchange]
  *   fsop link FROM TO | symlink TARGET PATH | readlink PATH
@@ -314,7 +317,7 @@ static int do_unlinked_open(const char *path)
 	return report(0);
 }
 
-int main(int argc, char **argv)
+static int run_op(int argc, char **argv)
 {
 	if (argc < 3)
 		return usage();
@@ -338,6 +341,17 @@ int main(int argc, char **argv)
 		for (const char *m = argv[3]; *m; m++)
 			mask |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : 0;
 		return report(access(p, mask));
+	}
+	if (!strcmp(op, "chmod") && argc == 4)
+		return report(chmod(p, (mode_t)strtoul(argv[3], NULL, 8)));
+	if (!strcmp(op, "chown") && argc == 5)
+		return report(lchown(p, (uid_t)strtol(argv[3], NULL, 10),
+				     (gid_t)strtol(argv[4], NULL, 10)));
+	if (!strcmp(op, "utimens") && argc == 4) {
+		struct timespec tv[2] = { { 978307200, 0 }, { 978307200, 0 } };
+		if (!strcmp(argv[3], "now"))
+			return report(utimensat(AT_FDCWD, p, NULL, AT_SYMLINK_NOFOLLOW));
+		return report(utimensat(AT_FDCWD, p, tv, AT_SYMLINK_NOFOLLOW));
 	}
 	if (!strcmp(op, "stat") && argc == 3) {
 		struct stat st;
@@ -406,4 +420,40 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "unlinked-open") && argc == 3)
 		return do_unlinked_open(p);
 	return usage();
+}
+
+/* fsop batch FILE: one call per line of FILE ("OP ARGS...", separated by
+ * spaces), each reported on its own line, in one process. */
+static int batch(const char *file)
+{
+	char line[8192], *args[8];
+	FILE *f = fopen(file, "r");
+	int rc = 0;
+
+	if (!f)
+		return failed("fopen");
+	while (fgets(line, sizeof(line), f)) {
+		int n = 1;
+		char *save = NULL;
+
+		args[0] = "fsop";
+		for (char *t = strtok_r(line, " \n", &save); t && n < 7;
+		     t = strtok_r(NULL, " \n", &save))
+			args[n++] = t;
+		args[n] = NULL;
+		if (n < 2)
+			continue;
+		if (run_op(n, args) == 2)
+			rc = 2;
+		fflush(stdout);
+	}
+	fclose(f);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "batch"))
+		return batch(argv[2]);
+	return run_op(argc, argv);
 }

@@ -1204,6 +1204,48 @@ START_TEST(test_mkdir_nested)
 }
 END_TEST
 
+static int collect_mode(void *ctx, const struct stat *st)
+{
+	mode_t *modes = ctx;
+
+	while (*modes)
+		modes++;
+	*modes = st->st_mode & 07777;
+	return st->st_mode & 01000 ? -EACCES : 0;
+}
+
+/* medfs_vault_ancestors: every directory above a path, from the root. */
+START_TEST(test_ancestors)
+{
+	mode_t modes[8] = { 0 }, root_mode;
+	struct stat st;
+
+	ck_assert_int_eq(medfs_vault_getattr(V, "/", &st), 0);
+	root_mode = st.st_mode & 07777;
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/a", 0751, NULL), 0);
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/a/b", 0710, NULL), 0);
+	ck_assert_int_eq(put("/a/b/f", "x", 1), 0);
+	ck_assert_int_eq(medfs_vault_ancestors(V, "/a/b/f", collect_mode, modes), 0);
+	ck_assert_int_eq(modes[0], root_mode);
+	ck_assert_int_eq(modes[1], 0751);
+	ck_assert_int_eq(modes[2], 0710);
+	ck_assert_int_eq(modes[3], 0);
+	memset(modes, 0, sizeof(modes));
+	ck_assert_int_eq(medfs_vault_ancestors(V, "/", collect_mode, modes), 0);
+	ck_assert_int_eq(modes[0], 0);
+	ck_assert_int_eq(medfs_vault_ancestors(V, "/a", collect_mode, modes), 0);
+	ck_assert_int_eq(modes[0], root_mode);
+	ck_assert_int_eq(modes[1], 0);
+	/* fn's refusal stops the walk and is returned. */
+	ck_assert_int_eq(medfs_vault_chmod(V, "/a", 01751), 0);
+	memset(modes, 0, sizeof(modes));
+	ck_assert_int_eq(medfs_vault_ancestors(V, "/a/b/f", collect_mode, modes), -EACCES);
+	ck_assert_int_eq(modes[2], 0);
+	/* A missing directory on the way. */
+	ck_assert_int_lt(medfs_vault_ancestors(V, "/x/y", collect_mode, modes), 0);
+}
+END_TEST
+
 START_TEST(test_readdir_exact)
 {
 	char n255[256], n112[113], n113[114], path[300];
@@ -3144,6 +3186,7 @@ static Suite *vault_suite(const char *name)
 
 	TC("names");
 	tcase_add_test(tc, test_mkdir_nested);
+	tcase_add_test(tc, test_ancestors);
 	tcase_add_test(tc, test_readdir_exact);
 	tcase_add_test(tc, test_name_too_long);
 	tcase_add_test(tc, test_missing_and_notdir);
