@@ -129,8 +129,8 @@ static struct medfs_file *file_of(const struct fuse_file_info *fi)
  * on the object itself. */
 #define MODE_NONE (-1)
 #define MODE_SEARCH 0
-static int mode_object(const struct caller *c, const char *op, const char *path,
-		       int mask, struct stat *st);
+static int mode_object(const struct caller *c, const char *op, const char *path, int mask,
+		       struct stat *st);
 
 /* Whether the caller may do op with rights (MEDFS_RIGHT_*, all of them, or
  * any with ACCESS_ANY) on path, then (mask, see MODE_*) by the permission
@@ -746,8 +746,7 @@ static int search_one(void *ctx, const struct stat *st)
 	return medfs_mode_permits(ctx, st->st_mode, st->st_uid, st->st_gid, X_OK);
 }
 
-static int mode_refused(const struct caller *c, const char *op, const char *path,
-			int err)
+static int mode_refused(const struct caller *c, const char *op, const char *path, int err)
 {
 	if (err != -EACCES && err != -EPERM)
 		return err;
@@ -756,8 +755,8 @@ static int mode_refused(const struct caller *c, const char *op, const char *path
 
 /* Search on every directory above path, then mask on path (MODE_*), whose
  * attributes go to st when mask > 0. */
-static int mode_object(const struct caller *c, const char *op, const char *path,
-		       int mask, struct stat *st)
+static int mode_object(const struct caller *c, const char *op, const char *path, int mask,
+		       struct stat *st)
 {
 	struct medfs_mode_caller mc;
 	int ret = 0;
@@ -1413,8 +1412,8 @@ static int medfs_open(const char *path, struct fuse_file_info *fi)
 	if (ret == 0) {
 		struct stat st;
 
-		ret = req_refused(&q, mode_object(&q.c, "open", path,
-						  open_mask(fi->flags), &st));
+		ret = req_refused(
+			&q, mode_object(&q.c, "open", path, open_mask(fi->flags), &st));
 	}
 	if (ret == 0)
 		ret = fs_ret(medfs_file_open(vault(), path, fi->flags, &f));

@@ -24,7 +24,8 @@ int medfs_mode_permits(const struct medfs_mode_caller *c, mode_t mode, uid_t uid
 		return 0;
 	if (c->uid == 0) {
 		/* CAP_DAC_OVERRIDE: all but executing a file no one may. */
-		if (!(mask & X_OK) || S_ISDIR(mode) || (mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+		if (!(mask & X_OK) || S_ISDIR(mode) ||
+		    (mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
 			return 0;
 		return -EACCES;
 	}

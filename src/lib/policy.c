@@ -354,7 +354,8 @@ static bool subtree_granted(const struct medfs_policy *p, const struct medfs_sub
 		if (!state_matches_all(r, set))
 			continue;
 		for (unsigned b = 1; b <= MEDFS_RIGHT_ALL; b <<= 1) {
-			if (!(r->rights & rights & b) || (found & b && !(emergency_only & b)))
+			if (!(r->rights & rights & b) ||
+			    (found & b && !(emergency_only & b)))
 				continue;
 			if (r->emergency)
 				emergency_only |= b;
@@ -401,8 +402,9 @@ void medfs_policy_decide_move(const struct medfs_policy *p, const struct medfs_s
 		medfs_policy_decide(p, s, from, MEDFS_RIGHT_READ, d);
 		if (d->allowed)
 			return;
-	} else if (subtree_granted(p, s, from, MEDFS_RIGHT_LIST | MEDFS_RIGHT_READ |
-							 MEDFS_RIGHT_DELETE, d)) {
+	} else if (subtree_granted(
+			   p, s, from,
+			   MEDFS_RIGHT_LIST | MEDFS_RIGHT_READ | MEDFS_RIGHT_DELETE, d)) {
 		return;
 	}
 	d->allowed = 0;

@@ -339,7 +339,10 @@ static int run_op(int argc, char **argv)
 	if (!strcmp(op, "access") && argc == 4) {
 		int mask = 0;
 		for (const char *m = argv[3]; *m; m++)
-			mask |= *m == 'r' ? R_OK : *m == 'w' ? W_OK : *m == 'x' ? X_OK : 0;
+			mask |= *m == 'r'   ? R_OK
+				: *m == 'w' ? W_OK
+				: *m == 'x' ? X_OK
+					    : 0;
 		return report(access(p, mask));
 	}
 	if (!strcmp(op, "chmod") && argc == 4)

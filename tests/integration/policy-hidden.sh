@@ -47,6 +47,7 @@ chmod 0777 "$M/w"
 # those libfuse gives (node ids and counters up to 64 and 8).
 probe()
 {
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	as "$1" bash -c '
 		for n in $(seq 1 64); do
 			for c in $(seq 1 8); do

@@ -70,7 +70,8 @@ START_TEST(test_delete)
 {
 	const struct medfs_mode_caller own = { 1000, 100, NULL, 0 },
 				       other = { 1002, 9, NULL, 0 },
-				       diro = { 1003, 9, NULL, 0 }, root = { 0, 0, NULL, 0 };
+				       diro = { 1003, 9, NULL, 0 },
+				       root = { 0, 0, NULL, 0 };
 	struct stat d = st_of(S_IFDIR | 0755, 1000, 100);
 	struct stat t = st_of(S_IFDIR | 01777, 1003, 100);
 
@@ -91,7 +92,8 @@ START_TEST(test_attributes)
 {
 	const struct medfs_mode_caller own = { 1000, 9, NULL, 0 },
 				       member = { 1000, 9, supp, N(supp) },
-				       other = { 1002, 9, NULL, 0 }, root = { 0, 0, NULL, 0 };
+				       other = { 1002, 9, NULL, 0 },
+				       root = { 0, 0, NULL, 0 };
 	struct stat st = st_of(S_IFREG | 0644, 1000, 50);
 	mode_t m;
 

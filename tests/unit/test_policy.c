@@ -1129,14 +1129,14 @@ END_TEST
 /* Renames: the issue-14 policy (a deny below a directory the caller
  * otherwise owns), rules of other subjects, globs, exchanges. */
 static const char move_policy[] =
-	"allow user:alice all /reports/**\n"			/* 1 */
-	"deny user:alice all /reports/x/secret.txt\n"		/* 2 */
-	"allow group:radiology list,read /studies/*.dcm\n"	/* 3 */
-	"allow user:bob all /studies/**\n"			/* 4 */
-	"allow user:carol all /a/*/c\n"				/* 5 */
-	"allow user:carol list,create,delete /a/**\n"		/* 6 */
-	"emergency allow user:bob read /reports/y/**\n"		/* 7 */
-	"deny user:carol read /a/p/f\n";			/* 8 */
+	"allow user:alice all /reports/**\n"		   /* 1 */
+	"deny user:alice all /reports/x/secret.txt\n"	   /* 2 */
+	"allow group:radiology list,read /studies/*.dcm\n" /* 3 */
+	"allow user:bob all /studies/**\n"		   /* 4 */
+	"allow user:carol all /a/*/c\n"			   /* 5 */
+	"allow user:carol list,create,delete /a/**\n"	   /* 6 */
+	"emergency allow user:bob read /reports/y/**\n"	   /* 7 */
+	"deny user:carol read /a/p/f\n";		   /* 8 */
 
 static const struct move_case {
 	struct medfs_subject s;
@@ -1209,14 +1209,16 @@ END_TEST
  * and below the two paths as it was. */
 START_TEST(test_decide_move_oracle)
 {
-	static const struct medfs_subject subjects[] = { ALICE, BOB, CAROL, RADIO,
-							 NOBODY, PHYS_EM };
-	static const char *const dirs[] = { "/reports/x", "/reports/z", "/reports/y",
-					    "/studies/d.tmp", "/studies/d.dcm",
-					    "/studies/d1", "/a/p", "/a/q", "/a/q/d" };
+	static const struct medfs_subject subjects[] = { ALICE, BOB,	CAROL,
+							 RADIO, NOBODY, PHYS_EM };
+	static const char *const dirs[] = { "/reports/x",     "/reports/z",
+					    "/reports/y",     "/studies/d.tmp",
+					    "/studies/d.dcm", "/studies/d1",
+					    "/a/p",	      "/a/q",
+					    "/a/q/d" };
 	static const struct medfs_subject nobody = NOBODY;
-	static const char *const tails[] = { "", "/secret.txt", "/c", "/f", "/d/c",
-					     "/x.dcm", "/s/t/u" };
+	static const char *const tails[] = { "",     "/secret.txt", "/c",    "/f",
+					     "/d/c", "/x.dcm",	    "/s/t/u" };
 	struct medfs_policy *p = parse_ok(move_policy);
 	struct medfs_decision d, d1, d2;
 	char a[128], b[128];
@@ -1230,12 +1232,17 @@ START_TEST(test_decide_move_oracle)
 				snprintf(a, sizeof(a), "%s%s", dirs[i], tails[k]);
 				snprintf(b, sizeof(b), "%s%s", dirs[j], tails[k]);
 				for (size_t u = 0; u < N(subjects); u++) {
-					for (unsigned r = 1; r <= MEDFS_RIGHT_ALL; r <<= 1) {
-						medfs_policy_decide(p, &subjects[u], a, r, &d1);
-						medfs_policy_decide(p, &subjects[u], b, r, &d2);
-						ck_assert_msg(d1.allowed == d2.allowed &&
-								      d1.emergency == d2.emergency,
-							      "%s and %s differ", a, b);
+					for (unsigned r = 1; r <= MEDFS_RIGHT_ALL;
+					     r <<= 1) {
+						medfs_policy_decide(p, &subjects[u], a, r,
+								    &d1);
+						medfs_policy_decide(p, &subjects[u], b, r,
+								    &d2);
+						ck_assert_msg(
+							d1.allowed == d2.allowed &&
+								d1.emergency ==
+									d2.emergency,
+							"%s and %s differ", a, b);
 					}
 				}
 			}
