@@ -858,14 +858,17 @@ int access_decide_move(struct access *a, const struct caller *c, const char *fro
 		       int from_dir, const char *to, struct access_verdict *v)
 {
 	struct medfs_decision d;
+	uint64_t em;
 
 	if (v) {
 		v->emergency = 0;
 		v->rule = 0;
+		v->grant = 0;
 	}
 	if (!a->policy_path)
 		return 0;
-	d.emergency = grant_active(a, c->uid);
+	em = grant_active(a, c->uid);
+	d.emergency = em != 0;
 	pthread_rwlock_rdlock(&a->policy_lock);
 	{
 		struct medfs_subject s;
@@ -886,6 +889,7 @@ int access_decide_move(struct access *a, const struct caller *c, const char *fro
 	if (v) {
 		v->emergency = d.emergency;
 		v->rule = d.line;
+		v->grant = d.emergency ? em : 0;
 	}
 	return 0;
 }
