@@ -38,26 +38,29 @@ for d in "$PLAIN" "$M"; do
 done
 
 step "access(2) as root: errno for errno"
-denied=0
+: >"$WORK/denied"
 for m in $MODES; do
 	for k in $MASKS; do
 		for t in f d; do
 			want=$("$FSOP" access "$PLAIN/$t$m" "$k" || true)
 			got=$("$FSOP" access "$M/$t$m" "$k" || true)
 			assert_eq "$want" "$got" "access($t$m, $k)"
-			[ "$got" = OK ] || denied=$((denied + 1))
+			[ "$got" = OK ] || echo "/$t$m" >>"$WORK/denied"
 		done
 	done
 done
 assert_eq EACCES "$("$FSOP" access "$M/f0600" x || true)" "root's X_OK on a 0600 file"
-[ "$denied" -gt 0 ] || fail "no refusal in the matrix"
+[ -s "$WORK/denied" ] || fail "no refusal in the matrix"
 unmount "$M"
 
 step "each refusal is journaled"
+# The journal keeps the first denial of a path and operation in a minute
+# (and summarizes the others): every refused path has its record.
 "$MEDFS_JOURNAL" export "$J" --key "$AUDITOR.key" --format jsonl >"$WORK/j.jsonl" 2>/dev/null ||
 	fail "medfs-journal export failed"
-n=$(jq -c 'select(.op == "denied" and (.detail | test("op=access right=mode")))' "$WORK/j.jsonl" | grep -c . || true)
-assert_eq $((denied + 1)) "$n" "journaled refusals by mode (the matrix and the check after it)"
-assert_eq 5 "$(jq -c 'select(.op == "denied" and .path == "/f0600" and (.detail | test("op=access right=mode")))' "$WORK/j.jsonl" | grep -c . || true)" \
-	"refusals on /f0600 (x, rx, wx, rwx and the check)"
+jq -r 'select(.op == "denied" and (.detail | test("op=access right=mode"))) | .path' "$WORK/j.jsonl" |
+	sort -u >"$WORK/journaled"
+sort -u "$WORK/denied" >"$WORK/denied.sorted"
+assert_eq "$(cat "$WORK/denied.sorted")" "$(cat "$WORK/journaled")" "the paths of the journaled refusals by mode"
+grep -qx /f0600 "$WORK/journaled" || fail "no journaled refusal of X_OK on /f0600"
 finish
