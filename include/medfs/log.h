@@ -6,6 +6,7 @@
 #ifndef MEDFS_LOG_H
 #define MEDFS_LOG_H
 
+#include <stddef.h> /* size_t */
 #include <syslog.h> /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 
 typedef void (*medfs_log_fn)(int priority, const char *msg);
@@ -15,5 +16,11 @@ typedef void (*medfs_log_fn)(int priority, const char *msg);
 void medfs_log_set(medfs_log_fn fn);
 
 void medfs_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes a reason for the caller into why (whysz bytes, cut to fit);
+ * nothing when why is NULL or whysz is 0. For the functions that say why
+ * they refused something. */
+void medfs_reason(char *why, size_t whysz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

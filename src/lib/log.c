@@ -38,3 +38,14 @@ void medfs_log(int priority, const char *fmt, ...)
 	sink(priority, msg);
 	errno = saved;
 }
+
+void medfs_reason(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whysz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+}

@@ -15,23 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "medfs/log.h"
 #include "medfs/policy.h"
 
 #define POLICY_FILE_MAX (1 << 20)
 
-static void reason(char *why, size_t whysz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void reason(char *why, size_t whysz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whysz, fmt, ap);
-	va_end(ap);
-}
 
 /* Owned by root or owner, and not writable by group or others (a
  * directory may be if it is sticky: then only a file's owner can rename
@@ -42,13 +30,13 @@ static int trusted(const char *path, const struct stat *st, uid_t owner, char *w
 	const char *what = S_ISDIR(st->st_mode) ? "directory " : "";
 
 	if (st->st_uid != 0 && st->st_uid != owner) {
-		reason(why, whysz, "%s%s is owned by uid %lu, not by root or uid %lu",
+		medfs_reason(why, whysz, "%s%s is owned by uid %lu, not by root or uid %lu",
 		       what, path, (unsigned long)st->st_uid, (unsigned long)owner);
 		return -EPERM;
 	}
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
 	    !(S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))) {
-		reason(why, whysz, "%s%s is writable by group or others (mode %04o)",
+		medfs_reason(why, whysz, "%s%s is writable by group or others (mode %04o)",
 		       what, path, (unsigned)(st->st_mode & 07777));
 		return -EPERM;
 	}
@@ -106,23 +94,23 @@ int medfs_policy_read_file(const char *path, uid_t owner, char **text, size_t *l
 	struct stat st, dst;
 	int fd = -1, ret;
 
-	reason(why, whysz, "%s", "");
+	medfs_reason(why, whysz, "%s", "");
 	/* Check where the file really is, not where a symbolic link says. */
 	real = realpath(path, NULL);
 	if (real == NULL) {
 		ret = -errno;
-		reason(why, whysz, "%s: %s", path, strerror(-ret));
+		medfs_reason(why, whysz, "%s: %s", path, strerror(-ret));
 		goto out;
 	}
 	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
-		reason(why, whysz, "%s: %s", path, strerror(-ret));
+		medfs_reason(why, whysz, "%s: %s", path, strerror(-ret));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		ret = -EPERM;
-		reason(why, whysz, "%s is not a regular file", path);
+		medfs_reason(why, whysz, "%s is not a regular file", path);
 		goto out;
 	}
 	ret = trusted(path, &st, owner, why, whysz);
@@ -130,7 +118,7 @@ int medfs_policy_read_file(const char *path, uid_t owner, char **text, size_t *l
 		goto out;
 	if (st.st_size > POLICY_FILE_MAX) {
 		ret = -EFBIG;
-		reason(why, whysz, "%s is larger than 1 MiB", path);
+		medfs_reason(why, whysz, "%s is larger than 1 MiB", path);
 		goto out;
 	}
 
@@ -141,7 +129,7 @@ int medfs_policy_read_file(const char *path, uid_t owner, char **text, size_t *l
 		*slash = '\0';
 	if (stat(real, &dst) < 0) {
 		ret = -errno;
-		reason(why, whysz, "directory %s: %s", real, strerror(-ret));
+		medfs_reason(why, whysz, "directory %s: %s", real, strerror(-ret));
 		goto out;
 	}
 	ret = trusted(real, &dst, owner, why, whysz);
@@ -150,9 +138,9 @@ int medfs_policy_read_file(const char *path, uid_t owner, char **text, size_t *l
 
 	ret = read_all(fd, (size_t)st.st_size, text, len);
 	if (ret == -EFBIG)
-		reason(why, whysz, "%s is larger than 1 MiB", path);
+		medfs_reason(why, whysz, "%s is larger than 1 MiB", path);
 	else if (ret < 0)
-		reason(why, whysz, "cannot read %s: %s", path, strerror(-ret));
+		medfs_reason(why, whysz, "cannot read %s: %s", path, strerror(-ret));
 out:
 	if (fd >= 0)
 		close(fd);

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "medfs/log.h"
 #include "medfs/procid.h"
 
 _Static_assert(MEDFS_PROCID_DIGEST_BYTES >= crypto_generichash_BYTES_MIN &&
@@ -26,19 +27,6 @@ _Static_assert(MEDFS_PROCID_DIGEST_BYTES >= crypto_generichash_BYTES_MIN &&
 #define DIGEST_CHUNK (64 * 1024)
 #define PROC_SMALL 8192 /* stat and status texts */
 
-static void reason(char *why, size_t whysz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void reason(char *why, size_t whysz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whysz, fmt, ap);
-	va_end(ap);
-}
 
 /* Parsing. */
 
@@ -260,11 +248,11 @@ int medfs_procid_maps_trusted(const char *maps, size_t len, medfs_procid_stat_fn
 		if (ret == 1)
 			continue;
 		if (stat_fn(ctx, &m, &st) < 0) {
-			reason(why, whysz,
+			medfs_reason(why, whysz,
 			       "maps code from a file that cannot be checked");
 			trusted = 0;
 		} else if (!medfs_procid_file_trusted(&st)) {
-			reason(why, whysz,
+			medfs_reason(why, whysz,
 			       "maps code from a file not owned by root or writable by "
 			       "others (uid %u, mode %04o)",
 			       (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
@@ -490,7 +478,7 @@ int medfs_procid_inspect(pid_t pid, const struct medfs_procid *prev,
 	if (ret < 0)
 		return ret;
 	if (tracer != 0) {
-		reason(out->why, sizeof(out->why), "is traced by another process");
+		medfs_reason(out->why, sizeof(out->why), "is traced by another process");
 		return 0;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
@@ -499,7 +487,7 @@ int medfs_procid_inspect(pid_t pid, const struct medfs_procid *prev,
 	if (stat("/proc/self/ns/user", &self) < 0)
 		return -errno;
 	if (ns.st_dev != self.st_dev || ns.st_ino != self.st_ino) {
-		reason(out->why, sizeof(out->why), "runs in another user namespace");
+		medfs_reason(out->why, sizeof(out->why), "runs in another user namespace");
 		return 0;
 	}
 	ret = judge_maps(pid, prev, out);

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "medfs/log.h"
 #include "medfs/block.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
@@ -35,19 +36,6 @@ _Static_assert(SYMBOLS == MEDFS_RECOVERY_GROUPS * (MEDFS_RECOVERY_GROUP_LEN - 1)
 	       "data symbols");
 _Static_assert(SYMBOLS * 5 == MEDFS_KEY_LEN * 8 + 4, "256 bits and a 4-bit check");
 
-static void say(char *why, size_t whysz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whysz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whysz, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- the vault lock ---- */
 
@@ -335,7 +323,7 @@ static void say_unreadable(char *why, size_t whysz, const char *what, const char
 {
 	if (err == -EPERM && medfs_secret_file_why(file, why, whysz))
 		return;
-	say(why, whysz, "cannot read %s %s: %s", what, file, strerror(-err));
+	medfs_reason(why, whysz, "cannot read %s %s: %s", what, file, strerror(-err));
 }
 
 static int read_passphrase(const char *file, const char *vault_dir, uint8_t **out,
@@ -347,9 +335,9 @@ static int read_passphrase(const char *file, const char *vault_dir, uint8_t **ou
 	if (file != NULL) {
 		ret = medfs_passphrase_from_file(file, &pass, len);
 		if (ret == -EINVAL)
-			say(why, whysz, "the passphrase in %s is empty", file);
+			medfs_reason(why, whysz, "the passphrase in %s is empty", file);
 		else if (ret == -E2BIG)
-			say(why, whysz, "the passphrase in %s is longer than %d bytes",
+			medfs_reason(why, whysz, "the passphrase in %s is longer than %d bytes",
 			    file, MEDFS_PASSPHRASE_MAX);
 		else if (ret < 0)
 			say_unreadable(why, whysz, "passphrase file", file, ret);
@@ -357,17 +345,17 @@ static int read_passphrase(const char *file, const char *vault_dir, uint8_t **ou
 		snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", vault_dir);
 		ret = medfs_passphrase_prompt(prompt, &pass, len);
 		if (ret == -ENXIO)
-			say(why, whysz,
+			medfs_reason(why, whysz,
 			    "no terminal to ask for the passphrase of %s "
 			    "(use --passphrase-file)",
 			    vault_dir);
 		else if (ret == -EINVAL)
-			say(why, whysz, "empty passphrase");
+			medfs_reason(why, whysz, "empty passphrase");
 		else if (ret == -E2BIG)
-			say(why, whysz, "passphrase longer than %d bytes",
+			medfs_reason(why, whysz, "passphrase longer than %d bytes",
 			    MEDFS_PASSPHRASE_MAX);
 		else if (ret < 0)
-			say(why, whysz, "cannot read the passphrase: %s", strerror(-ret));
+			medfs_reason(why, whysz, "cannot read the passphrase: %s", strerror(-ret));
 	}
 	*out = (uint8_t *)pass;
 	return ret;
@@ -383,7 +371,7 @@ static int read_keyfile(const char *file, uint8_t **out, size_t *len, char *why,
 	*out = NULL;
 	*len = 0;
 	if (file == NULL) {
-		say(why, whysz, "no key file given");
+		medfs_reason(why, whysz, "no key file given");
 		return -EINVAL;
 	}
 	ret = read_secret_file(file, KEYFILE_MAX, &raw, &raw_len);
@@ -394,12 +382,12 @@ static int read_keyfile(const char *file, uint8_t **out, size_t *len, char *why,
 	ret = -ENOMEM;
 	key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	if (key == NULL) {
-		say(why, whysz, "cannot allocate secure memory");
+		medfs_reason(why, whysz, "cannot allocate secure memory");
 		goto out;
 	}
 	ret = raw ? medfs_keyfile_parse(key, raw, raw_len) : -EINVAL;
 	if (ret < 0) {
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "%s is not a medfs key file (32 random bytes, or 64 "
 		    "hexadecimal digits)",
 		    file);
@@ -428,7 +416,7 @@ static int read_recovery(const char *file, const char *vault_dir, uint8_t **out,
 	if (file != NULL) {
 		ret = read_secret_file(file, RECOVERY_MAX, &text, &text_len);
 		if (ret == -E2BIG)
-			say(why, whysz, "%s is too long to hold a recovery key", file);
+			medfs_reason(why, whysz, "%s is too long to hold a recovery key", file);
 		else if (ret < 0)
 			say_unreadable(why, whysz, "recovery key file", file, ret);
 	} else {
@@ -438,14 +426,14 @@ static int read_recovery(const char *file, const char *vault_dir, uint8_t **out,
 		ret = medfs_passphrase_prompt(prompt, &typed, &text_len);
 		text = (uint8_t *)typed;
 		if (ret == -ENXIO)
-			say(why, whysz,
+			medfs_reason(why, whysz,
 			    "no terminal to ask for the recovery key of %s "
 			    "(use --recovery-key-file)",
 			    vault_dir);
 		else if (ret == -EINVAL)
-			say(why, whysz, "empty recovery key");
+			medfs_reason(why, whysz, "empty recovery key");
 		else if (ret < 0)
-			say(why, whysz, "cannot read the recovery key: %s",
+			medfs_reason(why, whysz, "cannot read the recovery key: %s",
 			    strerror(-ret));
 	}
 	if (ret < 0)
@@ -453,28 +441,28 @@ static int read_recovery(const char *file, const char *vault_dir, uint8_t **out,
 	ret = -ENOMEM;
 	key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	if (key == NULL) {
-		say(why, whysz, "cannot allocate secure memory");
+		medfs_reason(why, whysz, "cannot allocate secure memory");
 		goto out;
 	}
 	ret = medfs_recovery_decode(key, (const char *)text, text_len, &where);
 	if (ret == -EINVAL)
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "the recovery key from %s has a character that is not part of "
 		    "a recovery key (character %d)",
 		    from, where);
 	else if (ret == -EMSGSIZE)
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "the recovery key from %s has %d characters; a recovery key "
 		    "has %d (%d groups of %d)",
 		    from, where, TEXT_SYMBOLS, MEDFS_RECOVERY_GROUPS,
 		    MEDFS_RECOVERY_GROUP_LEN);
 	else if (ret == -EBADMSG && where > 0)
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "the recovery key from %s is mistyped: group %d fails its "
 		    "check character",
 		    from, where);
 	else if (ret == -EBADMSG)
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "the recovery key from %s is mistyped: its checksum does not "
 		    "match (groups swapped, or several characters wrong)",
 		    from);
@@ -502,7 +490,7 @@ int medfs_secret_read(enum medfs_slot_kind kind, const char *file, const char *v
 	case MEDFS_SLOT_RECOVERY:
 		return read_recovery(file, vault_dir, out, len, why, whysz);
 	default:
-		say(why, whysz, "unknown kind of key slot");
+		medfs_reason(why, whysz, "unknown kind of key slot");
 		return -EINVAL;
 	}
 }
@@ -513,44 +501,44 @@ static void explain_load(int err, enum medfs_slot_kind kind, const char *vault_d
 {
 	switch (err) {
 	case -ENOENT:
-		say(why, whysz, "%s is not a medfs vault (no %s)", vault_dir,
+		medfs_reason(why, whysz, "%s is not a medfs vault (no %s)", vault_dir,
 		    MEDFS_CONFIG_NAME);
 		break;
 	case -ENOTDIR:
-		say(why, whysz, "%s is not a medfs vault (not a directory)", vault_dir);
+		medfs_reason(why, whysz, "%s is not a medfs vault (not a directory)", vault_dir);
 		break;
 	case -EKEYREJECTED:
 		if (kind == MEDFS_SLOT_PASSPHRASE)
-			say(why, whysz, "wrong passphrase: no key slot of %s accepts it",
+			medfs_reason(why, whysz, "wrong passphrase: no key slot of %s accepts it",
 			    vault_dir);
 		else if (kind == MEDFS_SLOT_KEYFILE)
-			say(why, whysz, "wrong key file: no key slot of %s accepts %s",
+			medfs_reason(why, whysz, "wrong key file: no key slot of %s accepts %s",
 			    vault_dir, file);
 		else
-			say(why, whysz,
+			medfs_reason(why, whysz,
 			    "wrong recovery key: no key slot of %s accepts it",
 			    vault_dir);
 		break;
 	case -EBADMSG:
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "both copies of the config of %s are damaged (%s and %s): restore "
 		    "one with medfs-key restore",
 		    vault_dir, MEDFS_CONFIG_NAME, MEDFS_CONFIG_BACKUP_NAME);
 		break;
 	case -EPROTONOSUPPORT:
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "%s has a config format version this medfs does not know "
 		    "(made by a newer medfs?)",
 		    vault_dir);
 		break;
 	case -ENOMEM:
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "not enough memory for the key derivation of the passphrase "
 		    "slots of %s",
 		    vault_dir);
 		break;
 	case -ERANGE:
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "the config of %s asks for a passphrase key derivation beyond "
 		    "medfs's bounds (at most %llu MiB of memory and %llu passes): "
 		    "refused before deriving anything; the config is damaged or "
@@ -559,7 +547,7 @@ static void explain_load(int err, enum medfs_slot_kind kind, const char *vault_d
 		    (unsigned long long)MEDFS_KDF_OPSLIMIT_MAX);
 		break;
 	default:
-		say(why, whysz, "cannot unlock %s: %s", vault_dir, strerror(-err));
+		medfs_reason(why, whysz, "cannot unlock %s: %s", vault_dir, strerror(-err));
 	}
 }
 
@@ -598,21 +586,21 @@ int medfs_unlock_ex(const char *vault_dir, enum medfs_slot_kind kind,
 	ret = medfs_block_cipher_check(c->cipher);
 	if (ret < 0) {
 		/* decode accepts only known ciphers: this is the CPU. */
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "cannot open %s: this vault's blocks use AES-256-GCM, which this "
 		    "CPU cannot run (no AES-NI)",
 		    vault_dir);
 		goto out;
 	}
 	if (medfs_config_rotating(c) && !(flags & MEDFS_UNLOCK_ROTATING)) {
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "vault is being rotated: run medfs-key rotate %s to finish",
 		    vault_dir);
 		ret = -EBUSY;
 		goto out;
 	}
 	if (backup) {
-		say(why, whysz,
+		medfs_reason(why, whysz,
 		    "%s/%s is missing, damaged or does not authenticate: unlocked "
 		    "with the second copy %s (any key change, or medfs-key restore, "
 		    "writes both copies again)",
