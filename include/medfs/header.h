@@ -20,7 +20,12 @@
 #define MEDFS_FILE_ID_LEN 16
 #define MEDFS_DIR_ID_LEN 16
 #define MEDFS_HEADER_LEN 104
-#define MEDFS_HEADER_VERSION 1
+#define MEDFS_HEADER_VERSION 1	    /* a file header without flags */
+#define MEDFS_HEADER_VERSION_FLAGS 2 /* a file header with flags (bytes 6..8) */
+/* File header flags (doc/FORMAT.md, 4.1). */
+#define MEDFS_HEADER_STALE 0x0001 /* key drawn before the last rotation */
+#define MEDFS_HEADER_PREV 0x0002  /* blocks may be under the previous key */
+#define MEDFS_HEADER_FLAGS_KNOWN (MEDFS_HEADER_STALE | MEDFS_HEADER_PREV)
 #define MEDFS_DIR_HEADER_LEN 40
 #define MEDFS_DIR_HEADER_NAME ".medfs-dir"
 
@@ -48,11 +53,33 @@ int medfs_header_seal_with_nonce(uint8_t out[MEDFS_HEADER_LEN],
 
 /* Opens a file header. Returns 0; -EPROTONOSUPPORT for a known magic with
  * an unknown version; -EBADMSG for a bad magic or failed authentication
- * (outputs wiped). */
+ * (outputs wiped). Flags are ignored: for tests and tools that only look
+ * at a header, never for reading blocks (use medfs_header_open_flags). */
 int medfs_header_open(const uint8_t in[MEDFS_HEADER_LEN],
 		      uint8_t file_id[MEDFS_FILE_ID_LEN], uint8_t file_key[MEDFS_KEY_LEN],
 		      uint64_t *size, const uint8_t header_key[MEDFS_KEY_LEN],
 		      const struct medfs_binding *b);
+
+/* Seals a file header with flags (MEDFS_HEADER_*): version 1 when flags
+ * is 0, byte for byte what medfs_header_seal writes, else version 2 with
+ * the flags in bytes 6..8. Returns 0 or -EINVAL (unknown flags or a bad
+ * binding). nonce NULL draws a fresh one (known-answer tests pass one). */
+int medfs_header_seal_flags(uint8_t out[MEDFS_HEADER_LEN],
+			    const uint8_t file_id[MEDFS_FILE_ID_LEN],
+			    const uint8_t file_key[MEDFS_KEY_LEN], uint64_t size,
+			    uint16_t flags, const uint8_t header_key[MEDFS_KEY_LEN],
+			    const struct medfs_binding *b, const uint8_t *nonce);
+
+/* Opens a header of either version; *flags gets its flags (0 for version
+ * 1). Returns as medfs_header_open; -EBADMSG also for a version 1 header
+ * with non-zero reserved bytes or a version 2 header with no flag, and
+ * -EPROTONOSUPPORT for an authentic header with a flag this build does
+ * not know. */
+int medfs_header_open_flags(const uint8_t in[MEDFS_HEADER_LEN],
+			    uint8_t file_id[MEDFS_FILE_ID_LEN],
+			    uint8_t file_key[MEDFS_KEY_LEN], uint64_t *size,
+			    uint16_t *flags, const uint8_t header_key[MEDFS_KEY_LEN],
+			    const struct medfs_binding *b);
 
 /* Builds a directory header for dir_id. Returns 0 or -EINVAL. */
 int medfs_dir_header_seal(uint8_t out[MEDFS_DIR_HEADER_LEN],

@@ -46,8 +46,10 @@ int medfs_rotate_keys_new(struct medfs_rotate_keys **out,
 			  const uint8_t new_key[MEDFS_KEY_LEN]);
 void medfs_rotate_keys_free(struct medfs_rotate_keys *k);
 
-/* A file header, resealed in place under the new header subkey. The file
- * id is copied to file_id in both success cases. */
+/* A file header, resealed in place under the new header subkey and flagged
+ * MEDFS_HEADER_STALE (its key predates the rotation: the file gets a new
+ * one at its next write). The file id is copied to file_id in both success
+ * cases. */
 int medfs_rotate_header(const struct medfs_rotate_keys *k, uint8_t hdr[MEDFS_HEADER_LEN],
 			const struct medfs_binding *b,
 			uint8_t file_id[MEDFS_FILE_ID_LEN]);
@@ -92,6 +94,12 @@ int medfs_rotate_xattr(const struct medfs_rotate_keys *k,
  * -EBADMSG for a value too short or too long to be one (MEDFS_META_MAX),
  * or -ENOMEM. */
 int medfs_rotate_meta(const struct medfs_rotate_keys *k,
+		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
+		      size_t value_len, uint8_t *new_value);
+
+/* The previous key of a file (MEDFS_PREV_XATTR, see vault.h), value_len
+ * bytes: the same as medfs_rotate_meta. */
+int medfs_rotate_prev(const struct medfs_rotate_keys *k,
 		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
 		      size_t value_len, uint8_t *new_value);
 

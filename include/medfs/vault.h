@@ -148,6 +148,12 @@ uint64_t medfs_file_size(struct medfs_file *f);
 #define MEDFS_META_XATTR "user.medfs-meta"
 #define MEDFS_META_AD_TAG "MDFM"
 #define MEDFS_META_MAX 4096
+
+/* The previous key of a file whose header is flagged MEDFS_HEADER_PREV:
+ * nonce (24) || XChaCha20-Poly1305(XATTR subkey, nonce, key (32),
+ * AD = MEDFS_PREV_AD_TAG || file id) (doc/FORMAT.md, 4.4). */
+#define MEDFS_PREV_XATTR "user.medfs-prev"
+#define MEDFS_PREV_AD_TAG "MDFP"
 int medfs_file_set_meta(struct medfs_file *f, const void *data, size_t len);
 ssize_t medfs_file_get_meta(struct medfs_file *f, void *buf, size_t size);
 ssize_t medfs_vault_get_meta(struct medfs_vault *v, const char *path, void *buf,

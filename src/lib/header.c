@@ -52,12 +52,14 @@ static uint64_t get_u64(const uint8_t *p)
 	return v;
 }
 
-/* The clear 24 bytes: magic, version, reserved zero, id. */
-static void put_fixed(uint8_t *out, const char *magic, const uint8_t id[16])
+/* The clear 24 bytes: magic, version, flags (reserved zero in version 1),
+ * id. */
+static void put_fixed(uint8_t *out, const char *magic, const uint8_t id[16],
+		      uint16_t flags)
 {
 	memcpy(out, magic, 4);
-	put_u16(out + 4, MEDFS_HEADER_VERSION);
-	put_u16(out + 6, 0);
+	put_u16(out + 4, flags ? MEDFS_HEADER_VERSION_FLAGS : MEDFS_HEADER_VERSION);
+	put_u16(out + 6, flags);
 	memcpy(out + 8, id, 16);
 }
 
@@ -68,6 +70,17 @@ static int check_fixed(const uint8_t *in, const char *magic)
 	if (memcmp(in, magic, 4) != 0)
 		return -EBADMSG;
 	if (get_u16(in + 4) != MEDFS_HEADER_VERSION)
+		return -EPROTONOSUPPORT;
+	return 0;
+}
+
+/* A file header: version 1, or 2 (with flags) for files. */
+static int check_file_fixed(const uint8_t in[MEDFS_HEADER_LEN])
+{
+	if (memcmp(in, HDR_MAGIC, 4) != 0)
+		return -EBADMSG;
+	if (get_u16(in + 4) != MEDFS_HEADER_VERSION &&
+	    get_u16(in + 4) != MEDFS_HEADER_VERSION_FLAGS)
 		return -EPROTONOSUPPORT;
 	return 0;
 }
@@ -101,25 +114,44 @@ static void seal_header(uint8_t out[MEDFS_HEADER_LEN],
 	sodium_memzero(plain, sizeof(plain));
 }
 
+int medfs_header_seal_flags(uint8_t out[MEDFS_HEADER_LEN],
+			    const uint8_t file_id[MEDFS_FILE_ID_LEN],
+			    const uint8_t file_key[MEDFS_KEY_LEN], uint64_t size,
+			    uint16_t flags, const uint8_t header_key[MEDFS_KEY_LEN],
+			    const struct medfs_binding *b, const uint8_t *nonce)
+{
+	uint8_t ad[AD_MAX];
+	int ad_len;
+
+	if (flags & ~MEDFS_HEADER_FLAGS_KNOWN) {
+		sodium_memzero(out, MEDFS_HEADER_LEN);
+		return -EINVAL;
+	}
+	put_fixed(out, HDR_MAGIC, file_id, flags);
+	ad_len = build_ad(ad, out, b);
+	if (ad_len < 0) {
+		sodium_memzero(out, MEDFS_HEADER_LEN);
+		return ad_len;
+	}
+	if (nonce)
+		memmove(out + HDR_NONCE_OFF, nonce,
+			crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	else
+		randombytes_buf(out + HDR_NONCE_OFF,
+				crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	seal_header(out, file_key, size, header_key, ad, (size_t)ad_len);
+	sodium_memzero(ad, sizeof(ad)); /* holds the plaintext name */
+	return 0;
+}
+
 int medfs_header_seal_with_nonce(uint8_t out[MEDFS_HEADER_LEN],
 				 const uint8_t file_id[MEDFS_FILE_ID_LEN],
 				 const uint8_t file_key[MEDFS_KEY_LEN], uint64_t size,
 				 const uint8_t header_key[MEDFS_KEY_LEN],
 				 const struct medfs_binding *b, const uint8_t nonce[24])
 {
-	uint8_t ad[AD_MAX];
-	int ad_len;
-
-	put_fixed(out, HDR_MAGIC, file_id);
-	ad_len = build_ad(ad, out, b);
-	if (ad_len < 0) {
-		sodium_memzero(out, MEDFS_HEADER_LEN);
-		return ad_len;
-	}
-	memmove(out + HDR_NONCE_OFF, nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	seal_header(out, file_key, size, header_key, ad, (size_t)ad_len);
-	sodium_memzero(ad, sizeof(ad)); /* holds the plaintext name */
-	return 0;
+	return medfs_header_seal_flags(out, file_id, file_key, size, 0, header_key, b,
+				       nonce);
 }
 
 int medfs_header_seal(uint8_t out[MEDFS_HEADER_LEN],
@@ -128,23 +160,22 @@ int medfs_header_seal(uint8_t out[MEDFS_HEADER_LEN],
 		      const uint8_t header_key[MEDFS_KEY_LEN],
 		      const struct medfs_binding *b)
 {
-	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-
-	randombytes_buf(nonce, sizeof(nonce));
-	return medfs_header_seal_with_nonce(out, file_id, file_key, size, header_key, b,
-					    nonce);
+	return medfs_header_seal_flags(out, file_id, file_key, size, 0, header_key, b,
+				       NULL);
 }
 
-int medfs_header_open(const uint8_t in[MEDFS_HEADER_LEN],
-		      uint8_t file_id[MEDFS_FILE_ID_LEN], uint8_t file_key[MEDFS_KEY_LEN],
-		      uint64_t *size, const uint8_t header_key[MEDFS_KEY_LEN],
-		      const struct medfs_binding *b)
+int medfs_header_open_flags(const uint8_t in[MEDFS_HEADER_LEN],
+			    uint8_t file_id[MEDFS_FILE_ID_LEN],
+			    uint8_t file_key[MEDFS_KEY_LEN], uint64_t *size,
+			    uint16_t *flags, const uint8_t header_key[MEDFS_KEY_LEN],
+			    const struct medfs_binding *b)
 {
 	uint8_t ad[AD_MAX];
 	uint8_t plain[HDR_PLAIN_LEN];
+	uint16_t fl = get_u16(in + 6);
 	int ret;
 
-	ret = check_fixed(in, HDR_MAGIC);
+	ret = check_file_fixed(in);
 	if (ret < 0)
 		goto out;
 	ret = build_ad(ad, in, b);
@@ -156,9 +187,20 @@ int medfs_header_open(const uint8_t in[MEDFS_HEADER_LEN],
 		ret = -EBADMSG;
 		goto out;
 	}
+	/* Authentic: only the key holder wrote these bytes. A version 1
+	 * header has zero there, a version 2 header at least one flag. */
+	if ((get_u16(in + 4) == MEDFS_HEADER_VERSION) != (fl == 0)) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	if (fl & ~MEDFS_HEADER_FLAGS_KNOWN) {
+		ret = -EPROTONOSUPPORT;
+		goto out;
+	}
 	memcpy(file_id, in + 8, MEDFS_FILE_ID_LEN);
 	memcpy(file_key, plain, MEDFS_KEY_LEN);
 	*size = get_u64(plain + MEDFS_KEY_LEN);
+	*flags = fl;
 	ret = 0;
 out:
 	sodium_memzero(plain, sizeof(plain));
@@ -167,8 +209,20 @@ out:
 		sodium_memzero(file_id, MEDFS_FILE_ID_LEN);
 		sodium_memzero(file_key, MEDFS_KEY_LEN);
 		*size = 0;
+		*flags = 0;
 	}
 	return ret;
+}
+
+int medfs_header_open(const uint8_t in[MEDFS_HEADER_LEN],
+		      uint8_t file_id[MEDFS_FILE_ID_LEN], uint8_t file_key[MEDFS_KEY_LEN],
+		      uint64_t *size, const uint8_t header_key[MEDFS_KEY_LEN],
+		      const struct medfs_binding *b)
+{
+	uint16_t flags;
+
+	return medfs_header_open_flags(in, file_id, file_key, size, &flags, header_key,
+				       b);
 }
 
 /* tag = BLAKE2b-128 keyed with the dir subkey over the AD. */
@@ -186,7 +240,7 @@ int medfs_dir_header_seal(uint8_t out[MEDFS_DIR_HEADER_LEN],
 	uint8_t ad[AD_MAX];
 	int ad_len;
 
-	put_fixed(out, DIR_MAGIC, dir_id);
+	put_fixed(out, DIR_MAGIC, dir_id, 0);
 	ad_len = build_ad(ad, out, b);
 	if (ad_len < 0) {
 		sodium_memzero(out, MEDFS_DIR_HEADER_LEN);

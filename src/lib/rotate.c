@@ -120,17 +120,21 @@ int medfs_rotate_header(const struct medfs_rotate_keys *k, uint8_t hdr[MEDFS_HEA
 {
 	uint8_t *key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	uint64_t size;
+	uint16_t flags;
 	int r;
 
 	if (key == NULL)
 		return -ENOMEM;
-	r = medfs_header_open(hdr, file_id, key, &size, k->new.header, b);
+	r = medfs_header_open_flags(hdr, file_id, key, &size, &flags, k->new.header, b);
 	if (r == 0)
 		goto out;
-	r = medfs_header_open(hdr, file_id, key, &size, k->old.header, b);
+	r = medfs_header_open_flags(hdr, file_id, key, &size, &flags, k->old.header, b);
 	if (r < 0)
 		goto out;
-	r = medfs_header_seal(hdr, file_id, key, size, k->new.header, b);
+	/* The key stays, but the old vault key's holders may know it: the
+	 * file gets a new one at its next write (doc/FORMAT.md, 4.4). */
+	r = medfs_header_seal_flags(hdr, file_id, key, size, flags | MEDFS_HEADER_STALE,
+				    k->new.header, b, NULL);
 	if (r == 0)
 		r = 1;
 out:
@@ -309,22 +313,23 @@ out:
 	return r;
 }
 
-int medfs_rotate_meta(const struct medfs_rotate_keys *k,
-		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
-		      size_t value_len, uint8_t *new_value)
+/* A blob sealed under the XATTR subkey with AD = tag || file id, at most
+ * max bytes of plaintext: file metadata, a previous file key. */
+static int reseal_blob(const struct medfs_rotate_keys *k, const char *tag, size_t max,
+		       const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
+		       size_t value_len, uint8_t *new_value)
 {
 	uint8_t ad[4 + MEDFS_FILE_ID_LEN];
 	unsigned long long plen;
 	uint8_t *plain;
 	int r = -EBADMSG;
 
-	if (value_len < AEAD_NPUB + AEAD_TAG ||
-	    value_len > AEAD_NPUB + AEAD_TAG + MEDFS_META_MAX)
+	if (value_len < AEAD_NPUB + AEAD_TAG || value_len > AEAD_NPUB + AEAD_TAG + max)
 		return -EBADMSG;
-	plain = malloc(value_len);
+	plain = medfs_secret_alloc(value_len);
 	if (plain == NULL)
 		return -ENOMEM;
-	memcpy(ad, MEDFS_META_AD_TAG, 4);
+	memcpy(ad, tag, 4);
 	memcpy(ad + 4, file_id, MEDFS_FILE_ID_LEN);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 		    plain, &plen, NULL, value + AEAD_NPUB, value_len - AEAD_NPUB, ad,
@@ -339,9 +344,45 @@ int medfs_rotate_meta(const struct medfs_rotate_keys *k,
 							   NULL, new_value, k->new.xattr);
 		r = 1;
 	}
-	sodium_memzero(plain, value_len);
-	free(plain);
+	medfs_secret_free(plain);
 	return r;
+}
+
+int medfs_rotate_meta(const struct medfs_rotate_keys *k,
+		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
+		      size_t value_len, uint8_t *new_value)
+{
+	return reseal_blob(k, MEDFS_META_AD_TAG, MEDFS_META_MAX, file_id, value,
+			   value_len, new_value);
+}
+
+int medfs_rotate_prev(const struct medfs_rotate_keys *k,
+		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
+		      size_t value_len, uint8_t *new_value)
+{
+	if (value_len != AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG)
+		return -EBADMSG;
+	return reseal_blob(k, MEDFS_PREV_AD_TAG, MEDFS_KEY_LEN, file_id, value,
+			   value_len, new_value);
+}
+
+/* The previous file key held by the vault file open at fd (header flagged
+ * PREV), opened under the old vault key into key. Returns 0, or -EBADMSG
+ * when it is missing or does not authenticate. */
+static int prev_open_old(const struct medfs_rotate_keys *k, int fd,
+			 const uint8_t file_id[MEDFS_FILE_ID_LEN], uint8_t *key)
+{
+	uint8_t sealed[AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG + 1], ad[4 + MEDFS_FILE_ID_LEN];
+	ssize_t n = fgetxattr(fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed));
+
+	memcpy(ad, MEDFS_PREV_AD_TAG, 4);
+	memcpy(ad + 4, file_id, MEDFS_FILE_ID_LEN);
+	if (n != AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, sealed + AEAD_NPUB,
+						       (size_t)n - AEAD_NPUB, ad,
+						       sizeof(ad), sealed, k->old.xattr) != 0)
+		return -EBADMSG;
+	return 0;
 }
 
 static ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
@@ -687,6 +728,7 @@ static ssize_t list_xattrs(struct walk *w, int fd)
 
 #define XATTR_DAMAGED "extended attribute authenticates under neither key (left as it is)"
 #define META_DAMAGED "file metadata authenticates under neither key (left as it is)"
+#define PREV_DAMAGED "previous file key authenticates under neither key (left as it is)"
 
 /* Moves the sealed xattrs of the open file from (vault xattrs and the
  * file's metadata) to the new key: in place (to == from), or onto the file
@@ -707,8 +749,12 @@ static int convert_xattrs(struct walk *w, int from, int to,
 		return (int)n;
 	for (char *p = w->xlist; p < w->xlist + n; p += strlen(p) + 1) {
 		bool meta = strcmp(p, MEDFS_META_XATTR) == 0;
-		bool ours = meta || strncmp(p, MEDFS_XATTR_VAULT_PREFIX, plen) == 0;
+		bool prev = strcmp(p, MEDFS_PREV_XATTR) == 0;
+		bool ours = meta || prev || strncmp(p, MEDFS_XATTR_VAULT_PREFIX, plen) == 0;
 
+		/* A re-encrypted file has one key: no previous one. */
+		if (prev && to != from)
+			continue;
 		if (!ours &&
 		    (to == from || strncmp(p, XATTR_PREFIX, strlen(XATTR_PREFIX)) ||
 		     !strcmp(p, TIMES_XATTR)))
@@ -719,8 +765,11 @@ static int convert_xattrs(struct walk *w, int from, int to,
 				continue;
 			return -errno;
 		}
-		if (meta) {
-			r = medfs_rotate_meta(w->k, id, w->xvalue, (size_t)vlen, w->xnew);
+		if (meta || prev) {
+			r = meta ? medfs_rotate_meta(w->k, id, w->xvalue, (size_t)vlen,
+						     w->xnew)
+				 : medfs_rotate_prev(w->k, id, w->xvalue, (size_t)vlen,
+						     w->xnew);
 			snprintf(new_name, sizeof(new_name), "%s", p);
 		} else {
 			r = ours ? medfs_rotate_xattr(w->k, id, p, w->xvalue,
@@ -729,7 +778,8 @@ static int convert_xattrs(struct walk *w, int from, int to,
 				 : 0;
 		}
 		if (r == -EBADMSG)
-			problem(w, vpath, meta ? META_DAMAGED : XATTR_DAMAGED);
+			problem(w, vpath,
+				meta ? META_DAMAGED : prev ? PREV_DAMAGED : XATTR_DAMAGED);
 		else if (r < 0)
 			return r;
 		if (r == 1) {
@@ -765,7 +815,7 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 			  const struct stat *st, const struct timespec times[2],
 			  const struct medfs_binding *b,
 			  const uint8_t id[MEDFS_FILE_ID_LEN], const uint8_t *old_fkey,
-			  uint64_t size, const char *vpath)
+			  const uint8_t *prev_fkey, uint64_t size, const char *vpath)
 {
 	char tmp[sizeof(TMP_PREFIX) + 16];
 	uint8_t hdr[MEDFS_HEADER_LEN];
@@ -807,7 +857,10 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 			uint8_t *in = w->sealed + disk, *out = w->resealed + disk;
 
 			if (medfs_block_open(w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
-					     w->cipher, old_fkey, id, i + j) < 0) {
+					     w->cipher, old_fkey, id, i + j) < 0 &&
+			    (prev_fkey == NULL ||
+			     medfs_block_open(w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
+					      w->cipher, prev_fkey, id, i + j) < 0)) {
 				/* Stays damaged: copied as it is, it fails
 				 * under the new file key as it did before. */
 				memcpy(out, in, len + MEDFS_BLOCK_OVERHEAD);
@@ -858,10 +911,11 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 			const struct medfs_binding *b, const char *vpath)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN], id[MEDFS_FILE_ID_LEN];
-	uint8_t *fkey = NULL;
+	uint8_t *fkey = NULL, *prev = NULL;
 	struct times_guard g;
 	struct stat st;
 	uint64_t size = 0;
+	uint16_t flags = 0;
 	int64_t disk_plain;
 	ssize_t n;
 	int fd, r, changed = 0;
@@ -911,7 +965,7 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 	}
 
 	r = -ENOMEM;
-	fkey = medfs_secret_alloc(MEDFS_KEY_LEN);
+	fkey = medfs_secret_alloc(2 * MEDFS_KEY_LEN);
 	if (fkey == NULL)
 		goto out;
 	r = 0;
@@ -920,10 +974,18 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 		w->prog.bytes_done += size;
 		goto done;
 	}
-	if (medfs_header_open(hdr, id, fkey, &size, w->k->old.header, b) < 0) {
+	if (medfs_header_open_flags(hdr, id, fkey, &size, &flags, w->k->old.header, b) <
+	    0) {
 		problem(w, vpath,
 			"file header authenticates under neither key (left as it is)");
 		goto done;
+	}
+	if (flags & MEDFS_HEADER_PREV) {
+		prev = fkey + MEDFS_KEY_LEN;
+		if (prev_open_old(w->k, fd, id, prev) < 0) {
+			problem(w, vpath, PREV_DAMAGED);
+			prev = NULL;
+		}
 	}
 	disk_plain = medfs_plain_size((uint64_t)st.st_size);
 	if (disk_plain < 0 || (uint64_t)disk_plain != size) {
@@ -932,8 +994,9 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 		problem(w, vpath,
 			"file length does not match its header (header moved to the new "
 			"key, content left as it is)");
-		if ((r = medfs_header_seal(hdr, id, fkey, size, w->k->new.header, b)) <
-			    0 ||
+		if ((r = medfs_header_seal_flags(hdr, id, fkey, size,
+						 flags | MEDFS_HEADER_STALE,
+						 w->k->new.header, b, NULL)) < 0 ||
 		    (r = guard_save(&g)) < 0 ||
 		    (r = pwrite_full(fd, hdr, sizeof(hdr), 0)) < 0 ||
 		    (r = convert_xattrs(w, fd, fd, id, vpath, &g)) < 0)
@@ -942,7 +1005,8 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 		changed = 1;
 		goto done;
 	}
-	r = reencrypt_file(w, dirfd, entry, fd, &st, g.tv, b, id, fkey, size, vpath);
+	r = reencrypt_file(w, dirfd, entry, fd, &st, g.tv, b, id, fkey, prev, size,
+			   vpath);
 	if (r < 0)
 		goto out;
 	changed = 1;

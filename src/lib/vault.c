@@ -93,7 +93,9 @@ struct medfs_file {
 	atomic_bool setid;  /* its vault file has bits to drop (made before file_mode) */
 	unsigned refs;	    /* under v->files_lock */
 	pthread_rwlock_t lock;
-	uint8_t *key; /* secret memory */
+	uint8_t *key;  /* secret memory */
+	uint8_t *prev; /* the previous file key (MEDFS_HEADER_PREV), or NULL */
+	uint16_t flags; /* of the header, MEDFS_HEADER_* */
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	uint64_t size;
 	uint8_t parent_id[MEDFS_DIR_ID_LEN];
@@ -1168,25 +1170,35 @@ int medfs_vault_statfs(struct medfs_vault *v, struct statvfs *st)
 
 /* ---- regular files ---- */
 
-static int header_write(struct medfs_file *f)
+/* Writes f's header with key (f->key unless the key is being changed) and
+ * flags. */
+static int header_write_key(struct medfs_file *f, const uint8_t *key, uint16_t flags)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN];
 	struct medfs_binding b = { .name = f->name, .name_len = f->name_len };
 	int r;
 
 	memcpy(b.parent_id, f->parent_id, sizeof(b.parent_id));
-	r = medfs_header_seal(hdr, f->id, f->key, f->size, f->v->keys->header, &b);
+	r = medfs_header_seal_flags(hdr, f->id, key, f->size, flags, f->v->keys->header,
+				    &b, NULL);
 	if (r < 0)
 		return r;
 	return pwrite_full(f->fd, hdr, sizeof(hdr), 0);
 }
 
-/* Reads and opens the header of the vault file open at fd. */
+static int header_write(struct medfs_file *f)
+{
+	return header_write_key(f, f->key, f->flags);
+}
+
+/* Reads and opens the header of the vault file open at fd; its flags go
+ * to *flags when flags is not NULL. */
 static int header_read(struct medfs_vault *v, int fd, const char *vpath,
 		       const struct medfs_binding *b, uint8_t id[MEDFS_FILE_ID_LEN],
-		       uint8_t *key, uint64_t *size)
+		       uint8_t *key, uint64_t *size, uint16_t *flags)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN];
+	uint16_t fl;
 	struct stat st;
 	int64_t disk_plain;
 	ssize_t n;
@@ -1201,7 +1213,9 @@ static int header_read(struct medfs_vault *v, int fd, const char *vpath,
 		report(v, vpath, NULL, 0, "file header truncated");
 		return -EBADMSG;
 	}
-	r = medfs_header_open(hdr, id, key, size, v->keys->header, b);
+	r = medfs_header_open_flags(hdr, id, key, size, &fl, v->keys->header, b);
+	if (flags)
+		*flags = fl;
 	if (r == -EBADMSG) {
 		report(v, vpath, NULL, 0,
 		       "file header does not authenticate (moved, renamed, swapped or "
@@ -1290,6 +1304,7 @@ static void file_free(struct medfs_file *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	key_put(f->v, f->key);
+	key_put(f->v, f->prev);
 	pthread_rwlock_destroy(&f->lock);
 	sodium_memzero(f->name, sizeof(f->name));
 	free(f);
@@ -1328,6 +1343,168 @@ static bool file_bound_to(const struct medfs_file *f, const struct loc *l)
 	return f->name_len == l->name_len &&
 	       memcmp(f->parent_id, l->dir_id, sizeof(f->parent_id)) == 0 &&
 	       memcmp(f->name, l->name, l->name_len) == 0;
+}
+
+/* ---- file keys across rotations (doc/FORMAT.md, 4.4) ----
+ *
+ * A rotation without re-encryption marks every file header STALE: its key
+ * was drawn before the rotation, so whoever held the vault key then may
+ * know it. The first write after that gives the file a new key: the old
+ * one goes, sealed under the current vault key, into the vault xattr
+ * MEDFS_PREV_XATTR and the header is flagged PREV, so that the blocks not
+ * rewritten since still open. A file that is STALE and PREV at once has
+ * blocks under two keys that both predate the rotation: they are folded
+ * under the current one first (in place; each block opens under one of
+ * the two keys at every moment), so that a file never needs more than two
+ * keys. */
+#define PREV_AD_LEN (4 + MEDFS_FILE_ID_LEN)
+#define PREV_SEALED_LEN                                                                \
+	(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + MEDFS_KEY_LEN +                \
+	 crypto_aead_xchacha20poly1305_ietf_ABYTES)
+
+static void prev_ad(uint8_t ad[PREV_AD_LEN], const uint8_t id[MEDFS_FILE_ID_LEN])
+{
+	memcpy(ad, MEDFS_PREV_AD_TAG, 4);
+	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
+}
+
+/* Loads the previous key of f (flagged PREV). One that is missing or does
+ * not authenticate is reported: the file opens, its blocks under that key
+ * read as EIO. Returns 0 or -ENOMEM. */
+static int prev_load(struct medfs_file *f)
+{
+	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	uint8_t sealed[PREV_SEALED_LEN + 1], ad[PREV_AD_LEN];
+	ssize_t n = fgetxattr(f->fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed));
+
+	f->prev = key_get(f->v);
+	if (!f->prev)
+		return -ENOMEM;
+	prev_ad(ad, f->id);
+	if (n != PREV_SEALED_LEN ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(f->prev, NULL, NULL, sealed + np,
+						       n - np, ad, sizeof(ad), sealed,
+						       f->v->keys->xattr) != 0) {
+		key_put(f->v, f->prev);
+		f->prev = NULL;
+		report(f->v, f->vpath, NULL, -1,
+		       "previous file key missing or does not authenticate");
+	}
+	return 0;
+}
+
+/* Stores key as the previous key of f, durably (before any header that
+ * needs it). Returns 0 or -errno. */
+static int prev_store(struct medfs_file *f, const uint8_t key[MEDFS_KEY_LEN])
+{
+	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	uint8_t sealed[PREV_SEALED_LEN], ad[PREV_AD_LEN];
+
+	prev_ad(ad, f->id);
+	randombytes_buf(sealed, np);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + np, NULL, key, MEDFS_KEY_LEN,
+						   ad, sizeof(ad), NULL, sealed,
+						   f->v->keys->xattr);
+	if (fsetxattr(f->fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed), 0) < 0 ||
+	    fsync(f->fd) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Opens block index of f (sealed_len bytes) under its key, else under its
+ * previous key. Returns as medfs_block_open. */
+static int file_block_open(const struct medfs_file *f, uint8_t *plain,
+			   const uint8_t *sealed, size_t sealed_len, uint64_t index)
+{
+	int r = medfs_block_open(plain, sealed, sealed_len, f->v->cipher, f->key, f->id,
+				 index);
+
+	if (r == -EBADMSG && f->prev)
+		r = medfs_block_open(plain, sealed, sealed_len, f->v->cipher, f->prev,
+				     f->id, index);
+	return r;
+}
+
+static size_t block_len(uint64_t size, uint64_t index);
+
+/* Reseals, in place, every block of f that opens only under its previous
+ * key under its key. Blocks that open under neither stay as they are.
+ * Caller holds f->lock alone. Returns 0 or -errno. */
+static int fold(struct medfs_file *f)
+{
+	uint64_t nblocks = (f->size + MEDFS_BLOCK_SIZE - 1) / MEDFS_BLOCK_SIZE;
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], plain[MEDFS_BLOCK_SIZE];
+	int r = 0;
+
+	for (uint64_t i = 0; i < nblocks && r == 0; i++) {
+		size_t len = block_len(f->size, i) + MEDFS_BLOCK_OVERHEAD;
+		ssize_t n = pread_full(f->fd, sealed, len, medfs_block_disk_offset(i));
+
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		if ((size_t)n != len || !f->prev ||
+		    medfs_block_open(plain, sealed, len, f->v->cipher, f->key, f->id,
+				     i) >= 0 ||
+		    medfs_block_open(plain, sealed, len, f->v->cipher, f->prev, f->id,
+				     i) < 0)
+			continue;
+		r = medfs_block_seal(sealed, plain, len - MEDFS_BLOCK_OVERHEAD,
+				     f->v->cipher, f->key, f->id, i);
+		if (r > 0)
+			r = pwrite_full(f->fd, sealed, len, medfs_block_disk_offset(i));
+	}
+	sodium_memzero(plain, sizeof(plain));
+	if (r == 0 && fsync(f->fd) < 0)
+		r = -errno;
+	return r;
+}
+
+/* Before the first change to a STALE file: a new file key, the current
+ * one kept as the previous key (section 4.4 of doc/FORMAT.md). O(1) but
+ * for a file that was already PREV (fold). Caller holds f->lock alone.
+ * Returns 0 or -errno. */
+static int rekey(struct medfs_file *f)
+{
+	uint8_t *fresh;
+	int r;
+
+	if (!(f->flags & MEDFS_HEADER_STALE))
+		return 0;
+	fresh = key_get(f->v);
+	if (!fresh)
+		return -ENOMEM;
+	randombytes_buf(fresh, MEDFS_KEY_LEN);
+	if (f->size == 0) {
+		/* No block to keep: a new key and nothing else. */
+		r = header_write_key(f, fresh, 0);
+		if (r == 0) {
+			if (fremovexattr(f->fd, MEDFS_PREV_XATTR) < 0 && errno != ENODATA)
+				report(f->v, f->vpath, NULL, -1,
+				       "previous file key could not be removed");
+			key_put(f->v, f->prev);
+			f->prev = NULL;
+		}
+		goto out;
+	}
+	if ((f->flags & MEDFS_HEADER_PREV) && (r = fold(f)) < 0)
+		goto out;
+	if (!f->prev && !(f->prev = key_get(f->v))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = prev_store(f, f->key)) < 0 ||
+	    (r = header_write_key(f, fresh, MEDFS_HEADER_PREV)) < 0)
+		goto out;
+	memcpy(f->prev, f->key, MEDFS_KEY_LEN);
+out:
+	if (r == 0) {
+		memcpy(f->key, fresh, MEDFS_KEY_LEN);
+		f->flags = f->size == 0 ? 0 : MEDFS_HEADER_PREV;
+	}
+	key_put(f->v, fresh);
+	return r;
 }
 
 static bool wants_write(int flags)
@@ -1398,7 +1575,9 @@ static int file_get(struct medfs_vault *v, int fd, bool writable, const struct l
 	f->ino = st.st_ino;
 	atomic_init(&f->setid, setid_bits(st.st_mode) != 0);
 	loc_binding(l, &b);
-	r = header_read(v, fd, l->vpath, &b, f->id, f->key, &f->size);
+	r = header_read(v, fd, l->vpath, &b, f->id, f->key, &f->size, &f->flags);
+	if (r == 0 && (f->flags & MEDFS_HEADER_PREV))
+		r = prev_load(f);
 	if (r < 0) {
 		file_free(f);
 		f = NULL;
@@ -1768,12 +1947,10 @@ static void open_slice(void *arg, size_t from, size_t to)
 		uint64_t hi = bstart + blen < j->end ? bstart + blen : j->end;
 
 		if (lo == bstart && hi == bstart + blen) {
-			if (medfs_block_open(j->out + (bstart - j->off), s,
-					     blen + MEDFS_BLOCK_OVERHEAD, f->v->cipher,
-					     f->key, f->id, i) < 0)
+			if (file_block_open(f, j->out + (bstart - j->off), s,
+					    blen + MEDFS_BLOCK_OVERHEAD, i) < 0)
 				note_bad(&j->bad, i);
-		} else if (medfs_block_open(tmp, s, blen + MEDFS_BLOCK_OVERHEAD,
-					    f->v->cipher, f->key, f->id, i) < 0) {
+		} else if (file_block_open(f, tmp, s, blen + MEDFS_BLOCK_OVERHEAD, i) < 0) {
 			note_bad(&j->bad, i);
 		} else {
 			memcpy(j->out + (lo - j->off), tmp + (lo - bstart), hi - lo);
@@ -1880,7 +2057,7 @@ static int open_old(struct medfs_file *f, uint64_t i, uint8_t *out)
 	if (got < 0)
 		r = (int)got;
 	else if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
-		 medfs_block_open(out, old, got, f->v->cipher, f->key, f->id, i) < 0)
+		 file_block_open(f, out, old, got, i) < 0)
 		r = block_fail(f, i);
 	sodium_memzero(old, sizeof(old));
 	return r;
@@ -2056,6 +2233,8 @@ ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off
 		off = f->size;
 	r = drop_setid(f);
 	if (r == 0)
+		r = rekey(f);
+	if (r == 0)
 		r = extend(f, off);
 	if (r == 0)
 		r = write_range(f, buf, off, size);
@@ -2081,6 +2260,9 @@ int medfs_file_truncate(struct medfs_file *f, off_t size)
 	pthread_rwlock_wrlock(&f->lock);
 	old_size = f->size;
 	r = drop_setid(f);
+	/* To zero: nothing to keep, the new key comes after. */
+	if (r == 0 && size > 0)
+		r = rekey(f);
 	if (r == 0 && (uint64_t)size > f->size) {
 		r = extend(f, size);
 	} else if (r == 0 && (uint64_t)size < f->size) {
@@ -2110,6 +2292,8 @@ int medfs_file_truncate(struct medfs_file *f, off_t size)
 		if (r == 0)
 			r = h;
 	}
+	if (r == 0 && size == 0)
+		r = rekey(f);
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
@@ -2126,6 +2310,8 @@ int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len)
 	pthread_rwlock_wrlock(&f->lock);
 	old_size = f->size;
 	r = drop_setid(f);
+	if (r == 0 && (uint64_t)off + len > f->size)
+		r = rekey(f);
 	if (r == 0)
 		r = extend(f, (uint64_t)off + len);
 	if (f->size != old_size) {
@@ -2526,7 +2712,7 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 		goto out;
 	}
 	loc_binding(l, &b);
-	r = header_read(v, fd, l->vpath, &b, id, key, &size);
+	r = header_read(v, fd, l->vpath, &b, id, key, &size, NULL);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 	medfs_secret_free(key);

@@ -220,6 +220,14 @@ static const char kat_header_hex[] =
 	"bafec30d0229139748a734cc34b58f610f3cc96e208e9201644788ee39043a7c"
 	"1c45aaf15d67526c";
 
+/* The same file header at version 2, flagged STALE and PREV (3). */
+/* Its ciphertext is the version 1 one (same key and nonce), its tag not. */
+static const char kat_header_v2_hex[] =
+	"4d44464802000300a0a1a2a3a4a5a6a7a8a9aaabacadaeafc0c1c2c3c4c5c6c7"
+	"c8c9cacbcccdcecfd0d1d2d3d4d5d6d769c1055ee53781a2443fb8316751f59b"
+	"bafec30d0229139748a734cc34b58f610f3cc96e208e920138253591b94cd588"
+	"b322b50a2752eb1b";
+
 /* Directory header: dir id, dir subkey, bound to the parent id and
  * "study-1". */
 #define KAT_DIR_NAME "study-1"

@@ -208,6 +208,81 @@ START_TEST(test_swapped_headers)
 }
 END_TEST
 
+/* Version 2 headers carry flags (doc/FORMAT.md, 4.1 and 4.4): version 1
+ * without, authenticated both; unknown flags are a newer format. */
+START_TEST(test_flags)
+{
+	uint8_t hdr[MEDFS_HEADER_LEN], v1[MEDFS_HEADER_LEN], nonce[24];
+	uint8_t id[MEDFS_FILE_ID_LEN], fk[MEDFS_KEY_LEN];
+	uint8_t ad[24 + MEDFS_DIR_ID_LEN + 64];
+	uint64_t size;
+	uint16_t flags = 0xffff;
+
+	randombytes_buf(nonce, sizeof(nonce));
+	ck_assert_int_eq(medfs_header_seal_flags(hdr, file_id, file_key, 7, 0, hkey, &bind,
+						 nonce),
+			 0);
+	ck_assert_int_eq(
+		medfs_header_seal_with_nonce(v1, file_id, file_key, 7, hkey, &bind, nonce),
+		0);
+	ck_assert_mem_eq(hdr, v1, sizeof(hdr)); /* no flag: version 1 as before */
+	ck_assert_int_eq(medfs_header_open_flags(hdr, id, fk, &size, &flags, hkey, &bind),
+			 0);
+	ck_assert_uint_eq(flags, 0);
+
+	ck_assert_int_eq(medfs_header_seal_flags(hdr, file_id, file_key, 7,
+						 MEDFS_HEADER_STALE | MEDFS_HEADER_PREV,
+						 hkey, &bind, NULL),
+			 0);
+	ck_assert_mem_eq(hdr, "MDFH\x02\x00\x03\x00", 8);
+	ck_assert_int_eq(medfs_header_open_flags(hdr, id, fk, &size, &flags, hkey, &bind),
+			 0);
+	ck_assert_uint_eq(flags, MEDFS_HEADER_STALE | MEDFS_HEADER_PREV);
+	ck_assert_mem_eq(fk, file_key, sizeof(fk));
+	ck_assert_uint_eq(size, 7);
+	/* Flags are authenticated: dropping one, or the version with them. */
+	hdr[6] = MEDFS_HEADER_PREV;
+	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EBADMSG);
+	hdr[6] = 3;
+	hdr[4] = 1;
+	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EBADMSG);
+	hdr[4] = 2;
+	ck_assert_int_eq(open_file(hdr, hkey, &bind), 0);
+
+	ck_assert_int_eq(medfs_header_seal_flags(hdr, file_id, file_key, 7, 4, hkey, &bind,
+						 NULL),
+			 -EINVAL);
+	ck_assert(all_zero(hdr, sizeof(hdr)));
+
+	/* Made by the key holder, with a flag this build does not know. */
+	memcpy(hdr, "MDFH\x02\x00\x04\x00", 8);
+	memcpy(hdr + 8, file_id, 16);
+	randombytes_buf(hdr + 24, 24);
+	memcpy(ad, hdr, 24);
+	memcpy(ad + 24, bind.parent_id, MEDFS_DIR_ID_LEN);
+	memcpy(ad + 40, bind.name, bind.name_len);
+	{
+		uint8_t plain[40] = { 0 };
+
+		memcpy(plain, file_key, 32);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(hdr + 48, NULL, plain,
+							   sizeof(plain), ad,
+							   40 + bind.name_len, NULL,
+							   hdr + 24, hkey);
+	}
+	ck_assert_int_eq(medfs_header_open_flags(hdr, id, fk, &size, &flags, hkey, &bind),
+			 -EPROTONOSUPPORT);
+	ck_assert(all_zero(fk, sizeof(fk)));
+	ck_assert_uint_eq(flags, 0);
+	/* Version 2 with no flag is never written. */
+	memset(hdr + 6, 0, 2);
+	memcpy(ad, hdr, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(hdr + 48, NULL, hdr + 48, 40, ad,
+						   40 + bind.name_len, NULL, hdr + 24, hkey);
+	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EBADMSG);
+}
+END_TEST
+
 START_TEST(test_magic_and_version)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN], dh[MEDFS_DIR_HEADER_LEN];
@@ -218,8 +293,10 @@ START_TEST(test_magic_and_version)
 	memcpy(hdr, "MDFD", 4); /* a directory magic is not a file magic */
 	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EBADMSG);
 	memcpy(hdr, "MDFH", 4);
-	hdr[4] = 2;
+	hdr[4] = 3;
 	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EPROTONOSUPPORT);
+	hdr[4] = 2; /* a version that exists, but authenticated */
+	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EBADMSG);
 	hdr[4] = 0;
 	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EPROTONOSUPPORT);
 	hdr[4] = 1;
@@ -342,6 +419,22 @@ START_TEST(test_kat)
 	ck_assert_mem_eq(key, fk, sizeof(key));
 	ck_assert_uint_eq(size, KAT_HEADER_SIZE);
 
+	{
+		uint16_t flags;
+
+		ck_assert_int_eq(medfs_header_seal_flags(hdr, fid, fk, KAT_HEADER_SIZE,
+							 MEDFS_HEADER_STALE |
+								 MEDFS_HEADER_PREV,
+							 hk, &b, nonce),
+				 0);
+		kat_hex(hex, hdr, sizeof(hdr));
+		ck_assert_str_eq(hex, kat_header_v2_hex);
+		ck_assert_int_eq(medfs_header_open_flags(hdr, id, key, &size, &flags, hk,
+							 &b),
+				 0);
+		ck_assert_uint_eq(flags, MEDFS_HEADER_STALE | MEDFS_HEADER_PREV);
+	}
+
 	ck_assert_int_eq(medfs_dir_header_seal(dh, did, dk, &bd), 0);
 	kat_hex(hex, dh, sizeof(dh));
 	ck_assert_str_eq(hex, kat_dir_header_hex);
@@ -369,6 +462,7 @@ static Suite *header_suite(void)
 	tcase_add_test(tc, test_wrong_binding);
 	tcase_add_test(tc, test_swapped_headers);
 	tcase_add_test(tc, test_magic_and_version);
+	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_kat);
 	suite_add_tcase(s, tc);
 
