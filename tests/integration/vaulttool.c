@@ -20,6 +20,17 @@
  *                                        non-empty vault file (what follows
  *                                        its header), sorted: shows whether
  *                                        contents were re-encrypted
+ *   vaulttool VAULT AUTH steal HEADER DIRHEADER NAME FILE
+ *                                        the attack on revocation: with the
+ *                                        vault key that AUTH opens in
+ *                                        VAULT's config (an old copy), opens
+ *                                        HEADER (an old copy of the header
+ *                                        of the vault file FILE, named NAME
+ *                                        in the directory whose header is
+ *                                        DIRHEADER) and tries its file key
+ *                                        on every block FILE holds now:
+ *                                        prints "block I open" or "block I
+ *                                        sealed", one a line
  * AUTH: --passphrase-file FILE | --keyfile FILE | --recovery-key-file FILE
  *
  * Exit status: 0 done, 1 failed (message on stderr), 2 usage. */
@@ -448,6 +459,59 @@ static int cmd_blocks(const char *vault_dir)
 	return 0;
 }
 
+static int read_exact(const char *path, uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, len, 0);
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)len) {
+		fprintf(stderr, "vaulttool: cannot read %zu bytes of %s\n", len, path);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_steal(const uint8_t *vault_key, uint32_t cipher, char *argv[])
+{
+	uint8_t hk[MEDFS_KEY_LEN], hdr[MEDFS_HEADER_LEN], dh[MEDFS_DIR_HEADER_LEN];
+	uint8_t id[MEDFS_FILE_ID_LEN], fk[MEDFS_KEY_LEN];
+	static uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], plain[MEDFS_BLOCK_SIZE];
+	struct medfs_binding b = { .name = argv[2], .name_len = strlen(argv[2]) };
+	uint64_t size;
+	ssize_t n;
+	int fd, r;
+
+	if (read_exact(argv[0], hdr, sizeof(hdr)) < 0 ||
+	    read_exact(argv[1], dh, sizeof(dh)) < 0)
+		return 1;
+	memcpy(b.parent_id, dh + 8, MEDFS_DIR_ID_LEN); /* in the clear */
+	medfs_subkey_derive(hk, MEDFS_SUBKEY_HEADER, vault_key);
+	r = medfs_header_open(hdr, id, fk, &size, hk, &b);
+	if (r < 0) {
+		fprintf(stderr, "vaulttool: the old header does not open: %s\n",
+			strerror(-r));
+		return 1;
+	}
+	fd = open(argv[3], O_RDONLY);
+	if (fd < 0) {
+		perror(argv[3]);
+		return 1;
+	}
+	for (uint64_t i = 0;; i++) {
+		n = pread(fd, sealed, sizeof(sealed), (off_t)medfs_block_disk_offset(i));
+		if (n <= MEDFS_BLOCK_OVERHEAD)
+			break;
+		r = medfs_block_open(plain, sealed, (size_t)n, cipher, fk, id, i);
+		printf("block %" PRIu64 " %s\n", i, r >= 0 ? "open" : "sealed");
+	}
+	close(fd);
+	sodium_memzero(fk, sizeof(fk));
+	sodium_memzero(plain, sizeof(plain));
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	enum medfs_slot_kind kind;
@@ -494,6 +558,10 @@ int main(int argc, char *argv[])
 	}
 	if (!strcmp(argv[4], "probe")) {
 		status = cmd_probe(argv[1], key);
+		goto out;
+	}
+	if (!strcmp(argv[4], "steal") && argc == 9) {
+		status = cmd_steal(key, c.cipher, argv + 5);
 		goto out;
 	}
 	r = medfs_vault_open_cipher(&v, argv[1], key, c.cipher);
