@@ -119,7 +119,15 @@ START_TEST(test_header)
 	ck_assert_int_eq(medfs_header_open(hdr, got_id, got_key, &size, hk, &b),
 			 -EBADMSG);
 	subkey(hk, MEDFS_SUBKEY_HEADER, new_key);
-	ck_assert_int_eq(medfs_header_open(hdr, got_id, got_key, &size, hk, &b), 0);
+	{
+		uint16_t flags;
+
+		ck_assert_int_eq(medfs_header_open_flags(hdr, got_id, got_key, &size,
+							 &flags, hk, &b),
+				 0);
+		/* Its key predates the rotation: replaced at the next write. */
+		ck_assert_uint_eq(flags, MEDFS_HEADER_STALE);
+	}
 	ck_assert_mem_eq(got_key, fkey, 32);
 	ck_assert_uint_eq(size, 123456);
 	ck_assert_mem_eq(hdr + 8, id, 16);
@@ -347,6 +355,46 @@ static long open_meta(const uint8_t *key, const uint8_t id[16], const uint8_t *s
 		return -1;
 	return (long)plen;
 }
+
+/* A file's previous key (MEDFS_PREV_XATTR): resealed like metadata, with
+ * its own AD tag, and exactly one key long. */
+START_TEST(test_prev)
+{
+	uint8_t id[16], fk[32], xk[32], ad[20], sealed[72], out[72], again[72], plain[32];
+
+	randombytes_buf(id, sizeof(id));
+	randombytes_buf(fk, sizeof(fk));
+	subkey(xk, MEDFS_SUBKEY_XATTR, old_key);
+	memcpy(ad, MEDFS_PREV_AD_TAG, 4);
+	memcpy(ad + 4, id, 16);
+	randombytes_buf(sealed, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + 24, NULL, fk, 32, ad,
+						   sizeof(ad), NULL, sealed, xk);
+	ck_assert_int_eq(medfs_rotate_prev(K, id, sealed, sizeof(sealed), out), 1);
+	subkey(xk, MEDFS_SUBKEY_XATTR, new_key);
+	ck_assert_int_eq(crypto_aead_xchacha20poly1305_ietf_decrypt(
+				 plain, NULL, NULL, out + 24, 48, ad, sizeof(ad), out, xk),
+			 0);
+	ck_assert_mem_eq(plain, fk, 32);
+	ck_assert_int_eq(medfs_rotate_prev(K, id, out, sizeof(out), again), 0);
+	for (size_t i = 0; i < sizeof(sealed); i++) {
+		sealed[i] ^= 0x04;
+		ck_assert_int_eq(medfs_rotate_prev(K, id, sealed, sizeof(sealed), out),
+				 -EBADMSG);
+		sealed[i] ^= 0x04;
+	}
+	ck_assert_int_eq(medfs_rotate_prev(K, id, sealed, sizeof(sealed) - 1, out),
+			 -EBADMSG);
+	/* Metadata under the same subkey is not a key: another AD tag. */
+	{
+		uint8_t meta[72];
+
+		seal_meta(old_key, id, fk, 32, meta);
+		ck_assert_int_eq(medfs_rotate_prev(K, id, meta, sizeof(meta), out),
+				 -EBADMSG);
+	}
+}
+END_TEST
 
 START_TEST(test_meta)
 {
@@ -1215,6 +1263,7 @@ static Suite *rotate_suite(void)
 	tcase_add_test(tc, test_link);
 	tcase_add_test(tc, test_xattr);
 	tcase_add_test(tc, test_meta);
+	tcase_add_test(tc, test_prev);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tree");
