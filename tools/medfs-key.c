@@ -1930,6 +1930,213 @@ out:
 	return status;
 }
 
+/* ---- clone ---- */
+
+static void clone_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " clone SRC DST [AUTHORIZATION]\n"
+		"\n"
+		"Makes DST an independent copy of the vault SRC, for staging or a\n"
+		"disaster-recovery drill: the same plaintext, but its own vault id\n"
+		"and vault key, every object sealed again and every file under a new\n"
+		"file key, so that nothing of one can be put into the other unseen.\n"
+		"A copy made with cp shares SRC's keys and id: do not use one.\n"
+		"DST gets SRC's key slots: the secrets that open SRC open DST (change\n"
+		"them there with add, remove and passwd). SRC is not changed; it must\n"
+		"not be mounted. DST must not exist or be empty. The clone is\n"
+		"crash-safe: if it is interrupted, run the same command again to\n"
+		"finish it; until then DST cannot be mounted.\n"
+		"\n" AUTH_HELP);
+}
+
+/* DST's config exists: an interrupted clone of the vault whose key is
+ * src_key, resumed. Returns the lock of DST, or -1 after saying why. */
+static int clone_resume(const char *src, const char *dst, const struct auth *a,
+			const uint8_t *src_key, struct medfs_config *dc, uint8_t *new_key)
+{
+	uint8_t *old_key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	int lockfd = -1, ok = 0;
+
+	if (old_key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		return -1;
+	}
+	lockfd = lock_vault(dst, MEDFS_LOCK_ROTATE);
+	if (lockfd < 0)
+		goto out;
+	if (open_vault(dst, a, MEDFS_UNLOCK_ROTATING, dc, new_key, NULL, NULL) < 0)
+		goto out;
+	ok = dc->rotation == MEDFS_ROTATION_REENCRYPT &&
+	     medfs_config_old_key(dc, new_key, old_key) == 0 &&
+	     sodium_memcmp(old_key, src_key, MEDFS_KEY_LEN) == 0;
+	if (!ok)
+		fprintf(stderr,
+			PROG ": %s is a vault, not an unfinished clone of %s: give a "
+			     "new directory\n",
+			dst, src);
+	else
+		printf(PROG ": resuming the interrupted clone of %s into %s\n", src, dst);
+out:
+	medfs_secret_free(old_key);
+	if (!ok && lockfd >= 0) {
+		close(lockfd);
+		lockfd = -1;
+	}
+	return ok ? lockfd : -1;
+}
+
+/* A new clone: DST made (or found empty), its config saved. Returns the
+ * lock of DST, or -1 after saying why. */
+static int clone_start(const char *dst, const struct medfs_config *c,
+		       const uint8_t *src_key, struct medfs_config *dc, uint8_t *new_key)
+{
+	char tmp[PATH_MAX];
+	int exists, ret;
+
+	/* All that a clone killed before its config was saved leaves. */
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dst, MEDFS_CONFIG_NAME);
+	unlink(tmp);
+	ret = check_empty(dst, &exists);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": %s: %s\n", dst,
+			ret == -ENOTEMPTY ? "exists and is not empty" : strerror(-ret));
+		return -1;
+	}
+	if (!exists && mkdir(dst, 0700) < 0) {
+		fprintf(stderr, PROG ": cannot create %s: %s\n", dst, strerror(errno));
+		return -1;
+	}
+	*dc = *c;
+	ret = medfs_rotate_clone_config(dc, new_key, src_key);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot make the config of %s: %s\n", dst,
+			strerror(-ret));
+		return -1;
+	}
+	if (save_config(dst, dc, new_key) < 0)
+		return -1;
+	return lock_vault(dst, MEDFS_LOCK_ROTATE);
+}
+
+static int cmd_clone(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		AUTH_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct medfs_rotate_ops ops;
+	struct medfs_rotate_stats st;
+	struct medfs_config c, dc;
+	struct rotate_ui ui;
+	struct sigaction sa, old_int, old_term;
+	const char *src, *dst;
+	char conf[PATH_MAX];
+	struct auth a;
+	uint8_t *key = NULL, *new_key = NULL, *secret = NULL;
+	size_t secret_len = 0;
+	int opt, ret, slot, srclock = -1, dstlock = -1, status = EXIT_FAILURE;
+
+	auth_init(&a);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		ret = change_option(&a, opt, argv, clone_usage);
+		if (ret >= 0)
+			return ret;
+	}
+	if (argc - optind != 2) {
+		clone_usage(stderr);
+		return EXIT_USAGE;
+	}
+	src = argv[optind];
+	dst = argv[optind + 1];
+
+	srclock = lock_vault(src, MEDFS_LOCK_ROTATE);
+	if (srclock < 0)
+		goto out;
+	key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	new_key = medfs_secret_alloc(MEDFS_KEY_LEN);
+	if (key == NULL || new_key == NULL) {
+		fprintf(stderr, PROG ": cannot allocate secure memory\n");
+		goto out;
+	}
+	slot = open_vault(src, &a, 0, &c, key, &secret, &secret_len);
+	if (slot < 0)
+		goto out;
+	/* In memory only: the source is not changed. */
+	if (c.version == 1 && upgrade_config(src, &c, slot, secret, secret_len, key) < 0)
+		goto out;
+	medfs_secret_free(secret);
+	secret = NULL;
+	snprintf(conf, sizeof(conf), "%s/%s", dst, MEDFS_CONFIG_NAME);
+	if (access(conf, F_OK) == 0)
+		dstlock = clone_resume(src, dst, &a, key, &dc, new_key);
+	else
+		dstlock = clone_start(dst, &c, key, &dc, new_key);
+	if (dstlock < 0)
+		goto out;
+
+	memset(&ui, 0, sizeof(ui));
+	ui.vault = dst;
+	ui.tty = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &ui.start);
+	ops.progress = rotate_progress;
+	ops.problem = rotate_problem;
+	ops.ctx = &ui;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	ret = medfs_rotate_copy_tree(src, dst, &ops);
+	if (ret == 0)
+		ret = medfs_rotate_tree(dst, key, new_key, MEDFS_ROTATION_REENCRYPT,
+					dc.cipher, &ops, &st);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (ui.tty && ui.shown) {
+		show_progress(&ui, &ui.now, 1);
+		fprintf(stderr, "\n");
+	}
+	if (ret < 0) {
+		fprintf(stderr,
+			PROG ": clone of %s into %s %s: run '" PROG
+			     " clone %s %s' again to finish it (%s cannot be mounted "
+			     "until then)\n",
+			src, dst, ret == -ECANCELED ? "interrupted" : strerror(-ret), src,
+			dst, dst);
+		goto out;
+	}
+	ret = medfs_rotate_finish(dst, &dc, new_key);
+	if (ret < 0) {
+		fprintf(stderr,
+			PROG ": cannot write the config of %s: %s; run '" PROG
+			     " clone %s %s' again to finish\n",
+			dst, strerror(-ret), src, dst);
+		goto out;
+	}
+	printf(PROG ": cloned %s into %s: %" PRIu64 " objects, under a vault id and "
+		    "keys of its own\n",
+	       src, dst, st.objects);
+	if (st.damaged > 0)
+		printf(PROG ": %" PRIu64 " damaged objects were copied as they were "
+			    "(see the warnings; run medfs-fsck on %s)\n",
+		       st.damaged, src);
+	printf(PROG ": %s opens with the secrets of %s's key slots (change them with '" PROG
+		    " add', 'remove' and 'passwd'); its access journal starts empty\n",
+	       dst, src);
+	status = EXIT_SUCCESS;
+out:
+	medfs_secret_free(secret);
+	medfs_secret_free(new_key);
+	medfs_secret_free(key);
+	if (dstlock >= 0)
+		close(dstlock);
+	if (srclock >= 0)
+		close(srclock);
+	return status;
+}
+
 static void set_auditor_usage(FILE *f)
 {
 	fprintf(f,
@@ -2078,6 +2285,7 @@ static const struct subcommand subcommands[] = {
 	  "copy the config (key slots) of a vault to a file" },
 	{ "restore", cmd_restore, NULL, "write a config copy back to a vault" },
 	{ "rotate", cmd_rotate, NULL, "replace the vault key, keeping every key slot" },
+	{ "clone", cmd_clone, NULL, "copy a vault into an independent vault" },
 	{ "set-auditor", cmd_set_auditor, NULL, "record the auditor's public key" },
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

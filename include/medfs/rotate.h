@@ -172,4 +172,27 @@ int medfs_rotate_tree(const char *vault_dir, const uint8_t old_key[MEDFS_KEY_LEN
 int medfs_rotate_finish(const char *vault_dir, struct medfs_config *c,
 			const uint8_t vault_key[MEDFS_KEY_LEN]);
 
+/* Clones (medfs-key clone): a copy of a vault that is a vault of its own,
+ * with its own vault id and keys, made as a copy of the tree followed by a
+ * rotation with re-encryption of the copy.
+ *
+ * medfs_rotate_clone_config turns c, the unlocked config of the source
+ * (version 2, no rotation pending), into the clone's: a new random vault
+ * id and creation time, a new vault key (into new_key, secret memory),
+ * every slot rewrapped for it (the source's secrets open the clone), a
+ * rotation with re-encryption recorded, holding old_key (the source's).
+ * Returns 0, -EINVAL or the error of medfs_config_rekey.
+ *
+ * medfs_rotate_copy_tree copies the tree of src_vault as it is on disk
+ * (entries, xattrs, modes, owners, times; no leftover temporaries) into
+ * dst_vault/tree.clone, syncs it and renames it to dst_vault/tree. It does
+ * nothing when dst_vault/tree exists; run again after an interruption, it
+ * skips the files copied already (same size and mtime). ops->progress is
+ * called after each entry (a nonzero return stops the copy:
+ * -ECANCELED). Returns 0 or -errno. */
+int medfs_rotate_clone_config(struct medfs_config *c, uint8_t new_key[MEDFS_KEY_LEN],
+			      const uint8_t old_key[MEDFS_KEY_LEN]);
+int medfs_rotate_copy_tree(const char *src_vault, const char *dst_vault,
+			   const struct medfs_rotate_ops *ops);
+
 #endif

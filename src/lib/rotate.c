@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -1533,6 +1534,263 @@ out:
 	free(w.sealed);
 	free(w.resealed);
 	return r;
+}
+
+/* ---- clones: a copy of the tree, for a rotation with re-encryption ---- */
+
+#define CLONE_STAGING "tree.clone" /* the copy being made, in the clone's dir */
+
+/* Copies the user xattrs of the file open at from onto the one at to. */
+static int copy_xattrs(struct walk *w, int from, int to)
+{
+	ssize_t n = list_xattrs(w, from), vlen;
+
+	if (n <= 0)
+		return (int)n;
+	for (char *p = w->xlist; p < w->xlist + n; p += strlen(p) + 1) {
+		if (strncmp(p, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0 ||
+		    !strcmp(p, TIMES_XATTR))
+			continue;
+		vlen = fgetxattr(from, p, w->xvalue, XATTR_VALUE_MAX);
+		if (vlen < 0) {
+			if (errno == ENODATA)
+				continue;
+			return -errno;
+		}
+		if (fsetxattr(to, p, w->xvalue, (size_t)vlen, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Copies the regular file sdir/entry (st) to ddir/entry through a
+ * temporary, unless a copy of the same size and mtime is there already
+ * (an interrupted clone resumed). Returns 0 or -errno. */
+static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
+		     const struct stat *st)
+{
+	char tmp[sizeof(TMP_PREFIX) + 16];
+	struct timespec tv[2] = { st->st_atim, st->st_mtim };
+	struct stat dst;
+	int in, out, r = 0;
+
+	if (fstatat(ddir, entry, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(dst.st_mode) &&
+	    dst.st_size == st->st_size && dst.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	    dst.st_mtim.tv_nsec == st->st_mtim.tv_nsec)
+		return 0;
+	in = open_noatime(sdir, entry, O_RDONLY);
+	if (in < 0)
+		return -errno;
+	tmp_name(tmp);
+	out = openat(ddir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	for (off_t off = 0; off < st->st_size && r == 0;) {
+		ssize_t n = pread_full(in, w->sealed, (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE,
+				       off);
+
+		if (n <= 0) {
+			r = n < 0 ? (int)n : -EIO; /* the file changed under us */
+			break;
+		}
+		r = pwrite_full(out, w->sealed, (size_t)n, off);
+		off += n;
+	}
+	if (r == 0)
+		r = copy_xattrs(w, in, out);
+	if (r == 0)
+		r = copy_owner(out, st);
+	if (r == 0 && futimens(out, tv) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	close(in);
+	if (r == 0 && renameat(ddir, tmp, ddir, entry) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(ddir, tmp, 0);
+	return r;
+}
+
+/* Copies the symlink sdir/entry (st) to ddir/entry. Returns 0 or -errno. */
+static int copy_link(int sdir, int ddir, const char *entry, const struct stat *st)
+{
+	char *target = malloc(PATH_MAX);
+	char tmp[sizeof(TMP_PREFIX) + 16];
+	struct timespec tv[2] = { st->st_atim, st->st_mtim };
+	ssize_t n;
+	int r = 0;
+
+	if (target == NULL)
+		return -ENOMEM;
+	n = readlinkat(sdir, entry, target, PATH_MAX - 1);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	target[n] = '\0';
+	tmp_name(tmp);
+	if (symlinkat(target, ddir, tmp) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((fchownat(ddir, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	     errno != EPERM) ||
+	    utimensat(ddir, tmp, tv, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    renameat(ddir, tmp, ddir, entry) < 0) {
+		r = -errno;
+		unlinkat(ddir, tmp, 0);
+	}
+out:
+	free(target);
+	return r;
+}
+
+/* Copies the directory open at sdir into the one open at ddir, entries
+ * first, then ddir's mode, owner and times. Returns 0 or -errno. */
+static int copy_dir(struct walk *w, int sdir, int ddir, const struct stat *sst)
+{
+	struct timespec tv[2] = { sst->st_atim, sst->st_mtim };
+	struct names l;
+	int r;
+
+	/* Temporaries of an interrupted copy. */
+	r = list_dir(ddir, &l);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++)
+		if (!strncmp(l.v[i], TMP_PREFIX, strlen(TMP_PREFIX)))
+			unlinkat(ddir, l.v[i], 0);
+	names_free(&l);
+	r = list_dir(sdir, &l);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n && r == 0; i++) {
+		const char *e = l.v[i];
+		struct stat st;
+
+		/* Leftovers of an interrupted operation in the source. */
+		if (!strncmp(e, TMP_PREFIX, strlen(TMP_PREFIX)) ||
+		    !strcmp(e, MEDFS_DIR_HEADER_NAME ".tmp"))
+			continue;
+		if (fstatat(sdir, e, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (S_ISREG(st.st_mode)) {
+			r = copy_file(w, sdir, ddir, e, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			r = copy_link(sdir, ddir, e, &st);
+		} else if (S_ISDIR(st.st_mode)) {
+			int s2, d2;
+
+			if (mkdirat(ddir, e, 0700) < 0 && errno != EEXIST) {
+				r = -errno;
+				break;
+			}
+			s2 = openat(sdir, e, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			d2 = openat(ddir, e, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 < 0 || d2 < 0)
+				r = -errno;
+			else
+				r = copy_dir(w, s2, d2, &st);
+			if (s2 >= 0)
+				close(s2);
+			if (d2 >= 0)
+				close(d2);
+		}
+		/* Anything else is not part of a vault (medfs-fsck reports
+		 * it): not copied. */
+		if (r == 0 && w->ops != NULL && w->ops->progress != NULL) {
+			if (++w->prog.done > w->prog.total)
+				w->prog.total = w->prog.done;
+			if (w->ops->progress(w->ops->ctx, &w->prog) != 0)
+				r = -ECANCELED;
+		}
+	}
+	names_free(&l);
+	if (r == 0)
+		r = copy_owner(ddir, sst);
+	if (r == 0 && futimens(ddir, tv) < 0)
+		r = -errno;
+	return r;
+}
+
+int medfs_rotate_copy_tree(const char *src_vault, const char *dst_vault,
+			   const struct medfs_rotate_ops *ops)
+{
+	struct medfs_rotate_stats dummy;
+	struct walk w;
+	struct stat st;
+	int sv = -1, dv = -1, st_fd = -1, dt_fd = -1, r;
+
+	memset(&w, 0, sizeof(w));
+	w.ops = ops;
+	w.st = &dummy;
+	sv = open(src_vault, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dv = open(dst_vault, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sv < 0 || dv < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstatat(dv, MEDFS_TREE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		r = 0; /* copied already */
+		goto out;
+	}
+	r = -ENOMEM;
+	w.xvalue = malloc(XATTR_VALUE_MAX);
+	w.sealed = malloc((size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE);
+	if (w.xvalue == NULL || w.sealed == NULL)
+		goto out;
+	st_fd = openat(sv, MEDFS_TREE_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (st_fd < 0 || fstat(st_fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (mkdirat(dv, CLONE_STAGING, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		goto out;
+	}
+	dt_fd = openat(dv, CLONE_STAGING, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dt_fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	count_tree(st_fd, false, &w.prog);
+	r = copy_dir(&w, st_fd, dt_fd, &st);
+	if (r == 0 && syncfs(dt_fd) < 0)
+		r = -errno;
+	if (r == 0 && renameat(dv, CLONE_STAGING, dv, MEDFS_TREE_NAME) < 0)
+		r = -errno;
+	if (r == 0 && fsync(dv) < 0)
+		r = -errno;
+out:
+	if (dt_fd >= 0)
+		close(dt_fd);
+	if (st_fd >= 0)
+		close(st_fd);
+	if (dv >= 0)
+		close(dv);
+	if (sv >= 0)
+		close(sv);
+	free(w.xvalue);
+	free(w.sealed);
+	free(w.xlist);
+	return r;
+}
+
+int medfs_rotate_clone_config(struct medfs_config *c, uint8_t new_key[MEDFS_KEY_LEN],
+			      const uint8_t old_key[MEDFS_KEY_LEN])
+{
+	if (c->version != MEDFS_CONFIG_VERSION || medfs_config_rotating(c))
+		return -EINVAL;
+	randombytes_buf(c->vault_id, sizeof(c->vault_id));
+	c->created = (uint64_t)time(NULL);
+	randombytes_buf(new_key, MEDFS_KEY_LEN);
+	return medfs_config_rekey(c, new_key, old_key, MEDFS_ROTATION_REENCRYPT);
 }
 
 int medfs_rotate_start(const char *vault_dir, struct medfs_config *c,
