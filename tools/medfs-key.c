@@ -2122,8 +2122,9 @@ static int cmd_clone(int argc, char *argv[])
 		printf(PROG ": %" PRIu64 " damaged objects were copied as they were "
 			    "(see the warnings; run medfs-fsck on %s)\n",
 		       st.damaged, src);
-	printf(PROG ": %s opens with the secrets of %s's key slots (change them with '" PROG
-		    " add', 'remove' and 'passwd'); its access journal starts empty\n",
+	printf(PROG
+	       ": %s opens with the secrets of %s's key slots (change them with '" PROG
+	       " add', 'remove' and 'passwd'); its access journal starts empty\n",
 	       dst, src);
 	status = EXIT_SUCCESS;
 out:

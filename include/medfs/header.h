@@ -20,7 +20,7 @@
 #define MEDFS_FILE_ID_LEN 16
 #define MEDFS_DIR_ID_LEN 16
 #define MEDFS_HEADER_LEN 104
-#define MEDFS_HEADER_VERSION 1	    /* a file header without flags */
+#define MEDFS_HEADER_VERSION 1	     /* a file header without flags */
 #define MEDFS_HEADER_VERSION_FLAGS 2 /* a file header with flags (bytes 6..8) */
 /* File header flags (doc/FORMAT.md, 4.1). */
 #define MEDFS_HEADER_STALE 0x0001 /* key drawn before the last rotation */

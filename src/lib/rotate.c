@@ -363,8 +363,8 @@ int medfs_rotate_prev(const struct medfs_rotate_keys *k,
 {
 	if (value_len != AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG)
 		return -EBADMSG;
-	return reseal_blob(k, MEDFS_PREV_AD_TAG, MEDFS_KEY_LEN, file_id, value,
-			   value_len, new_value);
+	return reseal_blob(k, MEDFS_PREV_AD_TAG, MEDFS_KEY_LEN, file_id, value, value_len,
+			   new_value);
 }
 
 /* The previous file key held by the vault file open at fd (header flagged
@@ -373,15 +373,16 @@ int medfs_rotate_prev(const struct medfs_rotate_keys *k,
 static int prev_open_old(const struct medfs_rotate_keys *k, int fd,
 			 const uint8_t file_id[MEDFS_FILE_ID_LEN], uint8_t *key)
 {
-	uint8_t sealed[AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG + 1], ad[4 + MEDFS_FILE_ID_LEN];
+	uint8_t sealed[AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG + 1],
+		ad[4 + MEDFS_FILE_ID_LEN];
 	ssize_t n = fgetxattr(fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed));
 
 	memcpy(ad, MEDFS_PREV_AD_TAG, 4);
 	memcpy(ad + 4, file_id, MEDFS_FILE_ID_LEN);
 	if (n != AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG ||
-	    crypto_aead_xchacha20poly1305_ietf_decrypt(key, NULL, NULL, sealed + AEAD_NPUB,
-						       (size_t)n - AEAD_NPUB, ad,
-						       sizeof(ad), sealed, k->old.xattr) != 0)
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    key, NULL, NULL, sealed + AEAD_NPUB, (size_t)n - AEAD_NPUB, ad,
+		    sizeof(ad), sealed, k->old.xattr) != 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -751,7 +752,8 @@ static int convert_xattrs(struct walk *w, int from, int to,
 	for (char *p = w->xlist; p < w->xlist + n; p += strlen(p) + 1) {
 		bool meta = strcmp(p, MEDFS_META_XATTR) == 0;
 		bool prev = strcmp(p, MEDFS_PREV_XATTR) == 0;
-		bool ours = meta || prev || strncmp(p, MEDFS_XATTR_VAULT_PREFIX, plen) == 0;
+		bool ours =
+			meta || prev || strncmp(p, MEDFS_XATTR_VAULT_PREFIX, plen) == 0;
 
 		/* A re-encrypted file has one key: no previous one. */
 		if (prev && to != from)
@@ -780,7 +782,9 @@ static int convert_xattrs(struct walk *w, int from, int to,
 		}
 		if (r == -EBADMSG)
 			problem(w, vpath,
-				meta ? META_DAMAGED : prev ? PREV_DAMAGED : XATTR_DAMAGED);
+				meta   ? META_DAMAGED
+				: prev ? PREV_DAMAGED
+				       : XATTR_DAMAGED);
 		else if (r < 0)
 			return r;
 		if (r == 1) {
@@ -1574,23 +1578,25 @@ static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
 	struct stat dst;
 	int in, out, r = 0;
 
-	if (fstatat(ddir, entry, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(dst.st_mode) &&
-	    dst.st_size == st->st_size && dst.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	if (fstatat(ddir, entry, &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(dst.st_mode) && dst.st_size == st->st_size &&
+	    dst.st_mtim.tv_sec == st->st_mtim.tv_sec &&
 	    dst.st_mtim.tv_nsec == st->st_mtim.tv_nsec)
 		return 0;
 	in = open_noatime(sdir, entry, O_RDONLY);
 	if (in < 0)
 		return -errno;
 	tmp_name(tmp);
-	out = openat(ddir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	out = openat(ddir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     0600);
 	if (out < 0) {
 		r = -errno;
 		close(in);
 		return r;
 	}
 	for (off_t off = 0; off < st->st_size && r == 0;) {
-		ssize_t n = pread_full(in, w->sealed, (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE,
-				       off);
+		ssize_t n = pread_full(in, w->sealed,
+				       (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE, off);
 
 		if (n <= 0) {
 			r = n < 0 ? (int)n : -EIO; /* the file changed under us */
@@ -1691,8 +1697,10 @@ static int copy_dir(struct walk *w, int sdir, int ddir, const struct stat *sst)
 				r = -errno;
 				break;
 			}
-			s2 = openat(sdir, e, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			d2 = openat(ddir, e, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			s2 = openat(sdir, e,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			d2 = openat(ddir, e,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (s2 < 0 || d2 < 0)
 				r = -errno;
 			else
@@ -1745,7 +1753,8 @@ int medfs_rotate_copy_tree(const char *src_vault, const char *dst_vault,
 	w.sealed = malloc((size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE);
 	if (w.xvalue == NULL || w.sealed == NULL)
 		goto out;
-	st_fd = openat(sv, MEDFS_TREE_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	st_fd = openat(sv, MEDFS_TREE_NAME,
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (st_fd < 0 || fstat(st_fd, &st) < 0) {
 		r = -errno;
 		goto out;
@@ -1754,7 +1763,8 @@ int medfs_rotate_copy_tree(const char *src_vault, const char *dst_vault,
 		r = -errno;
 		goto out;
 	}
-	dt_fd = openat(dv, CLONE_STAGING, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dt_fd = openat(dv, CLONE_STAGING,
+		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dt_fd < 0) {
 		r = -errno;
 		goto out;

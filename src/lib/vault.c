@@ -93,8 +93,8 @@ struct medfs_file {
 	atomic_bool setid;  /* its vault file has bits to drop (made before file_mode) */
 	unsigned refs;	    /* under v->files_lock */
 	pthread_rwlock_t lock;
-	uint8_t *key;  /* secret memory */
-	uint8_t *prev; /* the previous file key (MEDFS_HEADER_PREV), or NULL */
+	uint8_t *key;	/* secret memory */
+	uint8_t *prev;	/* the previous file key (MEDFS_HEADER_PREV), or NULL */
 	uint16_t flags; /* of the header, MEDFS_HEADER_* */
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	uint64_t size;
@@ -1358,8 +1358,8 @@ static bool file_bound_to(const struct medfs_file *f, const struct loc *l)
  * the two keys at every moment), so that a file never needs more than two
  * keys. */
 #define PREV_AD_LEN (4 + MEDFS_FILE_ID_LEN)
-#define PREV_SEALED_LEN                                                                \
-	(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + MEDFS_KEY_LEN +                \
+#define PREV_SEALED_LEN                                                                  \
+	(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + MEDFS_KEY_LEN +                  \
 	 crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
 static void prev_ad(uint8_t ad[PREV_AD_LEN], const uint8_t id[MEDFS_FILE_ID_LEN])
@@ -1381,10 +1381,9 @@ static int prev_load(struct medfs_file *f)
 	if (!f->prev)
 		return -ENOMEM;
 	prev_ad(ad, f->id);
-	if (n != PREV_SEALED_LEN ||
-	    crypto_aead_xchacha20poly1305_ietf_decrypt(f->prev, NULL, NULL, sealed + np,
-						       n - np, ad, sizeof(ad), sealed,
-						       f->v->keys->xattr) != 0) {
+	if (n != PREV_SEALED_LEN || crypto_aead_xchacha20poly1305_ietf_decrypt(
+					    f->prev, NULL, NULL, sealed + np, n - np, ad,
+					    sizeof(ad), sealed, f->v->keys->xattr) != 0) {
 		key_put(f->v, f->prev);
 		f->prev = NULL;
 		report(f->v, f->vpath, NULL, -1,
@@ -1950,7 +1949,8 @@ static void open_slice(void *arg, size_t from, size_t to)
 			if (file_block_open(f, j->out + (bstart - j->off), s,
 					    blen + MEDFS_BLOCK_OVERHEAD, i) < 0)
 				note_bad(&j->bad, i);
-		} else if (file_block_open(f, tmp, s, blen + MEDFS_BLOCK_OVERHEAD, i) < 0) {
+		} else if (file_block_open(f, tmp, s, blen + MEDFS_BLOCK_OVERHEAD, i) <
+			   0) {
 			note_bad(&j->bad, i);
 		} else {
 			memcpy(j->out + (lo - j->off), tmp + (lo - bstart), hi - lo);

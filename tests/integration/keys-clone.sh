@@ -149,7 +149,7 @@ cp "$WORK/clone.vf" "$cf"
 step "a directory of the clone put into the original, and the other way round: EIO"
 vsub=$(find "$(dirname "$vf")" -mindepth 1 -maxdepth 1 -type d)
 csub=$(find "$(dirname "$cf")" -mindepth 1 -maxdepth 1 -type d)
-[ -d "$vsub" ] && [ -d "$csub" ] || fail "no vault directory for drill/sub"
+if [ ! -d "$vsub" ] || [ ! -d "$csub" ]; then fail "no vault directory for drill/sub"; fi
 cp -a "$vsub" "$WORK/orig.sub"
 cp -a "$csub" "$WORK/clone.sub"
 rm -rf "${vsub:?}"/* "$vsub"/.medfs-dir

@@ -219,12 +219,12 @@ START_TEST(test_flags)
 	uint16_t flags = 0xffff;
 
 	randombytes_buf(nonce, sizeof(nonce));
-	ck_assert_int_eq(medfs_header_seal_flags(hdr, file_id, file_key, 7, 0, hkey, &bind,
-						 nonce),
-			 0);
 	ck_assert_int_eq(
-		medfs_header_seal_with_nonce(v1, file_id, file_key, 7, hkey, &bind, nonce),
+		medfs_header_seal_flags(hdr, file_id, file_key, 7, 0, hkey, &bind, nonce),
 		0);
+	ck_assert_int_eq(medfs_header_seal_with_nonce(v1, file_id, file_key, 7, hkey,
+						      &bind, nonce),
+			 0);
 	ck_assert_mem_eq(hdr, v1, sizeof(hdr)); /* no flag: version 1 as before */
 	ck_assert_int_eq(medfs_header_open_flags(hdr, id, fk, &size, &flags, hkey, &bind),
 			 0);
@@ -249,9 +249,9 @@ START_TEST(test_flags)
 	hdr[4] = 2;
 	ck_assert_int_eq(open_file(hdr, hkey, &bind), 0);
 
-	ck_assert_int_eq(medfs_header_seal_flags(hdr, file_id, file_key, 7, 4, hkey, &bind,
-						 NULL),
-			 -EINVAL);
+	ck_assert_int_eq(
+		medfs_header_seal_flags(hdr, file_id, file_key, 7, 4, hkey, &bind, NULL),
+		-EINVAL);
 	ck_assert(all_zero(hdr, sizeof(hdr)));
 
 	/* Made by the key holder, with a flag this build does not know. */
@@ -265,10 +265,9 @@ START_TEST(test_flags)
 		uint8_t plain[40] = { 0 };
 
 		memcpy(plain, file_key, 32);
-		crypto_aead_xchacha20poly1305_ietf_encrypt(hdr + 48, NULL, plain,
-							   sizeof(plain), ad,
-							   40 + bind.name_len, NULL,
-							   hdr + 24, hkey);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(
+			hdr + 48, NULL, plain, sizeof(plain), ad, 40 + bind.name_len,
+			NULL, hdr + 24, hkey);
 	}
 	ck_assert_int_eq(medfs_header_open_flags(hdr, id, fk, &size, &flags, hkey, &bind),
 			 -EPROTONOSUPPORT);
@@ -278,7 +277,8 @@ START_TEST(test_flags)
 	memset(hdr + 6, 0, 2);
 	memcpy(ad, hdr, 24);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(hdr + 48, NULL, hdr + 48, 40, ad,
-						   40 + bind.name_len, NULL, hdr + 24, hkey);
+						   40 + bind.name_len, NULL, hdr + 24,
+						   hkey);
 	ck_assert_int_eq(open_file(hdr, hkey, &bind), -EBADMSG);
 }
 END_TEST
@@ -422,16 +422,15 @@ START_TEST(test_kat)
 	{
 		uint16_t flags;
 
-		ck_assert_int_eq(medfs_header_seal_flags(hdr, fid, fk, KAT_HEADER_SIZE,
-							 MEDFS_HEADER_STALE |
-								 MEDFS_HEADER_PREV,
-							 hk, &b, nonce),
-				 0);
+		ck_assert_int_eq(
+			medfs_header_seal_flags(hdr, fid, fk, KAT_HEADER_SIZE,
+						MEDFS_HEADER_STALE | MEDFS_HEADER_PREV,
+						hk, &b, nonce),
+			0);
 		kat_hex(hex, hdr, sizeof(hdr));
 		ck_assert_str_eq(hex, kat_header_v2_hex);
-		ck_assert_int_eq(medfs_header_open_flags(hdr, id, key, &size, &flags, hk,
-							 &b),
-				 0);
+		ck_assert_int_eq(
+			medfs_header_open_flags(hdr, id, key, &size, &flags, hk, &b), 0);
 		ck_assert_uint_eq(flags, MEDFS_HEADER_STALE | MEDFS_HEADER_PREV);
 	}
 

@@ -372,8 +372,9 @@ START_TEST(test_prev)
 						   sizeof(ad), NULL, sealed, xk);
 	ck_assert_int_eq(medfs_rotate_prev(K, id, sealed, sizeof(sealed), out), 1);
 	subkey(xk, MEDFS_SUBKEY_XATTR, new_key);
-	ck_assert_int_eq(crypto_aead_xchacha20poly1305_ietf_decrypt(
-				 plain, NULL, NULL, out + 24, 48, ad, sizeof(ad), out, xk),
+	ck_assert_int_eq(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL,
+								    out + 24, 48, ad,
+								    sizeof(ad), out, xk),
 			 0);
 	ck_assert_mem_eq(plain, fk, 32);
 	ck_assert_int_eq(medfs_rotate_prev(K, id, out, sizeof(out), again), 0);
@@ -1249,6 +1250,222 @@ START_TEST(test_journal)
 }
 END_TEST
 
+/* Reads the whole of path through the vault opened with key. */
+static uint8_t *read_all(const uint8_t *key, const char *path, size_t len)
+{
+	struct medfs_vault *v;
+	struct medfs_file *f;
+	uint8_t *buf = malloc(len);
+
+	ck_assert_int_eq(medfs_vault_open_cipher(&v, vdir, key, cipher), 0);
+	ck_assert_int_eq(medfs_file_open(v, path, O_RDONLY, &f), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, len, 0), (ssize_t)len);
+	medfs_file_release(f);
+	medfs_vault_close(v);
+	return buf;
+}
+
+/* Writes len bytes of fill at off of path through the vault opened with key. */
+static void write_at(const uint8_t *key, const char *path, off_t off, size_t len,
+		     int fill, uint8_t *mirror)
+{
+	struct medfs_vault *v;
+	struct medfs_file *f;
+	uint8_t buf[MEDFS_BLOCK_SIZE];
+
+	memset(buf, fill, len);
+	memset(mirror + off, fill, len);
+	ck_assert_int_eq(medfs_vault_open_cipher(&v, vdir, key, cipher), 0);
+	ck_assert_int_eq(medfs_file_open(v, path, O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, buf, len, off, 0), (ssize_t)len);
+	medfs_file_release(f);
+	medfs_vault_close(v);
+}
+
+/* The vault path of /big under key. */
+static void big_path(char *out, size_t outsz, const uint8_t *key, uint8_t root[16])
+{
+	char tree[PATH_MAX];
+
+	snprintf(tree, sizeof(tree), "%s/tree", vdir);
+	dir_id_of(tree, root);
+	entry_of(out, outsz, "", root, "big", key, NULL);
+}
+
+/* The flags and file key of the header of /big under key. */
+static uint16_t big_header(const uint8_t *key, uint8_t fkey[32])
+{
+	uint8_t hk[32], hdr[MEDFS_HEADER_LEN], id[16], root[16];
+	struct medfs_binding b;
+	char path[PATH_MAX];
+	uint64_t size;
+	uint16_t flags;
+	int fd;
+
+	big_path(path, sizeof(path), key, root);
+	b = binding(root, "big");
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	close(fd);
+	subkey(hk, MEDFS_SUBKEY_HEADER, key);
+	ck_assert_int_eq(medfs_header_open_flags(hdr, id, fkey, &size, &flags, hk, &b),
+			 0);
+	return flags;
+}
+
+/* Which blocks of /big (vault key key) open under fkey: bit i for block i. */
+static unsigned big_blocks_under(const uint8_t *key, const uint8_t fkey[32])
+{
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], out[MEDFS_BLOCK_SIZE], id[16], root[16];
+	char path[PATH_MAX];
+	unsigned mask = 0;
+	int fd;
+
+	big_path(path, sizeof(path), key, root);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, id, 16, 8), 16); /* in the clear */
+	for (unsigned i = 0; i < 4; i++) {
+		size_t blen = (i < 3 ? MEDFS_BLOCK_SIZE : 17) + MEDFS_BLOCK_OVERHEAD;
+
+		ck_assert_int_eq(pread(fd, sealed, blen, medfs_block_disk_offset(i)),
+				 (ssize_t)blen);
+		if (medfs_block_open(out, sealed, blen, cipher, fkey, id, i) >= 0)
+			mask |= 1u << i;
+	}
+	close(fd);
+	return mask;
+}
+
+/* Revocation (doc/FORMAT.md, 4.4): after a rotation, a file's first write
+ * draws a new key, so what is written is not under a key from before;
+ * older blocks stay readable under the previous key; a second rotation
+ * and write fold the oldest key away. */
+START_TEST(test_new_key_at_write)
+{
+	const size_t len = 3 * MEDFS_BLOCK_SIZE + 17;
+	uint8_t k0[32], k1[32], k2[32], third[32], *expect, *got;
+	struct medfs_rotate_stats st;
+
+	make_vault();
+	expect = read_all(old_key, "/big", len);
+	ck_assert_uint_eq(big_header(old_key, k0), 0);
+	ck_assert_uint_eq(big_blocks_under(old_key, k0), 0xf);
+
+	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key, MEDFS_ROTATION_REKEY,
+					   cipher, NULL, &st),
+			 0);
+	ck_assert_uint_eq(big_header(new_key, k1), MEDFS_HEADER_STALE);
+	ck_assert_mem_eq(k1, k0, 32); /* kept until the next write */
+	got = read_all(new_key, "/big", len);
+	ck_assert_mem_eq(got, expect, len);
+	free(got);
+	ck_assert_uint_eq(big_header(new_key, k1),
+			  MEDFS_HEADER_STALE); /* reads keep it */
+
+	write_at(new_key, "/big", MEDFS_BLOCK_SIZE + 10, 100, 'n', expect);
+	ck_assert_uint_eq(big_header(new_key, k1), MEDFS_HEADER_PREV);
+	ck_assert(memcmp(k1, k0, 32) != 0);
+	ck_assert_uint_eq(big_blocks_under(new_key, k0), 0xd); /* block 1 is not */
+	ck_assert_uint_eq(big_blocks_under(new_key, k1), 0x2);
+	got = read_all(new_key, "/big", len);
+	ck_assert_mem_eq(got, expect, len);
+	free(got);
+
+	/* A second rotation, a write: blocks 0, 2, 3 folded under k1 first. */
+	randombytes_buf(third, sizeof(third));
+	medfs_rotate_keys_free(K);
+	memcpy(old_key, new_key, 32);
+	memcpy(new_key, third, 32);
+	ck_assert_int_eq(medfs_rotate_keys_new(&K, old_key, new_key), 0);
+	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key, MEDFS_ROTATION_REKEY,
+					   cipher, NULL, &st),
+			 0);
+	ck_assert_uint_eq(big_header(new_key, k2),
+			  MEDFS_HEADER_STALE | MEDFS_HEADER_PREV);
+	ck_assert_mem_eq(k2, k1, 32);
+	write_at(new_key, "/big", 0, 1, 'z', expect);
+	ck_assert_uint_eq(big_header(new_key, k2), MEDFS_HEADER_PREV);
+	ck_assert_uint_eq(big_blocks_under(new_key, k0), 0);
+	ck_assert_uint_eq(big_blocks_under(new_key, k1), 0xe);
+	ck_assert_uint_eq(big_blocks_under(new_key, k2), 0x1);
+	got = read_all(new_key, "/big", len);
+	ck_assert_mem_eq(got, expect, len);
+	free(got);
+
+	/* Re-encryption: one new key, no flag, no previous key. */
+	randombytes_buf(third, sizeof(third));
+	medfs_rotate_keys_free(K);
+	memcpy(old_key, new_key, 32);
+	memcpy(new_key, third, 32);
+	ck_assert_int_eq(medfs_rotate_keys_new(&K, old_key, new_key), 0);
+	ck_assert_int_eq(medfs_rotate_tree(vdir, old_key, new_key,
+					   MEDFS_ROTATION_REENCRYPT, cipher, NULL, &st),
+			 0);
+	ck_assert_uint_eq(big_header(new_key, k0), 0);
+	ck_assert_uint_eq(big_blocks_under(new_key, k0), 0xf);
+	ck_assert_uint_eq(big_blocks_under(new_key, k1) | big_blocks_under(new_key, k2),
+			  0);
+	got = read_all(new_key, "/big", len);
+	ck_assert_mem_eq(got, expect, len);
+	free(got);
+	free(expect);
+	drop_vault();
+}
+END_TEST
+
+/* Clones: the tree copied (stopped and resumed), then re-encrypted under a
+ * key of its own, reads the same; the source is untouched. */
+START_TEST(test_copy_tree)
+{
+	struct medfs_rotate_stats st;
+	char src[256], dst[256], p[PATH_MAX + 32];
+	char *before, *after;
+	struct stat sb;
+
+	make_vault();
+	before = dump(old_key);
+	ck_assert_ptr_nonnull(before);
+	snprintf(src, sizeof(src), "%s", vdir);
+	ck_assert_int_lt(snprintf(dst, sizeof(dst), "%s/clone", base), (int)sizeof(dst));
+	ck_assert_int_eq(mkdir(dst, 0700), 0);
+	for (uint64_t k = 1;; k++) {
+		struct stop_after s = { .n = k };
+		struct medfs_rotate_ops ops = { stop_cb, problem_cb, &s };
+		int r = medfs_rotate_copy_tree(src, dst, &ops);
+
+		if (r == 0)
+			break;
+		ck_assert_int_eq(r, -ECANCELED);
+		snprintf(p, sizeof(p), "%s/tree", dst);
+		ck_assert_int_ne(stat(p, &sb), 0); /* not there until complete */
+		ck_assert_uint_lt(k, 100);
+	}
+	ck_assert_int_eq(medfs_rotate_copy_tree(src, dst, NULL), 0); /* done: nothing */
+	snprintf(vdir, sizeof(vdir), "%s", dst);
+	after = dump(old_key);
+	ck_assert_ptr_nonnull(after);
+	ck_assert_str_eq(after, before);
+	free(after);
+	ck_assert_int_eq(medfs_rotate_tree(dst, old_key, new_key,
+					   MEDFS_ROTATION_REENCRYPT, cipher, NULL, &st),
+			 0);
+	after = dump(new_key);
+	ck_assert_ptr_nonnull(after);
+	ck_assert_str_eq(after, before);
+	free(after);
+	ck_assert_ptr_null(dump(old_key));
+	snprintf(vdir, sizeof(vdir), "%s", src);
+	after = dump(old_key);
+	ck_assert_ptr_nonnull(after);
+	ck_assert_str_eq(after, before);
+	free(after);
+	free(before);
+	drop_vault();
+}
+END_TEST
+
 static Suite *rotate_suite(void)
 {
 	Suite *s = suite_create("rotate");
@@ -1278,6 +1495,8 @@ static Suite *rotate_suite(void)
 	tcase_add_test(tc, test_damaged);
 	tcase_add_test(tc, test_start_finish);
 	tcase_add_test(tc, test_journal);
+	tcase_add_test(tc, test_new_key_at_write);
+	tcase_add_test(tc, test_copy_tree);
 	suite_add_tcase(s, tc);
 
 	return s;
