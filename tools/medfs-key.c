@@ -1671,6 +1671,7 @@ struct rotate_ui {
 	struct timespec start, last;
 	struct medfs_rotate_progress now;
 	int shown;
+	struct sigaction old_int, old_term; /* restored by walk_end */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -1744,6 +1745,38 @@ static void rotate_problem(void *ctx, const char *vault_path, const char *what)
 	fprintf(stderr, PROG ": warning: %s/%s: %s\n", ui->vault, vault_path, what);
 }
 
+/* Starts a walk over vault (rotate, clone): its progress line, and SIGINT
+ * and SIGTERM asking it to stop at a safe point. */
+static void walk_begin(struct rotate_ui *ui, struct medfs_rotate_ops *ops, const char *vault)
+{
+	struct sigaction sa;
+
+	memset(ui, 0, sizeof(*ui));
+	ui->vault = vault;
+	ui->tty = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &ui->start);
+	ops->progress = rotate_progress;
+	ops->problem = rotate_problem;
+	ops->ctx = ui;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &ui->old_int);
+	sigaction(SIGTERM, &sa, &ui->old_term);
+}
+
+/* Ends what walk_begin started: the signals as they were, the last
+ * progress line. */
+static void walk_end(struct rotate_ui *ui)
+{
+	sigaction(SIGINT, &ui->old_int, NULL);
+	sigaction(SIGTERM, &ui->old_term, NULL);
+	if (ui->tty && ui->shown) {
+		show_progress(ui, &ui->now, 1);
+		fprintf(stderr, "\n");
+	}
+}
+
 static int cmd_rotate(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -1756,7 +1789,6 @@ static int cmd_rotate(int argc, char *argv[])
 	struct medfs_rotate_stats st;
 	struct medfs_config c;
 	struct rotate_ui ui;
-	struct sigaction sa, old_int, old_term;
 	enum medfs_rotation mode;
 	const char *vault, *journal = NULL;
 	char journal_buf[PATH_MAX];
@@ -1840,25 +1872,9 @@ static int cmd_rotate(int argc, char *argv[])
 		goto out;
 	}
 
-	memset(&ui, 0, sizeof(ui));
-	ui.vault = vault;
-	ui.tty = isatty(STDERR_FILENO);
-	clock_gettime(CLOCK_MONOTONIC, &ui.start);
-	ops.progress = rotate_progress;
-	ops.problem = rotate_problem;
-	ops.ctx = &ui;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	walk_begin(&ui, &ops, vault);
 	ret = medfs_rotate_tree(vault, old_key, key, mode, c.cipher, &ops, &st);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	if (ui.tty && ui.shown) {
-		show_progress(&ui, &ui.now, 1);
-		fprintf(stderr, "\n");
-	}
+	walk_end(&ui);
 	if (ret == -ECANCELED) {
 		fprintf(stderr,
 			PROG ": rotation of %s interrupted: run '" PROG " rotate %s' to "
@@ -2029,7 +2045,6 @@ static int cmd_clone(int argc, char *argv[])
 	struct medfs_rotate_stats st;
 	struct medfs_config c, dc;
 	struct rotate_ui ui;
-	struct sigaction sa, old_int, old_term;
 	const char *src, *dst;
 	char conf[PATH_MAX];
 	struct auth a;
@@ -2076,28 +2091,12 @@ static int cmd_clone(int argc, char *argv[])
 	if (dstlock < 0)
 		goto out;
 
-	memset(&ui, 0, sizeof(ui));
-	ui.vault = dst;
-	ui.tty = isatty(STDERR_FILENO);
-	clock_gettime(CLOCK_MONOTONIC, &ui.start);
-	ops.progress = rotate_progress;
-	ops.problem = rotate_problem;
-	ops.ctx = &ui;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	walk_begin(&ui, &ops, dst);
 	ret = medfs_rotate_copy_tree(src, dst, &ops);
 	if (ret == 0)
 		ret = medfs_rotate_tree(dst, key, new_key, MEDFS_ROTATION_REENCRYPT,
 					dc.cipher, &ops, &st);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	if (ui.tty && ui.shown) {
-		show_progress(&ui, &ui.now, 1);
-		fprintf(stderr, "\n");
-	}
+	walk_end(&ui);
 	if (ret < 0) {
 		fprintf(stderr,
 			PROG ": clone of %s into %s %s: run '" PROG
