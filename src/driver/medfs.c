@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h> /* umount2 */
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -42,6 +43,7 @@
 #include "medfs/journal.h"
 #include "medfs/log.h"
 #include "medfs/modecheck.h"
+#include "medfs/mountinfo.h"
 #include "medfs/policy.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
@@ -2270,6 +2272,78 @@ out:
 }
 
 /* Checks that need no secret, done before asking for the passphrase. */
+/* The absolute path of path as the kernel lists mount points: its parent
+ * resolved, its last component as given (a dead mount point cannot be
+ * resolved itself). Returns 0 or -1. */
+static int mount_path(const char *path, char *out, size_t outsz)
+{
+	char dir[PATH_MAX], *slash, *parent;
+	const char *base;
+	size_t n = strlen(path);
+	int r;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		base = dir;
+		parent = realpath(".", NULL);
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		parent = realpath(slash == dir ? "/" : dir, NULL);
+	}
+	if (!parent)
+		return -1;
+	r = snprintf(out, outsz, "%s/%s", strcmp(parent, "/") ? parent : "", base);
+	free(parent);
+	return r < 0 || (size_t)r >= outsz ? -1 : 0;
+}
+
+/* A medfs whose driver was killed leaves its mount behind, and every
+ * access to it fails with ENOTCONN. When that mount is a medfs's, detach
+ * it so that this mount can take its place (nothing of the vault is lost:
+ * the dead driver held only what it had not yet written, which its
+ * journal recovery seals); otherwise say what to run. */
+static void clear_dead_mount(const char *mountpoint)
+{
+	char abs[PATH_MAX], fstype[64], *text = NULL;
+	size_t len = 0;
+	struct stat st;
+	FILE *f;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return;
+	if (mount_path(mountpoint, abs, sizeof(abs)) < 0)
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	if (text && medfs_mountinfo_find(text, abs, fstype, sizeof(fstype)) == 0 &&
+	    strcmp(fstype, "fuse.medfs") == 0) {
+		if (umount2(abs, MNT_DETACH) == 0)
+			fprintf(stderr,
+				"medfs: %s: took off the mount of a medfs that had "
+				"stopped (its driver was killed)\n",
+				mountpoint);
+		else
+			fprintf(stderr,
+				"medfs: %s: a medfs that stopped is still mounted there "
+				"(%s); run 'fusermount3 -u -z %s'\n",
+				mountpoint, strerror(errno), mountpoint);
+	}
+	free(text);
+}
+
 static int check_paths(const struct options *o, char **vault_dir, char **mountpoint)
 {
 	struct stat st;
@@ -2297,6 +2371,7 @@ static int check_paths(const struct options *o, char **vault_dir, char **mountpo
 		goto out;
 	}
 
+	clear_dead_mount(o->mountpoint);
 	*mountpoint = realpath(o->mountpoint, NULL);
 	if (!*mountpoint || stat(*mountpoint, &st) != 0) {
 		fprintf(stderr, "medfs: cannot mount on %s: %s\n", o->mountpoint,
