@@ -35,12 +35,12 @@
 #include "medfs/journal.h"
 #include "medfs/log.h"
 #include "medfs/parallel.h"
+#include "medfs/ranges.h"
 #include "medfs/vault.h"
 
 #define WAKE_NS 250000000L	    /* the ticker's period */
 #define TICKS_PER_WRITER_TICK 4	    /* medfs_journal_tick every second */
 #define FLUSH_AGE_US 750000	    /* + one period: at most a second */
-#define MAX_RANGES 1024		    /* per record: 16 KiB of ranges */
 #define DICOM_SCAN_MAX (4 << 20)    /* a header is read in its first 4 MiB */
 #define DICOM_WINDOW (4 * 1024)	    /* the smallest read of a header */
 #define META_MAX MEDFS_DICOM_META_MAX
@@ -131,13 +131,10 @@ struct jnl {
 	char *self_program;
 };
 
-/* Pending byte ranges of one kind (read or write) of one handle: sorted,
- * disjoint and not adjacent. */
+/* Pending byte ranges of one kind (read or write) of one handle. */
 struct ranges {
-	struct medfs_journal_range *r;
-	size_t n, cap;
-	uint64_t bytes;	   /* bytes transferred, repeats included */
-	uint64_t since_us; /* time of the first pending one */
+	struct medfs_ranges set; /* merged (medfs/ranges.h) */
+	uint64_t since_us;	 /* time of the first pending one */
 };
 
 struct jnl_file {
@@ -551,77 +548,21 @@ static void file_rec(const struct jnl_file *jf, struct medfs_journal_record *r,
 	rec_ids(r, &jf->meta);
 }
 
-/* Adds [off, off + n) to g, merging it with the ranges it overlaps or
- * touches. Returns 0 or -ENOMEM. */
-static int range_add(struct ranges *g, uint64_t off, uint64_t n)
-{
-	uint64_t end = off + n, s, e;
-	size_t lo = 0, hi = g->n, k;
-
-	g->bytes += n;
-	if (g->n) {
-		/* Sequential access: the last range grows. */
-		struct medfs_journal_range *last = &g->r[g->n - 1];
-
-		if (last->offset <= off && off <= last->offset + last->length) {
-			if (end > last->offset + last->length)
-				last->length = end - last->offset;
-			return 0;
-		}
-	}
-	/* The first range that ends at or after off. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (g->r[mid].offset + g->r[mid].length < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == g->n || g->r[lo].offset > end) {
-		if (g->n == g->cap) {
-			size_t cap = g->cap ? 2 * g->cap : 8;
-			struct medfs_journal_range *r = realloc(g->r, cap * sizeof(*r));
-
-			if (!r)
-				return -ENOMEM;
-			g->r = r;
-			g->cap = cap;
-		}
-		memmove(&g->r[lo + 1], &g->r[lo], (g->n - lo) * sizeof(*g->r));
-		g->r[lo].offset = off;
-		g->r[lo].length = n;
-		g->n++;
-		return 0;
-	}
-	s = g->r[lo].offset < off ? g->r[lo].offset : off;
-	e = end;
-	for (k = lo; k < g->n && g->r[k].offset <= end; k++)
-		if (g->r[k].offset + g->r[k].length > e)
-			e = g->r[k].offset + g->r[k].length;
-	g->r[lo].offset = s;
-	g->r[lo].length = e - s;
-	memmove(&g->r[lo + 1], &g->r[k], (g->n - k) * sizeof(*g->r));
-	g->n -= k - lo - 1;
-	return 0;
-}
-
 /* Under jf->lock. One record of the pending ranges, dated by the first. */
 static int flush_locked(struct jnl_file *jf, struct ranges *g, uint32_t op)
 {
 	struct medfs_journal_record r;
 	int ret;
 
-	if (g->n == 0)
+	if (g->set.n == 0)
 		return 0;
 	file_rec(jf, &r, op);
 	r.time_us = g->since_us;
-	r.ranges = g->r;
-	r.nranges = g->n;
-	r.bytes = g->bytes;
+	r.ranges = g->set.r;
+	r.nranges = g->set.n;
+	r.bytes = g->set.bytes;
 	ret = append(jf->j, &r, 0);
-	g->n = 0;
-	g->bytes = 0;
+	medfs_ranges_clear(&g->set);
 	g->since_us = 0;
 	return ret;
 }
@@ -642,8 +583,8 @@ static void file_free(struct jnl_file *jf)
 	pthread_mutex_destroy(&jf->lock);
 	pthread_mutex_destroy(&jf->scan_lock);
 	free(jf->scan);
-	free(jf->rd.r);
-	free(jf->wr.r);
+	medfs_ranges_free(&jf->rd.set);
+	medfs_ranges_free(&jf->wr.set);
 	free(jf->user);
 	free(jf->program);
 	free(jf->path);
@@ -743,11 +684,13 @@ static int file_io(struct jnl_file *jf, struct ranges *g, uint32_t op, uint64_t 
 				jf->wr_hi = off + n;
 			jf->wrote = 1;
 		}
-		if (g->n == 0)
+		if (g->set.n == 0)
 			g->since_us = now_us();
-		ret = range_add(g, off, n) < 0 ? -EIO : 0;
-		if (ret == 0 && g->n >= MAX_RANGES)
+		ret = medfs_ranges_add(&g->set, off, n);
+		if (ret == 1) /* a record's worth: written at once */
 			ret = flush_locked(jf, g, op);
+		else if (ret < 0)
+			ret = -EIO;
 	}
 	pthread_mutex_unlock(&jf->lock);
 	return ret;
@@ -1115,9 +1058,9 @@ static void flush_old(struct jnl *j, uint64_t now)
 	pthread_mutex_lock(&j->files_lock);
 	for (struct jnl_file *jf = j->files; jf; jf = jf->next) {
 		pthread_mutex_lock(&jf->lock);
-		if (jf->rd.n && now - jf->rd.since_us >= FLUSH_AGE_US)
+		if (jf->rd.set.n && now - jf->rd.since_us >= FLUSH_AGE_US)
 			flush_locked(jf, &jf->rd, MEDFS_OP_READ);
-		if (jf->wr.n && now - jf->wr.since_us >= FLUSH_AGE_US)
+		if (jf->wr.set.n && now - jf->wr.since_us >= FLUSH_AGE_US)
 			flush_locked(jf, &jf->wr, MEDFS_OP_WRITE);
 		pthread_mutex_unlock(&jf->lock);
 	}
