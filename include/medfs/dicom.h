@@ -1,5 +1,5 @@
-/* medfs: DICOM Part 10 header reader, and the identifiers medfs keeps of
- * a file.
+/* medfs: DICOM Part 10 header reader: the identifiers of a file (the
+ * record medfs keeps of them beside the file is medfs/dicom_meta.h).
  *
  * Extracts the identifiers the access journal records for a DICOM file:
  * patient, study, series and SOP instance, SOP class and modality. Reads
@@ -93,47 +93,5 @@ int medfs_dicom_scan_feed(struct medfs_dicom_scan *sc, const uint8_t *buf, size_
  * NUL-terminated s by '?': identifiers go into the journal and onto
  * auditors' terminals. Every identifier medfs records passes here. */
 void medfs_dicom_sanitize(char *s);
-
-/* ---- what medfs keeps of a file (doc/FORMAT.md, "DICOM metadata") ---- */
-
-/* Patients a file was attributed to before, at most this many. */
-#define MEDFS_DICOM_FORMER_MAX 16
-/* The longest encoded metadata: medfs_file_set_meta's limit. */
-#define MEDFS_DICOM_META_MAX 4096
-
-/* A file's identifiers now, and every patient ID it was ever attributed
- * to before (the first MEDFS_DICOM_FORMER_MAX of them, in the order first
- * met; it may hold the current one too), each followed by a "\n". */
-struct medfs_dicom_meta {
-	struct medfs_dicom_ids ids;
-	char former[MEDFS_DICOM_FORMER_MAX * (MEDFS_DICOM_UID_MAX + 1) + 1];
-	unsigned int nformer;
-};
-
-/* Encodes m as text into out (size bytes). Returns its length or
- * -ENOBUFS. An m without any identifier nor former patient is empty. */
-int medfs_dicom_meta_encode(const struct medfs_dicom_meta *m, char *out, size_t size);
-
-/* Decodes len bytes of metadata (unknown keys and lines without "=" are
- * skipped, values sanitized). Returns 1 when m has an identifier, else 0;
- * m is always written. */
-int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta *m);
-
-/* What medfs_dicom_meta_update found. */
-#define MEDFS_DICOM_SAME 0	   /* nothing changed */
-#define MEDFS_DICOM_CHANGED 1	   /* identifiers changed */
-#define MEDFS_DICOM_REATTRIBUTED 2 /* ...and the patient or study was another */
-
-/* Sets m's identifiers to found (NULL: no longer a DICOM file), keeping
- * the patient it had among the former ones. prior (may be NULL) gets the
- * identifiers m had. Returns MEDFS_DICOM_SAME, MEDFS_DICOM_CHANGED, or
- * MEDFS_DICOM_REATTRIBUTED when a patient ID or study UID that was set
- * changed (to another one, or to none). */
-int medfs_dicom_meta_update(struct medfs_dicom_meta *m,
-			    const struct medfs_dicom_ids *found,
-			    struct medfs_dicom_ids *prior);
-
-/* 1 when patient is among m's former patients, else 0. */
-int medfs_dicom_meta_was(const struct medfs_dicom_meta *m, const char *patient);
 
 #endif

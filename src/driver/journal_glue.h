@@ -15,10 +15,11 @@
  * further operation and the reason goes to the system log once; with
  * journal_failopen the mount keeps serving unrecorded.
  *
- * DICOM: a file written through a handle has the first 64 KiB of its
- * content parsed at fsync and release; its identifiers are kept in the
- * file's sealed metadata (medfs_file_set_meta, format in doc/JOURNAL.md)
- * and read back at every open, so each record of the open names them.
+ * DICOM: after each write through a handle, the file's header is read on
+ * from where its reader stopped (up to 4 MiB, doc/JOURNAL.md 14.1); its
+ * identifiers are kept in the file's sealed metadata (medfs_file_set_meta,
+ * the record of medfs/dicom_meta.h, doc/FORMAT.md 8.1) and read back at
+ * every open, so each record of the open names them.
  *
  * Every function takes a NULL journal and then does nothing (returns 0). */
 #ifndef MEDFS_DRIVER_JOURNAL_GLUE_H
@@ -28,7 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "medfs/dicom.h"
+#include "medfs/dicom_meta.h"
 
 struct caller;
 struct jnl;

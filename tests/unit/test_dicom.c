@@ -968,100 +968,6 @@ START_TEST(test_sanitize)
 }
 END_TEST
 
-/* ---- the metadata kept of a file ---- */
-
-static struct medfs_dicom_ids patient(const char *p, const char *study)
-{
-	struct medfs_dicom_ids ids;
-
-	memset(&ids, 0, sizeof(ids));
-	snprintf(ids.patient_id, sizeof(ids.patient_id), "%s", p);
-	snprintf(ids.study_uid, sizeof(ids.study_uid), "%s", study);
-	snprintf(ids.modality, sizeof(ids.modality), "CT");
-	return ids;
-}
-
-START_TEST(test_meta_round_trip)
-{
-	struct medfs_dicom_meta m, back;
-	struct medfs_dicom_ids a = patient("PAT001", STUDY), prior;
-	char text[MEDFS_DICOM_META_MAX];
-	int n;
-
-	memset(&m, 0, sizeof(m));
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, &a, &prior), MEDFS_DICOM_CHANGED);
-	ck_assert_str_eq(prior.patient_id, "");
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, &a, NULL), MEDFS_DICOM_SAME);
-	n = medfs_dicom_meta_encode(&m, text, sizeof(text));
-	ck_assert_int_gt(n, 0);
-	text[n] = '\0';
-	ck_assert_str_eq(text, "patient_id=PAT001\nstudy_uid=" STUDY "\nmodality=CT\n");
-	/* The format of doc/FORMAT.md: known keys, in any order, unknown keys
-	 * and lines without "=" skipped, values sanitized. */
-	ck_assert_int_eq(medfs_dicom_meta_decode(
-				 "junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
-				 "former_patient_id=OLD\n",
-				 strlen("junk\nmodality=MR\nfuture=1\npatient_id=P\x01Q\n"
-					"former_patient_id=OLD\n"),
-				 &back),
-			 1);
-	ck_assert_str_eq(back.ids.patient_id, "P?Q");
-	ck_assert_str_eq(back.ids.modality, "MR");
-	ck_assert_str_eq(back.former, "OLD\n");
-	ck_assert(medfs_dicom_meta_was(&back, "OLD"));
-	ck_assert(!medfs_dicom_meta_was(&back, "OL"));
-	ck_assert_int_eq(medfs_dicom_meta_decode("", 0, &back), 0);
-	ck_assert_int_eq(medfs_dicom_meta_encode(&back, text, sizeof(text)), 0);
-	ck_assert_int_eq(medfs_dicom_meta_encode(&m, text, 10), -ENOBUFS);
-}
-END_TEST
-
-START_TEST(test_meta_reattribution)
-{
-	struct medfs_dicom_ids a = patient("PAT001", STUDY), b = patient("PAT999", STUDY);
-	struct medfs_dicom_ids c = patient("PAT001", "1.2.3"), prior;
-	char text[MEDFS_DICOM_META_MAX], name[32];
-	struct medfs_dicom_meta m, back;
-	int n;
-
-	memset(&m, 0, sizeof(m));
-	medfs_dicom_meta_update(&m, &a, NULL);
-	/* Another patient: reattributed, the old one kept. */
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, &b, &prior),
-			 MEDFS_DICOM_REATTRIBUTED);
-	ck_assert_str_eq(prior.patient_id, "PAT001");
-	ck_assert_str_eq(m.ids.patient_id, "PAT999");
-	ck_assert_str_eq(m.former, "PAT001\n");
-	/* Back, then another study: each a reattribution. */
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, &a, NULL), MEDFS_DICOM_REATTRIBUTED);
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, &c, NULL), MEDFS_DICOM_REATTRIBUTED);
-	ck_assert_str_eq(m.former, "PAT001\nPAT999\n");
-	/* No longer DICOM: reattributed to nobody, the patient kept. */
-	ck_assert_int_eq(medfs_dicom_meta_update(&m, NULL, NULL),
-			 MEDFS_DICOM_REATTRIBUTED);
-	ck_assert_str_eq(m.ids.patient_id, "");
-	ck_assert(medfs_dicom_meta_was(&m, "PAT001"));
-	/* A writer flipping the patient again and again cannot push the
-	 * first ones out: the list keeps the first MEDFS_DICOM_FORMER_MAX. */
-	for (int i = 0; i < 100; i++) {
-		snprintf(name, sizeof(name), "FLIP%03d", i);
-		b = patient(name, STUDY);
-		medfs_dicom_meta_update(&m, &b, NULL);
-		medfs_dicom_meta_update(&m, &a, NULL);
-	}
-	ck_assert_uint_eq(m.nformer, MEDFS_DICOM_FORMER_MAX);
-	ck_assert(medfs_dicom_meta_was(&m, "PAT001"));
-	ck_assert(medfs_dicom_meta_was(&m, "PAT999"));
-	ck_assert(!medfs_dicom_meta_was(&m, "FLIP099"));
-	/* A full list fits in the metadata, and decodes to the same. */
-	memset(m.ids.sop_uid, '9', MEDFS_DICOM_UID_MAX);
-	n = medfs_dicom_meta_encode(&m, text, sizeof(text));
-	ck_assert_int_gt(n, 0);
-	ck_assert_int_eq(medfs_dicom_meta_decode(text, (size_t)n, &back), 1);
-	ck_assert(memcmp(&back, &m, sizeof(m)) == 0);
-}
-END_TEST
-
 static Suite *dicom_suite(void)
 {
 	Suite *s = suite_create("dicom");
@@ -1081,11 +987,6 @@ static Suite *dicom_suite(void)
 	tcase_add_test(tc, test_scan_skips_unread);
 	tcase_add_test(tc, test_scan_resume);
 	tcase_add_test(tc, test_sanitize);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("metadata");
-	tcase_add_test(tc, test_meta_round_trip);
-	tcase_add_test(tc, test_meta_reattribution);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("malformed");
