@@ -67,9 +67,11 @@ int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta 
 #define MEDFS_DICOM_CHANGED 1	   /* identifiers changed */
 #define MEDFS_DICOM_REATTRIBUTED 2 /* ...and the patient or study was another */
 
-/* Sets m's identifiers to found (NULL: no longer a DICOM file), keeping
- * the patient it had among the former ones. prior (may be NULL) gets the
- * identifiers m had. Returns MEDFS_DICOM_SAME, MEDFS_DICOM_CHANGED, or
+/* Sets m's identifiers to found (NULL: no longer a DICOM file), each
+ * sanitized and zero-filled past its end, keeping the patient it had
+ * among the former ones. prior (may be NULL) gets the identifiers m had.
+ * Identifiers compare as strings (what lies past a field's NUL does not
+ * count). Returns MEDFS_DICOM_SAME, MEDFS_DICOM_CHANGED, or
  * MEDFS_DICOM_REATTRIBUTED when a patient ID or study UID that was set
  * changed (to another one, or to none). */
 int medfs_dicom_meta_update(struct medfs_dicom_meta *m,

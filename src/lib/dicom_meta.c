@@ -178,20 +178,32 @@ int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta 
 	       m->ids.sop_uid[0] || m->ids.sop_class_uid[0] || m->ids.modality[0];
 }
 
+/* dst = src, each field cut to its size, sanitized and zero-filled after
+ * its end, so that equal identifiers compare equal with memcmp whatever
+ * src held past a field's NUL (the header reader may leave bytes there). */
+static void normalize(struct medfs_dicom_ids *dst, const struct medfs_dicom_ids *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (!src)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *v = (const char *)src + keys[i].off;
+		char *f = (char *)dst + keys[i].off;
+
+		memcpy(f, v, strnlen(v, keys[i].size - 1));
+		medfs_dicom_sanitize(f);
+	}
+}
+
 int medfs_dicom_meta_update(struct medfs_dicom_meta *m,
 			    const struct medfs_dicom_ids *found,
 			    struct medfs_dicom_ids *prior)
 {
-	struct medfs_dicom_ids now, old = m->ids;
+	struct medfs_dicom_ids now, old;
 	int reattributed;
 
-	if (found) {
-		now = *found;
-		for (size_t i = 0; i < NKEYS; i++)
-			medfs_dicom_sanitize((char *)&now + keys[i].off);
-	} else {
-		memset(&now, 0, sizeof(now));
-	}
+	normalize(&now, found);
+	normalize(&old, &m->ids);
 	if (prior)
 		*prior = old;
 	if (memcmp(&now, &old, sizeof(now)) == 0)

@@ -497,6 +497,32 @@ START_TEST(test_former_as_given)
 }
 END_TEST
 
+/* The header reader may leave bytes past a field's NUL (a data set
+ * value shorter than the meta group's): they do not make a change, and
+ * are not kept. */
+START_TEST(test_update_compares_strings)
+{
+	struct medfs_dicom_ids found = patient("PAT001", STUDY), prior;
+	struct medfs_dicom_meta m;
+	char text[MEDFS_DICOM_META_MAX];
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &found, NULL), MEDFS_DICOM_CHANGED);
+	n = medfs_dicom_meta_encode(&m, text, sizeof(text));
+	ck_assert_int_eq(medfs_dicom_meta_decode(text, (size_t)n, &m), 1);
+	memcpy(found.sop_uid, "1.2\0003.4.5.6", 10); /* "1.2", then "3.4.5." */
+	strcpy(found.sop_uid, "");
+	memcpy(found.modality, "CT\0R", 5);
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &found, &prior), MEDFS_DICOM_SAME);
+	strcpy(found.sop_uid, "1.2");
+	ck_assert_int_eq(medfs_dicom_meta_update(&m, &found, NULL), MEDFS_DICOM_CHANGED);
+	ck_assert_str_eq(m.ids.sop_uid, "1.2");
+	ck_assert_int_eq(m.ids.sop_uid[4], '\0'); /* not "3.4.5.6" */
+	ck_assert_int_eq(m.ids.modality[3], '\0');
+}
+END_TEST
+
 static Suite *dicom_meta_suite(void)
 {
 	Suite *s = suite_create("dicom_meta");
@@ -522,6 +548,7 @@ static Suite *dicom_meta_suite(void)
 
 	tc = tcase_create("update");
 	tcase_add_test(tc, test_meta_reattribution);
+	tcase_add_test(tc, test_update_compares_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }
