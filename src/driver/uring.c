@@ -124,7 +124,7 @@ bool uring_enabled(void)
 		return true;
 	medfs_log(LOG_NOTICE,
 		  "FUSE over io_uring is off on this host (%s is N): requests go "
-		  "through /dev/fuse. An administrator may turn it on, for every FUSE "
+		  "through /dev/fuse. Root may turn it on, for every FUSE "
 		  "mount of the host, with: echo Y > %s (see medfs(1))",
 		  ENABLE_PATH, ENABLE_PATH);
 	return false;
