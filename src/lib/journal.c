@@ -818,17 +818,37 @@ int jr_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len)
+/* Writes buf to dirfd/NAME.tmp (created and truncated, or, reserved, the
+ * file jr_reserve_file made, overwritten in place), fsyncs it and renames
+ * it over name; *renamed tells whether the rename was done (a failure
+ * after it is the directory's fsync). */
+static int replace(int dirfd, const char *name, const uint8_t *buf, size_t len,
+		   int reserved, int *renamed)
 {
 	char tmp[64];
-	int fd, ret;
+	int fd, ret = 0;
 
+	*renamed = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(dirfd, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+	fd = openat(dirfd, tmp,
+		    reserved ? O_WRONLY | O_CLOEXEC | O_NOFOLLOW
+			     : O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
 	if (fd < 0)
 		return -errno;
-	ret = jr_write_all(fd, buf, len);
+	if (reserved) {
+		ssize_t n;
+
+		do {
+			n = pwrite(fd, buf, len, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			ret = -errno;
+		else if ((size_t)n != len)
+			ret = -EIO; /* a reserved file takes it whole */
+	} else {
+		ret = jr_write_all(fd, buf, len);
+	}
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)
@@ -839,7 +859,42 @@ int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len)
 		unlinkat(dirfd, tmp, 0);
 		return ret;
 	}
+	*renamed = 1;
 	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len)
+{
+	int renamed;
+
+	return replace(dirfd, name, buf, len, 0, &renamed);
+}
+
+int jr_reserve_file(int dirfd, const char *name, size_t len)
+{
+	uint8_t zero[HEAD_LEN] = { 0 };
+	char tmp[64];
+	int fd, ret = 0;
+
+	if (len > sizeof(zero))
+		return -EINVAL;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(dirfd, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0)
+		return -errno;
+	ret = jr_write_all(fd, zero, len);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0)
+		unlinkat(dirfd, tmp, 0);
+	return ret;
+}
+
+int jr_replace_reserved(int dirfd, const char *name, const uint8_t *buf, size_t len,
+			int *renamed)
+{
+	return replace(dirfd, name, buf, len, 1, renamed);
 }
 
 int jr_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len, size_t max)
@@ -1210,6 +1265,22 @@ static int sync_locked(struct medfs_journal_writer *w)
 	return 0;
 }
 
+/* Takes a checkpoint whose HEAD could not be written back out of the
+ * segment (cut at cp_at, where it began), with its reserved HEAD.tmp: the
+ * journal then ends with records after the checkpoint HEAD names, which
+ * verify accepts as an unsealed tail and the next open seals. The
+ * checkpoint was never acknowledged to anyone. */
+static void checkpoint_cut(struct medfs_journal_writer *w, uint64_t cp_at)
+{
+	if (ftruncate(w->fd, (off_t)cp_at) < 0 || fdatasync(w->fd) < 0)
+		medfs_log(LOG_ERR,
+			  "journal: cannot take back the checkpoint whose HEAD failed "
+			  "(segment %" PRIu64 "): %s; verify will report HEAD behind "
+			  "it until the next mount",
+			  w->segment, strerror(errno));
+	unlinkat(w->dirfd, HEAD_NAME ".tmp", 0);
+}
+
 /* Signs everything so far, then moves to the next epoch. */
 static int checkpoint_locked(struct medfs_journal_writer *w, uint32_t flags)
 {
@@ -1218,13 +1289,21 @@ static int checkpoint_locked(struct medfs_journal_writer *w, uint32_t flags)
 	struct wsecret *s = w->sec;
 	uint8_t m[CP_MSG_LEN], hb[HEAD_LEN];
 	struct jr_head head;
+	uint64_t cp_at;
 	size_t flen;
-	int ret;
+	int renamed = 0, ret;
 
 	if (w->failed)
 		return w->failed;
 	if (w->since_cp == 0)
 		return 0;
+	/* Room for HEAD first: once the checkpoint is in the segment, HEAD
+	 * must name it, or verify finds HEAD behind the journal (a full disk
+	 * at unmount would look like a HEAD rolled back). */
+	ret = jr_reserve_file(w->dirfd, HEAD_NAME, HEAD_LEN);
+	if (ret < 0)
+		return fail(w, ret, "reserving space for HEAD");
+	cp_at = w->seg_size;
 	sec_rw(w);
 	s->next = s->cur;
 	jr_keys_evolve(&s->next);
@@ -1254,10 +1333,12 @@ static int checkpoint_locked(struct medfs_journal_writer *w, uint32_t flags)
 		memcpy(head.hash, w->chain, sizeof(head.hash));
 		head_sign(&head, s->cur.sk);
 		jr_head_encode(hb, &head);
-		ret = jr_replace_file(w->dirfd, HEAD_NAME, hb, sizeof(hb));
+		ret = jr_replace_reserved(w->dirfd, HEAD_NAME, hb, sizeof(hb), &renamed);
 		if (ret < 0)
 			ret = fail(w, ret, "writing HEAD");
 	}
+	if (ret < 0 && !renamed)
+		checkpoint_cut(w, cp_at);
 	/* Evolve even on failure: the old epoch's secrets must go. */
 	sec_rw(w);
 	s->cur = s->next;
@@ -1311,7 +1392,9 @@ static int segment_create(struct medfs_journal_writer *w, uint64_t n)
 	if (ret == 0 && fsync(w->dirfd) < 0)
 		ret = -errno;
 	if (ret < 0) {
+		/* No record in it yet: a torn header would only puzzle verify. */
 		close(fd);
+		unlinkat(w->dirfd, name, 0);
 		return fail(w, ret, "creating a segment");
 	}
 	w->fd = fd;

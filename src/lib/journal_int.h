@@ -181,6 +181,16 @@ int jr_write_all(int fd, const uint8_t *buf, size_t len);
 int jr_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off);
 /* Atomically replaces dirfd/name: temporary, fsync, rename, fsync dir. */
 int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len);
+/* Makes dirfd/NAME.tmp a file of len (at most HEAD_LEN) zero bytes, so
+ * that jr_replace_reserved needs no more space on a file system that
+ * overwrites in place (ext4, xfs, tmpfs; not a copy-on-write one). Returns
+ * 0 or -errno (-ENOSPC), with no NAME.tmp left on failure. */
+int jr_reserve_file(int dirfd, const char *name, size_t len);
+/* Replaces dirfd/name with the reserved NAME.tmp, overwritten with buf:
+ * fsync, rename, fsync dir. *renamed is 1 once the rename is done (a
+ * failure after it is the directory's fsync). Returns 0 or -errno. */
+int jr_replace_reserved(int dirfd, const char *name, const uint8_t *buf, size_t len,
+			int *renamed);
 /* Reads dirfd/name whole (at most max bytes, else -EFBIG) into a malloc'd
  * buffer. */
 int jr_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len, size_t max);
