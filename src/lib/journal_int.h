@@ -208,6 +208,45 @@ void jr_fbuf_free(struct jr_fbuf *b);
 ssize_t jr_fbuf_next(struct jr_fbuf *b, const uint8_t **frame,
 		     struct medfs_journal_frame *f, size_t *tail);
 
+/* The roll forward of a crashed writer's tail (doc/JOURNAL.md, section 10,
+ * step 3) without I/O: the frames after the point STATE records, one whole
+ * frame at a time, each checked to continue the chain (seq, epoch,
+ * authentication under k, a body that decodes), the chain, seq and times
+ * followed, k evolved at each checkpoint and that checkpoint's HEAD
+ * signed again. recover() feeds it the frames of a segment file;
+ * jr_roll_bytes the frames of a buffer (fuzz_torn). */
+struct jr_roll {
+	struct jr_keys *k; /* the epoch's keys: evolved at each checkpoint */
+	uint64_t segment;
+	uint64_t seq; /* of the next frame */
+	uint8_t chain[MEDFS_JOURNAL_HASH_LEN];
+	uint64_t last_rec_us, last_own_us; /* latest times seen */
+	uint64_t good;			   /* bytes of the frames that continued */
+	uint64_t unsealed;		   /* frames after the last checkpoint */
+	int have_head;
+	struct jr_head head; /* of the last checkpoint, signed */
+	struct medfs_journal_record_buf rb;
+	uint8_t *body;
+	size_t body_cap;
+};
+
+/* Starts a roll of segment from seq and chain, with the keys k of that
+ * epoch (k is changed as the roll goes). */
+void jr_roll_init(struct jr_roll *r, struct jr_keys *k, uint64_t segment, uint64_t seq,
+		  const uint8_t chain[MEDFS_JOURNAL_HASH_LEN]);
+void jr_roll_free(struct jr_roll *r);
+/* Rolls through frame (f as medfs_journal_frame_parse gave it). Returns 0
+ * when it continues the chain; -EBADMSG when it does not (r unchanged);
+ * -ENOMEM. */
+int jr_roll_frame(struct jr_roll *r, const uint8_t *frame,
+		  const struct medfs_journal_frame *f);
+/* Rolls through the frames of buf (len bytes). Returns 0 when every whole
+ * frame continues the chain, *torn getting the bytes of a partial frame
+ * at the end (a write cut by a crash or a full disk); -EBADMSG at the
+ * first frame that does not continue it or has an impossible length
+ * (r->good bytes continued before it); -ENOMEM. */
+int jr_roll_bytes(struct jr_roll *r, const uint8_t *buf, size_t len, size_t *torn);
+
 /* Parses PRUNED and checks its signature with sign_pk: 0, -EBADMSG
  * (malformed), -EKEYREJECTED (bad signature), -ENOMEM. p->removed is
  * malloc'd. */
