@@ -268,7 +268,9 @@ int medfs_dir_header_open(const uint8_t in[MEDFS_DIR_HEADER_LEN],
 	if (ret < 0)
 		goto out;
 	dir_tag(tag, ad, (size_t)ret, dir_key);
-	if (sodium_memcmp(tag, in + DIR_TAG_OFF, DIR_TAG_LEN) != 0) {
+	/* Bytes 6..8 are reserved, zero (what seal writes): authentic but
+	 * not zero is a header this build did not write. */
+	if (sodium_memcmp(tag, in + DIR_TAG_OFF, DIR_TAG_LEN) != 0 || get_u16(in + 6) != 0) {
 		ret = -EBADMSG;
 		goto out;
 	}
