@@ -356,6 +356,32 @@ START_TEST(test_dir_flip_every_bit)
 }
 END_TEST
 
+/* Bytes 6..8 of a directory header are reserved, zero: one that is not,
+ * even with a tag that matches (only the key holder could make it), is
+ * refused, as a version 1 file header with flags is. */
+START_TEST(test_dir_reserved)
+{
+	uint8_t dh[MEDFS_DIR_HEADER_LEN], id[MEDFS_DIR_ID_LEN];
+	uint8_t ad[24 + MEDFS_DIR_ID_LEN + 64];
+	size_t ad_len = 24 + MEDFS_DIR_ID_LEN + bind.name_len;
+
+	ck_assert_int_eq(medfs_dir_header_seal(dh, file_id, dkey, &bind), 0);
+	dh[6] = 0x01;
+	memcpy(ad, dh, 24);
+	memcpy(ad + 24, bind.parent_id, MEDFS_DIR_ID_LEN);
+	memcpy(ad + 24 + MEDFS_DIR_ID_LEN, bind.name, bind.name_len);
+	crypto_generichash(dh + 24, 16, ad, ad_len, dkey, MEDFS_KEY_LEN);
+	memset(id, 0xaa, sizeof(id));
+	ck_assert_int_eq(medfs_dir_header_open(dh, id, dkey, &bind), -EBADMSG);
+	ck_assert(all_zero(id, sizeof(id)));
+	/* The same computation with the reserved bytes zero is the seal's. */
+	dh[6] = 0;
+	memcpy(ad, dh, 24);
+	crypto_generichash(dh + 24, 16, ad, ad_len, dkey, MEDFS_KEY_LEN);
+	ck_assert_int_eq(medfs_dir_header_open(dh, id, dkey, &bind), 0);
+}
+END_TEST
+
 START_TEST(test_dir_wrong_binding)
 {
 	uint8_t dh[MEDFS_DIR_HEADER_LEN], other_key[MEDFS_KEY_LEN];
@@ -550,6 +576,7 @@ static Suite *header_suite(void)
 	tcase_add_test(tc, test_dir_round_trip);
 	tcase_add_test(tc, test_dir_flip_every_bit);
 	tcase_add_test(tc, test_dir_wrong_binding);
+	tcase_add_test(tc, test_dir_reserved);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("xattr records");
