@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "medfs/crypto.h"
 
@@ -93,5 +94,48 @@ int medfs_dir_header_open(const uint8_t in[MEDFS_DIR_HEADER_LEN],
 			  uint8_t dir_id[MEDFS_DIR_ID_LEN],
 			  const uint8_t dir_key[MEDFS_KEY_LEN],
 			  const struct medfs_binding *b);
+
+/* Sealed records kept in vault xattrs of a file, bound to its file id
+ * (doc/FORMAT.md, 4.4 and 8.1): nonce (24) || XChaCha20-Poly1305(XATTR
+ * subkey, nonce, data, AD = tag (4) || file id (16)).
+ *   MEDFS_PREV_XATTR: the previous file key (32 bytes) of a file whose
+ *   header is flagged MEDFS_HEADER_PREV;
+ *   MEDFS_META_XATTR: the file's metadata, at most MEDFS_META_MAX bytes
+ *   (a DICOM file's identifiers, for the journal). */
+#define MEDFS_META_XATTR "user.medfs-meta"
+#define MEDFS_META_AD_TAG "MDFM"
+#define MEDFS_META_MAX 4096
+#define MEDFS_PREV_XATTR "user.medfs-prev"
+#define MEDFS_PREV_AD_TAG "MDFP"
+#define MEDFS_XATTR_NONCE_LEN 24
+#define MEDFS_XATTR_OVERHEAD (MEDFS_XATTR_NONCE_LEN + 16) /* nonce and tag */
+#define MEDFS_PREV_LEN (MEDFS_XATTR_OVERHEAD + MEDFS_KEY_LEN)
+#define MEDFS_META_SEALED_MAX (MEDFS_XATTR_OVERHEAD + MEDFS_META_MAX)
+
+/* Seals the previous file key into out. nonce NULL draws a fresh one
+ * (known-answer tests and the fuzz corpus pass one). */
+void medfs_prev_seal(uint8_t out[MEDFS_PREV_LEN], const uint8_t key[MEDFS_KEY_LEN],
+		     const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		     const uint8_t xattr_key[MEDFS_KEY_LEN], const uint8_t *nonce);
+
+/* Opens a previous-key record of len bytes into key. Returns 0, or
+ * -EBADMSG (wrong length, or it does not authenticate; key wiped). */
+int medfs_prev_open(uint8_t key[MEDFS_KEY_LEN], const uint8_t *in, size_t len,
+		    const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		    const uint8_t xattr_key[MEDFS_KEY_LEN]);
+
+/* Seals len (at most MEDFS_META_MAX) bytes of metadata into out, which
+ * gets len + MEDFS_XATTR_OVERHEAD bytes. Returns 0 or -E2BIG. */
+int medfs_meta_seal(uint8_t *out, const void *data, size_t len,
+		    const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		    const uint8_t xattr_key[MEDFS_KEY_LEN], const uint8_t *nonce);
+
+/* Opens a metadata record of len bytes into out (room for cap bytes).
+ * Returns the metadata's length; -EBADMSG when it is too short or too long
+ * to be one or does not authenticate; -ERANGE when it is longer than cap;
+ * -ENOMEM. On failure out is wiped (cap bytes). */
+ssize_t medfs_meta_open(void *out, size_t cap, const uint8_t *in, size_t len,
+			const uint8_t file_id[MEDFS_FILE_ID_LEN],
+			const uint8_t xattr_key[MEDFS_KEY_LEN]);
 
 #endif

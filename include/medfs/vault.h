@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "medfs/crypto.h"
+#include "medfs/header.h" /* MEDFS_META_*, MEDFS_PREV_* */
 
 struct medfs_vault;
 struct medfs_file; /* one open regular file, shared by all its opens */
@@ -143,17 +144,9 @@ uint64_t medfs_file_size(struct medfs_file *f);
  * file's identifiers there for the journal. get returns the length,
  * -ENODATA when there is none, -ERANGE when size is too small, -EBADMSG
  * when it does not authenticate. It is stored in the vault xattr
- * MEDFS_META_XATTR as nonce (24) || XChaCha20-Poly1305(XATTR subkey,
- * nonce, data, AD = MEDFS_META_AD_TAG || file id) (doc/FORMAT.md, 8.1). */
-#define MEDFS_META_XATTR "user.medfs-meta"
-#define MEDFS_META_AD_TAG "MDFM"
-#define MEDFS_META_MAX 4096
-
-/* The previous key of a file whose header is flagged MEDFS_HEADER_PREV:
- * nonce (24) || XChaCha20-Poly1305(XATTR subkey, nonce, key (32),
- * AD = MEDFS_PREV_AD_TAG || file id) (doc/FORMAT.md, 4.4). */
-#define MEDFS_PREV_XATTR "user.medfs-prev"
-#define MEDFS_PREV_AD_TAG "MDFP"
+ * MEDFS_META_XATTR (its record: medfs_meta_open in header.h). The previous
+ * key of a file flagged MEDFS_HEADER_PREV is in MEDFS_PREV_XATTR
+ * (medfs_prev_open). */
 int medfs_file_set_meta(struct medfs_file *f, const void *data, size_t len);
 ssize_t medfs_file_get_meta(struct medfs_file *f, void *buf, size_t size);
 ssize_t medfs_vault_get_meta(struct medfs_vault *v, const char *path, void *buf,

@@ -1,5 +1,6 @@
 /* medfs: file and directory headers. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -267,7 +268,9 @@ int medfs_dir_header_open(const uint8_t in[MEDFS_DIR_HEADER_LEN],
 	if (ret < 0)
 		goto out;
 	dir_tag(tag, ad, (size_t)ret, dir_key);
-	if (sodium_memcmp(tag, in + DIR_TAG_OFF, DIR_TAG_LEN) != 0) {
+	/* Bytes 6..8 are reserved, zero (what seal writes): authentic but
+	 * not zero is a header this build did not write. */
+	if (sodium_memcmp(tag, in + DIR_TAG_OFF, DIR_TAG_LEN) != 0 || get_u16(in + 6) != 0) {
 		ret = -EBADMSG;
 		goto out;
 	}
@@ -278,4 +281,115 @@ out:
 	if (ret < 0)
 		sodium_memzero(dir_id, MEDFS_DIR_ID_LEN);
 	return ret;
+}
+
+/* ---- sealed xattr records (previous key, metadata) ---- */
+
+_Static_assert(MEDFS_XATTR_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	       "xattr nonce length");
+_Static_assert(MEDFS_XATTR_OVERHEAD == MEDFS_XATTR_NONCE_LEN +
+					       crypto_aead_xchacha20poly1305_ietf_ABYTES,
+	       "xattr record overhead");
+
+#define BLOB_AD_LEN (4 + MEDFS_FILE_ID_LEN)
+
+static void blob_ad(uint8_t ad[BLOB_AD_LEN], const char *tag,
+		    const uint8_t file_id[MEDFS_FILE_ID_LEN])
+{
+	memcpy(ad, tag, 4);
+	memcpy(ad + 4, file_id, MEDFS_FILE_ID_LEN);
+}
+
+static void blob_seal(uint8_t *out, const char *tag, const uint8_t *data, size_t len,
+		      const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		      const uint8_t xattr_key[MEDFS_KEY_LEN], const uint8_t *nonce)
+{
+	uint8_t ad[BLOB_AD_LEN];
+
+	blob_ad(ad, tag, file_id);
+	if (nonce)
+		memmove(out, nonce, MEDFS_XATTR_NONCE_LEN);
+	else
+		randombytes_buf(out, MEDFS_XATTR_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + MEDFS_XATTR_NONCE_LEN, NULL, data,
+						   len, ad, sizeof(ad), NULL, out,
+						   xattr_key);
+}
+
+/* Opens a record of len bytes whose plaintext must be at most cap bytes.
+ * Returns the plaintext length or -EBADMSG (out wiped). */
+static ssize_t blob_open(uint8_t *out, size_t cap, const char *tag, const uint8_t *in,
+			 size_t len, const uint8_t file_id[MEDFS_FILE_ID_LEN],
+			 const uint8_t xattr_key[MEDFS_KEY_LEN])
+{
+	uint8_t ad[BLOB_AD_LEN];
+	unsigned long long plen;
+
+	if (len < MEDFS_XATTR_OVERHEAD || len - MEDFS_XATTR_OVERHEAD > cap) {
+		sodium_memzero(out, cap);
+		return -EBADMSG;
+	}
+	blob_ad(ad, tag, file_id);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+		    out, &plen, NULL, in + MEDFS_XATTR_NONCE_LEN,
+		    len - MEDFS_XATTR_NONCE_LEN, ad, sizeof(ad), in, xattr_key) != 0) {
+		sodium_memzero(out, cap);
+		return -EBADMSG;
+	}
+	return (ssize_t)plen;
+}
+
+void medfs_prev_seal(uint8_t out[MEDFS_PREV_LEN], const uint8_t key[MEDFS_KEY_LEN],
+		     const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		     const uint8_t xattr_key[MEDFS_KEY_LEN], const uint8_t *nonce)
+{
+	blob_seal(out, MEDFS_PREV_AD_TAG, key, MEDFS_KEY_LEN, file_id, xattr_key, nonce);
+}
+
+int medfs_prev_open(uint8_t key[MEDFS_KEY_LEN], const uint8_t *in, size_t len,
+		    const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		    const uint8_t xattr_key[MEDFS_KEY_LEN])
+{
+	if (len != MEDFS_PREV_LEN) {
+		sodium_memzero(key, MEDFS_KEY_LEN);
+		return -EBADMSG;
+	}
+	return blob_open(key, MEDFS_KEY_LEN, MEDFS_PREV_AD_TAG, in, len, file_id,
+			 xattr_key) < 0
+		       ? -EBADMSG
+		       : 0;
+}
+
+int medfs_meta_seal(uint8_t *out, const void *data, size_t len,
+		    const uint8_t file_id[MEDFS_FILE_ID_LEN],
+		    const uint8_t xattr_key[MEDFS_KEY_LEN], const uint8_t *nonce)
+{
+	if (len > MEDFS_META_MAX)
+		return -E2BIG;
+	blob_seal(out, MEDFS_META_AD_TAG, data, len, file_id, xattr_key, nonce);
+	return 0;
+}
+
+ssize_t medfs_meta_open(void *out, size_t cap, const uint8_t *in, size_t len,
+			const uint8_t file_id[MEDFS_FILE_ID_LEN],
+			const uint8_t xattr_key[MEDFS_KEY_LEN])
+{
+	uint8_t *plain;
+	ssize_t n;
+
+	if (len < MEDFS_XATTR_OVERHEAD || len > MEDFS_META_SEALED_MAX) {
+		sodium_memzero(out, cap);
+		return -EBADMSG;
+	}
+	if (len - MEDFS_XATTR_OVERHEAD <= cap)
+		return blob_open(out, cap, MEDFS_META_AD_TAG, in, len, file_id, xattr_key);
+	/* Authentic but too long for out, or not authentic: which one? */
+	plain = sodium_malloc(MEDFS_META_MAX);
+	if (!plain)
+		return -ENOMEM;
+	n = blob_open(plain, MEDFS_META_MAX, MEDFS_META_AD_TAG, in, len, file_id,
+		      xattr_key);
+	sodium_free(plain); /* wipes */
+	sodium_memzero(out, cap);
+	return n < 0 ? n : -ERANGE;
 }

@@ -818,17 +818,37 @@ int jr_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len)
+/* Writes buf to dirfd/NAME.tmp (created and truncated, or, reserved, the
+ * file jr_reserve_file made, overwritten in place), fsyncs it and renames
+ * it over name; *renamed tells whether the rename was done (a failure
+ * after it is the directory's fsync). */
+static int replace(int dirfd, const char *name, const uint8_t *buf, size_t len,
+		   int reserved, int *renamed)
 {
 	char tmp[64];
-	int fd, ret;
+	int fd, ret = 0;
 
+	*renamed = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(dirfd, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+	fd = openat(dirfd, tmp,
+		    reserved ? O_WRONLY | O_CLOEXEC | O_NOFOLLOW
+			     : O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
 	if (fd < 0)
 		return -errno;
-	ret = jr_write_all(fd, buf, len);
+	if (reserved) {
+		ssize_t n;
+
+		do {
+			n = pwrite(fd, buf, len, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			ret = -errno;
+		else if ((size_t)n != len)
+			ret = -EIO; /* a reserved file takes it whole */
+	} else {
+		ret = jr_write_all(fd, buf, len);
+	}
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)
@@ -839,7 +859,42 @@ int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len)
 		unlinkat(dirfd, tmp, 0);
 		return ret;
 	}
+	*renamed = 1;
 	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len)
+{
+	int renamed;
+
+	return replace(dirfd, name, buf, len, 0, &renamed);
+}
+
+int jr_reserve_file(int dirfd, const char *name, size_t len)
+{
+	uint8_t zero[HEAD_LEN] = { 0 };
+	char tmp[64];
+	int fd, ret = 0;
+
+	if (len > sizeof(zero))
+		return -EINVAL;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(dirfd, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0)
+		return -errno;
+	ret = jr_write_all(fd, zero, len);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0)
+		unlinkat(dirfd, tmp, 0);
+	return ret;
+}
+
+int jr_replace_reserved(int dirfd, const char *name, const uint8_t *buf, size_t len,
+			int *renamed)
+{
+	return replace(dirfd, name, buf, len, 1, renamed);
 }
 
 int jr_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len, size_t max)
@@ -1210,6 +1265,22 @@ static int sync_locked(struct medfs_journal_writer *w)
 	return 0;
 }
 
+/* Takes a checkpoint whose HEAD could not be written back out of the
+ * segment (cut at cp_at, where it began), with its reserved HEAD.tmp: the
+ * journal then ends with records after the checkpoint HEAD names, which
+ * verify accepts as an unsealed tail and the next open seals. The
+ * checkpoint was never acknowledged to anyone. */
+static void checkpoint_cut(struct medfs_journal_writer *w, uint64_t cp_at)
+{
+	if (ftruncate(w->fd, (off_t)cp_at) < 0 || fdatasync(w->fd) < 0)
+		medfs_log(LOG_ERR,
+			  "journal: cannot take back the checkpoint whose HEAD failed "
+			  "(segment %" PRIu64 "): %s; verify will report HEAD behind "
+			  "it until the next mount",
+			  w->segment, strerror(errno));
+	unlinkat(w->dirfd, HEAD_NAME ".tmp", 0);
+}
+
 /* Signs everything so far, then moves to the next epoch. */
 static int checkpoint_locked(struct medfs_journal_writer *w, uint32_t flags)
 {
@@ -1218,13 +1289,21 @@ static int checkpoint_locked(struct medfs_journal_writer *w, uint32_t flags)
 	struct wsecret *s = w->sec;
 	uint8_t m[CP_MSG_LEN], hb[HEAD_LEN];
 	struct jr_head head;
+	uint64_t cp_at;
 	size_t flen;
-	int ret;
+	int renamed = 0, ret;
 
 	if (w->failed)
 		return w->failed;
 	if (w->since_cp == 0)
 		return 0;
+	/* Room for HEAD first: once the checkpoint is in the segment, HEAD
+	 * must name it, or verify finds HEAD behind the journal (a full disk
+	 * at unmount would look like a HEAD rolled back). */
+	ret = jr_reserve_file(w->dirfd, HEAD_NAME, HEAD_LEN);
+	if (ret < 0)
+		return fail(w, ret, "reserving space for HEAD");
+	cp_at = w->seg_size;
 	sec_rw(w);
 	s->next = s->cur;
 	jr_keys_evolve(&s->next);
@@ -1254,10 +1333,12 @@ static int checkpoint_locked(struct medfs_journal_writer *w, uint32_t flags)
 		memcpy(head.hash, w->chain, sizeof(head.hash));
 		head_sign(&head, s->cur.sk);
 		jr_head_encode(hb, &head);
-		ret = jr_replace_file(w->dirfd, HEAD_NAME, hb, sizeof(hb));
+		ret = jr_replace_reserved(w->dirfd, HEAD_NAME, hb, sizeof(hb), &renamed);
 		if (ret < 0)
 			ret = fail(w, ret, "writing HEAD");
 	}
+	if (ret < 0 && !renamed)
+		checkpoint_cut(w, cp_at);
 	/* Evolve even on failure: the old epoch's secrets must go. */
 	sec_rw(w);
 	s->cur = s->next;
@@ -1311,7 +1392,9 @@ static int segment_create(struct medfs_journal_writer *w, uint64_t n)
 	if (ret == 0 && fsync(w->dirfd) < 0)
 		ret = -errno;
 	if (ret < 0) {
+		/* No record in it yet: a torn header would only puzzle verify. */
 		close(fd);
+		unlinkat(w->dirfd, name, 0);
 		return fail(w, ret, "creating a segment");
 	}
 	w->fd = fd;
@@ -1515,6 +1598,107 @@ int medfs_journal_writer_close(struct medfs_journal_writer *w)
 	return ret;
 }
 
+/* ---- rolling a crashed writer's tail forward (no I/O) ---- */
+
+void jr_roll_init(struct jr_roll *r, struct jr_keys *k, uint64_t segment, uint64_t seq,
+		  const uint8_t chain[MEDFS_JOURNAL_HASH_LEN])
+{
+	memset(r, 0, sizeof(*r));
+	r->k = k;
+	r->segment = segment;
+	r->seq = seq;
+	memcpy(r->chain, chain, sizeof(r->chain));
+	r->rb = (struct medfs_journal_record_buf)MEDFS_JOURNAL_RECORD_BUF_INIT;
+}
+
+void jr_roll_free(struct jr_roll *r)
+{
+	medfs_journal_record_buf_free(&r->rb);
+	if (r->body) {
+		sodium_memzero(r->body, r->body_cap);
+		free(r->body);
+	}
+	r->body = NULL;
+	r->body_cap = 0;
+}
+
+int jr_roll_frame(struct jr_roll *r, const uint8_t *frame,
+		  const struct medfs_journal_frame *f)
+{
+	const struct medfs_journal_record *rec = &r->rb.rec;
+	int ret;
+
+	if (f->seq != r->seq || f->epoch != r->k->epoch)
+		return -EBADMSG;
+	if (f->ct_len > r->body_cap) {
+		uint8_t *nb = malloc(f->ct_len);
+
+		if (!nb)
+			return -ENOMEM;
+		if (r->body) {
+			sodium_memzero(r->body, r->body_cap);
+			free(r->body);
+		}
+		r->body = nb;
+		r->body_cap = f->ct_len;
+	}
+	if (jr_frame_open(r->k, r->segment, r->chain, f, r->body) < 0)
+		return -EBADMSG;
+	ret = medfs_journal_record_decode(r->body, f->ct_len - MEDFS_JOURNAL_TAG_LEN,
+					  &r->rb);
+	sodium_memzero(r->body, f->ct_len);
+	if (ret < 0)
+		return ret == -ENOMEM ? ret : -EBADMSG;
+	jr_chain(r->chain, frame, f->len);
+	r->seq++;
+	r->good += f->len;
+	r->unsealed++;
+	if (rec->op == MEDFS_OP_CHECKPOINT || rec->op == MEDFS_OP_JOURNAL_OPEN) {
+		if (rec->time_us > r->last_own_us)
+			r->last_own_us = rec->time_us;
+	} else if (rec->time_us > r->last_rec_us) {
+		r->last_rec_us = rec->time_us;
+	}
+	if (rec->op == MEDFS_OP_CHECKPOINT) {
+		/* Its HEAD may not have been written: sign it again. */
+		r->head.segment = r->segment;
+		r->head.seq = f->seq;
+		r->head.epoch = f->epoch;
+		r->head.time_us = r->rb.cp.time_us;
+		memcpy(r->head.hash, r->chain, sizeof(r->head.hash));
+		head_sign(&r->head, r->k->sk);
+		r->have_head = 1;
+		jr_keys_evolve(r->k);
+		r->unsealed = 0;
+	}
+	medfs_journal_record_buf_free(&r->rb);
+	return 0;
+}
+
+int jr_roll_bytes(struct jr_roll *r, const uint8_t *buf, size_t len, size_t *torn)
+{
+	size_t off = 0;
+
+	*torn = 0;
+	while (off < len) {
+		struct medfs_journal_frame f;
+		ssize_t n = medfs_journal_frame_parse(buf + off, len - off, &f);
+		int ret;
+
+		if (n < 0)
+			return -EBADMSG;
+		if (n == 0) {
+			*torn = len - off;
+			return 0;
+		}
+		ret = jr_roll_frame(r, buf + off, &f);
+		if (ret < 0)
+			return ret;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* Rolls the chain forward from STATE through the frames a crashed writer
  * left after it in segment st->segment (it holds that epoch's keys), cuts
  * a torn last frame, and seals an unsealed tail with a recovery
@@ -1523,15 +1707,11 @@ int medfs_journal_writer_close(struct medfs_journal_writer *w)
 static int recover(struct medfs_journal_writer *w, const struct wstate *st, uint64_t *max,
 		   char *reason, size_t rlen)
 {
-	struct medfs_journal_record_buf rb = MEDFS_JOURNAL_RECORD_BUF_INIT;
 	char name[MEDFS_JOURNAL_SEGMENT_NAME_LEN];
+	struct jr_roll roll;
 	struct jr_fbuf fb;
-	struct jr_head head;
 	struct stat sb;
-	uint64_t good_end, unsealed = 0;
-	uint8_t *body = NULL;
-	size_t body_len = 0;
-	int have_head = 0, mismatch = 0, fd, ret = 0;
+	int mismatch = 0, fd, ret = 0;
 
 	if (*max == st->segment + 1) {
 		/* Crashed between creating a segment and recording it in
@@ -1570,7 +1750,9 @@ static int recover(struct medfs_journal_writer *w, const struct wstate *st, uint
 		close(fd);
 		return 0;
 	}
-	good_end = st->offset;
+	jr_roll_init(&roll, &w->sec->cur, st->segment, w->seq, w->chain);
+	roll.last_rec_us = w->last_rec_us;
+	roll.last_own_us = w->last_own_us;
 	jr_fbuf_init(&fb, fd, st->offset);
 	for (;;) {
 		struct medfs_journal_frame f;
@@ -1580,7 +1762,7 @@ static int recover(struct medfs_journal_writer *w, const struct wstate *st, uint
 
 		if (n == 0 && tail) {
 			/* A frame cut by a crash or a full disk: never acknowledged. */
-			if (ftruncate(fd, (off_t)good_end) < 0) {
+			if (ftruncate(fd, (off_t)(st->offset + roll.good)) < 0) {
 				ret = -errno;
 				goto out;
 			}
@@ -1596,77 +1778,50 @@ static int recover(struct medfs_journal_writer *w, const struct wstate *st, uint
 			ret = (int)n;
 			goto out;
 		}
-		body_len = n > 0 ? f.ct_len : 0;
-		body = n > 0 ? malloc(body_len) : NULL;
-		if (n < 0 || f.seq != w->seq || f.epoch != w->sec->cur.epoch || !body ||
-		    jr_frame_open(&w->sec->cur, st->segment, w->chain, &f, body) < 0 ||
-		    medfs_journal_record_decode(body, f.ct_len - MEDFS_JOURNAL_TAG_LEN,
-						&rb) < 0) {
+		ret = n < 0 ? -EBADMSG : jr_roll_frame(&roll, frame, &f);
+		if (ret == -ENOMEM)
+			goto out;
+		if (ret < 0) {
 			/* Left as it is, for verify to report; the chain goes
 			 * on from the last record that fits. */
+			ret = 0;
 			snprintf(reason, rlen,
 				 "journal tail does not match state: record seq %" PRIu64
 				 " of segment %" PRIu64 " does not continue it",
-				 w->seq, st->segment);
+				 roll.seq, st->segment);
 			mismatch = 1;
 			break;
 		}
-		sodium_memzero(body, body_len);
-		free(body);
-		body = NULL;
-		jr_chain(w->chain, frame, f.len);
-		w->seq++;
-		good_end += f.len;
-		unsealed++;
-		if (rb.rec.op == MEDFS_OP_CHECKPOINT ||
-		    rb.rec.op == MEDFS_OP_JOURNAL_OPEN) {
-			if (rb.rec.time_us > w->last_own_us)
-				w->last_own_us = rb.rec.time_us;
-		} else if (rb.rec.time_us > w->last_rec_us) {
-			w->last_rec_us = rb.rec.time_us;
-		}
-		if (rb.rec.op == MEDFS_OP_CHECKPOINT) {
-			/* Its HEAD may not have been written: sign it again. */
-			head.segment = st->segment;
-			head.seq = f.seq;
-			head.epoch = f.epoch;
-			head.time_us = rb.cp.time_us;
-			memcpy(head.hash, w->chain, sizeof(head.hash));
-			head_sign(&head, w->sec->cur.sk);
-			have_head = 1;
-			jr_keys_evolve(&w->sec->cur);
-			unsealed = 0;
-		}
 	}
-	if (have_head) {
+	w->seq = roll.seq;
+	memcpy(w->chain, roll.chain, sizeof(w->chain));
+	w->last_rec_us = roll.last_rec_us;
+	w->last_own_us = roll.last_own_us;
+	if (roll.have_head) {
 		uint8_t hb[HEAD_LEN];
 
-		jr_head_encode(hb, &head);
+		jr_head_encode(hb, &roll.head);
 		ret = jr_replace_file(w->dirfd, HEAD_NAME, hb, sizeof(hb));
 		if (ret < 0)
 			goto out;
 	}
-	if (unsealed && !mismatch) {
+	if (roll.unsealed && !mismatch) {
 		medfs_log(LOG_WARNING,
 			  "journal: sealing %" PRIu64
 			  " records of an unclean shutdown in "
 			  "segment %" PRIu64,
-			  unsealed, st->segment);
+			  roll.unsealed, st->segment);
 		w->fd = fd;
 		fd = -1;
 		w->segment = st->segment;
-		w->seg_size = good_end;
-		w->since_cp = unsealed;
+		w->seg_size = st->offset + roll.good;
+		w->since_cp = roll.unsealed;
 		ret = checkpoint_locked(w, MEDFS_CHECKPOINT_RECOVERY);
 		close(w->fd);
 		w->fd = -1;
 	}
 out:
-	if (body) {
-		sodium_memzero(body, body_len);
-		free(body);
-	}
-	medfs_journal_record_buf_free(&rb);
+	jr_roll_free(&roll);
 	jr_fbuf_free(&fb);
 	if (fd >= 0)
 		close(fd);

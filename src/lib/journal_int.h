@@ -181,6 +181,16 @@ int jr_write_all(int fd, const uint8_t *buf, size_t len);
 int jr_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off);
 /* Atomically replaces dirfd/name: temporary, fsync, rename, fsync dir. */
 int jr_replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len);
+/* Makes dirfd/NAME.tmp a file of len (at most HEAD_LEN) zero bytes, so
+ * that jr_replace_reserved needs no more space on a file system that
+ * overwrites in place (ext4, xfs, tmpfs; not a copy-on-write one). Returns
+ * 0 or -errno (-ENOSPC), with no NAME.tmp left on failure. */
+int jr_reserve_file(int dirfd, const char *name, size_t len);
+/* Replaces dirfd/name with the reserved NAME.tmp, overwritten with buf:
+ * fsync, rename, fsync dir. *renamed is 1 once the rename is done (a
+ * failure after it is the directory's fsync). Returns 0 or -errno. */
+int jr_replace_reserved(int dirfd, const char *name, const uint8_t *buf, size_t len,
+			int *renamed);
 /* Reads dirfd/name whole (at most max bytes, else -EFBIG) into a malloc'd
  * buffer. */
 int jr_read_file(int dirfd, const char *name, uint8_t **buf, size_t *len, size_t max);
@@ -197,6 +207,45 @@ void jr_fbuf_free(struct jr_fbuf *b);
  * -EBADMSG for an impossible length field, or -errno. */
 ssize_t jr_fbuf_next(struct jr_fbuf *b, const uint8_t **frame,
 		     struct medfs_journal_frame *f, size_t *tail);
+
+/* The roll forward of a crashed writer's tail (doc/JOURNAL.md, section 10,
+ * step 3) without I/O: the frames after the point STATE records, one whole
+ * frame at a time, each checked to continue the chain (seq, epoch,
+ * authentication under k, a body that decodes), the chain, seq and times
+ * followed, k evolved at each checkpoint and that checkpoint's HEAD
+ * signed again. recover() feeds it the frames of a segment file;
+ * jr_roll_bytes the frames of a buffer (fuzz_torn). */
+struct jr_roll {
+	struct jr_keys *k; /* the epoch's keys: evolved at each checkpoint */
+	uint64_t segment;
+	uint64_t seq; /* of the next frame */
+	uint8_t chain[MEDFS_JOURNAL_HASH_LEN];
+	uint64_t last_rec_us, last_own_us; /* latest times seen */
+	uint64_t good;			   /* bytes of the frames that continued */
+	uint64_t unsealed;		   /* frames after the last checkpoint */
+	int have_head;
+	struct jr_head head; /* of the last checkpoint, signed */
+	struct medfs_journal_record_buf rb;
+	uint8_t *body;
+	size_t body_cap;
+};
+
+/* Starts a roll of segment from seq and chain, with the keys k of that
+ * epoch (k is changed as the roll goes). */
+void jr_roll_init(struct jr_roll *r, struct jr_keys *k, uint64_t segment, uint64_t seq,
+		  const uint8_t chain[MEDFS_JOURNAL_HASH_LEN]);
+void jr_roll_free(struct jr_roll *r);
+/* Rolls through frame (f as medfs_journal_frame_parse gave it). Returns 0
+ * when it continues the chain; -EBADMSG when it does not (r unchanged);
+ * -ENOMEM. */
+int jr_roll_frame(struct jr_roll *r, const uint8_t *frame,
+		  const struct medfs_journal_frame *f);
+/* Rolls through the frames of buf (len bytes). Returns 0 when every whole
+ * frame continues the chain, *torn getting the bytes of a partial frame
+ * at the end (a write cut by a crash or a full disk); -EBADMSG at the
+ * first frame that does not continue it or has an impossible length
+ * (r->good bytes continued before it); -ENOMEM. */
+int jr_roll_bytes(struct jr_roll *r, const uint8_t *buf, size_t len, size_t *torn);
 
 /* Parses PRUNED and checks its signature with sign_pk: 0, -EBADMSG
  * (malformed), -EKEYREJECTED (bad signature), -ENOMEM. p->removed is

@@ -1357,33 +1357,19 @@ static bool file_bound_to(const struct medfs_file *f, const struct loc *l)
  * under the current one first (in place; each block opens under one of
  * the two keys at every moment), so that a file never needs more than two
  * keys. */
-#define PREV_AD_LEN (4 + MEDFS_FILE_ID_LEN)
-#define PREV_SEALED_LEN                                                                  \
-	(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + MEDFS_KEY_LEN +                  \
-	 crypto_aead_xchacha20poly1305_ietf_ABYTES)
-
-static void prev_ad(uint8_t ad[PREV_AD_LEN], const uint8_t id[MEDFS_FILE_ID_LEN])
-{
-	memcpy(ad, MEDFS_PREV_AD_TAG, 4);
-	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
-}
-
 /* Loads the previous key of f (flagged PREV). One that is missing or does
  * not authenticate is reported: the file opens, its blocks under that key
  * read as EIO. Returns 0 or -ENOMEM. */
 static int prev_load(struct medfs_file *f)
 {
-	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-	uint8_t sealed[PREV_SEALED_LEN + 1], ad[PREV_AD_LEN];
+	uint8_t sealed[MEDFS_PREV_LEN + 1];
 	ssize_t n = fgetxattr(f->fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed));
 
 	f->prev = key_get(f->v);
 	if (!f->prev)
 		return -ENOMEM;
-	prev_ad(ad, f->id);
-	if (n != PREV_SEALED_LEN || crypto_aead_xchacha20poly1305_ietf_decrypt(
-					    f->prev, NULL, NULL, sealed + np, n - np, ad,
-					    sizeof(ad), sealed, f->v->keys->xattr) != 0) {
+	if (n < 0 ||
+	    medfs_prev_open(f->prev, sealed, (size_t)n, f->id, f->v->keys->xattr) < 0) {
 		key_put(f->v, f->prev);
 		f->prev = NULL;
 		report(f->v, f->vpath, NULL, -1,
@@ -1396,14 +1382,9 @@ static int prev_load(struct medfs_file *f)
  * needs it). Returns 0 or -errno. */
 static int prev_store(struct medfs_file *f, const uint8_t key[MEDFS_KEY_LEN])
 {
-	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-	uint8_t sealed[PREV_SEALED_LEN], ad[PREV_AD_LEN];
+	uint8_t sealed[MEDFS_PREV_LEN];
 
-	prev_ad(ad, f->id);
-	randombytes_buf(sealed, np);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + np, NULL, key, MEDFS_KEY_LEN,
-						   ad, sizeof(ad), NULL, sealed,
-						   f->v->keys->xattr);
+	medfs_prev_seal(sealed, key, f->id, f->v->keys->xattr, NULL);
 	if (fsetxattr(f->fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed), 0) < 0 ||
 	    fsync(f->fd) < 0)
 		return -errno;
@@ -3031,25 +3012,17 @@ int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char 
 /* A sealed blob in a vault xattr outside the names listxattr decrypts,
  * bound to the file id. */
 #define META_VAULT_NAME MEDFS_META_XATTR
-#define META_MAX MEDFS_META_MAX
 
 static int meta_seal_set(struct medfs_vault *v, int fd,
 			 const uint8_t id[MEDFS_FILE_ID_LEN], const void *data,
 			 size_t len)
 {
-	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-	uint8_t sealed[META_MAX + 64], ad[4 + MEDFS_FILE_ID_LEN];
+	uint8_t sealed[MEDFS_META_SEALED_MAX];
+	int r = medfs_meta_seal(sealed, data, len, id, v->keys->xattr, NULL);
 
-	if (len > META_MAX)
-		return -E2BIG;
-	memcpy(ad, MEDFS_META_AD_TAG, 4);
-	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
-	randombytes_buf(sealed, np);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + np, NULL, data, len, ad,
-						   sizeof(ad), NULL, sealed,
-						   v->keys->xattr);
-	if (fsetxattr(fd, META_VAULT_NAME, sealed,
-		      len + np + crypto_aead_xchacha20poly1305_ietf_ABYTES, 0) < 0)
+	if (r < 0)
+		return r;
+	if (fsetxattr(fd, META_VAULT_NAME, sealed, len + MEDFS_XATTR_OVERHEAD, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -3058,29 +3031,15 @@ static ssize_t meta_get(struct medfs_vault *v, int fd,
 			const uint8_t id[MEDFS_FILE_ID_LEN], const char *vpath, void *buf,
 			size_t size)
 {
-	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-	const size_t over = np + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-	uint8_t sealed[META_MAX + 64], plain[META_MAX], ad[4 + MEDFS_FILE_ID_LEN];
-	unsigned long long plen;
+	uint8_t sealed[MEDFS_META_SEALED_MAX + 1];
 	ssize_t n = fgetxattr(fd, META_VAULT_NAME, sealed, sizeof(sealed));
 
 	if (n < 0)
 		return errno == ERANGE ? -EBADMSG : -errno;
-	memcpy(ad, MEDFS_META_AD_TAG, 4);
-	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
-	if ((size_t)n < over || crypto_aead_xchacha20poly1305_ietf_decrypt(
-					plain, &plen, NULL, sealed + np, n - np, ad,
-					sizeof(ad), sealed, v->keys->xattr) != 0) {
+	n = medfs_meta_open(buf, size, sealed, (size_t)n, id, v->keys->xattr);
+	if (n == -EBADMSG)
 		report(v, vpath, NULL, -1, "file metadata does not authenticate");
-		return -EBADMSG;
-	}
-	if (plen > size) {
-		sodium_memzero(plain, sizeof(plain));
-		return -ERANGE;
-	}
-	memcpy(buf, plain, plen);
-	sodium_memzero(plain, sizeof(plain));
-	return plen;
+	return n;
 }
 
 int medfs_file_set_meta(struct medfs_file *f, const void *data, size_t len)

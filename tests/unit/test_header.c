@@ -356,6 +356,32 @@ START_TEST(test_dir_flip_every_bit)
 }
 END_TEST
 
+/* Bytes 6..8 of a directory header are reserved, zero: one that is not,
+ * even with a tag that matches (only the key holder could make it), is
+ * refused, as a version 1 file header with flags is. */
+START_TEST(test_dir_reserved)
+{
+	uint8_t dh[MEDFS_DIR_HEADER_LEN], id[MEDFS_DIR_ID_LEN];
+	uint8_t ad[24 + MEDFS_DIR_ID_LEN + 64];
+	size_t ad_len = 24 + MEDFS_DIR_ID_LEN + bind.name_len;
+
+	ck_assert_int_eq(medfs_dir_header_seal(dh, file_id, dkey, &bind), 0);
+	dh[6] = 0x01;
+	memcpy(ad, dh, 24);
+	memcpy(ad + 24, bind.parent_id, MEDFS_DIR_ID_LEN);
+	memcpy(ad + 24 + MEDFS_DIR_ID_LEN, bind.name, bind.name_len);
+	crypto_generichash(dh + 24, 16, ad, ad_len, dkey, MEDFS_KEY_LEN);
+	memset(id, 0xaa, sizeof(id));
+	ck_assert_int_eq(medfs_dir_header_open(dh, id, dkey, &bind), -EBADMSG);
+	ck_assert(all_zero(id, sizeof(id)));
+	/* The same computation with the reserved bytes zero is the seal's. */
+	dh[6] = 0;
+	memcpy(ad, dh, 24);
+	crypto_generichash(dh + 24, 16, ad, ad_len, dkey, MEDFS_KEY_LEN);
+	ck_assert_int_eq(medfs_dir_header_open(dh, id, dkey, &bind), 0);
+}
+END_TEST
+
 START_TEST(test_dir_wrong_binding)
 {
 	uint8_t dh[MEDFS_DIR_HEADER_LEN], other_key[MEDFS_KEY_LEN];
@@ -446,6 +472,85 @@ START_TEST(test_kat)
 }
 END_TEST
 
+/* The previous-key record: round trip, bound to the file id and to its
+ * own tag, every byte flip and every wrong length refused, key wiped. */
+START_TEST(test_prev_record)
+{
+	uint8_t rec[MEDFS_PREV_LEN], bad[MEDFS_PREV_LEN + 1], key[MEDFS_KEY_LEN];
+	uint8_t other_id[MEDFS_FILE_ID_LEN], meta[64];
+
+	medfs_prev_seal(rec, file_key, file_id, hkey, NULL);
+	ck_assert_int_eq(medfs_prev_open(key, rec, sizeof(rec), file_id, hkey), 0);
+	ck_assert_mem_eq(key, file_key, sizeof(key));
+	for (size_t i = 0; i < sizeof(rec); i++) {
+		memcpy(bad, rec, sizeof(rec));
+		bad[i] ^= 0x01;
+		memset(key, 0xaa, sizeof(key));
+		ck_assert_int_eq(medfs_prev_open(key, bad, sizeof(rec), file_id, hkey),
+				 -EBADMSG);
+		ck_assert(all_zero(key, sizeof(key)));
+	}
+	memcpy(bad, rec, sizeof(rec));
+	bad[sizeof(rec)] = 0;
+	ck_assert_int_eq(medfs_prev_open(key, bad, sizeof(rec) + 1, file_id, hkey),
+			 -EBADMSG);
+	ck_assert_int_eq(medfs_prev_open(key, rec, sizeof(rec) - 1, file_id, hkey),
+			 -EBADMSG);
+	ck_assert_int_eq(medfs_prev_open(key, rec, 0, file_id, hkey), -EBADMSG);
+	memcpy(other_id, file_id, sizeof(other_id));
+	other_id[0] ^= 1;
+	ck_assert_int_eq(medfs_prev_open(key, rec, sizeof(rec), other_id, hkey), -EBADMSG);
+	/* A metadata record of 32 bytes is not a previous key. */
+	ck_assert_int_eq(medfs_meta_seal(rec, file_key, MEDFS_KEY_LEN, file_id, hkey, NULL),
+			 0);
+	ck_assert_int_eq(medfs_prev_open(key, rec, sizeof(rec), file_id, hkey), -EBADMSG);
+	ck_assert_int_eq(medfs_meta_open(meta, sizeof(meta), rec, sizeof(rec), file_id,
+					 hkey),
+			 MEDFS_KEY_LEN);
+}
+END_TEST
+
+/* The metadata record: empty and longest round trip, -ERANGE for a buffer
+ * too small, -EBADMSG for a record too short, too long or flipped. */
+START_TEST(test_meta_record)
+{
+	static uint8_t data[MEDFS_META_MAX], out[MEDFS_META_MAX];
+	static uint8_t rec[MEDFS_META_SEALED_MAX + 1];
+	const size_t o = MEDFS_XATTR_OVERHEAD;
+
+	randombytes_buf(data, sizeof(data));
+	ck_assert_int_eq(medfs_meta_seal(rec, data, 0, file_id, hkey, NULL), 0);
+	ck_assert_int_eq(medfs_meta_open(out, sizeof(out), rec, o, file_id, hkey), 0);
+	ck_assert_int_eq(medfs_meta_open(out, sizeof(out), rec, o - 1, file_id, hkey),
+			 -EBADMSG);
+	ck_assert_int_eq(medfs_meta_seal(rec, data, MEDFS_META_MAX + 1, file_id, hkey, NULL),
+			 -E2BIG);
+	ck_assert_int_eq(medfs_meta_seal(rec, data, MEDFS_META_MAX, file_id, hkey, NULL), 0);
+	ck_assert_int_eq(medfs_meta_open(out, sizeof(out), rec, MEDFS_META_SEALED_MAX,
+					 file_id, hkey),
+			 MEDFS_META_MAX);
+	ck_assert_mem_eq(out, data, sizeof(out));
+	ck_assert_int_eq(medfs_meta_open(out, 100, rec, MEDFS_META_SEALED_MAX, file_id,
+					 hkey),
+			 -ERANGE);
+	ck_assert(all_zero(out, 100));
+	ck_assert_int_eq(medfs_meta_open(out, sizeof(out), rec, MEDFS_META_SEALED_MAX + 1,
+					 file_id, hkey),
+			 -EBADMSG);
+	ck_assert_int_eq(medfs_meta_seal(rec, data, 100, file_id, hkey, NULL), 0);
+	for (size_t i = 0; i < 100 + o; i++) {
+		rec[i] ^= 0x80;
+		ck_assert_int_eq(medfs_meta_open(out, sizeof(out), rec, 100 + o, file_id,
+						 hkey),
+				 -EBADMSG);
+		rec[i] ^= 0x80;
+	}
+	ck_assert_int_eq(medfs_meta_open(out, sizeof(out), rec, 100 + o, file_id, hkey),
+			 100);
+	ck_assert_mem_eq(out, data, 100);
+}
+END_TEST
+
 static Suite *header_suite(void)
 {
 	Suite *s = suite_create("header");
@@ -471,6 +576,14 @@ static Suite *header_suite(void)
 	tcase_add_test(tc, test_dir_round_trip);
 	tcase_add_test(tc, test_dir_flip_every_bit);
 	tcase_add_test(tc, test_dir_wrong_binding);
+	tcase_add_test(tc, test_dir_reserved);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("xattr records");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_prev_record);
+	tcase_add_test(tc, test_meta_record);
 	suite_add_tcase(s, tc);
 	return s;
 }
