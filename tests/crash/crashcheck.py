@@ -681,27 +681,58 @@ class Sqlite:
         db.close()
 
     def check(self, mnt, markers):
+        """The database as SQLite recovers it from copies of the main file
+        and the WAL (the -shm is never synced: SQLite rebuilds it), then in
+        place on the mount."""
         committed = -1
         for _, m in markers:
             if m[0] == "sqlite":
                 committed = int(m[1])
-        p = os.path.join(mnt, "db", "index.db")
         if committed < 0:
             return []
+        d = os.path.join(mnt, "db")
+        local = os.path.join(os.path.dirname(mnt), "sqlite-copy")
+        shutil.rmtree(local, ignore_errors=True)
+        os.makedirs(local)
+        problems = []
+        for suffix in ("", "-wal"):
+            p = os.path.join(d, "index.db" + suffix)
+            if not os.path.exists(p):
+                continue
+            data, err = read_file(p)
+            if data is None:
+                problems.append("db/index.db%s (%d rows committed): %s" % (
+                    suffix, committed, os.strerror(err)))
+                return problems
+            with open(os.path.join(local, "index.db" + suffix), "wb") as f:
+                f.write(data)
+        problems += self.rows(os.path.join(local, "index.db"), committed, "")
+        if not problems:
+            problems += self.rows(os.path.join(d, "index.db"), committed, " in place")
+        return problems
+
+    def rows(self, p, committed, where):
+        db = None
         try:
-            db = sqlite3.connect(p, isolation_level=None)
+            db = sqlite3.connect(p, isolation_level=None, timeout=0.5)
             ok = db.execute("PRAGMA integrity_check").fetchone()[0]
             rows = db.execute("SELECT id, v FROM t ORDER BY id").fetchall()
-            db.close()
         except sqlite3.Error as e:
-            return ["index.db (%d rows committed): %s" % (committed, e)]
-        problems = [] if ok == "ok" else ["index.db: integrity_check: %s" % ok]
+            if db is not None:
+                db.close()  # else the mount stays busy
+            why = str(e)
+            shm = p + "-shm"
+            if where and os.path.exists(shm) and read_file(shm)[0] is None:
+                why += " (its -shm, never synced, reads %s)" % os.strerror(read_file(shm)[1])
+            return ["index.db%s (%d rows committed): %s" % (where, committed, why)]
+        db.close()
+        problems = [] if ok == "ok" else ["index.db%s: integrity_check: %s" % (where, ok)]
         top = max([r[0] for r in rows] or [0])
         if top < committed:
-            problems.append("index.db: %d rows committed, %d read" % (committed, top))
+            problems.append("index.db%s: %d rows committed, %d read" % (where, committed, top))
         for i, v in rows:
             if v != self.row(i) and v != self.row(i + 1):
-                problems.append("index.db: row %d has wrong content" % i)
+                problems.append("index.db%s: row %d has wrong content" % (where, i))
                 break
         return problems
 
@@ -814,10 +845,22 @@ def journal_verify(vault, key):
     return r.returncode, r.stdout.decode(errors="replace")
 
 
+def fsck_says(ctx, problem):
+    """A problem about a file that reads EIO, with what fsck says of it."""
+    if "Input/output error" not in problem:
+        return problem
+    path = "/" + problem.split(" ")[0].rstrip(":")
+    for l in ctx.fsck_lines:
+        if l.startswith("medfs-fsck: %s: " % path):
+            return "%s [fsck: %s]" % (problem, l[len("medfs-fsck: %s: " % path):].split(" (vault")[0])
+    return problem
+
+
 def check_state(ctx, wl, state, markers):
     """Problems of one state, and its fsck exit."""
     problems = []
     fsck = run([MEDFS_FSCK, state, "--passphrase-file", ctx.pf], timeout=300)
+    ctx.fsck_lines = fsck.stdout.decode(errors="replace").splitlines()
     if not wl.mounted:
         return wl.check_state(ctx, state), fsck.returncode
     jrc, jout = journal_verify(state, ctx.auditor)
@@ -829,7 +872,7 @@ def check_state(ctx, wl, state, markers):
         if not m.ok:
             problems.append("does not mount (fsck exit %d): %s" % (fsck.returncode, m.why()))
         else:
-            problems += wl.check(ctx.mnt, markers)
+            problems += [fsck_says(ctx, p) for p in wl.check(ctx.mnt, markers)]
     finally:
         m.close()
     if m.ok:
