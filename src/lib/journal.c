@@ -1852,6 +1852,27 @@ static uint64_t head_time(int dirfd)
 	return t;
 }
 
+/* What a crash while the journal was being created leaves: segment 1
+ * holding its header at most, no STATE and no HEAD yet (the caller checked
+ * those), nothing ever recorded. Removes that segment; 1 when it did. A
+ * segment with anything after its header is a journal that lost its STATE,
+ * which is refused. */
+static int creation_left(int dirfd)
+{
+	char name[MEDFS_JOURNAL_SEGMENT_NAME_LEN];
+	struct stat sb;
+
+	medfs_journal_segment_name(name, 1);
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > MEDFS_JOURNAL_SEGMENT_HEADER_LEN)
+		return 0;
+	if (unlinkat(dirfd, name, 0) < 0 || fsync(dirfd) < 0)
+		return 0;
+	medfs_log(LOG_NOTICE, "journal: an empty segment left by a crash while the "
+			      "journal was being created was removed");
+	return 1;
+}
+
 /* Continues the chain of STATE in dir (already locked): rolls a crashed
  * or failed writer's tail forward, starts a new segment, and records why
  * when the tail did not match. Called with the lock held, w->sec
@@ -1886,8 +1907,11 @@ static int writer_start(struct medfs_journal_writer *w)
 			return ret;
 		if (st.segment > max)
 			max = st.segment;
-	} else if (ret == -ENOENT && max == 0 && !head_exists(w->dirfd)) {
-		/* A new journal: S_0. */
+	} else if (ret == -ENOENT && !head_exists(w->dirfd) &&
+		   (max == 0 || (max == 1 && creation_left(w->dirfd)))) {
+		/* A new journal: S_0 (after a crash while the first one was
+		 * being created, its empty segment is gone). */
+		max = 0;
 		randombytes_buf(w->sec->cur.seed, MEDFS_JOURNAL_SEED_LEN);
 		jr_keys_derive(&w->sec->cur);
 	} else if (ret == -ENOENT || ret == -EBADMSG) {

@@ -616,6 +616,11 @@ static int replace_small(int tmpfd, int dirfd, const char *name, const void *buf
 		r = copy_owner(fd, like);
 	if (r == 0 && futimens(fd, tv) < 0)
 		r = -errno;
+	/* On disk before the rename: a power cut must not leave the name
+	 * on an empty file (the crash checker, tests/crash, found a root
+	 * header lost that way). */
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && renameat(tmpfd, tmp, dirfd, name) < 0)
@@ -1149,6 +1154,10 @@ static int convert_name(struct walk *w, int dirfd, const char *entry,
 			r = -errno;
 		if (r == 0 && is_long)
 			r = copy_owner(fd, &side_st);
+		/* On disk before the rename publishes the long name (as in
+		 * vault.c): a power cut must not leave the entry without it. */
+		if (r == 0 && fdatasync(fd) < 0)
+			r = -errno;
 		close(fd);
 		if (r < 0)
 			return r;

@@ -2451,6 +2451,12 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 		f->name_len = l->name_len;
 		snprintf(f->vpath, sizeof(f->vpath), "%s", l->vpath);
 		r = header_write(f);
+		/* On disk before the rename returns: an fsync of the directory
+		 * makes the rename durable, and the file must then open under
+		 * its new name (a header left bound to the old name reads EIO;
+		 * the crash checker, tests/crash, found it). */
+		if (r == 0)
+			r = sync_fd(f->fd, 1);
 		pthread_rwlock_unlock(&f->lock);
 		return r;
 	}

@@ -160,14 +160,15 @@ wait_log()
 }
 
 # log_has_no_path LOG WORD...: none of the words (file and directory
-# names) appears in the driver's log.
+# names) appears in the driver's log, as a word ("admin" is not in the
+# io_uring notice's "administrator").
 log_has_no_path()
 {
 	local log=$1 w
 	shift
 	for w in "$@"; do
-		if grep -qF -- "$w" "$log"; then
-			fail "the driver's log names '$w': $(grep -F -- "$w" "$log" | head -n 3)"
+		if grep -qwF -- "$w" "$log"; then
+			fail "the driver's log names '$w': $(grep -wF -- "$w" "$log" | head -n 3)"
 		fi
 	done
 }

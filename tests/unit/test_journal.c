@@ -1235,6 +1235,49 @@ START_TEST(test_restart_without_state)
 }
 END_TEST
 
+/* A power cut while the first mount creates the journal (found by the
+ * crash checker, tests/crash): segment 1 is on disk, with its header, all
+ * of it or none, and STATE is not yet. The next mount starts the journal
+ * anew instead of refusing it as one that lost its STATE. */
+START_TEST(test_crash_while_creating)
+{
+	const off_t sizes[] = { MEDFS_JOURNAL_SEGMENT_HEADER_LEN, 17, 0 };
+	struct medfs_journal_verify_stats st;
+	struct medfs_journal_writer *w;
+	char p[PATH_MAX];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		open_writer(&w, jdir, &small_cfg);
+		ck_assert_int_eq(medfs_journal_writer_close(w), 0);
+		ck_assert_uint_eq(last_segment(jdir), 1);
+		seg_path(p, jdir, 1);
+		fd = open(p, O_WRONLY);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(ftruncate(fd, sizes[i]), 0);
+		close(fd);
+		snprintf(p, sizeof(p), "%s/STATE", jdir);
+		ck_assert_int_eq(unlink(p), 0);
+		snprintf(p, sizeof(p), "%s/HEAD", jdir);
+		unlink(p);
+		open_writer(&w, jdir, &small_cfg);
+		append_n(w, 0, 3, 1);
+		ck_assert_int_eq(medfs_journal_writer_close(w), 0);
+		expect_clean(jdir, &st);
+		/* Once anything was recorded, a lost STATE is refused. */
+		snprintf(p, sizeof(p), "%s/STATE", jdir);
+		ck_assert_int_eq(unlink(p), 0);
+		medfs_log_set(quiet_log);
+		ck_assert_int_eq(medfs_journal_writer_open(&w, jdir,
+							   medfs_auditor_key_box_pk(akey),
+							   vault_id, state_key, &small_cfg),
+				 -EBADMSG);
+		medfs_log_set(NULL);
+		new_dir(jdir);
+	}
+}
+END_TEST
+
 START_TEST(test_fail_closed)
 {
 	struct medfs_journal_writer *w;
@@ -1819,6 +1862,7 @@ static Suite *journal_suite(void)
 	tcase_add_test(tc, test_unsealed_tail_warning);
 	tcase_add_test(tc, test_tail_mismatch_recorded);
 	tcase_add_test(tc, test_restart_without_state);
+	tcase_add_test(tc, test_crash_while_creating);
 	tcase_add_test(tc, test_fail_closed);
 	suite_add_tcase(s, tc);
 	return s;
