@@ -1672,10 +1672,28 @@ static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
 		close(in);
 		return r;
 	}
-	for (off_t off = 0; off < st->st_size && r == 0;) {
-		ssize_t n = pread_full(in, w->sealed,
-				       (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE, off);
+	/* Only the data: a file with holes (FORMAT.md, 11) stays sparse. */
+	for (off_t off = 0, end = 0; off < st->st_size && r == 0;) {
+		ssize_t n;
 
+		if (off >= end) {
+			off_t data = lseek(in, off, SEEK_DATA);
+
+			if (data < 0 && errno == ENXIO)
+				break;
+			if (data < 0) { /* no SEEK_DATA here: all of it */
+				data = off;
+				end = st->st_size;
+			} else if ((end = lseek(in, data, SEEK_HOLE)) < 0) {
+				end = st->st_size;
+			}
+			off = data;
+		}
+		n = pread_full(in, w->sealed,
+			       end - off < (off_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE
+				       ? (size_t)(end - off)
+				       : (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE,
+			       off);
 		if (n <= 0) {
 			r = n < 0 ? (int)n : -EIO; /* the file changed under us */
 			break;
@@ -1683,6 +1701,8 @@ static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
 		r = pwrite_full(out, w->sealed, (size_t)n, off);
 		off += n;
 	}
+	if (r == 0 && ftruncate(out, st->st_size) < 0)
+		r = -errno;
 	if (r == 0)
 		r = copy_xattrs(w, in, out);
 	if (r == 0)

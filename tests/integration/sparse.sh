@@ -142,6 +142,16 @@ unmount "$M"
 "$MEDFS_FSCK" "$V" --passphrase-file "$P" >"$WORK/fsck.out" 2>&1 ||
 	fail "medfs-fsck after the rotations: $(cat "$WORK/fsck.out")"
 
+step "a clone keeps the holes"
+C=$VFS/clone
+"$MEDFS_KEY" clone "$V" "$C" --passphrase-file "$P" >"$WORK/clone.out" 2>&1 ||
+	fail "clone: $(cat "$WORK/clone.out")"
+[ "$(du -sk "$C" | cut -f1)" -lt 8192 ] || fail "the clone holds $(du -sk "$C" | cut -f1) KiB"
+mount_vault "$C" "$M" "$P" -o journal="$WORK/cjournal"
+check_big "in the clone"
+unmount "$M"
+rm -rf "$C"
+
 step "a written block zeroed in the vault reads EIO; the holes still zeros"
 vf=$(vault_file_of_size "$V" "$G64")
 blk=$(((32 << 30) / 4096))
