@@ -2647,7 +2647,9 @@ int medfs_file_fsync(struct medfs_file *f, int datasync)
 	int r;
 
 	pthread_rwlock_rdlock(&f->lock);
-	r = datasync ? fdatasync(f->fd) : fsync(f->fd);
+	/* fdatasync may leave an xattr behind: a file with holes needs its
+	 * map on disk with its blocks. */
+	r = datasync && !(f->flags & MEDFS_HEADER_HOLES) ? fdatasync(f->fd) : fsync(f->fd);
 	pthread_rwlock_unlock(&f->lock);
 	return r < 0 ? -errno : 0;
 }
