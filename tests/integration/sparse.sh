@@ -82,6 +82,56 @@ assert_eq 201 "$(tr -d '\0' <"$M/many" | wc -c)" "bytes that are not zero in the
 echo "the vault holds $(vault_kib) KiB with the many"
 rm "$M/many"
 
+step "random operations up to 7 GiB: the vault stays small, every read matches"
+# Writes, reads, truncations and allocations at random, through the mount
+# and on a sparse reference file beside it; sizes up to 7 GiB.
+cat >"$WORK/ops.py" <<'PY'
+import ctypes, os, random, sys
+a, b, seed, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+libc = ctypes.CDLL(None, use_errno=True)
+rnd = random.Random(seed)
+fa = os.open(a, os.O_RDWR | os.O_CREAT, 0o600)
+fb = os.open(b, os.O_RDWR | os.O_CREAT, 0o600)
+top, peak = 7 << 30, 0
+for i in range(n):
+    size = os.fstat(fb).st_size
+    op = rnd.random()
+    if op < 0.35:
+        off = rnd.randrange(0, min(top, size + (256 << 20)))
+        data = os.urandom(rnd.randrange(1, 200000))
+        if os.pwrite(fa, data, off) != len(data):
+            sys.exit("op %d: short write" % i)
+        os.pwrite(fb, data, off)
+    elif op < 0.65:
+        off, ln = rnd.randrange(0, size + 10000), rnd.randrange(0, 300000)
+        if os.pread(fa, ln, off) != os.pread(fb, ln, off):
+            sys.exit("op %d: read %d at %d differs" % (i, ln, off))
+    elif op < 0.8:
+        ns = rnd.randrange(0, top) if rnd.random() < 0.5 else rnd.randrange(0, size + 1000000)
+        os.ftruncate(fa, ns)
+        os.ftruncate(fb, ns)
+    elif op < 0.9:
+        off, ln = rnd.randrange(0, min(top, size + (64 << 20))), rnd.randrange(1, 1 << 24)
+        if libc.fallocate(fa, 0, ctypes.c_long(off), ctypes.c_long(ln)) != 0:
+            sys.exit("op %d: fallocate: %s" % (i, os.strerror(ctypes.get_errno())))
+        if off + ln > size:
+            os.ftruncate(fb, off + ln)
+    else:
+        os.close(fa)
+        fa = os.open(a, os.O_RDWR)
+    if os.fstat(fa).st_size != os.fstat(fb).st_size:
+        sys.exit("op %d: size %d, expected %d" % (i, os.fstat(fa).st_size, os.fstat(fb).st_size))
+    peak = max(peak, os.fstat(fb).st_size)
+print("%d operations, peak size %d" % (n, peak))
+PY
+before=$(vault_kib)
+python3 "$WORK/ops.py" "$M/ops" "$WORK/ops.ref" 15 600 || fail "random operations"
+ref=$(du -k "$WORK/ops.ref" | cut -f1)
+echo "the vault grew by $(($(vault_kib) - before)) KiB; the reference takes $ref KiB"
+[ $(($(vault_kib) - before)) -lt $((2 * ref + 4096)) ] ||
+	fail "the vault grew by $(($(vault_kib) - before)) KiB"
+rm -f "$M/ops" "$WORK/ops.ref"
+
 step "EFBIG past the largest file ($MAX bytes)"
 out=$(truncate -s 999999999999999 "$M/big" 2>&1) && fail "truncate -s 999999999999999 worked"
 grep -q "File too large" <<<"$out" || fail "truncate past the largest size: $out"
