@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -923,6 +925,66 @@ START_TEST(test_holes)
 	ck_assert_int_eq(medfs_vault_truncate(V, "/h", 0), 0);
 	ck_assert_int_eq(getxattr(host, MEDFS_HOLES_XATTR, buf, sizeof(buf)), -1);
 	ck_assert_int_eq(errno, ENODATA);
+}
+END_TEST
+
+/* A change that fails half-way (here the vault file may not grow past a
+ * limit, as on a full disk) is undone: the file reads as before, also
+ * once the vault is opened again (doc/FORMAT.md, 12). */
+static void limit_vault_files(off_t max)
+{
+	struct rlimit rl = { .rlim_cur = (rlim_t)max, .rlim_max = RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+START_TEST(test_failed_change_undone)
+{
+	const size_t len = (2 << 20) + 100; /* a partial last block */
+	const size_t big = 64 << 20;
+	uint8_t *data = pattern_alloc(len + (1 << 20), 77);
+	uint8_t *exp = talloc(big + (1 << 20));
+	struct medfs_file *f;
+	char host[PATH_MAX];
+
+	ck_assert_int_eq(put("/u", data, len), 0);
+	ck_assert_int_eq(vault_path_of("/u", host, sizeof(host)), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/u", O_RDWR, &f), 0);
+	limit_vault_files((off_t)medfs_disk_size(len) + (256 << 10));
+
+	/* 1 MiB appended: the first blocks fit, the rest do not. */
+	ck_assert_int_eq(medfs_file_write(f, data + len, 1 << 20, len, 0), -EFBIG);
+	ck_assert_uint_eq(medfs_file_size(f), len);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len));
+	ck_assert_int_eq(check_file("/u", data, len), 0);
+	/* Past a hole, past the limit: the vault file's length is what
+	 * fails, after the map is stored. */
+	ck_assert_int_eq(medfs_file_write(f, data, 4096, len + (8 << 20), 0), -EFBIG);
+	ck_assert_int_eq(medfs_file_truncate(f, big), -EFBIG);
+	ck_assert_uint_eq(medfs_file_size(f), len);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len));
+	ck_assert_int_eq(check_file("/u", data, len), 0);
+
+	/* With holes: appending past the limit fails, a write into a hole
+	 * (no growth) works, and the file reads right. */
+	limit_vault_files(RLIM_INFINITY);
+	ck_assert_int_eq(medfs_file_truncate(f, big), 0);
+	limit_vault_files((off_t)medfs_disk_size(big) + (256 << 10));
+	ck_assert_int_eq(medfs_file_write(f, data + len, 1 << 20, big, 0), -EFBIG);
+	ck_assert_int_eq(medfs_file_write(f, data, 1 << 20, 32 << 20, 0), 1 << 20);
+	medfs_file_release(f);
+	memcpy(exp, data, len);
+	memcpy(exp + (32 << 20), data, 1 << 20);
+	ck_assert_int_eq(vault_open_again(), 0);
+	ck_assert_int_eq(check_file("/u", exp, big), 0);
+
+	limit_vault_files(RLIM_INFINITY);
+	ck_assert_int_eq(medfs_file_open(V, "/u", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, data + len, 1 << 20, big, 0), 1 << 20);
+	medfs_file_release(f);
+	memcpy(exp + big, data + len, 1 << 20);
+	ck_assert_int_eq(check_file("/u", exp, big + (1 << 20)), 0);
 }
 END_TEST
 
@@ -3252,6 +3314,7 @@ static Suite *vault_suite(const char *name)
 	tcase_add_test(tc, test_allocate);
 	tcase_add_test(tc, test_bad_offsets);
 	tcase_add_test(tc, test_holes);
+	tcase_add_test(tc, test_failed_change_undone);
 	tcase_add_test(tc, test_random_ops);
 
 	TC("opens");
