@@ -27,11 +27,12 @@
 #define MEDFS_HOLES_XATTR "user.medfs-holes"
 #define MEDFS_HOLES_INDEX UINT64_MAX /* block index the map is sealed at */
 #define MEDFS_HOLES_VERSION 1
-#define MEDFS_HOLES_MAX 127		     /* runs in a stored map */
+#define MEDFS_HOLES_MAX 127		      /* runs in a stored map */
 #define MEDFS_HOLES_CAP (MEDFS_HOLES_MAX + 4) /* runs in memory, during a change */
 #define MEDFS_HOLES_HEAD_LEN 8
 #define MEDFS_HOLES_RUN_LEN 16
-#define MEDFS_HOLES_PLAIN_MAX (MEDFS_HOLES_HEAD_LEN + MEDFS_HOLES_RUN_LEN * MEDFS_HOLES_MAX)
+#define MEDFS_HOLES_PLAIN_MAX                                                            \
+	(MEDFS_HOLES_HEAD_LEN + MEDFS_HOLES_RUN_LEN * MEDFS_HOLES_MAX)
 #define MEDFS_HOLES_SEALED_MAX (MEDFS_HOLES_PLAIN_MAX + MEDFS_BLOCK_OVERHEAD)
 
 _Static_assert(MEDFS_HOLES_PLAIN_MAX <= MEDFS_BLOCK_SIZE, "a map is sealed as one block");

@@ -191,7 +191,8 @@ int medfs_holes_decode(struct medfs_holes *h, const uint8_t *in, size_t len)
 	    len != MEDFS_HOLES_HEAD_LEN + (size_t)n * MEDFS_HOLES_RUN_LEN)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *p = in + MEDFS_HOLES_HEAD_LEN + (size_t)i * MEDFS_HOLES_RUN_LEN;
+		const uint8_t *p =
+			in + MEDFS_HOLES_HEAD_LEN + (size_t)i * MEDFS_HOLES_RUN_LEN;
 		uint64_t start = get_u64(p), end = get_u64(p + 8);
 
 		/* Sorted and merged: a run starts past the end of the one

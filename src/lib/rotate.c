@@ -908,11 +908,13 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 
 			if (h != NULL && medfs_holes_has(h, i + j)) {
 				/* A hole: nothing to seal, nothing written. */
-			} else if (medfs_block_open(w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
-					     w->cipher, old_fkey, id, i + j) < 0 &&
-			    (prev_fkey == NULL ||
-			     medfs_block_open(w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
-					      w->cipher, prev_fkey, id, i + j) < 0)) {
+			} else if (medfs_block_open(w->plain, in,
+						    len + MEDFS_BLOCK_OVERHEAD, w->cipher,
+						    old_fkey, id, i + j) < 0 &&
+				   (prev_fkey == NULL ||
+				    medfs_block_open(
+					    w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
+					    w->cipher, prev_fkey, id, i + j) < 0)) {
 				/* Stays damaged: copied as it is, it fails
 				 * under the new file key as it did before. */
 				memcpy(out, in, len + MEDFS_BLOCK_OVERHEAD);
@@ -946,8 +948,9 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 		if (r < 0)
 			goto out;
 	}
-	r = medfs_header_seal_flags(hdr, id, fkey, size, h != NULL ? MEDFS_HEADER_HOLES : 0,
-				    w->k->new.header, b, NULL);
+	r = medfs_header_seal_flags(hdr, id, fkey, size,
+				    h != NULL ? MEDFS_HEADER_HOLES : 0, w->k->new.header,
+				    b, NULL);
 	if (r == 0)
 		r = pwrite_full(tfd, hdr, sizeof(hdr), 0);
 	if (r == 0) {

@@ -1466,7 +1466,8 @@ static int holes_load(struct medfs_file *f)
 					     f->prev, f->id);
 	}
 	if (r == -EBADMSG)
-		report(f->v, f->vpath, NULL, -1, "hole map missing or does not authenticate");
+		report(f->v, f->vpath, NULL, -1,
+		       "hole map missing or does not authenticate");
 	if (r < 0)
 		return r;
 	/* Runs past the end are left by a change that failed after
@@ -1591,8 +1592,8 @@ static int rekey(struct medfs_file *f)
 		goto out;
 	}
 	if ((r = prev_store(f, f->key)) < 0 ||
-	    (r = header_write_key(f, fresh, MEDFS_HEADER_PREV |
-						    (f->flags & MEDFS_HEADER_HOLES))) < 0)
+	    (r = header_write_key(
+		     f, fresh, MEDFS_HEADER_PREV | (f->flags & MEDFS_HEADER_HOLES))) < 0)
 		goto out;
 	memcpy(f->prev, f->key, MEDFS_KEY_LEN);
 	/* Until this lands, the map opens under the previous key. */
@@ -1601,8 +1602,9 @@ static int rekey(struct medfs_file *f)
 out:
 	if (r == 0) {
 		memcpy(f->key, fresh, MEDFS_KEY_LEN);
-		f->flags = f->size == 0 ? 0
-					: MEDFS_HEADER_PREV | (f->flags & MEDFS_HEADER_HOLES);
+		f->flags = f->size == 0
+				   ? 0
+				   : MEDFS_HEADER_PREV | (f->flags & MEDFS_HEADER_HOLES);
 	}
 	key_put(f->v, fresh);
 	return r;
@@ -2031,9 +2033,11 @@ static void open_slice(void *arg, size_t from, size_t to)
 	}
 	if (f->holes && f->holes->n && medfs_holes_covers(f->holes, a, b + 1)) {
 		/* All holes: nothing to read. */
-		uint64_t lo = a * MEDFS_BLOCK_SIZE < j->off ? j->off : a * MEDFS_BLOCK_SIZE;
-		uint64_t hi = (b + 1) * MEDFS_BLOCK_SIZE < j->end ? (b + 1) * MEDFS_BLOCK_SIZE
-								  : j->end;
+		uint64_t lo =
+			a * MEDFS_BLOCK_SIZE < j->off ? j->off : a * MEDFS_BLOCK_SIZE;
+		uint64_t hi = (b + 1) * MEDFS_BLOCK_SIZE < j->end
+				      ? (b + 1) * MEDFS_BLOCK_SIZE
+				      : j->end;
 
 		memset(j->out + (lo - j->off), 0, hi - lo);
 		return;
@@ -2164,9 +2168,10 @@ static int open_old(struct medfs_file *f, uint64_t i, uint8_t *out)
 {
 	uint8_t old[MEDFS_BLOCK_DISK_SIZE];
 	size_t old_len = block_len(f->size, i);
-	ssize_t got = is_hole(f, i) ? 0
-				    : pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
-						 medfs_block_disk_offset(i));
+	ssize_t got = is_hole(f, i)
+			      ? 0
+			      : pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
+					   medfs_block_disk_offset(i));
 	int r = 0;
 
 	memset(out, 0, MEDFS_BLOCK_SIZE);
@@ -2337,8 +2342,8 @@ static int drop_setid(struct medfs_file *f)
  * file reads as before (blocks overwritten in place keep their new
  * content, as on any file system). */
 struct change {
-	uint64_t size;	/* before the change */
-	uint16_t flags; /* before the change */
+	uint64_t size;		   /* before the change */
+	uint16_t flags;		   /* before the change */
 	struct medfs_holes *holes; /* a copy of the map before, or NULL */
 	bool dirty;		   /* f->holes_dirty before */
 	bool grows;		   /* the vault file may end past its old end */
@@ -2441,7 +2446,8 @@ static int change_commit(struct medfs_file *f, struct change *c, int r)
 	if (r == 0 && f->holes) {
 		holes_clip(f, nblocks_of(f->size));
 		while (r == 0 && f->holes->n > MEDFS_HOLES_MAX) {
-			struct medfs_hole_run h = f->holes->run[medfs_holes_shortest(f->holes)];
+			struct medfs_hole_run h =
+				f->holes->run[medfs_holes_shortest(f->holes)];
 			uint64_t end = h.end * MEDFS_BLOCK_SIZE;
 
 			if (end > f->size)
@@ -2649,7 +2655,8 @@ int medfs_file_fsync(struct medfs_file *f, int datasync)
 	pthread_rwlock_rdlock(&f->lock);
 	/* fdatasync may leave an xattr behind: a file with holes needs its
 	 * map on disk with its blocks. */
-	r = datasync && !(f->flags & MEDFS_HEADER_HOLES) ? fdatasync(f->fd) : fsync(f->fd);
+	r = datasync && !(f->flags & MEDFS_HEADER_HOLES) ? fdatasync(f->fd)
+							 : fsync(f->fd);
 	pthread_rwlock_unlock(&f->lock);
 	return r < 0 ? -errno : 0;
 }

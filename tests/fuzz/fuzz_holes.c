@@ -48,12 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    medfs_holes_has(&h, h.run[i].end))
 				abort();
 		}
-		if (medfs_holes_encode(&h, out) != (int)size || memcmp(out, data, size) != 0)
+		if (medfs_holes_encode(&h, out) != (int)size ||
+		    memcmp(out, data, size) != 0)
 			abort();
 	} else if (h.n != 0) {
 		abort();
 	}
-	if (medfs_holes_open(&h, data, size, MEDFS_CIPHER_XCHACHA20POLY1305, key, id) == 0)
+	if (medfs_holes_open(&h, data, size, MEDFS_CIPHER_XCHACHA20POLY1305, key, id) ==
+	    0)
 		abort();
 	return 0;
 }

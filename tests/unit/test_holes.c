@@ -110,8 +110,9 @@ START_TEST(test_capacity)
 	before = h;
 	ck_assert_int_eq(medfs_holes_remove(&h, 2, 3), -ENOSPC);
 	ck_assert_int_eq(memcmp(&h, &before, sizeof(h)), 0);
-	ck_assert_int_eq(medfs_holes_add(&h, 10 * MEDFS_HOLES_CAP, 10 * MEDFS_HOLES_CAP + 1),
-			 -ENOSPC);
+	ck_assert_int_eq(
+		medfs_holes_add(&h, 10 * MEDFS_HOLES_CAP, 10 * MEDFS_HOLES_CAP + 1),
+		-ENOSPC);
 	ck_assert_int_eq(memcmp(&h, &before, sizeof(h)), 0);
 	/* More runs than a stored map holds do not encode. */
 	{
@@ -197,10 +198,11 @@ START_TEST(test_decode_refuses)
 	ck_assert_uint_eq(h.n, 0);
 	len = two_runs(map, 1, 3, 5, 9);
 	map[4] = MEDFS_HOLES_MAX + 1; /* count beyond the maximum */
-	ck_assert_int_eq(medfs_holes_decode(&h, map, MEDFS_HOLES_HEAD_LEN +
-							   (MEDFS_HOLES_MAX + 1) *
-								   MEDFS_HOLES_RUN_LEN),
-			 -EBADMSG);
+	ck_assert_int_eq(
+		medfs_holes_decode(&h, map,
+				   MEDFS_HOLES_HEAD_LEN +
+					   (MEDFS_HOLES_MAX + 1) * MEDFS_HOLES_RUN_LEN),
+		-EBADMSG);
 }
 END_TEST
 
@@ -217,27 +219,30 @@ START_TEST(test_seal_open)
 	n = medfs_holes_seal(sealed, &h, cipher, key, file_id);
 	ck_assert_int_eq(n, MEDFS_HOLES_HEAD_LEN + 2 * MEDFS_HOLES_RUN_LEN +
 				    MEDFS_BLOCK_OVERHEAD);
-	ck_assert_int_eq(medfs_holes_open(&back, sealed, (size_t)n, cipher, key, file_id), 0);
+	ck_assert_int_eq(medfs_holes_open(&back, sealed, (size_t)n, cipher, key, file_id),
+			 0);
 	ck_assert_uint_eq(back.n, 2);
 	ck_assert_uint_eq(back.run[1].end, 1000);
 	/* Every bit. */
 	for (int i = 0; i < n * 8; i++) {
 		sealed[i / 8] ^= (uint8_t)(1 << (i % 8));
-		ck_assert_int_eq(medfs_holes_open(&back, sealed, (size_t)n, cipher, key,
-						  file_id),
-				 -EBADMSG);
+		ck_assert_int_eq(
+			medfs_holes_open(&back, sealed, (size_t)n, cipher, key, file_id),
+			-EBADMSG);
 		ck_assert_uint_eq(back.n, 0);
 		sealed[i / 8] ^= (uint8_t)(1 << (i % 8));
 	}
 	/* Another file's, a shorter copy, a zeroed one. */
 	memcpy(other_id, file_id, sizeof(other_id));
 	other_id[0] ^= 1;
-	ck_assert_int_eq(medfs_holes_open(&back, sealed, (size_t)n, cipher, key, other_id),
-			 -EBADMSG);
-	ck_assert_int_eq(medfs_holes_open(&back, sealed, (size_t)n - 1, cipher, key, file_id),
-			 -EBADMSG);
-	ck_assert_int_eq(medfs_holes_open(&back, sealed, MEDFS_BLOCK_OVERHEAD, cipher, key,
-					  file_id),
+	ck_assert_int_eq(
+		medfs_holes_open(&back, sealed, (size_t)n, cipher, key, other_id),
+		-EBADMSG);
+	ck_assert_int_eq(
+		medfs_holes_open(&back, sealed, (size_t)n - 1, cipher, key, file_id),
+		-EBADMSG);
+	ck_assert_int_eq(medfs_holes_open(&back, sealed, MEDFS_BLOCK_OVERHEAD, cipher,
+					  key, file_id),
 			 -EBADMSG);
 	memset(sealed, 0, sizeof(sealed));
 	ck_assert_int_eq(medfs_holes_open(&back, sealed, (size_t)n, cipher, key, file_id),

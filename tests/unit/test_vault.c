@@ -887,16 +887,19 @@ START_TEST(test_holes)
 	ck_assert_int_eq(medfs_file_truncate(f, (off_t)MEDFS_FILE_SIZE_MAX + 1), -EFBIG);
 	ck_assert_int_eq(medfs_file_allocate(f, (off_t)MEDFS_FILE_SIZE_MAX, 1), -EFBIG);
 	ck_assert_int_eq(medfs_file_allocate(f, 1, INT64_MAX), -EFBIG);
-	ck_assert_int_eq(medfs_file_write(f, "x", 1, (off_t)MEDFS_FILE_SIZE_MAX, 0), -EFBIG);
+	ck_assert_int_eq(medfs_file_write(f, "x", 1, (off_t)MEDFS_FILE_SIZE_MAX, 0),
+			 -EFBIG);
 	/* What fits; or EFBIG from a backing file system that takes no
 	 * vault file that long (ext4), and then the file as it was. */
 	n = medfs_file_write(f, "xy", 2, (off_t)MEDFS_FILE_SIZE_MAX - 1, 0);
 	ck_assert(n == 1 || n == -EFBIG);
-	ck_assert_uint_eq(medfs_file_size(f), n == 1 ? MEDFS_FILE_SIZE_MAX : (uint64_t)giga);
+	ck_assert_uint_eq(medfs_file_size(f),
+			  n == 1 ? MEDFS_FILE_SIZE_MAX : (uint64_t)giga);
 	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(medfs_file_size(f)));
 	ck_assert_int_eq(medfs_file_read(f, buf, 7, mid), 7);
 	ck_assert_mem_eq(buf, "written", 7);
-	ck_assert_int_eq(medfs_file_reserve(f, 0, (off_t)MEDFS_FILE_SIZE_MAX + 1), -EFBIG);
+	ck_assert_int_eq(medfs_file_reserve(f, 0, (off_t)MEDFS_FILE_SIZE_MAX + 1),
+			 -EFBIG);
 	ck_assert_int_eq(medfs_file_reserve(f, 0, 10), 0);
 	ck_assert_int_eq(medfs_file_truncate(f, giga), 0);
 	medfs_file_release(f);
@@ -912,7 +915,8 @@ START_TEST(test_holes)
 	/* The written block zeroed in the vault: EIO there, zeros around. */
 	fd = open(host, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, zero, 64, (off_t)medfs_block_disk_offset(mid / 4096)), 64);
+	ck_assert_int_eq(pwrite(fd, zero, 64, (off_t)medfs_block_disk_offset(mid / 4096)),
+			 64);
 	close(fd);
 	ck_assert_int_eq(vault_open_again(), 0);
 	ck_assert_int_eq(medfs_file_open(V, "/h", O_RDONLY, &f), 0);
