@@ -26,7 +26,9 @@
 /* File header flags (doc/FORMAT.md, 4.1). */
 #define MEDFS_HEADER_STALE 0x0001 /* key drawn before the last rotation */
 #define MEDFS_HEADER_PREV 0x0002  /* blocks may be under the previous key */
-#define MEDFS_HEADER_FLAGS_KNOWN (MEDFS_HEADER_STALE | MEDFS_HEADER_PREV)
+#define MEDFS_HEADER_HOLES 0x0004 /* a hole map in MEDFS_HOLES_XATTR (holes.h) */
+#define MEDFS_HEADER_FLAGS_KNOWN                                                         \
+	(MEDFS_HEADER_STALE | MEDFS_HEADER_PREV | MEDFS_HEADER_HOLES)
 #define MEDFS_DIR_HEADER_LEN 40
 #define MEDFS_DIR_HEADER_NAME ".medfs-dir"
 

@@ -129,12 +129,21 @@ void medfs_file_release(struct medfs_file *f);
 /* Reads up to size bytes at off; returns the count (0 at end of file). */
 ssize_t medfs_file_read(struct medfs_file *f, void *buf, size_t size, off_t off);
 /* Writes size bytes at off, or at the end of file when append is nonzero;
- * a write past the end fills the gap with zeros. Returns size. */
+ * a write past the end leaves a hole (zeros, no space) before it. Returns
+ * size, or less when it would end past MEDFS_FILE_SIZE_MAX (holes.h);
+ * -EFBIG when off is there already. A write that fails (-ENOSPC) leaves
+ * the file as it was but for blocks overwritten in place. */
 ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off_t off,
 			 int append);
+/* Growing leaves a hole; -EFBIG past MEDFS_FILE_SIZE_MAX. */
 int medfs_file_truncate(struct medfs_file *f, off_t size);
-/* fallocate mode 0: makes the file at least off + len bytes long. */
+/* fallocate mode 0: makes the file at least off + len bytes long (a hole:
+ * nothing is reserved); -EFBIG past MEDFS_FILE_SIZE_MAX. */
 int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len);
+/* fallocate with FALLOC_FL_KEEP_SIZE: the file does not change (a range
+ * past its end is a hole when it grows over it) and nothing is reserved.
+ * Returns 0, -EINVAL, -EBADF, or -EFBIG past MEDFS_FILE_SIZE_MAX. */
+int medfs_file_reserve(struct medfs_file *f, off_t off, off_t len);
 int medfs_file_fsync(struct medfs_file *f, int datasync);
 int medfs_file_getattr(struct medfs_file *f, struct stat *st);
 uint64_t medfs_file_size(struct medfs_file *f);

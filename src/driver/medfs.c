@@ -1565,7 +1565,7 @@ static int medfs_fallocate(const char *path, int mode, off_t off, off_t len,
 	int ret;
 
 	(void)path;
-	if (mode != 0)
+	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE)
 		return -EOPNOTSUPP;
 	if (!(h->rights & MEDFS_RIGHT_WRITE))
 		return -EBADF;
@@ -1574,7 +1574,8 @@ static int medfs_fallocate(const char *path, int mode, off_t off, off_t len,
 		ret = handle_grant(h, "fallocate", MEDFS_RIGHT_WRITE);
 	if (ret < 0)
 		return ret;
-	ret = fs_ret(medfs_file_allocate(h->f, off, len));
+	ret = fs_ret(mode == FALLOC_FL_KEEP_SIZE ? medfs_file_reserve(h->f, off, len)
+						 : medfs_file_allocate(h->f, off, len));
 	snprintf(how, sizeof(how), "fallocate %lld+%lld", (long long)off, (long long)len);
 	return handle_event(h,
 			    (struct jnl_event){ .op = MEDFS_OP_TRUNCATE,

@@ -36,6 +36,7 @@
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/header.h"
+#include "medfs/holes.h"
 #include "medfs/name.h"
 #include "medfs/rotate.h"
 #include "medfs/vault.h"
@@ -760,8 +761,9 @@ static int convert_xattrs(struct walk *w, int from, int to,
 		bool ours =
 			meta || prev || strncmp(p, MEDFS_XATTR_VAULT_PREFIX, plen) == 0;
 
-		/* A re-encrypted file has one key: no previous one. */
-		if (prev && to != from)
+		/* A re-encrypted file has one key: no previous one; its
+		 * hole map is sealed anew under it. */
+		if ((prev || strcmp(p, MEDFS_HOLES_XATTR) == 0) && to != from)
 			continue;
 		if (!ours &&
 		    (to == from || strncmp(p, XATTR_PREFIX, strlen(XATTR_PREFIX)) ||
@@ -818,15 +820,54 @@ static size_t block_len(uint64_t size, uint64_t index)
 	return left < MEDFS_BLOCK_SIZE ? (size_t)left : MEDFS_BLOCK_SIZE;
 }
 
+/* The hole map of the file open at fd (header flagged HOLES), sealed
+ * under key or prev. Returns 0 or -EBADMSG. */
+static int holes_open_old(int fd, uint32_t cipher, const uint8_t *key,
+			  const uint8_t *prev, const uint8_t id[MEDFS_FILE_ID_LEN],
+			  struct medfs_holes *h)
+{
+	uint8_t sealed[MEDFS_HOLES_SEALED_MAX + 1];
+	ssize_t n = fgetxattr(fd, MEDFS_HOLES_XATTR, sealed, sizeof(sealed));
+	int r = -EBADMSG;
+
+	if (n > 0) {
+		r = medfs_holes_open(h, sealed, (size_t)n, cipher, key, id);
+		if (r < 0 && prev != NULL)
+			r = medfs_holes_open(h, sealed, (size_t)n, cipher, prev, id);
+	}
+	return r < 0 ? -EBADMSG : 0;
+}
+
+/* Writes the blocks of a chunk that are not holes. */
+static int write_written(int tfd, const uint8_t *resealed, uint64_t i, uint64_t n,
+			 uint64_t size, const struct medfs_holes *h)
+{
+	size_t disk = 0;
+	int r = 0;
+
+	for (uint64_t j = 0; j < n && r == 0; j++) {
+		size_t len = block_len(size, i + j) + MEDFS_BLOCK_OVERHEAD;
+
+		if (!medfs_holes_has(h, i + j))
+			r = pwrite_full(tfd, resealed + disk, len,
+					(off_t)medfs_block_disk_offset(i + j));
+		disk += len;
+	}
+	return r;
+}
+
 /* Rewrites the regular file open at fd (header opened under the old key:
- * id, key, size) with a new file key into a temporary that replaces
- * dirfd/entry. Returns 0 or -errno. */
+ * id, key, size; its hole map h, or NULL) with a new file key into a
+ * temporary that replaces dirfd/entry. Holes stay holes. Returns 0 or
+ * -errno. */
 static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 			  const struct stat *st, const struct timespec times[2],
 			  const struct medfs_binding *b,
 			  const uint8_t id[MEDFS_FILE_ID_LEN], const uint8_t *old_fkey,
-			  const uint8_t *prev_fkey, uint64_t size, const char *vpath)
+			  const uint8_t *prev_fkey, uint64_t size,
+			  const struct medfs_holes *h, const char *vpath)
 {
+	uint8_t map[MEDFS_HOLES_SEALED_MAX];
 	char tmp[sizeof(TMP_PREFIX) + 16];
 	uint8_t hdr[MEDFS_HEADER_LEN];
 	uint64_t nblocks = (size + MEDFS_BLOCK_SIZE - 1) / MEDFS_BLOCK_SIZE, i;
@@ -850,6 +891,10 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 		size_t disk = 0;
 		ssize_t got;
 
+		if (h != NULL && medfs_holes_covers(h, i, i + n)) {
+			w->prog.bytes_done += n * MEDFS_BLOCK_SIZE;
+			continue;
+		}
 		for (j = 0; j < n; j++)
 			disk += block_len(size, i + j) + MEDFS_BLOCK_OVERHEAD;
 		got = pread_full(fd, w->sealed, disk, off);
@@ -866,11 +911,15 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 			size_t len = block_len(size, i + j);
 			uint8_t *in = w->sealed + disk, *out = w->resealed + disk;
 
-			if (medfs_block_open(w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
-					     w->cipher, old_fkey, id, i + j) < 0 &&
-			    (prev_fkey == NULL ||
-			     medfs_block_open(w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
-					      w->cipher, prev_fkey, id, i + j) < 0)) {
+			if (h != NULL && medfs_holes_has(h, i + j)) {
+				/* A hole: nothing to seal, nothing written. */
+			} else if (medfs_block_open(w->plain, in,
+						    len + MEDFS_BLOCK_OVERHEAD, w->cipher,
+						    old_fkey, id, i + j) < 0 &&
+				   (prev_fkey == NULL ||
+				    medfs_block_open(
+					    w->plain, in, len + MEDFS_BLOCK_OVERHEAD,
+					    w->cipher, prev_fkey, id, i + j) < 0)) {
 				/* Stays damaged: copied as it is, it fails
 				 * under the new file key as it did before. */
 				memcpy(out, in, len + MEDFS_BLOCK_OVERHEAD);
@@ -887,11 +936,26 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 			w->prog.bytes_done += len;
 		}
 		sodium_memzero(w->plain, (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_SIZE);
-		r = pwrite_full(tfd, w->resealed, disk, off);
+		r = h != NULL ? write_written(tfd, w->resealed, i, n, size, h)
+			      : pwrite_full(tfd, w->resealed, disk, off);
 		if (r < 0)
 			goto out;
 	}
-	r = medfs_header_seal(hdr, id, fkey, size, w->k->new.header, b);
+	if (h != NULL) {
+		/* The temporary gets its length (sparse where the holes are)
+		 * and the map under the new key before the header. */
+		int m = medfs_holes_seal(map, h, w->cipher, fkey, id);
+
+		r = m < 0 ? m : 0;
+		if (r == 0 && (ftruncate(tfd, (off_t)medfs_disk_size(size)) < 0 ||
+			       fsetxattr(tfd, MEDFS_HOLES_XATTR, map, (size_t)m, 0) < 0))
+			r = -errno;
+		if (r < 0)
+			goto out;
+	}
+	r = medfs_header_seal_flags(hdr, id, fkey, size,
+				    h != NULL ? MEDFS_HEADER_HOLES : 0, w->k->new.header,
+				    b, NULL);
 	if (r == 0)
 		r = pwrite_full(tfd, hdr, sizeof(hdr), 0);
 	if (r == 0) {
@@ -922,6 +986,7 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 {
 	uint8_t hdr[MEDFS_HEADER_LEN], id[MEDFS_FILE_ID_LEN];
 	uint8_t *fkey = NULL, *prev = NULL;
+	struct medfs_holes *holes = NULL;
 	struct times_guard g;
 	struct stat st;
 	uint64_t size = 0;
@@ -1015,7 +1080,22 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 		changed = 1;
 		goto done;
 	}
-	r = reencrypt_file(w, dirfd, entry, fd, &st, g.tv, b, id, fkey, prev, size,
+	if (flags & MEDFS_HEADER_HOLES) {
+		holes = malloc(sizeof(*holes));
+		if (holes == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (holes_open_old(fd, w->cipher, fkey, prev, id, holes) < 0) {
+			/* Its blocks are left as they are: the file stays
+			 * unreadable, as it was. */
+			problem(w, vpath,
+				"hole map does not authenticate (file left as it is)");
+			goto done;
+		}
+		medfs_holes_clip(holes, (size + MEDFS_BLOCK_SIZE - 1) / MEDFS_BLOCK_SIZE);
+	}
+	r = reencrypt_file(w, dirfd, entry, fd, &st, g.tv, b, id, fkey, prev, size, holes,
 			   vpath);
 	if (r < 0)
 		goto out;
@@ -1025,6 +1105,7 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 done:
 	r = guard_done(&g);
 out:
+	free(holes);
 	medfs_secret_free(fkey);
 	sodium_memzero(hdr, sizeof(hdr));
 	close(fd);
@@ -1603,10 +1684,28 @@ static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
 		close(in);
 		return r;
 	}
-	for (off_t off = 0; off < st->st_size && r == 0;) {
-		ssize_t n = pread_full(in, w->sealed,
-				       (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE, off);
+	/* Only the data: a file with holes (FORMAT.md, 11) stays sparse. */
+	for (off_t off = 0, end = 0; off < st->st_size && r == 0;) {
+		ssize_t n;
 
+		if (off >= end) {
+			off_t data = lseek(in, off, SEEK_DATA);
+
+			if (data < 0 && errno == ENXIO)
+				break;
+			if (data < 0) { /* no SEEK_DATA here: all of it */
+				data = off;
+				end = st->st_size;
+			} else if ((end = lseek(in, data, SEEK_HOLE)) < 0) {
+				end = st->st_size;
+			}
+			off = data;
+		}
+		n = pread_full(in, w->sealed,
+			       end - off < (off_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE
+				       ? (size_t)(end - off)
+				       : (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE,
+			       off);
 		if (n <= 0) {
 			r = n < 0 ? (int)n : -EIO; /* the file changed under us */
 			break;
@@ -1614,6 +1713,8 @@ static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
 		r = pwrite_full(out, w->sealed, (size_t)n, off);
 		off += n;
 	}
+	if (r == 0 && ftruncate(out, st->st_size) < 0)
+		r = -errno;
 	if (r == 0)
 		r = copy_xattrs(w, in, out);
 	if (r == 0)

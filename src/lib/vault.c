@@ -33,6 +33,7 @@
 #include "medfs/block.h"
 #include "medfs/config.h"
 #include "medfs/header.h"
+#include "medfs/holes.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
 #include "medfs/parallel.h"
@@ -98,6 +99,8 @@ struct medfs_file {
 	uint16_t flags; /* of the header, MEDFS_HEADER_* */
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	uint64_t size;
+	struct medfs_holes *holes; /* MEDFS_HEADER_HOLES: its hole map, else NULL */
+	bool holes_dirty;	   /* holes differs from the stored map */
 	uint8_t parent_id[MEDFS_DIR_ID_LEN];
 	char name[MEDFS_NAME_MAX + 1];
 	size_t name_len;
@@ -1305,6 +1308,7 @@ static void file_free(struct medfs_file *f)
 		close(f->fd);
 	key_put(f->v, f->key);
 	key_put(f->v, f->prev);
+	free(f->holes);
 	pthread_rwlock_destroy(&f->lock);
 	sodium_memzero(f->name, sizeof(f->name));
 	free(f);
@@ -1407,6 +1411,116 @@ static int file_block_open(const struct medfs_file *f, uint8_t *plain,
 
 static size_t block_len(uint64_t size, uint64_t index);
 
+/* ---- holes (doc/FORMAT.md, 11) ----
+ *
+ * A file flagged MEDFS_HEADER_HOLES has a hole map: the blocks it names
+ * have no bytes in the vault (the vault file is sparse there) and read as
+ * zeros; every other block must authenticate. f->holes is the map, kept
+ * in memory while the file is open and stored (sealed under the file key)
+ * before the header of any change that needs it. */
+static bool is_hole(const struct medfs_file *f, uint64_t index)
+{
+	return f->holes && f->holes->n && medfs_holes_has(f->holes, index);
+}
+
+static uint64_t nblocks_of(uint64_t size)
+{
+	return (size + MEDFS_BLOCK_SIZE - 1) / MEDFS_BLOCK_SIZE;
+}
+
+/* Drops the holes of f at or past block nblocks. The map in memory
+ * is then not the stored one: stale runs would make blocks written past
+ * the end later read as holes. */
+static void holes_clip(struct medfs_file *f, uint64_t nblocks)
+{
+	uint32_t n;
+	uint64_t end;
+
+	if (!f->holes || !f->holes->n)
+		return;
+	n = f->holes->n;
+	end = f->holes->run[n - 1].end;
+	medfs_holes_clip(f->holes, nblocks);
+	if (f->holes->n != n || f->holes->run[n - 1].end != end)
+		f->holes_dirty = true;
+}
+
+/* Loads the hole map of f (flagged HOLES), sealed under its key or its
+ * previous key. One that is missing or does not authenticate is reported:
+ * the file does not open. Returns 0 or -errno. */
+static int holes_load(struct medfs_file *f)
+{
+	uint8_t sealed[MEDFS_HOLES_SEALED_MAX + 1];
+	ssize_t n = fgetxattr(f->fd, MEDFS_HOLES_XATTR, sealed, sizeof(sealed));
+	int r = -EBADMSG;
+
+	f->holes = malloc(sizeof(*f->holes));
+	if (!f->holes)
+		return -ENOMEM;
+	f->holes->n = 0;
+	if (n > 0) {
+		r = medfs_holes_open(f->holes, sealed, (size_t)n, f->v->cipher, f->key,
+				     f->id);
+		if (r == -EBADMSG && f->prev)
+			r = medfs_holes_open(f->holes, sealed, (size_t)n, f->v->cipher,
+					     f->prev, f->id);
+	}
+	if (r == -EBADMSG)
+		report(f->v, f->vpath, NULL, -1,
+		       "hole map missing or does not authenticate");
+	if (r < 0)
+		return r;
+	/* Runs past the end are left by a change that failed after
+	 * storing its map: they mean nothing (and go with the next store). */
+	holes_clip(f, nblocks_of(f->size));
+	return 0;
+}
+
+/* Stores f's hole map sealed under key. Returns 0 or -errno. */
+static int holes_store(struct medfs_file *f, const uint8_t *key)
+{
+	uint8_t sealed[MEDFS_HOLES_SEALED_MAX];
+	int n = medfs_holes_seal(sealed, f->holes, f->v->cipher, key, f->id);
+
+	if (n < 0)
+		return n;
+	if (fsetxattr(f->fd, MEDFS_HOLES_XATTR, sealed, (size_t)n, 0) < 0)
+		return -errno;
+	f->holes_dirty = false;
+	return 0;
+}
+
+/* Makes blocks [start, end) of f holes. Returns 0 or -errno. */
+static int holes_add(struct medfs_file *f, uint64_t start, uint64_t end)
+{
+	int r;
+
+	if (!f->holes) {
+		f->holes = calloc(1, sizeof(*f->holes));
+		if (!f->holes)
+			return -ENOMEM;
+	}
+	r = medfs_holes_add(f->holes, start, end);
+	if (r == 0) {
+		f->holes_dirty = true;
+		f->flags |= MEDFS_HEADER_HOLES;
+	}
+	return r;
+}
+
+/* Blocks [start, end) of f were written. Returns 0 or -errno. */
+static int holes_written(struct medfs_file *f, uint64_t start, uint64_t end)
+{
+	int r;
+
+	if (!f->holes || !f->holes->n)
+		return 0;
+	r = medfs_holes_remove(f->holes, start, end);
+	if (r > 0)
+		f->holes_dirty = true;
+	return r < 0 ? r : 0;
+}
+
 /* Reseals, in place, every block of f that opens only under its previous
  * key under its key. Blocks that open under neither stay as they are.
  * Caller holds f->lock alone. Returns 0 or -errno. */
@@ -1418,8 +1532,11 @@ static int fold(struct medfs_file *f)
 
 	for (uint64_t i = 0; i < nblocks && r == 0; i++) {
 		size_t len = block_len(f->size, i) + MEDFS_BLOCK_OVERHEAD;
-		ssize_t n = pread_full(f->fd, sealed, len, medfs_block_disk_offset(i));
+		ssize_t n;
 
+		if (is_hole(f, i))
+			continue;
+		n = pread_full(f->fd, sealed, len, medfs_block_disk_offset(i));
 		if (n < 0) {
 			r = (int)n;
 			break;
@@ -1475,13 +1592,19 @@ static int rekey(struct medfs_file *f)
 		goto out;
 	}
 	if ((r = prev_store(f, f->key)) < 0 ||
-	    (r = header_write_key(f, fresh, MEDFS_HEADER_PREV)) < 0)
+	    (r = header_write_key(
+		     f, fresh, MEDFS_HEADER_PREV | (f->flags & MEDFS_HEADER_HOLES))) < 0)
 		goto out;
 	memcpy(f->prev, f->key, MEDFS_KEY_LEN);
+	/* Until this lands, the map opens under the previous key. */
+	if (f->flags & MEDFS_HEADER_HOLES)
+		(void)holes_store(f, fresh);
 out:
 	if (r == 0) {
 		memcpy(f->key, fresh, MEDFS_KEY_LEN);
-		f->flags = f->size == 0 ? 0 : MEDFS_HEADER_PREV;
+		f->flags = f->size == 0
+				   ? 0
+				   : MEDFS_HEADER_PREV | (f->flags & MEDFS_HEADER_HOLES);
 	}
 	key_put(f->v, fresh);
 	return r;
@@ -1558,6 +1681,8 @@ static int file_get(struct medfs_vault *v, int fd, bool writable, const struct l
 	r = header_read(v, fd, l->vpath, &b, f->id, f->key, &f->size, &f->flags);
 	if (r == 0 && (f->flags & MEDFS_HEADER_PREV))
 		r = prev_load(f);
+	if (r == 0 && (f->flags & MEDFS_HEADER_HOLES))
+		r = holes_load(f);
 	if (r < 0) {
 		file_free(f);
 		f = NULL;
@@ -1906,6 +2031,17 @@ static void open_slice(void *arg, size_t from, size_t to)
 		atomic_store(&j->err, -ENOMEM);
 		return;
 	}
+	if (f->holes && f->holes->n && medfs_holes_covers(f->holes, a, b + 1)) {
+		/* All holes: nothing to read. */
+		uint64_t lo =
+			a * MEDFS_BLOCK_SIZE < j->off ? j->off : a * MEDFS_BLOCK_SIZE;
+		uint64_t hi = (b + 1) * MEDFS_BLOCK_SIZE < j->end
+				      ? (b + 1) * MEDFS_BLOCK_SIZE
+				      : j->end;
+
+		memset(j->out + (lo - j->off), 0, hi - lo);
+		return;
+	}
 	n = pread_full(f->fd, sealed, disk_len, medfs_block_disk_offset(a));
 	if (n < 0) {
 		atomic_store(&j->err, (int)n);
@@ -1926,7 +2062,9 @@ static void open_slice(void *arg, size_t from, size_t to)
 		uint64_t lo = bstart < j->off ? j->off : bstart;
 		uint64_t hi = bstart + blen < j->end ? bstart + blen : j->end;
 
-		if (lo == bstart && hi == bstart + blen) {
+		if (is_hole(f, i)) {
+			memset(j->out + (lo - j->off), 0, hi - lo);
+		} else if (lo == bstart && hi == bstart + blen) {
 			if (file_block_open(f, j->out + (bstart - j->off), s,
 					    blen + MEDFS_BLOCK_OVERHEAD, i) < 0)
 				note_bad(&j->bad, i);
@@ -2030,12 +2168,16 @@ static int open_old(struct medfs_file *f, uint64_t i, uint8_t *out)
 {
 	uint8_t old[MEDFS_BLOCK_DISK_SIZE];
 	size_t old_len = block_len(f->size, i);
-	ssize_t got = pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
-				 medfs_block_disk_offset(i));
+	ssize_t got = is_hole(f, i)
+			      ? 0
+			      : pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
+					   medfs_block_disk_offset(i));
 	int r = 0;
 
 	memset(out, 0, MEDFS_BLOCK_SIZE);
-	if (got < 0)
+	if (is_hole(f, i))
+		r = 0;
+	else if (got < 0)
 		r = (int)got;
 	else if ((size_t)got != old_len + MEDFS_BLOCK_OVERHEAD ||
 		 file_block_open(f, out, old, got, i) < 0)
@@ -2161,6 +2303,8 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 		medfs_parallel_for(last - first + 1, SLICE_BLOCKS, seal_slice, &j);
 		if ((r = atomic_load(&j.err)) < 0)
 			break;
+		if ((r = holes_written(f, first, last + 1)) < 0)
+			break;
 		f->size = j.new_size;
 		off = c_end;
 	}
@@ -2188,18 +2332,176 @@ static int drop_setid(struct medfs_file *f)
 	return 0;
 }
 
-/* Grows the file to size with zeros. Caller holds f->lock alone. */
+/* ---- changes of size (doc/FORMAT.md, 11 and 12) ----
+ *
+ * A write, a truncation or an allocation writes blocks first, then the
+ * hole map, the vault file's length and the header last. When a step
+ * fails (ENOSPC on a full disk), the change is undone: the vault file
+ * goes back to its old length, the block it may have resealed at another
+ * length is put back as it was, and the header is never written, so the
+ * file reads as before (blocks overwritten in place keep their new
+ * content, as on any file system). */
+struct change {
+	uint64_t size;		   /* before the change */
+	uint16_t flags;		   /* before the change */
+	struct medfs_holes *holes; /* a copy of the map before, or NULL */
+	bool dirty;		   /* f->holes_dirty before */
+	bool grows;		   /* the vault file may end past its old end */
+	bool stored;		   /* the map was stored */
+	bool saved;		   /* block saved_index was saved */
+	uint64_t saved_index;
+	size_t saved_len;
+	uint8_t saved_plain[MEDFS_BLOCK_SIZE];
+};
+
+/* Saves block index (len bytes) of f, when it authenticates, so that an
+ * undo can put it back. */
+static void change_save(struct medfs_file *f, struct change *c, uint64_t index,
+			size_t len)
+{
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE];
+
+	c->saved = false;
+	if (len == 0 || is_hole(f, index))
+		return;
+	if (pread_full(f->fd, sealed, len + MEDFS_BLOCK_OVERHEAD,
+		       medfs_block_disk_offset(index)) ==
+		    (ssize_t)(len + MEDFS_BLOCK_OVERHEAD) &&
+	    file_block_open(f, c->saved_plain, sealed, len + MEDFS_BLOCK_OVERHEAD,
+			    index) >= 0) {
+		c->saved = true;
+		c->saved_index = index;
+		c->saved_len = len;
+	}
+}
+
+/* Begins a change of f that may grow it to new_size. Caller holds f->lock
+ * alone. Returns 0 or -ENOMEM. */
+static int change_begin(struct medfs_file *f, struct change *c, uint64_t new_size)
+{
+	c->size = f->size;
+	c->flags = f->flags;
+	c->dirty = f->holes_dirty;
+	c->stored = false;
+	c->saved = false;
+	c->holes = NULL;
+	c->grows = new_size > f->size;
+	if (f->holes) {
+		c->holes = malloc(sizeof(*c->holes));
+		if (!c->holes)
+			return -ENOMEM;
+		*c->holes = *f->holes;
+	}
+	/* The last block, when partial, is resealed longer as the file
+	 * grows: it is what a failure would leave torn. */
+	if (c->grows && f->size % MEDFS_BLOCK_SIZE)
+		change_save(f, c, f->size / MEDFS_BLOCK_SIZE, f->size % MEDFS_BLOCK_SIZE);
+	return 0;
+}
+
+static void change_end(struct change *c)
+{
+	free(c->holes);
+	sodium_memzero(c->saved_plain, sizeof(c->saved_plain));
+}
+
+/* Puts f back as it was at change_begin, as far as the vault goes. */
+static void change_undo(struct medfs_file *f, struct change *c)
+{
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE];
+	int n;
+
+	if (c->stored && (c->flags & MEDFS_HEADER_HOLES)) {
+		/* The stored map is the new one: it stays (it says the same
+		 * of every block below the old size). */
+		f->holes_dirty = false;
+	} else if (c->holes) {
+		*f->holes = *c->holes;
+		f->holes_dirty = c->dirty;
+	} else if (f->holes) {
+		f->holes->n = 0;
+		f->holes_dirty = false;
+	}
+	f->size = c->size;
+	f->flags = c->flags;
+	holes_clip(f, nblocks_of(f->size));
+	if (ftruncate(f->fd, (off_t)medfs_disk_size(f->size)) < 0)
+		report(f->v, f->vpath, NULL, -1, "a failed change could not be undone");
+	if (c->saved) {
+		n = medfs_block_seal(sealed, c->saved_plain, c->saved_len, f->v->cipher,
+				     f->key, f->id, c->saved_index);
+		if (n < 0 || pwrite_full(f->fd, sealed, (size_t)n,
+					 medfs_block_disk_offset(c->saved_index)) < 0)
+			report(f->v, f->vpath, NULL, -1,
+			       "a failed change could not be undone");
+	}
+}
+
+/* Stores what the change made: the hole map (at most MEDFS_HOLES_MAX runs:
+ * the shortest holes beyond that are written as sealed zeros), the vault
+ * file's length, the header. Undoes the change when r or a step fails.
+ * Returns r or the step's -errno. */
+static int change_commit(struct medfs_file *f, struct change *c, int r)
+{
+	if (r == 0 && f->holes) {
+		holes_clip(f, nblocks_of(f->size));
+		while (r == 0 && f->holes->n > MEDFS_HOLES_MAX) {
+			struct medfs_hole_run h =
+				f->holes->run[medfs_holes_shortest(f->holes)];
+			uint64_t end = h.end * MEDFS_BLOCK_SIZE;
+
+			if (end > f->size)
+				end = f->size;
+			r = write_range(f, NULL, h.start * MEDFS_BLOCK_SIZE,
+					end - h.start * MEDFS_BLOCK_SIZE);
+		}
+		if (r == 0 && f->holes_dirty && (f->flags & MEDFS_HEADER_HOLES)) {
+			r = holes_store(f, f->key);
+			c->stored = r == 0;
+		}
+	}
+	/* A file that now ends in a hole ends past its last written byte:
+	 * the vault file gets its length (sparse) here. */
+	if (r == 0 && c->grows && is_hole(f, nblocks_of(f->size) - 1) &&
+	    ftruncate(f->fd, (off_t)medfs_disk_size(f->size)) < 0)
+		r = -errno;
+	if (r == 0 && (f->size != c->size || f->flags != c->flags))
+		r = header_write(f);
+	if (r < 0)
+		change_undo(f, c);
+	change_end(c);
+	return r;
+}
+
+/* Grows the file to size: the partial last block, if written, is
+ * resealed longer with zeros, the blocks after it become holes. Caller
+ * holds f->lock alone. */
 static int extend(struct medfs_file *f, uint64_t size)
 {
+	uint64_t from, to;
+	int r;
+
 	if (size <= f->size)
 		return 0;
-	return write_range(f, NULL, f->size, size - f->size);
+	if (f->size % MEDFS_BLOCK_SIZE && !is_hole(f, f->size / MEDFS_BLOCK_SIZE)) {
+		uint64_t e = (f->size / MEDFS_BLOCK_SIZE + 1) * MEDFS_BLOCK_SIZE;
+
+		r = write_range(f, NULL, f->size, (e < size ? e : size) - f->size);
+		if (r < 0)
+			return r;
+	}
+	from = nblocks_of(f->size);
+	to = nblocks_of(size);
+	if (to > from && (r = holes_add(f, from, to)) < 0)
+		return r;
+	f->size = size;
+	return 0;
 }
 
 ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off_t off,
 			 int append)
 {
-	uint64_t old_size;
+	struct change c;
 	int r;
 
 	if (off < 0 && !append)
@@ -2209,100 +2511,141 @@ ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off
 	if (size == 0)
 		return 0;
 	pthread_rwlock_wrlock(&f->lock);
-	old_size = f->size;
 	if (append)
 		off = f->size;
+	/* As ext4: past the largest size nothing, up to it what fits. */
+	if ((uint64_t)off >= MEDFS_FILE_SIZE_MAX) {
+		r = -EFBIG;
+		goto out;
+	}
+	if (size > MEDFS_FILE_SIZE_MAX - (uint64_t)off)
+		size = MEDFS_FILE_SIZE_MAX - (uint64_t)off;
 	r = drop_setid(f);
 	if (r == 0)
 		r = rekey(f);
 	if (r == 0)
-		r = extend(f, off);
+		r = change_begin(f, &c, (uint64_t)off + size);
+	if (r < 0)
+		goto out;
+	r = extend(f, off);
 	if (r == 0)
 		r = write_range(f, buf, off, size);
-	if (f->size != old_size) {
-		int h = header_write(f);
-
-		if (r == 0)
-			r = h;
-	}
+	r = change_commit(f, &c, r);
+out:
 	pthread_rwlock_unlock(&f->lock);
 	return r < 0 ? r : (ssize_t)size;
 }
 
+/* Shrinks f to size (below f->size). Caller holds f->lock alone. */
+static int shrink(struct medfs_file *f, struct change *c, uint64_t size)
+{
+	uint64_t idx = size / MEDFS_BLOCK_SIZE;
+	size_t keep = size % MEDFS_BLOCK_SIZE;
+	int r = 0;
+
+	if (keep && !is_hole(f, idx)) {
+		/* Reseal the new last block at its shorter length. */
+		uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
+
+		r = open_old(f, idx, tmp);
+		if (r == 0) {
+			memcpy(c->saved_plain, tmp, MEDFS_BLOCK_SIZE);
+			c->saved = true;
+			c->saved_index = idx;
+			c->saved_len = block_len(f->size, idx);
+		}
+		if (r == 0 && (r = medfs_block_seal(sealed, tmp, keep, f->v->cipher,
+						    f->key, f->id, idx)) > 0)
+			r = pwrite_full(f->fd, sealed, r, medfs_block_disk_offset(idx));
+		sodium_memzero(tmp, sizeof(tmp));
+	}
+	if (r == 0 && ftruncate(f->fd, medfs_disk_size(size)) < 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	f->size = size;
+	holes_clip(f, nblocks_of(size));
+	if (size == 0) {
+		f->flags &= ~MEDFS_HEADER_HOLES;
+		f->holes_dirty = false;
+	}
+	return 0;
+}
+
 int medfs_file_truncate(struct medfs_file *f, off_t size)
 {
-	uint64_t old_size;
+	struct change c;
+	bool had_holes;
 	int r = 0;
 
 	if (size < 0)
 		return -EINVAL;
+	if ((uint64_t)size > MEDFS_FILE_SIZE_MAX)
+		return -EFBIG;
 	if (!f->writable)
 		return -EBADF;
 	pthread_rwlock_wrlock(&f->lock);
-	old_size = f->size;
 	r = drop_setid(f);
 	/* To zero: nothing to keep, the new key comes after. */
 	if (r == 0 && size > 0)
 		r = rekey(f);
-	if (r == 0 && (uint64_t)size > f->size) {
+	if (r == 0)
+		r = change_begin(f, &c, size);
+	if (r < 0)
+		goto out;
+	had_holes = f->flags & MEDFS_HEADER_HOLES;
+	if ((uint64_t)size > f->size)
 		r = extend(f, size);
-	} else if (r == 0 && (uint64_t)size < f->size) {
-		uint64_t idx = size / MEDFS_BLOCK_SIZE;
-		size_t keep = size % MEDFS_BLOCK_SIZE;
-
-		if (keep) {
-			/* Reseal the new last block at its shorter length. */
-			uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
-
-			r = open_old(f, idx, tmp);
-			if (r == 0 &&
-			    (r = medfs_block_seal(sealed, tmp, keep, f->v->cipher, f->key,
-						  f->id, idx)) > 0)
-				r = pwrite_full(f->fd, sealed, r,
-						medfs_block_disk_offset(idx));
-			sodium_memzero(tmp, sizeof(tmp));
-		}
-		if (r == 0 && ftruncate(f->fd, medfs_disk_size(size)) < 0)
-			r = -errno;
-		if (r == 0)
-			f->size = size;
-	}
-	if (f->size != old_size) {
-		int h = header_write(f);
-
-		if (r == 0)
-			r = h;
-	}
+	else if ((uint64_t)size < f->size)
+		r = shrink(f, &c, size);
+	r = change_commit(f, &c, r);
+	if (r == 0 && size == 0 && had_holes &&
+	    fremovexattr(f->fd, MEDFS_HOLES_XATTR) < 0 && errno != ENODATA)
+		report(f->v, f->vpath, NULL, -1, "hole map could not be removed");
 	if (r == 0 && size == 0)
 		r = rekey(f);
+out:
 	pthread_rwlock_unlock(&f->lock);
 	return r;
 }
 
 int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len)
 {
-	uint64_t old_size;
+	struct change c;
 	int r;
 
 	if (off < 0 || len <= 0)
 		return -EINVAL;
+	if ((uint64_t)off > MEDFS_FILE_SIZE_MAX ||
+	    (uint64_t)len > MEDFS_FILE_SIZE_MAX - (uint64_t)off)
+		return -EFBIG;
 	if (!f->writable)
 		return -EBADF;
 	pthread_rwlock_wrlock(&f->lock);
-	old_size = f->size;
 	r = drop_setid(f);
 	if (r == 0 && (uint64_t)off + len > f->size)
 		r = rekey(f);
 	if (r == 0)
-		r = extend(f, (uint64_t)off + len);
-	if (f->size != old_size) {
-		int h = header_write(f);
-
-		if (r == 0)
-			r = h;
-	}
+		r = change_begin(f, &c, (uint64_t)off + len);
+	if (r < 0)
+		goto out;
+	r = extend(f, (uint64_t)off + len);
+	r = change_commit(f, &c, r);
+out:
 	pthread_rwlock_unlock(&f->lock);
 	return r;
+}
+
+int medfs_file_reserve(struct medfs_file *f, off_t off, off_t len)
+{
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if ((uint64_t)off > MEDFS_FILE_SIZE_MAX ||
+	    (uint64_t)len > MEDFS_FILE_SIZE_MAX - (uint64_t)off)
+		return -EFBIG;
+	if (!f->writable)
+		return -EBADF;
+	return 0;
 }
 
 int medfs_file_fsync(struct medfs_file *f, int datasync)
@@ -2310,7 +2653,10 @@ int medfs_file_fsync(struct medfs_file *f, int datasync)
 	int r;
 
 	pthread_rwlock_rdlock(&f->lock);
-	r = datasync ? fdatasync(f->fd) : fsync(f->fd);
+	/* fdatasync may leave an xattr behind: a file with holes needs its
+	 * map on disk with its blocks. */
+	r = datasync && !(f->flags & MEDFS_HEADER_HOLES) ? fdatasync(f->fd)
+							 : fsync(f->fd);
 	pthread_rwlock_unlock(&f->lock);
 	return r < 0 ? -errno : 0;
 }

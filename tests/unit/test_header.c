@@ -250,12 +250,12 @@ START_TEST(test_flags)
 	ck_assert_int_eq(open_file(hdr, hkey, &bind), 0);
 
 	ck_assert_int_eq(
-		medfs_header_seal_flags(hdr, file_id, file_key, 7, 4, hkey, &bind, NULL),
+		medfs_header_seal_flags(hdr, file_id, file_key, 7, 8, hkey, &bind, NULL),
 		-EINVAL);
 	ck_assert(all_zero(hdr, sizeof(hdr)));
 
 	/* Made by the key holder, with a flag this build does not know. */
-	memcpy(hdr, "MDFH\x02\x00\x04\x00", 8);
+	memcpy(hdr, "MDFH\x02\x00\x08\x00", 8);
 	memcpy(hdr + 8, file_id, 16);
 	randombytes_buf(hdr + 24, 24);
 	memcpy(ad, hdr, 24);

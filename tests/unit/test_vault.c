@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -32,6 +34,7 @@
 #include "medfs/config.h"
 #include "medfs/crypto.h"
 #include "medfs/header.h"
+#include "medfs/holes.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
 #include "medfs/vault.h"
@@ -849,6 +852,143 @@ START_TEST(test_truncate)
 	ck_assert_int_eq(put("/t", data, len), 0);
 	ck_assert_int_eq(vault_open_again(), 0);
 	ck_assert_int_eq(check_file("/t", data, len), 0);
+}
+END_TEST
+
+/* Holes (doc/FORMAT.md, 11): a file grown to 1 GiB takes no space and
+ * reads zeros; a write in it reads back; a written block zeroed in the
+ * vault fails, the holes around it do not; sizes past the largest file
+ * are EFBIG. */
+START_TEST(test_holes)
+{
+	const off_t giga = (off_t)1 << 30, mid = giga / 2 + 100;
+	uint8_t buf[8192], zero[8192] = { 0 };
+	struct medfs_file *f;
+	char host[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	ck_assert_int_eq(medfs_file_create(V, "/h", O_RDWR | O_CREAT, 0600, NULL, &f), 0);
+	ck_assert_int_eq(vault_path_of("/h", host, sizeof(host)), 0);
+	ck_assert_int_eq(medfs_file_truncate(f, giga), 0);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(giga));
+	ck_assert_int_eq(stat(host, &st), 0);
+	ck_assert_int_lt(st.st_blocks, 64); /* sparse: a few KiB at most */
+	ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), giga - 5000), 5000);
+	ck_assert_mem_eq(buf, zero, 5000);
+	ck_assert_int_eq(medfs_file_write(f, "written", 7, mid, 0), 7);
+	ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), mid - 4000), sizeof(buf));
+	ck_assert_mem_eq(buf, zero, 4000);
+	ck_assert_mem_eq(buf + 4000, "written", 7);
+	ck_assert_mem_eq(buf + 4007, zero, sizeof(buf) - 4007);
+
+	/* The largest file, and past it. */
+	ck_assert_int_eq(medfs_file_truncate(f, (off_t)MEDFS_FILE_SIZE_MAX + 1), -EFBIG);
+	ck_assert_int_eq(medfs_file_allocate(f, (off_t)MEDFS_FILE_SIZE_MAX, 1), -EFBIG);
+	ck_assert_int_eq(medfs_file_allocate(f, 1, INT64_MAX), -EFBIG);
+	ck_assert_int_eq(medfs_file_write(f, "x", 1, (off_t)MEDFS_FILE_SIZE_MAX, 0),
+			 -EFBIG);
+	/* What fits; or EFBIG from a backing file system that takes no
+	 * vault file that long (ext4), and then the file as it was. */
+	n = medfs_file_write(f, "xy", 2, (off_t)MEDFS_FILE_SIZE_MAX - 1, 0);
+	ck_assert(n == 1 || n == -EFBIG);
+	ck_assert_uint_eq(medfs_file_size(f),
+			  n == 1 ? MEDFS_FILE_SIZE_MAX : (uint64_t)giga);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(medfs_file_size(f)));
+	ck_assert_int_eq(medfs_file_read(f, buf, 7, mid), 7);
+	ck_assert_mem_eq(buf, "written", 7);
+	ck_assert_int_eq(medfs_file_reserve(f, 0, (off_t)MEDFS_FILE_SIZE_MAX + 1),
+			 -EFBIG);
+	ck_assert_int_eq(medfs_file_reserve(f, 0, 10), 0);
+	ck_assert_int_eq(medfs_file_truncate(f, giga), 0);
+	medfs_file_release(f);
+
+	/* Again from the vault. */
+	ck_assert_int_eq(vault_open_again(), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/h", O_RDWR, &f), 0);
+	ck_assert_uint_eq(medfs_file_size(f), (uint64_t)giga);
+	ck_assert_int_eq(medfs_file_read(f, buf, 7, mid), 7);
+	ck_assert_mem_eq(buf, "written", 7);
+	medfs_file_release(f);
+
+	/* The written block zeroed in the vault: EIO there, zeros around. */
+	fd = open(host, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, zero, 64, (off_t)medfs_block_disk_offset(mid / 4096)),
+			 64);
+	close(fd);
+	ck_assert_int_eq(vault_open_again(), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/h", O_RDONLY, &f), 0);
+	ck_assert_int_eq(medfs_file_read(f, buf, 7, mid), -EBADMSG);
+	ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), mid + 8192), sizeof(buf));
+	ck_assert_mem_eq(buf, zero, sizeof(buf));
+	medfs_file_release(f);
+
+	/* Truncated to zero: no map any more. */
+	ck_assert_int_eq(medfs_vault_truncate(V, "/h", 0), 0);
+	ck_assert_int_eq(getxattr(host, MEDFS_HOLES_XATTR, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, ENODATA);
+}
+END_TEST
+
+/* A change that fails half-way (here the vault file may not grow past a
+ * limit, as on a full disk) is undone: the file reads as before, also
+ * once the vault is opened again (doc/FORMAT.md, 12). */
+static void limit_vault_files(off_t max)
+{
+	struct rlimit rl = { .rlim_cur = (rlim_t)max, .rlim_max = RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+START_TEST(test_failed_change_undone)
+{
+	const size_t len = (2 << 20) + 100; /* a partial last block */
+	const size_t big = 64 << 20;
+	uint8_t *data = pattern_alloc(len + (1 << 20), 77);
+	uint8_t *exp = talloc(big + (1 << 20));
+	struct medfs_file *f;
+	char host[PATH_MAX];
+
+	ck_assert_int_eq(put("/u", data, len), 0);
+	ck_assert_int_eq(vault_path_of("/u", host, sizeof(host)), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/u", O_RDWR, &f), 0);
+	limit_vault_files((off_t)medfs_disk_size(len) + (256 << 10));
+
+	/* 1 MiB appended: the first blocks fit, the rest do not. */
+	ck_assert_int_eq(medfs_file_write(f, data + len, 1 << 20, len, 0), -EFBIG);
+	ck_assert_uint_eq(medfs_file_size(f), len);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len));
+	ck_assert_int_eq(check_file("/u", data, len), 0);
+	/* Past a hole, past the limit: the vault file's length is what
+	 * fails, after the map is stored. */
+	ck_assert_int_eq(medfs_file_write(f, data, 4096, len + (8 << 20), 0), -EFBIG);
+	ck_assert_int_eq(medfs_file_truncate(f, big), -EFBIG);
+	ck_assert_uint_eq(medfs_file_size(f), len);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len));
+	ck_assert_int_eq(check_file("/u", data, len), 0);
+
+	/* With holes: appending past the limit fails, a write into a hole
+	 * (no growth) works, and the file reads right. */
+	limit_vault_files(RLIM_INFINITY);
+	ck_assert_int_eq(medfs_file_truncate(f, big), 0);
+	limit_vault_files((off_t)medfs_disk_size(big) + (256 << 10));
+	ck_assert_int_eq(medfs_file_write(f, data + len, 1 << 20, big, 0), -EFBIG);
+	ck_assert_int_eq(medfs_file_write(f, data, 1 << 20, 32 << 20, 0), 1 << 20);
+	medfs_file_release(f);
+	memcpy(exp, data, len);
+	memcpy(exp + (32 << 20), data, 1 << 20);
+	ck_assert_int_eq(vault_open_again(), 0);
+	ck_assert_int_eq(check_file("/u", exp, big), 0);
+
+	limit_vault_files(RLIM_INFINITY);
+	ck_assert_int_eq(medfs_file_open(V, "/u", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, data + len, 1 << 20, big, 0), 1 << 20);
+	medfs_file_release(f);
+	memcpy(exp + big, data + len, 1 << 20);
+	ck_assert_int_eq(check_file("/u", exp, big + (1 << 20)), 0);
 }
 END_TEST
 
@@ -3177,6 +3317,8 @@ static Suite *vault_suite(const char *name)
 	tcase_add_test(tc, test_truncate);
 	tcase_add_test(tc, test_allocate);
 	tcase_add_test(tc, test_bad_offsets);
+	tcase_add_test(tc, test_holes);
+	tcase_add_test(tc, test_failed_change_undone);
 	tcase_add_test(tc, test_random_ops);
 
 	TC("opens");
