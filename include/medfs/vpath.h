@@ -31,6 +31,14 @@
 int medfs_vpath_dir(int root, const char *vpath, const char **rel);
 void medfs_vpath_dir_close(int root, int fd);
 
+/* Each thread starts its next long walk from the directory where its last
+ * one ended, when the path lies below it (a deep tree is mostly worked on
+ * a directory at a time). A directory moved or removed would make that
+ * directory the wrong one: whoever moves or removes one calls this
+ * (before anyone may use a path below it again), which makes every thread
+ * walk from the root next time. */
+void medfs_vpath_invalidate(void);
+
 /* "dir/entry" (entry alone when dir is ""), in memory from malloc; NULL
  * when out of memory. */
 char *medfs_vpath_join(const char *dir, const char *entry);

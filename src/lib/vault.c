@@ -315,6 +315,7 @@ static void dc_clear_locked(struct medfs_vault *v)
 
 static void dc_clear(struct medfs_vault *v)
 {
+	medfs_vpath_invalidate(); /* directories moved or removed */
 	pthread_mutex_lock(&v->dc_lock);
 	dc_clear_locked(v);
 	pthread_mutex_unlock(&v->dc_lock);
@@ -457,7 +458,7 @@ static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char 
 		      uint8_t id[MEDFS_DIR_ID_LEN])
 {
 	struct loc *l;
-	size_t pos;
+	size_t pos, from;
 	int r = 0;
 
 	while (len > 1 && path[len - 1] == '/')
@@ -471,8 +472,26 @@ static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char 
 	l = loc_new();
 	if (!l)
 		return -ENOMEM;
-	/* Walk from the root, taking each prefix from the cache when there. */
-	if (!dc_get(v, "/", 1, &l->dir_vpath, l->dir_id)) {
+	/* Walk down from the deepest directory above that the cache holds
+	 * (usually the parent): asking for every prefix from the root would
+	 * hash a deep path once per level. */
+	from = 0;
+	pos = len;
+	while (pos > 1) {
+		size_t slash = pos - 1;
+
+		while (slash > 0 && path[slash] != '/')
+			slash--;
+		if (slash == 0)
+			break;
+		if (dc_get(v, path, slash, &l->dir_vpath, l->dir_id)) {
+			from = slash + 1;
+			break;
+		}
+		pos = slash;
+	}
+	pos = from ? from : 1;
+	if (!from && !dc_get(v, "/", 1, &l->dir_vpath, l->dir_id)) {
 		struct medfs_binding root = { .name = "", .name_len = 0 };
 		uint8_t rid[MEDFS_DIR_ID_LEN];
 
@@ -487,7 +506,6 @@ static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char 
 		memcpy(l->dir_id, rid, sizeof(rid));
 		dc_put(v, "/", 1, "", rid);
 	}
-	pos = 1;
 	while (pos < len) {
 		size_t end = pos;
 		uint8_t child[MEDFS_DIR_ID_LEN];
@@ -1063,6 +1081,73 @@ out:
 out_free:
 	free(tmp);
 	free(enc);
+	loc_free(l);
+	return r;
+}
+
+/* ---- FIFOs and sockets: a name, a mode and an owner, no content ---- */
+
+int medfs_vault_mknod(struct medfs_vault *v, const char *path, mode_t mode,
+		      const struct medfs_owner *o)
+{
+	struct loc *l;
+	char *tmp = NULL;
+	int r;
+
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	case S_IFREG: {
+		struct medfs_file *f;
+
+		r = medfs_file_create(v, path, O_WRONLY | O_CREAT | O_EXCL, mode & 07777, o,
+				      &f);
+		medfs_file_release(f);
+		return r;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+	if (is_root(path))
+		return -EEXIST;
+	if ((r = new_path_fits(path)) < 0)
+		return r;
+	l = loc_new();
+	if (!l)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	if (!(tmp = tmp_path(l->dir_vpath))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (medfs_vpath_mknodat(v->tree_fd, tmp, (mode & S_IFMT) | 0600, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* The mode as asked, whatever the process umask. */
+	r = medfs_vpath_fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0 ? -errno : 0;
+	if (r == 0)
+		r = set_owner(v, tmp, o);
+	if (r == 0)
+		r = sidecar_write(v, l);
+	if (r == 0 &&
+	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		if (r != -EEXIST)
+			sidecar_remove(v, l);
+	}
+	if (r < 0)
+		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	free(tmp);
 	loc_free(l);
 	return r;
 }
@@ -2453,6 +2538,9 @@ static int moved_load(struct medfs_vault *v, struct loc *l, struct moved *m)
 		loc_binding(l, &b);
 		return read_dir_header(v, l->vpath, &b, m->dir_id);
 	}
+	case S_IFIFO:
+	case S_IFSOCK:
+		return 0; /* no content bound to its place: its name moves it */
 	case S_IFLNK:
 		m->target = malloc(MEDFS_LINK_MAX + 1);
 		if (!m->target)
@@ -2677,6 +2765,8 @@ int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
 		r = sidecar_write(v, a);
 	if (r == 0 && medfs_vpath_renameat2(v->tree_fd, a->vpath, b->vpath, flags) < 0)
 		r = -errno;
+	if (r == 0 && (ma.type == S_IFDIR || mb.type == S_IFDIR))
+		medfs_vpath_invalidate(); /* before any path below them is used */
 	if (r < 0) {
 		if (!target_exists)
 			sidecar_remove(v, b);

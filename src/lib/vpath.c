@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h> /* renameat2 */
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +61,127 @@ static int open_beneath(int dirfd, const char *path)
 	return cur == dirfd ? openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : cur;
 }
 
+/* Each thread keeps the directory where its last long walk ended: the
+ * next operation is most often in the same directory or one below, and
+ * starts from there. Keyed by the root's device and inode; dropped when
+ * medfs_vpath_invalidate has been called since. */
+struct walk_cache {
+	uint64_t gen;
+	dev_t dev;
+	ino_t ino;
+	char *prefix; /* vault path of the directory open at fd */
+	size_t len;
+	int fd;
+};
+
+static _Atomic uint64_t generation = 1;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_drop(struct walk_cache *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->prefix);
+	c->prefix = NULL;
+}
+
+static void cache_free(void *p)
+{
+	cache_drop(p);
+	free(p);
+}
+
+static void cache_key_init(void)
+{
+	pthread_key_create(&cache_key, cache_free);
+}
+
+static struct walk_cache *cache_get(void)
+{
+	struct walk_cache *c;
+
+	pthread_once(&cache_once, cache_key_init);
+	c = pthread_getspecific(cache_key);
+	if (!c && (c = calloc(1, sizeof(*c)))) {
+		c->fd = -1;
+		if (pthread_setspecific(cache_key, c) != 0) {
+			free(c);
+			c = NULL;
+		}
+	}
+	return c;
+}
+
+void medfs_vpath_invalidate(void)
+{
+	atomic_fetch_add(&generation, 1);
+}
+
+/* A descriptor (a dup) of the cached directory that vpath lies below, with
+ * *rest set past it; -1 when there is none. */
+static int cache_start(struct walk_cache *c, const struct stat *rst, const char *vpath,
+		       const char **rest)
+{
+	if (!c || c->fd < 0)
+		return -1;
+	if (c->gen != atomic_load(&generation) || c->dev != rst->st_dev ||
+	    c->ino != rst->st_ino) {
+		cache_drop(c);
+		return -1;
+	}
+	if (strncmp(vpath, c->prefix, c->len) != 0 || vpath[c->len] != '/')
+		return -1;
+	*rest = vpath + c->len + 1;
+	return fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/* Remembers that the directory open at fd is vpath[0..len). */
+static void cache_put(struct walk_cache *c, const struct stat *rst, uint64_t gen,
+		      const char *vpath, size_t len, int fd)
+{
+	if (!c)
+		return;
+	cache_drop(c);
+	c->prefix = strndup(vpath, len);
+	c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (!c->prefix || c->fd < 0) {
+		cache_drop(c);
+		return;
+	}
+	c->len = len;
+	c->gen = gen;
+	c->dev = rst->st_dev;
+	c->ino = rst->st_ino;
+}
+
 int medfs_vpath_dir(int root, const char *vpath, const char **rel)
 {
+	const char *start = vpath;
+	struct walk_cache *c;
 	char chunk[PATH_MAX];
+	struct stat rst;
+	bool walked = false;
+	uint64_t gen;
 	int fd = root;
 
 	if (!vpath[0]) {
 		*rel = ".";
 		return root;
+	}
+	if (strlen(vpath) < PATH_MAX) {
+		*rel = vpath;
+		return root;
+	}
+	if (fstat(root, &rst) < 0)
+		return -1;
+	gen = atomic_load(&generation);
+	c = cache_get();
+	fd = cache_start(c, &rst, start, &vpath);
+	if (fd < 0) {
+		fd = root;
+		vpath = start;
 	}
 	while (strlen(vpath) >= PATH_MAX) {
 		size_t cut = PATH_MAX - 1;
@@ -85,7 +202,10 @@ int medfs_vpath_dir(int root, const char *vpath, const char **rel)
 			return -1;
 		fd = next;
 		vpath += cut + 1;
+		walked = true;
 	}
+	if (walked)
+		cache_put(c, &rst, gen, start, (size_t)(vpath - start - 1), fd);
 	*rel = vpath;
 	return fd;
 }
