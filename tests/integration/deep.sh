@@ -1,8 +1,8 @@
 #!/bin/bash
 # deep: trees as deep as the plaintext PATH_MAX allows, through a real
 # mount. Encrypted names are longer than their plaintext (a 3-byte name
-# takes 43 bytes in the vault), so the vault path of the bottom is many
-# times PATH_MAX. For names of 3, 16, 100 and 255 bytes: mkdir -p down to
+# takes 43 bytes in the vault), so the vault path of the bottom is
+# several times PATH_MAX. For names of 8, 16, 100 and 255 bytes: mkdir -p to
 # a plaintext path of PATH_MAX - 1 bytes less room for a file, then at the
 # bottom a file written and read back, a symlink, an xattr, a rename and a
 # listing; one byte beyond PATH_MAX is refused with ENAMETOOLONG and leaves
@@ -37,7 +37,7 @@ chain()
 	python3 -c 'import sys; n, l = int(sys.argv[1]), int(sys.argv[2]); print("/".join(["n" * n] * l))' "$1" "$2"
 }
 
-LENS="3 16 100 255"
+LENS="8 16 100 255"
 mount_vault "$V" "$M" "$P"
 for len in $LENS; do
 	top=t$len
