@@ -6,9 +6,10 @@
 # a plaintext path of PATH_MAX - 1 bytes less room for a file, then at the
 # bottom a file written and read back, a symlink, an xattr, a rename and a
 # listing; one byte beyond PATH_MAX is refused with ENAMETOOLONG and leaves
-# nothing in the vault; after a remount all of it reads back, medfs-fsck
-# finds the vault clean, and rm -rf through the mount leaves the vault's
-# tree empty but for its header.
+# nothing in the vault; after a remount all of it reads back, a key
+# rotation converts all of it and medfs-fsck finds the vault clean, and
+# rm -rf through the mount leaves the vault's tree empty but for its
+# header.
 set -eu
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
@@ -66,7 +67,11 @@ for len in $LENS; do
 done
 unmount "$M"
 
-step "medfs-fsck finds the deep vault clean"
+step "medfs-key rotate converts all of it; medfs-fsck finds the vault clean"
+out=$("$MEDFS_KEY" rotate "$V" --passphrase-file "$P" 2>&1) || fail "medfs-key rotate: $out"
+if grep -qi "left as it is" <<<"$out"; then
+	fail "medfs-key rotate left objects behind: $out"
+fi
 out=$("$MEDFS_FSCK" "$V" --passphrase-file "$P" 2>&1) || fail "medfs-fsck: $out"
 
 step "rm -rf through the mount empties the vault"
