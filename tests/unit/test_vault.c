@@ -3213,14 +3213,14 @@ static const char *child_of(char *out, size_t size, const char *path, const char
 	return out;
 }
 
-/* A chain of directories named "aaaaaaa" down to plaintext PATH_MAX:
- * every operation works at the bottom, whose vault path is some 20 KiB
- * long (7-byte names are 43 bytes in the vault); what would reach
+/* A chain of directories of 15-byte names down to plaintext PATH_MAX:
+ * every operation works at the bottom, whose vault path is some 11 KiB
+ * long (15-byte names are 43 bytes in the vault); what would reach
  * PATH_MAX is refused with ENAMETOOLONG and leaves nothing behind;
  * everything can be removed again, down to an empty tree. */
 START_TEST(test_deep_tree)
 {
-	const int depth = (PATH_MAX - 1 - 3) / 8; /* "/aaaaaaa" levels, then "/aaa" */
+	const int depth = (PATH_MAX - 1 - 3) / 16; /* 16-byte levels, then "/aaa...a" */
 	const size_t sz = PATH_MAX + 64;
 	char *path = talloc(sz), *p = talloc(sz), *q = talloc(sz);
 	struct medfs_owner o = { (uid_t)-1, (gid_t)-1 };
@@ -3232,12 +3232,12 @@ START_TEST(test_deep_tree)
 	int fd, levels;
 
 	for (int i = 0; i < depth; i++) {
-		memcpy(path + len, "/aaaaaaa", 9);
-		len += 8;
+		memcpy(path + len, "/aaaaaaaaaaaaaaa", 17);
+		len += 16;
 		ck_assert_int_eq(medfs_vault_mkdir(V, path, 0750, NULL), 0);
 	}
-	memcpy(path + len, "/aaa", 5);
-	len += 4;
+	memcpy(path + len, "/aaaaaaaaaaa", 13); /* 255 * 16 + 12 = 4092 */
+	len += 12;
 	ck_assert_int_eq(medfs_vault_mkdir(V, path, 0750, NULL), 0);
 	ck_assert_int_eq(len, PATH_MAX - 1 - 3); /* 4092: "/xy" still fits */
 	fd = open_chain_bottom(&levels);
@@ -3301,11 +3301,11 @@ START_TEST(test_deep_tree)
 	ck_assert_int_eq(count_entries(fd, NULL, 0), 1);
 	close(fd);
 	ck_assert_int_eq(medfs_vault_rmdir(V, path), 0);
-	len -= 4;
+	len -= 12;
 	path[len] = '\0';
 	for (int i = 0; i < depth; i++) {
 		ck_assert_int_eq(medfs_vault_rmdir(V, path), 0);
-		len -= 8;
+		len -= 16;
 		path[len] = '\0';
 	}
 	fd = open(tree_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -3320,20 +3320,20 @@ END_TEST
  * what is in it can still be read and removed. */
 START_TEST(test_deep_rename)
 {
-	const int depth = 300, below = 250; /* 2,400 + 2,000 plaintext bytes */
+	const int depth = 150, below = 125; /* 2,400 + 2,000 plaintext bytes */
 	const size_t sz = 2 * PATH_MAX;
 	char *path = talloc(sz), *p = talloc(sz);
 	size_t len = 0;
 
 	for (int i = 0; i < depth; i++) {
-		memcpy(path + len, "/bbbbbbb", 9);
-		len += 8;
+		memcpy(path + len, "/bbbbbbbbbbbbbbb", 17);
+		len += 16;
 		ck_assert_int_eq(medfs_vault_mkdir(V, path, 0700, NULL), 0);
 	}
 	ck_assert_int_eq(medfs_vault_mkdir(V, "/m", 0700, NULL), 0);
 	snprintf(p, sz, "/m");
 	for (int i = 0; i < below; i++) {
-		strcat(p, "/ccccccc");
+		strcat(p, "/ccccccccccccccc");
 		ck_assert_int_eq(medfs_vault_mkdir(V, p, 0700, NULL), 0);
 	}
 	ck_assert_int_eq(put(child_of(path + len, sz - len, p, "f"), "moved", 5), 0);
@@ -3342,7 +3342,7 @@ START_TEST(test_deep_rename)
 	/* path/c/c/.../c/f: beyond PATH_MAX in plaintext too. */
 	snprintf(p, sz, "%s", path);
 	for (int i = 0; i < below; i++)
-		strcat(p, "/ccccccc");
+		strcat(p, "/ccccccccccccccc");
 	strcat(p, "/f");
 	ck_assert_int_gt(strlen(p), PATH_MAX);
 	ck_assert_int_eq(check_str(p, "moved"), 0);
@@ -3350,7 +3350,7 @@ START_TEST(test_deep_rename)
 	p[strlen(p) - 2] = '\0'; /* "/f" */
 	for (int i = 0; i < below; i++) {
 		ck_assert_int_eq(medfs_vault_rmdir(V, p), 0);
-		p[strlen(p) - 8] = '\0';
+		p[strlen(p) - 16] = '\0';
 	}
 	ck_assert_int_eq(medfs_vault_rmdir(V, path), 0); /* the moved m */
 	ck_assert_int_eq(hk.calls, 0);
