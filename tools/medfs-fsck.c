@@ -36,6 +36,7 @@
 #include "medfs/rotate.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
+#include "medfs/vpath.h"
 
 #define READ_CHUNK (1024 * 1024)
 #define EXIT_CLEAN 0
@@ -459,6 +460,22 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Opens vpath, relative to the vault directory, with flags: vault paths of
+ * deep trees are many times PATH_MAX long (see vpath.h). -1 and errno on
+ * failure. */
+static int open_in_vault(const struct fsck *k, const char *vpath, int flags)
+{
+	int vfd = open(k->vault_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, e;
+
+	if (vfd < 0)
+		return -1;
+	fd = medfs_vpath_openat(vfd, vpath, flags, 0);
+	e = errno;
+	close(vfd);
+	errno = e;
+	return fd;
+}
+
 /* Opens the directory header of vault directory vdir bound to b. */
 static int read_dir_id(struct fsck *k, const char *vdir, const struct medfs_binding *b,
 		       uint8_t dir_id[MEDFS_DIR_ID_LEN])
@@ -468,9 +485,9 @@ static int read_dir_id(struct fsck *k, const char *vdir, const struct medfs_bind
 	int fd, ret;
 	ssize_t r;
 
-	if (asprintf(&p, "%s/%s/%s", k->vault_dir, vdir, MEDFS_DIR_HEADER_NAME) < 0)
+	if (asprintf(&p, "%s/%s", vdir, MEDFS_DIR_HEADER_NAME) < 0)
 		return -ENOMEM;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_in_vault(k, p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(p);
 	if (fd < 0)
 		return -errno;
@@ -491,16 +508,13 @@ static void check_vault_dir(struct fsck *k, const char *plain, const char *vdir,
 			    char **entries, size_t n_entries)
 {
 	struct dirent *d;
-	char *p, *vpath;
-	DIR *dir;
+	char *vpath;
+	DIR *dir = NULL;
 	int dfd;
 
-	if (asprintf(&p, "%s/%s", k->vault_dir, vdir) < 0) {
-		k->oom = true;
-		return;
-	}
-	dir = opendir(p);
-	free(p);
+	dfd = open_in_vault(k, vdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd >= 0 && !(dir = fdopendir(dfd)))
+		close(dfd);
 	if (!dir) {
 		problem(k, plain, -1, vdir, -1, "cannot list vault directory: %s",
 			strerror(errno));
@@ -637,9 +651,11 @@ static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 			check_file(k, path);
 		} else if (S_ISLNK(c.v[i].mode)) {
 			check_link(k, path);
-		} else {
+		} else if (!S_ISFIFO(c.v[i].mode) && !S_ISSOCK(c.v[i].mode)) {
+			/* FIFOs and sockets have a name and no content. */
 			problem(k, path, -1, NULL, -1,
-				"not a regular file, directory or symlink (mode %o)",
+				"not a regular file, directory, symlink, FIFO or socket "
+				"(mode %o)",
 				(unsigned)c.v[i].mode);
 		}
 		free(path);

@@ -22,6 +22,7 @@
  *   fsop flip PATH OFFSET          xors the byte at OFFSET with 0x01
  *   fsop append2 PATH              two O_APPEND opens writing in turn
  *   fsop unlinked-open PATH        unlinks an open file, keeps using the fd
+ *   fsop mkfifo PATH | mknod-chr PATH (1,3) | bind PATH (a Unix socket)
  *
  * Exit status: 0 on success, 1 when the call failed (errno name printed),
  * 2 for a usage error or a scenario whose data came back wrong. */
@@ -34,7 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -362,6 +366,21 @@ static int run_op(int argc, char **argv)
 	}
 	if (!strcmp(op, "mkdir") && argc == 3)
 		return report(mkdir(p, 0755));
+	if (!strcmp(op, "mkfifo") && argc == 3)
+		return report(mkfifo(p, 0644));
+	if (!strcmp(op, "mknod-chr") && argc == 3)
+		return report(mknod(p, S_IFCHR | 0600, makedev(1, 3)));
+	if (!strcmp(op, "bind") && argc == 3) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0), r;
+
+		if (s < 0 || strlen(p) >= sizeof(a.sun_path))
+			return report(-1);
+		memcpy(a.sun_path, p, strlen(p) + 1);
+		r = bind(s, (struct sockaddr *)&a, sizeof(a));
+		close(s);
+		return report(r);
+	}
 	if (!strcmp(op, "rmdir") && argc == 3)
 		return report(rmdir(p));
 	if (!strcmp(op, "unlink") && argc == 3)
