@@ -1,6 +1,8 @@
 /* medfs-fsck: checks every directory header, name, file header, block,
  * symlink target, extended attribute and file metadata of a vault, its
- * config copies and its journal's STATE.
+ * config copies and its journal's STATE; with --repair (or -y), repairs
+ * what can be repaired through the library's repair module
+ * (medfs/repair.h), which changes nothing it cannot read.
  *
  * Two walks over the same tree. The first goes through the library with
  * plaintext paths, reads everything back and collects what the integrity
@@ -9,7 +11,8 @@
  * directory directly and reports what the first walk could not see:
  * entries whose names do not authenticate and orphan long-name sidecars.
  *
- * Exit status: 0 clean, 1 problems found, 2 could not run. */
+ * Exit status as e2fsck's, bits that add up: 0 clean, 1 problems
+ * corrected, 4 problems left uncorrected, 8 could not run. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -33,14 +37,25 @@
 #include "medfs/journal.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
+#include "medfs/repair.h"
 #include "medfs/rotate.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
 
 #define READ_CHUNK (1024 * 1024)
 #define EXIT_CLEAN 0
-#define EXIT_PROBLEMS 1
-#define EXIT_FAILED 2
+#define EXIT_CORRECTED 1
+#define EXIT_UNCORRECTED 4
+#define EXIT_FAILED 8
+#define PROGRESS_AFTER_NS 1000000000ULL /* a progress line once the walk is this long */
+#define PROGRESS_EVERY_NS 250000000ULL
+#define JOURNAL_ACTIONS_MAX 1000 /* repairs journaled one by one; a summary beyond */
+
+enum mode {
+	MODE_CHECK,  /* -n, the default: change nothing */
+	MODE_ASK,    /* --repair: ask before each repair */
+	MODE_REPAIR, /* -y: repair without asking */
+};
 
 /* One report of the integrity hook, kept until the walk knows which
  * plaintext path and offset it belongs to. */
@@ -54,8 +69,16 @@ struct event {
 struct fsck {
 	const char *vault_dir;
 	struct medfs_vault *vault;
+	struct medfs_repair *repair; /* NULL when checking only */
+	enum mode mode;
 	bool verbose;
 	bool oom;
+	bool progress_shown;
+	bool tty;			 /* stderr is a terminal: progress line */
+	uint64_t started_ns, progress_ns;
+	unsigned long fixed;		 /* problems a repair corrected */
+	unsigned long actions;		 /* repairs journaled */
+	uint8_t root_id[MEDFS_DIR_ID_LEN];
 	uint8_t *name_key; /* secret: NAME_MAC subkey || NAME_ENC subkey */
 	uint8_t *dir_key;  /* secret: DIR subkey */
 	uint8_t *buf;	   /* secret: plaintext read buffer */
@@ -81,13 +104,21 @@ struct children {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: medfs-fsck VAULT [--passphrase-file FILE | --keyfile FILE |\n"
-		"                  --recovery-key-file FILE] [-v] [--help]\n"
+		"usage: medfs-fsck VAULT [-n | --repair | -y] [--passphrase-file FILE |\n"
+		"                  --keyfile FILE | --recovery-key-file FILE] [-v] [--help]\n"
 		"\n"
 		"Checks every directory header, name, file header, block, symlink\n"
-		"target and extended attribute of the medfs vault VAULT, which should\n"
-		"not be mounted while it runs.\n"
+		"target and extended attribute of the medfs vault VAULT, and repairs\n"
+		"what it can with --repair or -y. VAULT must not be mounted.\n"
 		"\n"
+		"  -n, --check-only        change nothing (the default)\n"
+		"  --repair                repair, asking on the terminal before each repair\n"
+		"  -y, --yes               repair without asking: a file that cannot be read\n"
+		"                          whole goes to /lost+found with every block that\n"
+		"                          authenticates (NAME.lost-ranges lists what was\n"
+		"                          lost); directory headers are sealed again or\n"
+		"                          rebuilt; leftovers of interrupted operations are\n"
+		"                          removed; a torn config copy is written again\n"
 		"  --passphrase-file FILE  read the passphrase from the first line\n"
 		"                          of FILE (default: ask on the terminal)\n"
 		"  --keyfile FILE          unlock with a key file slot\n"
@@ -95,7 +126,43 @@ static void usage(FILE *f)
 		"  -v, --verbose           name every object as it is checked\n"
 		"  -h, --help              show this help\n"
 		"\n"
-		"Exit status: 0 no problem, 1 problems found, 2 could not run.\n");
+		"Exit status (added up, as e2fsck's): 0 no problem, 1 problems corrected,\n"
+		"4 problems left uncorrected, 8 could not run (wrong secret, no vault,\n"
+		"vault mounted...).\n");
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Takes the progress line off the terminal before anything else is
+ * printed. */
+static void progress_clear(struct fsck *k)
+{
+	if (!k->progress_shown)
+		return;
+	fprintf(stderr, "\r\033[K");
+	k->progress_shown = false;
+}
+
+/* On a terminal, once the walk has taken a second: "N objects checked". */
+static void progress(struct fsck *k)
+{
+	uint64_t t;
+
+	if (!k->tty)
+		return;
+	t = now_ns();
+	if (t - k->started_ns < PROGRESS_AFTER_NS || t - k->progress_ns < PROGRESS_EVERY_NS)
+		return;
+	k->progress_ns = t;
+	fprintf(stderr, "\rmedfs-fsck: %lu objects checked, %lu problems", k->objects,
+		k->problems);
+	k->progress_shown = true;
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -179,6 +246,7 @@ static void problem(struct fsck *k, const char *plain, int64_t plain_off,
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 
+	progress_clear(k);
 	if (plain) {
 		printf("medfs-fsck: %s: %s", plain, what);
 		if (plain_off >= 0)
@@ -266,6 +334,147 @@ static void failed(struct fsck *k, const char *plain, int64_t plain_off, const c
 		problem(k, plain, plain_off, NULL, -1, "%s: integrity failure", op);
 	else
 		problem(k, plain, plain_off, NULL, -1, "%s: %s", op, strerror(-err));
+}
+
+/* ---- repairs ---- */
+
+/* Whether to repair what was just reported: never when checking only,
+ * always with -y, else the answer on the terminal. */
+static bool ask(struct fsck *k, const char *what)
+{
+	char line[16] = "";
+	FILE *tty;
+
+	if (k->mode == MODE_CHECK)
+		return false;
+	if (k->mode == MODE_REPAIR)
+		return true;
+	progress_clear(k);
+	tty = fopen("/dev/tty", "r+");
+	if (!tty)
+		return false;
+	fprintf(tty, "medfs-fsck: %s? [y/N] ", what);
+	fflush(tty);
+	if (!fgets(line, sizeof(line), tty))
+		line[0] = '\0';
+	fclose(tty);
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+/* Journals one repair through the spool (vault paths only: the spool is
+ * plain, doc/JOURNAL.md 14.3). */
+static void journal_repair(struct fsck *k, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void journal_repair(struct fsck *k, const char *fmt, ...)
+{
+	char detail[1024];
+	va_list ap;
+	int n;
+
+	if (++k->actions > JOURNAL_ACTIONS_MAX)
+		return; /* the summary counts them */
+	n = snprintf(detail, sizeof(detail), "medfs-fsck --repair: ");
+	va_start(ap, fmt);
+	vsnprintf(detail + n, sizeof(detail) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (medfs_journal_spool_tool(k->vault_dir, MEDFS_OP_REPAIR, detail) < 0)
+		fprintf(stderr, "medfs-fsck: warning: cannot journal a repair in %s/%s\n",
+			k->vault_dir, MEDFS_JOURNAL_SPOOL_NAME);
+}
+
+/* Prints what a repair did, and counts the problems reported since
+ * snapshot as corrected. */
+static void repaired(struct fsck *k, unsigned long snapshot, const char *plain,
+		     const char *vpath, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void repaired(struct fsck *k, unsigned long snapshot, const char *plain,
+		     const char *vpath, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	progress_clear(k);
+	if (plain)
+		printf("medfs-fsck: %s: repaired: %s\n", plain, what);
+	else
+		printf("medfs-fsck: vault file %s: repaired: %s\n", vpath, what);
+	fflush(stdout);
+	k->fixed += k->problems > snapshot ? k->problems - snapshot : 1;
+}
+
+/* Prints why a repair was not made. */
+static void not_repaired(struct fsck *k, const char *plain, const char *vpath,
+			 const char *why)
+{
+	progress_clear(k);
+	if (plain)
+		printf("medfs-fsck: %s: not repaired: %s\n", plain, why);
+	else
+		printf("medfs-fsck: vault file %s: not repaired: %s\n", vpath, why);
+	fflush(stdout);
+}
+
+/* The vault path of /lost+found, which a salvage may just have made: the
+ * listing of the root, taken before, must not call it invisible. */
+static void note_lost_found(struct fsck *k)
+{
+	char enc[MEDFS_NAME_ENC_MAX], entry[MEDFS_NAME_ENC_MAX], *vpath;
+	int len;
+
+	len = medfs_name_encrypt(enc, sizeof(enc), MEDFS_REPAIR_LOST_FOUND,
+				 strlen(MEDFS_REPAIR_LOST_FOUND), k->root_id, k->name_key);
+	if (len >= 0)
+		len = medfs_name_entry(entry, sizeof(entry), enc, (size_t)len, k->name_key);
+	if (len < 0 || asprintf(&vpath, "%s/%s", MEDFS_TREE_NAME, entry) < 0)
+		return;
+	remember(k, vpath);
+	free(vpath);
+}
+
+/* Salvages the regular file path (vault file vpath, bound to b) into
+ * lost+found. */
+static void salvage(struct fsck *k, unsigned long snapshot, const char *path,
+		    const char *vpath, const struct medfs_binding *b)
+{
+	struct medfs_salvage sv;
+	int ret;
+
+	if (!k->repair || !ask(k, "move what can be read of it to /lost+found"))
+		return;
+	ret = medfs_repair_salvage_file(k->repair, path, vpath, b, &sv);
+	note_lost_found(k);
+	if (ret == -EBADMSG || ret == -EPROTONOSUPPORT) {
+		not_repaired(k, path, vpath,
+			     "its header does not open where it is (moved or renamed "
+			     "behind medfs's back, an interrupted rename, or damaged): no "
+			     "byte of it can be read; restore it from a backup");
+		return;
+	}
+	if (ret < 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "cannot salvage it: %s", strerror(-ret));
+		not_repaired(k, path, vpath, why);
+		return;
+	}
+	repaired(k, snapshot, path, vpath,
+		 "moved to %s/%s, %" PRIu64 " bytes, %" PRIu64
+		 " of them lost in %zu ranges (listed in %s/%s%s)%s%s",
+		 MEDFS_REPAIR_LOST_FOUND_PATH, sv.name, sv.size, sv.lost, sv.n_ranges,
+		 MEDFS_REPAIR_LOST_FOUND_PATH, sv.name, MEDFS_REPAIR_RANGES_SUFFIX,
+		 sv.meta_lost ? "; its metadata did not authenticate and is lost" : "",
+		 sv.xattrs_lost ? "; some extended attributes did not authenticate and "
+				  "are lost"
+				: "");
+	journal_repair(k,
+		       "moved vault file %s to lost+found: %" PRIu64 " bytes, %" PRIu64
+		       " lost in %zu ranges",
+		       vpath, sv.size, sv.lost, sv.n_ranges);
 }
 
 static char *join(const char *dir, const char *name)
@@ -362,15 +571,22 @@ static void check_meta(struct fsck *k, struct medfs_file *f, const char *path)
 	medfs_secret_free(meta);
 }
 
-static void check_file(struct fsck *k, const char *path)
+/* Checks the regular file path, vault file vpath bound to b; a file that
+ * cannot be read whole is salvaged when repairing. */
+static void check_file(struct fsck *k, const char *path, const char *vpath,
+		       const struct medfs_binding *b)
 {
+	unsigned long snapshot = k->problems;
 	struct medfs_file *f = NULL;
 	uint64_t size, off = 0;
+	bool damaged = false;
 	int ret;
 
 	ret = medfs_file_open(k->vault, path, O_RDONLY, &f);
 	if (ret < 0) {
 		failed(k, path, -1, "open", ret);
+		if (ret == -EBADMSG)
+			salvage(k, snapshot, path, vpath, b);
 		return;
 	}
 	flush_events(k, path, -1);
@@ -382,6 +598,7 @@ static void check_file(struct fsck *k, const char *path)
 		if (r == -EBADMSG) {
 			drop_events(k); /* reported again, block by block */
 			narrow_down(k, f, path, off, n);
+			damaged = true;
 			off += n;
 			continue;
 		}
@@ -394,6 +611,7 @@ static void check_file(struct fsck *k, const char *path)
 		if (r == 0) {
 			problem(k, path, (int64_t)off, NULL, -1,
 				"file ends before its size of %" PRIu64 " bytes", size);
+			damaged = true;
 			break;
 		}
 		off += (uint64_t)r;
@@ -403,6 +621,8 @@ static void check_file(struct fsck *k, const char *path)
 	medfs_file_release(f);
 	flush_events(k, path, -1);
 	check_xattrs(k, path);
+	if (damaged)
+		salvage(k, snapshot, path, vpath, b);
 }
 
 static void check_link(struct fsck *k, const char *path)
@@ -484,6 +704,29 @@ static int read_dir_id(struct fsck *k, const char *vdir, const struct medfs_bind
 	return medfs_dir_header_open(hdr, dir_id, k->dir_key, b);
 }
 
+/* Removes a leftover of an interrupted operation (vault path vpath). */
+static void remove_leftover(struct fsck *k, const char *vpath, const char *what)
+{
+	unsigned long snapshot = k->problems - 1;
+	char question[128], why[256];
+	int ret;
+
+	snprintf(question, sizeof(question), "remove the %s", what);
+	if (!k->repair || !ask(k, question))
+		return;
+	ret = medfs_repair_remove_leftover(k->repair, vpath);
+	if (ret == 0) {
+		repaired(k, snapshot, NULL, vpath, "%s removed", what);
+		journal_repair(k, "removed the %s %s", what, vpath);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s",
+		 ret == -ENOTEMPTY ? "it holds more than a directory header: look at it "
+				     "and remove it by hand"
+				   : strerror(-ret));
+	not_repaired(k, NULL, vpath, why);
+}
+
 /* Lists vault directory vdir directly and reports what the listing through
  * the library did not show. entries holds the entry names of the children
  * that it did show, sorted. */
@@ -525,9 +768,15 @@ static void check_vault_dir(struct fsck *k, const char *plain, const char *vdir,
 			memcpy(base, e, bl);
 			base[bl] = '\0';
 			if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
-			    !was_reported(k, vpath))
+			    !was_reported(k, vpath)) {
 				problem(k, NULL, -1, vpath, -1,
 					"orphan long-name sidecar (no entry %s)", base);
+				remove_leftover(k, vpath, "orphan long-name sidecar");
+			}
+		} else if (medfs_repair_is_leftover(e)) {
+			problem(k, plain, -1, vpath, -1,
+				"temporary left by an interrupted operation");
+			remove_leftover(k, vpath, "temporary");
 		} else if (e[0] == '.') {
 			if (k->verbose)
 				fprintf(stderr,
@@ -552,11 +801,55 @@ static void check_vault_dir(struct fsck *k, const char *plain, const char *vdir,
 	closedir(dir);
 }
 
+/* Repairs the header of directory plain (vault directory vdir, bound to
+ * b). Returns true when its contents can be checked again. */
+static bool repair_dir(struct fsck *k, unsigned long snapshot, const char *plain,
+		       const char *vdir, const struct medfs_binding *b)
+{
+	char where[PATH_MAX], why[256];
+	size_t moved = 0;
+	int ret;
+
+	if (!k->repair || !ask(k, "seal its directory header again, or rebuild it"))
+		return false;
+	ret = medfs_repair_dir_header(k->repair, vdir, b, &moved, where, sizeof(where));
+	switch (ret) {
+	case MEDFS_DIR_RESEALED:
+		repaired(k, snapshot, plain, vdir,
+			 "directory header sealed again to its place (its id is proven "
+			 "by the names of its entries)");
+		journal_repair(k, "sealed the header of vault directory %s again", vdir);
+		return true;
+	case MEDFS_DIR_REBUILT:
+		repaired(k, snapshot, plain, vdir,
+			 "directory header rebuilt (the directory was empty)");
+		journal_repair(k, "rebuilt the header of empty vault directory %s", vdir);
+		return true;
+	case MEDFS_DIR_QUARANTINED:
+		repaired(k, snapshot, plain, vdir,
+			 "directory header rebuilt with a new id: its id was lost, and "
+			 "with it its %zu entries, moved as they are to %s/%s (restore "
+			 "them from a backup)",
+			 moved, k->vault_dir, where);
+		journal_repair(k,
+			       "rebuilt the header of vault directory %s; its id was lost: "
+			       "%zu entries moved to %s",
+			       vdir, moved, where);
+		return true;
+	default:
+		snprintf(why, sizeof(why), "cannot repair its directory header: %s",
+			 strerror(-ret));
+		not_repaired(k, plain, vdir, why);
+		return false;
+	}
+}
+
 /* Checks directory plain, stored as vault directory vdir ("tree/...") and
  * bound to b, and everything below it. */
 static void check_dir(struct fsck *k, const char *plain, const char *vdir,
-		      const struct medfs_binding *b)
+		      const struct medfs_binding *b, bool again)
 {
+	unsigned long snapshot = k->problems;
 	struct children c = { 0 };
 	uint8_t dir_id[MEDFS_DIR_ID_LEN];
 	char **entries = NULL;
@@ -570,6 +863,9 @@ static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 	}
 	if (ret < 0) {
 		failed(k, plain, -1, "listing (contents not checked)", ret);
+		if (!again && (ret == -EBADMSG || ret == -ENOENT) &&
+		    repair_dir(k, snapshot, plain, vdir, b))
+			goto again;
 		goto out;
 	}
 	flush_events(k, plain, -1);
@@ -579,8 +875,12 @@ static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 		problem(k, plain, -1, vdir, -1,
 			"directory header: %s (contents not checked)",
 			ret == -EBADMSG ? "does not authenticate" : strerror(-ret));
+		if (!again && repair_dir(k, snapshot, plain, vdir, b))
+			goto again;
 		goto out;
 	}
+	if (b->name_len == 0)
+		memcpy(k->root_id, dir_id, sizeof(dir_id));
 	qsort(c.v, c.n, sizeof(*c.v), cmp_child);
 
 	entries = calloc(c.n ? c.n : 1, sizeof(*entries));
@@ -599,8 +899,11 @@ static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 			break;
 		}
 		k->objects++;
-		if (k->verbose)
+		progress(k);
+		if (k->verbose) {
+			progress_clear(k);
 			fprintf(stderr, "medfs-fsck: checking %s\n", path);
+		}
 
 		len = medfs_name_encrypt(enc, sizeof(enc), c.v[i].name,
 					 strlen(c.v[i].name), dir_id, k->name_key);
@@ -631,10 +934,20 @@ static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 				k->oom = true;
 				break;
 			}
-			check_dir(k, path, cvdir, &cb);
+			check_dir(k, path, cvdir, &cb, false);
 			free(cvdir);
 		} else if (S_ISREG(c.v[i].mode)) {
-			check_file(k, path);
+			struct medfs_binding fb = { .name = c.v[i].name,
+						    .name_len = strlen(c.v[i].name) };
+
+			memcpy(fb.parent_id, dir_id, MEDFS_DIR_ID_LEN);
+			if (asprintf(&cvdir, "%s/%s", vdir, entry) < 0) {
+				free(path);
+				k->oom = true;
+				break;
+			}
+			check_file(k, path, cvdir, &fb);
+			free(cvdir);
 		} else if (S_ISLNK(c.v[i].mode)) {
 			check_link(k, path);
 		} else {
@@ -655,6 +968,12 @@ out:
 	for (size_t i = 0; i < c.n; i++)
 		free(c.v[i].name);
 	free(c.v);
+	return;
+again:
+	for (size_t i = 0; i < c.n; i++)
+		free(c.v[i].name);
+	free(c.v);
+	check_dir(k, plain, vdir, b, true);
 }
 
 /* Reads one copy of the config (either format); returns 0, -ENOENT or
@@ -674,10 +993,14 @@ static int read_config_copy(const struct fsck *k, const char *name,
 	return ret == -ENOENT ? ret : ret < 0 ? -EBADMSG : 0;
 }
 
+static bool exists(const char *dir, const char *name);
+static void remove_leftover(struct fsck *k, const char *vpath, const char *what);
+
 /* Both copies of the config must authenticate and be the same. */
 static void check_config(struct fsck *k, const uint8_t vault_key[MEDFS_KEY_LEN])
 {
 	static uint8_t primary[MEDFS_CONFIG_LEN + 1], backup[MEDFS_CONFIG_LEN + 1];
+	unsigned long snapshot = k->problems;
 	size_t lp = 0, lb = 0;
 	int rp, rb;
 
@@ -698,6 +1021,27 @@ static void check_config(struct fsck *k, const uint8_t vault_key[MEDFS_KEY_LEN])
 			"differs from %s (interrupted key change? write the config "
 			"again with medfs-key)",
 			MEDFS_CONFIG_NAME);
+	if (k->problems > snapshot && k->repair &&
+	    ask(k, "write the damaged or outdated config copy again from the sound one")) {
+		char what[512];
+		int r = medfs_repair_config(k->repair, vault_key, what, sizeof(what));
+
+		if (r > 0) {
+			repaired(k, snapshot, NULL, MEDFS_CONFIG_BACKUP_NAME, "%s", what);
+			journal_repair(k, "config: %s", what);
+		} else if (r < 0) {
+			not_repaired(k, NULL, MEDFS_CONFIG_NAME, what);
+		}
+	}
+	for (size_t i = 0; i < 2; i++) {
+		static const char *const tmps[] = { MEDFS_CONFIG_NAME ".tmp",
+						    MEDFS_CONFIG_BACKUP_NAME ".tmp" };
+
+		if (!exists(k->vault_dir, tmps[i]))
+			continue;
+		problem(k, NULL, -1, tmps[i], -1, "temporary left by an interrupted key change");
+		remove_leftover(k, tmps[i], "temporary");
+	}
 }
 
 /* The access journal's STATE (VAULT/journal/STATE, when the journal is
@@ -762,29 +1106,32 @@ static bool exists(const char *dir, const char *name)
 	return r == 0;
 }
 
-int main(int argc, char **argv)
+struct options {
+	const char *vault;
+	const char *secret_file;
+	enum medfs_slot_kind kind;
+	enum mode mode;
+	bool verbose;
+};
+
+/* Returns 0, 1 after --help, or -1 on a usage error (said). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{ "passphrase-file", required_argument, NULL, 'p' },
 		{ "keyfile", required_argument, NULL, 'k' },
 		{ "recovery-key-file", required_argument, NULL, 'r' },
+		{ "check-only", no_argument, NULL, 'n' },
+		{ "repair", no_argument, NULL, 'R' },
+		{ "yes", no_argument, NULL, 'y' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fsck k = { 0 };
-	struct medfs_config config;
-	const char *secret_file = NULL;
-	enum medfs_slot_kind kind = MEDFS_SLOT_PASSPHRASE;
-	char why[512];
-	int secret_given = 0;
-	uint8_t *vault_key = NULL;
-	struct medfs_binding root = { .name = "", .name_len = 0 };
-	char *vault_dir = NULL;
-	struct stat st;
-	int c, ret, slot, used_backup = 0, status = EXIT_FAILED;
+	bool n = false, repair = false, yes = false;
+	int secret_given = 0, c;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nyvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 		case 'k':
@@ -793,29 +1140,201 @@ int main(int argc, char **argv)
 				fprintf(stderr,
 					"medfs-fsck: give one of --passphrase-file, "
 					"--keyfile and --recovery-key-file\n");
-				return EXIT_FAILED;
+				return -1;
 			}
-			secret_file = optarg;
-			kind = c == 'p'	  ? MEDFS_SLOT_PASSPHRASE
-			       : c == 'k' ? MEDFS_SLOT_KEYFILE
-					  : MEDFS_SLOT_RECOVERY;
+			o->secret_file = optarg;
+			o->kind = c == 'p'   ? MEDFS_SLOT_PASSPHRASE
+				  : c == 'k' ? MEDFS_SLOT_KEYFILE
+					     : MEDFS_SLOT_RECOVERY;
+			break;
+		case 'n':
+			n = true;
+			break;
+		case 'R':
+			repair = true;
+			break;
+		case 'y':
+			yes = true;
 			break;
 		case 'v':
-			k.verbose = true;
+			o->verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_CLEAN;
+			return 1;
 		default:
 			usage(stderr);
-			return EXIT_FAILED;
+			return -1;
 		}
 	}
 	if (optind != argc - 1) {
 		usage(stderr);
-		return EXIT_FAILED;
+		return -1;
 	}
-	vault_dir = strdup(argv[optind]);
+	if (n && (repair || yes)) {
+		fprintf(stderr, "medfs-fsck: -n checks only: it cannot go with --repair or -y\n");
+		return -1;
+	}
+	o->mode = yes ? MODE_REPAIR : repair ? MODE_ASK : MODE_CHECK;
+	o->vault = argv[optind];
+	return 0;
+}
+
+/* Nobody else may use the vault while it is checked: not a mount (its
+ * driver holds the vault lock for as long as it is mounted), not medfs-key.
+ * Returns the lock's descriptor, -2 when there is no lock to take (a
+ * read-only vault, or one never mounted, checked only), or -1 (said). */
+static int lock_vault(const struct options *o)
+{
+	int fd;
+
+	if (o->mode == MODE_CHECK && !exists(o->vault, MEDFS_LOCK_NAME))
+		return -2; /* never mounted: -n must not add a file */
+	fd = medfs_vault_lock(o->vault, MEDFS_LOCK_ROTATE);
+	if (fd >= 0)
+		return fd;
+	if (fd == -EBUSY)
+		fprintf(stderr,
+			"medfs-fsck: %s is mounted: unmount it first (fusermount3 -u "
+			"MOUNTPOINT)\n",
+			o->vault);
+	else if (fd == -EAGAIN)
+		fprintf(stderr,
+			"medfs-fsck: %s is locked by medfs-key (a key change or a "
+			"rotation): let it finish\n",
+			o->vault);
+	else if (o->mode == MODE_CHECK && (fd == -EROFS || fd == -EACCES))
+		return -2; /* a read-only vault: nothing can change it meanwhile */
+	else
+		fprintf(stderr, "medfs-fsck: cannot lock %s: %s\n", o->vault, strerror(-fd));
+	return -1;
+}
+
+/* Opens the tree; when the root's header is damaged, repairs it when
+ * repairing. Returns 0, 1 (the root cannot be read: reported), or -1
+ * (said). */
+static int open_tree(struct fsck *k, const uint8_t *vault_key, uint32_t cipher)
+{
+	const struct medfs_binding root = { .name = "", .name_len = 0 };
+	unsigned long snapshot = k->problems;
+	int ret;
+
+	ret = medfs_vault_open_cipher(&k->vault, k->vault_dir, vault_key, cipher);
+	if (ret == -EBADMSG || (ret == -ENOENT && exists(k->vault_dir, MEDFS_TREE_NAME))) {
+		problem(k, "/", -1, MEDFS_TREE_NAME, -1, "%s",
+			ret == -EBADMSG ? "root directory header does not authenticate"
+					: "root directory header missing");
+		if (repair_dir(k, snapshot, "/", MEDFS_TREE_NAME, &root))
+			ret = medfs_vault_open_cipher(&k->vault, k->vault_dir, vault_key,
+						      cipher);
+		if (ret == -EBADMSG || ret == -ENOENT)
+			return 1;
+	} else if (ret == -ENOENT || ret == -ENOTDIR) {
+		problem(k, "/", -1, MEDFS_TREE_NAME, -1,
+			"root directory missing (nothing below it checked)");
+		return 1;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "medfs-fsck: cannot open the vault %s: %s\n", k->vault_dir,
+			strerror(-ret));
+		return -1;
+	}
+	medfs_vault_set_integrity_hook(k->vault, integrity_hook, k);
+	if (k->repair)
+		medfs_repair_set_vault(k->repair, k->vault);
+	return 0;
+}
+
+/* Unlocks the vault (the key into vault_key, secret memory). Returns 0 or
+ * -1 (said, and a wrong secret journaled). */
+static int unlock_vault(struct fsck *k, const struct options *o, struct medfs_config *config,
+			uint8_t *vault_key)
+{
+	char why[512];
+	int ret, slot, used_backup = 0;
+
+	ret = medfs_unlock(k->vault_dir, o->kind, o->secret_file, config, vault_key, &slot,
+			   &used_backup, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, "medfs-fsck: %s\n", why);
+		/* Journaled through the spool (medfs/journal.h). */
+		if (ret == -EKEYREJECTED &&
+		    medfs_journal_spool_tool(
+			    k->vault_dir, MEDFS_OP_UNLOCK_FAILED,
+			    o->kind == MEDFS_SLOT_KEYFILE ? "medfs-fsck: wrong key file"
+			    : o->kind == MEDFS_SLOT_RECOVERY
+				    ? "medfs-fsck: wrong recovery key"
+				    : "medfs-fsck: wrong passphrase") < 0)
+			fprintf(stderr, "medfs-fsck: warning: cannot journal the failed "
+					"attempt\n");
+		return -1;
+	}
+	if (k->verbose)
+		fprintf(stderr, "medfs-fsck: key slot %d opened the %s\n", slot,
+			used_backup ? "second copy of the config" : "config");
+	if (used_backup)
+		fprintf(stderr,
+			"medfs-fsck: warning: %s is missing or damaged; used "
+			"the second copy %s\n",
+			MEDFS_CONFIG_NAME, MEDFS_CONFIG_BACKUP_NAME);
+	if (medfs_subkey_derive(k->name_key, MEDFS_SUBKEY_NAME_MAC, vault_key) < 0 ||
+	    medfs_subkey_derive(k->name_key + MEDFS_KEY_LEN, MEDFS_SUBKEY_NAME_ENC,
+				vault_key) < 0 ||
+	    medfs_subkey_derive(k->dir_key, MEDFS_SUBKEY_DIR, vault_key) < 0) {
+		fprintf(stderr, "medfs-fsck: cannot derive subkeys\n");
+		return -1;
+	}
+	if (k->verbose)
+		fprintf(stderr, "medfs-fsck: content blocks: %s\n",
+			medfs_block_cipher_name(config->cipher));
+	return 0;
+}
+
+/* The exit status from what was found and corrected. */
+static int status_of(const struct fsck *k)
+{
+	unsigned long left = k->problems > k->fixed ? k->problems - k->fixed : 0;
+
+	return (k->fixed ? EXIT_CORRECTED : 0) | (left ? EXIT_UNCORRECTED : 0);
+}
+
+static void summary(struct fsck *k)
+{
+	unsigned long left = k->problems > k->fixed ? k->problems - k->fixed : 0;
+
+	progress_clear(k);
+	if (k->mode == MODE_CHECK)
+		printf("medfs-fsck: %lu objects checked, %lu problems\n", k->objects,
+		       k->problems);
+	else
+		printf("medfs-fsck: %lu objects checked, %lu problems, %lu corrected, %lu "
+		       "left\n",
+		       k->objects, k->problems, k->fixed, left);
+	if (k->actions)
+		journal_repair(k,
+			       "done: %lu objects checked, %lu problems, %lu corrected, "
+			       "%lu left (%lu repairs)",
+			       k->objects, k->problems, k->fixed, left, k->actions);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .kind = MEDFS_SLOT_PASSPHRASE };
+	struct fsck k = { 0 };
+	struct medfs_config config;
+	uint8_t *vault_key = NULL;
+	struct medfs_binding root = { .name = "", .name_len = 0 };
+	char *vault_dir = NULL;
+	struct stat st;
+	int ret, lock = -1, status = EXIT_FAILED;
+
+	ret = parse_options(argc, argv, &o);
+	if (ret != 0)
+		return ret > 0 ? EXIT_CLEAN : EXIT_FAILED;
+	k.mode = o.mode;
+	k.verbose = o.verbose;
+	k.tty = isatty(STDERR_FILENO);
+	vault_dir = strdup(o.vault);
 	if (!vault_dir) {
 		fprintf(stderr, "medfs-fsck: out of memory\n");
 		return EXIT_FAILED;
@@ -824,6 +1343,7 @@ int main(int argc, char **argv)
 	for (size_t n = strlen(vault_dir); n > 1 && vault_dir[n - 1] == '/'; n--)
 		vault_dir[n - 1] = '\0';
 	k.vault_dir = vault_dir;
+	o.vault = vault_dir;
 
 	if (medfs_crypto_init() < 0) {
 		fprintf(stderr, "medfs-fsck: cannot start libsodium\n");
@@ -846,6 +1366,14 @@ int main(int argc, char **argv)
 			vault_dir, MEDFS_CONFIG_NAME);
 		goto out;
 	}
+	if (k.mode == MODE_ASK && access("/dev/tty", R_OK | W_OK) != 0) {
+		fprintf(stderr, "medfs-fsck: --repair asks before each repair, on a terminal, "
+				"and there is none: give -y to repair without asking\n");
+		goto out;
+	}
+	lock = lock_vault(&o);
+	if (lock == -1)
+		goto out;
 
 	vault_key = medfs_secret_alloc(MEDFS_KEY_LEN);
 	k.name_key = medfs_secret_alloc(MEDFS_NAME_KEY_LEN);
@@ -855,80 +1383,50 @@ int main(int argc, char **argv)
 		fprintf(stderr, "medfs-fsck: cannot allocate secure memory\n");
 		goto out;
 	}
-
-	ret = medfs_unlock(vault_dir, kind, secret_file, &config, vault_key, &slot,
-			   &used_backup, why, sizeof(why));
-	if (ret < 0) {
-		fprintf(stderr, "medfs-fsck: %s\n", why);
-		/* Journaled through the spool (medfs/journal.h). */
-		if (ret == -EKEYREJECTED &&
-		    medfs_journal_spool_tool(
-			    vault_dir, MEDFS_OP_UNLOCK_FAILED,
-			    kind == MEDFS_SLOT_KEYFILE ? "medfs-fsck: wrong key file"
-			    : kind == MEDFS_SLOT_RECOVERY
-				    ? "medfs-fsck: wrong recovery key"
-				    : "medfs-fsck: wrong passphrase") < 0)
-			fprintf(stderr, "medfs-fsck: warning: cannot journal the failed "
-					"attempt\n");
+	if (unlock_vault(&k, &o, &config, vault_key) < 0)
 		goto out;
+	if (k.mode != MODE_CHECK) {
+		ret = medfs_repair_new(&k.repair, vault_dir, vault_key, config.cipher);
+		if (ret < 0) {
+			fprintf(stderr, "medfs-fsck: cannot prepare the repairs: %s\n",
+				strerror(-ret));
+			goto out;
+		}
 	}
-	if (k.verbose)
-		fprintf(stderr, "medfs-fsck: key slot %d opened the %s\n", slot,
-			used_backup ? "second copy of the config" : "config");
-	if (used_backup)
-		fprintf(stderr,
-			"medfs-fsck: warning: %s is missing or damaged; used "
-			"the second copy %s\n",
-			MEDFS_CONFIG_NAME, MEDFS_CONFIG_BACKUP_NAME);
-
-	if (medfs_subkey_derive(k.name_key, MEDFS_SUBKEY_NAME_MAC, vault_key) < 0 ||
-	    medfs_subkey_derive(k.name_key + MEDFS_KEY_LEN, MEDFS_SUBKEY_NAME_ENC,
-				vault_key) < 0 ||
-	    medfs_subkey_derive(k.dir_key, MEDFS_SUBKEY_DIR, vault_key) < 0) {
-		fprintf(stderr, "medfs-fsck: cannot derive subkeys\n");
-		goto out;
-	}
-	if (k.verbose)
-		fprintf(stderr, "medfs-fsck: content blocks: %s\n",
-			medfs_block_cipher_name(config.cipher));
-	/* Blocks are checked with the cipher of the config that opened. */
-	ret = medfs_vault_open_cipher(&k.vault, vault_dir, vault_key, config.cipher);
-	if (ret == -EBADMSG || ret == -ENOENT || ret == -ENOTDIR) {
-		/* A damaged root is a finding, not a failure to run. */
-		check_config(&k, vault_key);
-		problem(&k, "/", -1, MEDFS_TREE_NAME, -1, "%s (nothing below it checked)",
-			ret == -EBADMSG ? "root directory header does not authenticate"
-					: "root directory missing");
-		printf("medfs-fsck: 1 objects checked, %lu problems\n", k.problems);
-		status = EXIT_PROBLEMS;
-		goto out;
-	}
-	if (ret < 0) {
-		fprintf(stderr, "medfs-fsck: cannot open the vault %s: %s\n", vault_dir,
-			strerror(-ret));
-		goto out;
-	}
-	medfs_vault_set_integrity_hook(k.vault, integrity_hook, &k);
+	k.started_ns = now_ns();
 
 	check_config(&k, vault_key);
+	/* Blocks are checked with the cipher of the config that opened. */
+	ret = open_tree(&k, vault_key, config.cipher);
+	if (ret < 0)
+		goto out;
+	if (ret > 0) {
+		k.objects++;
+		summary(&k);
+		status = status_of(&k);
+		goto out;
+	}
 	check_journal_state(&k, vault_key);
 	medfs_secret_free(vault_key);
 	vault_key = NULL;
 
 	k.objects++; /* the root directory */
 	memset(root.parent_id, 0, sizeof(root.parent_id));
-	check_dir(&k, "/", MEDFS_TREE_NAME, &root);
+	check_dir(&k, "/", MEDFS_TREE_NAME, &root, false);
 	flush_events(&k, NULL, -1);
 
 	if (k.oom) {
+		progress_clear(&k);
 		fprintf(stderr, "medfs-fsck: out of memory; the check is incomplete\n");
 		goto out;
 	}
-	printf("medfs-fsck: %lu objects checked, %lu problems\n", k.objects, k.problems);
-	status = k.problems ? EXIT_PROBLEMS : EXIT_CLEAN;
+	summary(&k);
+	status = status_of(&k);
 out:
+	progress_clear(&k);
 	if (k.vault)
 		medfs_vault_close(k.vault);
+	medfs_repair_free(k.repair);
 	drop_events(&k);
 	free(k.events);
 	for (size_t i = 0; i < k.n_reported; i++)
@@ -938,6 +1436,8 @@ out:
 	medfs_secret_free(k.name_key);
 	medfs_secret_free(k.dir_key);
 	medfs_secret_free(k.buf);
+	if (lock >= 0)
+		close(lock);
 	free(vault_dir);
 	return status;
 }
