@@ -1106,6 +1106,17 @@ static bool exists(const char *dir, const char *name)
 	return r == 0;
 }
 
+/* Whether this process has a terminal to ask on. */
+static bool have_tty(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 struct options {
 	const char *vault;
 	const char *secret_file;
@@ -1366,7 +1377,7 @@ int main(int argc, char **argv)
 			vault_dir, MEDFS_CONFIG_NAME);
 		goto out;
 	}
-	if (k.mode == MODE_ASK && access("/dev/tty", R_OK | W_OK) != 0) {
+	if (k.mode == MODE_ASK && !have_tty()) {
 		fprintf(stderr, "medfs-fsck: --repair asks before each repair, on a terminal, "
 				"and there is none: give -y to repair without asking\n");
 		goto out;

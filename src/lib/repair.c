@@ -987,7 +987,7 @@ static enum copy_state config_copy(struct medfs_repair *r, const char *name, uin
 int medfs_repair_config(struct medfs_repair *r, const uint8_t vault_key[MEDFS_KEY_LEN],
 			char *what, size_t whatsz)
 {
-	static const char *const why[] = { "", "missing", "torn (it does not decode)",
+	static const char *const why[] = { "", "missing", "torn: it does not decode",
 					   "not authentic under this vault key" };
 	uint8_t primary[MEDFS_CONFIG_LEN + 1], backup[MEDFS_CONFIG_LEN + 1];
 	size_t lp = 0, lb = 0;
