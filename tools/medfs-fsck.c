@@ -554,14 +554,14 @@ out:
 /* The file's sealed metadata (a DICOM file's identifiers), if it has any:
  * it names the patient in the journal, so metadata that does not
  * authenticate (tampered, or left under an old key) is a problem. */
-static void check_meta(struct fsck *k, struct medfs_file *f, const char *path)
+static bool check_meta(struct fsck *k, struct medfs_file *f, const char *path)
 {
 	char *meta = medfs_secret_alloc(MEDFS_META_MAX);
 	ssize_t r;
 
 	if (!meta) {
 		k->oom = true;
-		return;
+		return false;
 	}
 	r = medfs_file_get_meta(f, meta, MEDFS_META_MAX);
 	if (r < 0 && r != -ENODATA)
@@ -569,6 +569,31 @@ static void check_meta(struct fsck *k, struct medfs_file *f, const char *path)
 	else
 		flush_events(k, path, -1);
 	medfs_secret_free(meta);
+	return r == -EBADMSG;
+}
+
+/* Seals the metadata of path again from its contents. */
+static void repair_meta(struct fsck *k, unsigned long snapshot, const char *path,
+			const char *vpath)
+{
+	char why[256];
+	int ret;
+
+	if (!k->repair || !ask(k, "seal its metadata again from its contents"))
+		return;
+	ret = medfs_repair_meta(k->repair, path);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot seal its metadata again: %s",
+			 strerror(-ret));
+		not_repaired(k, path, vpath, why);
+		return;
+	}
+	repaired(k, snapshot, path, vpath, "%s",
+		 ret ? "metadata sealed again with the DICOM identifiers of its contents "
+		       "(the former patients it named are lost)"
+		     : "metadata sealed again, empty (its contents are not DICOM)");
+	journal_repair(k, "sealed the metadata of vault file %s again from its contents",
+		       vpath);
 }
 
 /* Checks the regular file path, vault file vpath bound to b; a file that
@@ -576,10 +601,10 @@ static void check_meta(struct fsck *k, struct medfs_file *f, const char *path)
 static void check_file(struct fsck *k, const char *path, const char *vpath,
 		       const struct medfs_binding *b)
 {
-	unsigned long snapshot = k->problems;
+	unsigned long snapshot = k->problems, meta_snapshot;
 	struct medfs_file *f = NULL;
 	uint64_t size, off = 0;
-	bool damaged = false;
+	bool damaged = false, meta_bad;
 	int ret;
 
 	ret = medfs_file_open(k->vault, path, O_RDONLY, &f);
@@ -617,12 +642,16 @@ static void check_file(struct fsck *k, const char *path, const char *vpath,
 		off += (uint64_t)r;
 	}
 	sodium_memzero(k->buf, READ_CHUNK);
-	check_meta(k, f, path);
+	meta_snapshot = k->problems;
+	meta_bad = check_meta(k, f, path);
+	meta_snapshot = k->problems - meta_snapshot; /* the problems it reported */
 	medfs_file_release(f);
 	flush_events(k, path, -1);
 	check_xattrs(k, path);
 	if (damaged)
 		salvage(k, snapshot, path, vpath, b);
+	else if (meta_bad)
+		repair_meta(k, k->problems - meta_snapshot, path, vpath);
 }
 
 static void check_link(struct fsck *k, const char *path)

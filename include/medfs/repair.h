@@ -136,6 +136,16 @@ bool medfs_repair_is_leftover(const char *entry);
  * leftover); -errno. */
 int medfs_repair_remove_leftover(struct medfs_repair *r, const char *vpath);
 
+/* Seals the metadata of the regular file at path again from its contents
+ * (its DICOM identifiers, read from its first 4 MiB as the driver reads
+ * them; none when it is not a DICOM file), over metadata that does not
+ * authenticate (left under an old key by an old medfs-key rotate, or
+ * damaged). The former patients it named cannot be read and are lost.
+ * Needs the vault handle. Returns 1 (the file is DICOM: identifiers
+ * stored), 0 (not DICOM: empty metadata stored), or -errno. */
+#define MEDFS_REPAIR_DICOM_SCAN_MAX (4 << 20)
+int medfs_repair_meta(struct medfs_repair *r, const char *path);
+
 /* Makes both config copies the same authentic config: the primary when
  * it authenticates under the vault key, else the second copy, is written
  * again over a copy that is missing, torn (does not decode) or different

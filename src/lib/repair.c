@@ -16,6 +16,8 @@
 
 #include "medfs/block.h"
 #include "medfs/config.h"
+#include "medfs/dicom.h"
+#include "medfs/dicom_meta.h"
 #include "medfs/header.h"
 #include "medfs/name.h"
 #include "medfs/repair.h"
@@ -961,6 +963,80 @@ int medfs_repair_remove_leftover(struct medfs_repair *r, const char *vpath)
 	if (unlinkat(r->vault_fd, vpath, 0) < 0)
 		return -errno;
 	return sync_parent(r, vpath);
+}
+
+/* ---- file metadata ---- */
+
+#define DICOM_WINDOW (64 * 1024)
+
+int medfs_repair_meta(struct medfs_repair *r, const char *path)
+{
+	struct medfs_dicom_scan sc;
+	struct medfs_dicom_meta m;
+	struct medfs_file *f = NULL;
+	char *meta = NULL;
+	uint8_t *buf = NULL;
+	size_t cap = 0, len = 0;
+	int ret, dicom;
+	ssize_t n;
+
+	if (!r->vault)
+		return -EINVAL;
+	ret = medfs_file_open(r->vault, path, O_RDWR, &f);
+	if (ret < 0)
+		return ret;
+	meta = medfs_secret_alloc(MEDFS_META_MAX);
+	if (!meta) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	medfs_dicom_scan_init(&sc);
+	ret = -EAGAIN;
+	while (ret == -EAGAIN && sc.pos < MEDFS_REPAIR_DICOM_SCAN_MAX) {
+		size_t want = sc.need > DICOM_WINDOW ? sc.need : DICOM_WINDOW;
+
+		if (want > MEDFS_REPAIR_DICOM_SCAN_MAX - sc.pos)
+			want = MEDFS_REPAIR_DICOM_SCAN_MAX - sc.pos;
+		if (want < sc.need)
+			break;
+		if (want > cap) {
+			medfs_secret_free(buf);
+			buf = medfs_secret_alloc(want);
+			if (!buf) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			cap = want;
+		}
+		len = 0;
+		while (len < want && (n = medfs_file_read(f, buf + len, want - len,
+							  (off_t)(sc.pos + len))) > 0)
+			len += (size_t)n;
+		ret = medfs_dicom_scan_feed(&sc, buf, len);
+		if (len < want)
+			break;
+	}
+	memset(&m, 0, sizeof(m));
+	dicom = ret == 0 || ret == -EAGAIN;
+	if (dicom)
+		medfs_dicom_meta_update(&m, &sc.ids, NULL);
+	dicom = dicom && (m.ids.patient_id[0] || m.ids.study_uid[0] || m.ids.series_uid[0] ||
+			  m.ids.sop_uid[0]);
+	ret = medfs_dicom_meta_encode(&m, meta, MEDFS_META_MAX);
+	if (ret >= 0)
+		ret = medfs_file_set_meta(f, meta, (size_t)ret);
+	if (ret == 0)
+		ret = medfs_file_fsync(f, 0);
+	if (ret == 0)
+		ret = dicom;
+out:
+	sodium_memzero(&m, sizeof(m));
+	sodium_memzero(&sc, sizeof(sc));
+	medfs_secret_free(buf);
+	medfs_secret_free(meta);
+	if (f)
+		medfs_file_release(f);
+	return ret;
 }
 
 /* ---- config ---- */

@@ -67,6 +67,9 @@ put trunc/data 9001
 put "long/$LONG" 333
 put long/other 334
 mkdir -p "$M/empty"
+DCM=$MEDFS_SOURCE_ROOT/tests/data/dicom/ct-explicit-deflen.dcm
+cp "$DCM" "$M/keep/ct.dcm"
+cat "$M/keep/ct.dcm" >/dev/null
 unmount "$M"
 
 step "damage the vault"
@@ -83,6 +86,10 @@ mkdir "$V/tree/.tmp-fedcba9876543210"                      # an interrupted mkdi
 head -c 40 /dev/urandom >"$V/tree/.tmp-fedcba9876543210/.medfs-dir"
 head -c 40 /dev/urandom >"$orphan_dir/.medfs-dir.tmp" # an interrupted header write
 cp "$V/medfs.conf" "$V/medfs.conf.tmp"                # an interrupted key change
+ct=$(vault_file_of_size "$V" "$(fsize "$DCM")")
+getfattr -n user.medfs-meta "$ct" >/dev/null 2>&1 || fail "the DICOM file has no metadata"
+# Metadata that no key opens, as an old medfs-key rotate left it.
+setfattr -n user.medfs-meta -v "0x$(head -c 120 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$ct"
 truncate -s 1000 "$V/medfs.conf.bak"                  # a torn config copy
 
 step "-n changes nothing and exits 4"
@@ -97,6 +104,7 @@ says "$WORK/n.out" "orphan long-name sidecar" "fsck -n names the orphan sidecar"
 says "$WORK/n.out" "temporary left by an interrupted operation \(vault file tree/\.tmp-0123456789abcdef\)" "fsck -n names the temporary"
 says "$WORK/n.out" "medfs.conf.bak: second copy of the vault config is damaged" "fsck -n names the torn copy"
 says "$WORK/n.out" "medfs.conf.tmp: temporary" "fsck -n names the config temporary"
+says "$WORK/n.out" "/keep/ct.dcm: file metadata does not authenticate" "fsck -n names the metadata"
 rc=$(run_fsck "$WORK/default.out")
 assert_eq 4 "$rc" "exit status of fsck without -n (checks only)"
 [ "$before" = "$(vault_bytes)" ] || fail "fsck without options changed the vault"
@@ -135,6 +143,7 @@ says "$WORK/y.out" "repaired: orphan long-name sidecar removed" "the orphan side
 says "$WORK/y.out" "tmp-0123456789abcdef: repaired: temporary removed" "the temporary file"
 says "$WORK/y.out" "tmp-fedcba9876543210: repaired: temporary removed" "the temporary directory"
 says "$WORK/y.out" "medfs.conf.bak: repaired: wrote medfs.conf.bak again from medfs.conf" "the config copy"
+says "$WORK/y.out" "/keep/ct.dcm: repaired: metadata sealed again with the DICOM identifiers" "the metadata"
 says "$WORK/y.out" "0 left" "nothing left"
 [ ! -e "$longside" ] || fail "the orphan sidecar is still there"
 [ ! -e "$V/tree/.tmp-0123456789abcdef" ] || fail "the temporary file is still there"
@@ -154,6 +163,7 @@ mount_vault "$V" "$M" "$P"
 for f in keep/a.txt keep/sub/b.bin long/other; do
 	assert_file_eq "$SRC/$f" "$M/$f" "$f after the repair"
 done
+assert_file_eq "$DCM" "$M/keep/ct.dcm" "the DICOM file after the repair"
 [ ! -e "$M/flip/data" ] || fail "/flip/data is still in its place"
 [ -d "$M/empty" ] || fail "/empty is gone"
 assert_eq "700 0 0" "$(stat -c '%a %u %g' "$M/lost+found")" "mode and owner of /lost+found"

@@ -373,6 +373,28 @@ START_TEST(test_salvage_names)
 }
 END_TEST
 
+START_TEST(test_meta)
+{
+	uint8_t data[300], junk[100];
+	char p[PATH_MAX], buf[64];
+	struct medfs_file *f;
+
+	randombytes_buf(data, sizeof(data));
+	put("/m", data, sizeof(data));
+	ck_assert_int_eq(medfs_file_open(V, "/m", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_set_meta(f, "patient_id=X\n", 13), 0);
+	medfs_file_release(f);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(sizeof(data)));
+	randombytes_buf(junk, sizeof(junk));
+	ck_assert_int_eq(setxattr(p, MEDFS_META_XATTR, junk, sizeof(junk), 0), 0);
+	ck_assert_int_eq(medfs_vault_get_meta(V, "/m", buf, sizeof(buf)), -EBADMSG);
+	/* Not DICOM: empty metadata, which authenticates. */
+	ck_assert_int_eq(medfs_repair_meta(R, "/m"), 0);
+	ck_assert_int_eq(medfs_vault_get_meta(V, "/m", buf, sizeof(buf)), 0);
+	ck_assert_int_eq(medfs_repair_meta(R, "/nothing"), -ENOENT);
+}
+END_TEST
+
 /* ---- directory headers ---- */
 
 /* The vault path of directory /NAME in the root. */
@@ -624,6 +646,7 @@ int main(void)
 	tcase_add_test(tc, test_salvage_grown);
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
+	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_dir_resealed);
 	tcase_add_test(tc, test_dir_rebuilt_and_quarantined);
 	tcase_add_test(tc, test_leftovers);
