@@ -85,13 +85,13 @@ void medfs_repair_free(struct medfs_repair *r);
 
 /* What a salvage did. */
 struct medfs_salvage {
-	char name[256];		/* the copy's name in lost+found */
-	uint64_t header_size;	/* the size the header gave */
-	uint64_t size;		/* the copy's size */
-	uint64_t lost;		/* bytes lost (filled) */
-	size_t n_ranges;	/* lost ranges */
-	bool meta_lost;		/* the file metadata could not be copied */
-	unsigned xattrs_lost;	/* extended attributes that could not be */
+	char name[256];	      /* the copy's name in lost+found */
+	uint64_t header_size; /* the size the header gave */
+	uint64_t size;	      /* the copy's size */
+	uint64_t lost;	      /* bytes lost (filled) */
+	size_t n_ranges;      /* lost ranges */
+	bool meta_lost;	      /* the file metadata could not be copied */
+	unsigned xattrs_lost; /* extended attributes that could not be */
 };
 
 /* Salvages the regular file at plaintext path, whose vault file is vpath

@@ -81,7 +81,8 @@ int medfs_repair_ranges_format(char **out, size_t *len, const char *original,
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		lost += r[i].len;
-	if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return -EINVAL;
 	f = open_memstream(&buf, &cap);
 	if (!f)
@@ -92,7 +93,8 @@ int medfs_repair_ranges_format(char **out, size_t *len, const char *original,
 	fprintf(f, "header-size %" PRIu64 "\n", header_size);
 	fprintf(f, "size %" PRIu64 "\n", size);
 	fprintf(f, "lost-bytes %" PRIu64 "\n", lost);
-	fprintf(f, "# each lost byte at offset o holds byte o %% 16 of \"MEDFS LOST DATA\\n\"\n");
+	fprintf(f, "# each lost byte at offset o holds byte o %% 16 of \"MEDFS LOST "
+		   "DATA\\n\"\n");
 	fprintf(f, "# lost OFFSET LENGTH\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "lost %" PRIu64 " %" PRIu64 "\n", r[i].off, r[i].len);
@@ -123,12 +125,15 @@ int medfs_repair_new(struct medfs_repair **out, const char *vault_dir,
 	r->keys = medfs_secret_alloc(sizeof(*r->keys));
 	if (!r->vault_dir || !r->keys)
 		goto fail;
-	if ((ret = medfs_subkey_derive(r->keys->header, MEDFS_SUBKEY_HEADER, vault_key)) < 0 ||
+	if ((ret = medfs_subkey_derive(r->keys->header, MEDFS_SUBKEY_HEADER, vault_key)) <
+		    0 ||
 	    (ret = medfs_subkey_derive(r->keys->dir, MEDFS_SUBKEY_DIR, vault_key)) < 0 ||
-	    (ret = medfs_subkey_derive(r->keys->xattr, MEDFS_SUBKEY_XATTR, vault_key)) < 0 ||
-	    (ret = medfs_subkey_derive(r->keys->name, MEDFS_SUBKEY_NAME_MAC, vault_key)) < 0 ||
-	    (ret = medfs_subkey_derive(r->keys->name + MEDFS_KEY_LEN, MEDFS_SUBKEY_NAME_ENC,
-				       vault_key)) < 0)
+	    (ret = medfs_subkey_derive(r->keys->xattr, MEDFS_SUBKEY_XATTR, vault_key)) <
+		    0 ||
+	    (ret = medfs_subkey_derive(r->keys->name, MEDFS_SUBKEY_NAME_MAC, vault_key)) <
+		    0 ||
+	    (ret = medfs_subkey_derive(r->keys->name + MEDFS_KEY_LEN,
+				       MEDFS_SUBKEY_NAME_ENC, vault_key)) < 0)
 		goto fail;
 	r->vault_fd = open(vault_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r->vault_fd < 0) {
@@ -165,7 +170,8 @@ static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + (off_t)done);
+		ssize_t n =
+			pread(fd, (uint8_t *)buf + done, len - done, off + (off_t)done);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -239,10 +245,10 @@ static int sync_parent(struct medfs_repair *r, const char *vpath)
 /* What the vault file holds, block by block. */
 struct salvage {
 	int fd;
-	uint64_t disk;	     /* vault file length */
-	uint64_t hsize;	     /* size in the header */
+	uint64_t disk;	/* vault file length */
+	uint64_t hsize; /* size in the header */
 	uint8_t id[MEDFS_FILE_ID_LEN];
-	uint8_t *key;	     /* secret: file key, then previous key (or NULL) */
+	uint8_t *key; /* secret: file key, then previous key (or NULL) */
 	uint8_t *prev;
 	struct medfs_repair_range *ranges;
 	size_t n_ranges, cap_ranges;
@@ -255,8 +261,8 @@ static int lost_range(struct salvage *s, uint64_t off, uint64_t len)
 
 	if (len == 0)
 		return 0;
-	if (s->n_ranges && s->ranges[s->n_ranges - 1].off + s->ranges[s->n_ranges - 1].len ==
-				   off) {
+	if (s->n_ranges &&
+	    s->ranges[s->n_ranges - 1].off + s->ranges[s->n_ranges - 1].len == off) {
 		s->ranges[s->n_ranges - 1].len += len;
 		return 0;
 	}
@@ -284,7 +290,8 @@ static size_t header_block_len(uint64_t size, uint64_t i)
 
 	if (start >= size)
 		return 0;
-	return size - start < MEDFS_BLOCK_SIZE ? (size_t)(size - start) : MEDFS_BLOCK_SIZE;
+	return size - start < MEDFS_BLOCK_SIZE ? (size_t)(size - start)
+					       : MEDFS_BLOCK_SIZE;
 }
 
 /* Loads the previous key of a PREV file; none (NULL) when it is missing or
@@ -299,8 +306,8 @@ static void prev_load(struct medfs_repair *r, struct salvage *s)
 	memcpy(ad + 4, s->id, MEDFS_FILE_ID_LEN);
 	if (n == PREV_SEALED_LEN &&
 	    crypto_aead_xchacha20poly1305_ietf_decrypt(s->prev, NULL, NULL, sealed + np,
-						       (size_t)n - np, ad, sizeof(ad), sealed,
-						       r->keys->xattr) == 0)
+						       (size_t)n - np, ad, sizeof(ad),
+						       sealed, r->keys->xattr) == 0)
 		return;
 	medfs_secret_free(s->prev);
 	s->prev = NULL;
@@ -328,14 +335,16 @@ static size_t salvage_block(struct medfs_repair *r, struct salvage *s, uint64_t 
 	/* The length on disk first; the header's, when it is shorter (a
 	 * shrink that did not finish). */
 	tries[0] = avail;
-	tries[1] = want && want + MEDFS_BLOCK_OVERHEAD < avail ? want + MEDFS_BLOCK_OVERHEAD
-							       : 0;
+	tries[1] = want && want + MEDFS_BLOCK_OVERHEAD < avail
+			   ? want + MEDFS_BLOCK_OVERHEAD
+			   : 0;
 	for (size_t t = 0; t < 2; t++) {
 		int k;
 
 		if (!tries[t])
 			continue;
-		k = medfs_block_open(plain, sealed, tries[t], r->cipher, s->key, s->id, i);
+		k = medfs_block_open(plain, sealed, tries[t], r->cipher, s->key, s->id,
+				     i);
 		if (k == -EBADMSG && s->prev)
 			k = medfs_block_open(plain, sealed, tries[t], r->cipher, s->prev,
 					     s->id, i);
@@ -404,8 +413,8 @@ static int lost_found(struct medfs_repair *r)
 }
 
 /* Writes the whole file at path (new) with len bytes of data. */
-static int write_new(struct medfs_repair *r, const char *path, const void *data, size_t len,
-		     mode_t mode, const struct medfs_owner *o)
+static int write_new(struct medfs_repair *r, const char *path, const void *data,
+		     size_t len, mode_t mode, const struct medfs_owner *o)
 {
 	struct medfs_file *f;
 	ssize_t n = 0;
@@ -446,7 +455,8 @@ static ssize_t xattr_open(struct medfs_repair *r, uint8_t *plain, const uint8_t 
 static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *copy,
 		       struct medfs_salvage *out)
 {
-	uint8_t *sealed = malloc(XATTR_VALUE_MAX + 64), *plain = medfs_secret_alloc(XATTR_VALUE_MAX);
+	uint8_t *sealed = malloc(XATTR_VALUE_MAX + 64),
+		*plain = medfs_secret_alloc(XATTR_VALUE_MAX);
 	uint8_t ad[4 + MEDFS_FILE_ID_LEN + sizeof("user.") + MEDFS_NAME_MAX];
 	char *list = malloc(XATTR_VALUE_MAX), name[MEDFS_NAME_MAX + 1];
 	ssize_t size, n;
@@ -490,7 +500,8 @@ static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *co
 			n = xattr_open(r, plain, sealed, (size_t)n, ad,
 				       4 + MEDFS_FILE_ID_LEN + strlen(user));
 		}
-		if (n < 0 || medfs_vault_setxattr(r->vault, copy, user, plain, (size_t)n, 0) < 0)
+		if (n < 0 ||
+		    medfs_vault_setxattr(r->vault, copy, user, plain, (size_t)n, 0) < 0)
 			out->xattrs_lost++;
 	}
 out:
@@ -520,7 +531,8 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = medfs_file_create(r->vault, copy, O_RDWR | O_EXCL, st->st_mode & 0777, &o, &f);
+	ret = medfs_file_create(r->vault, copy, O_RDWR | O_EXCL, st->st_mode & 0777, &o,
+				&f);
 	if (ret < 0)
 		goto out;
 	s->size = s->hsize;
@@ -550,8 +562,9 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 				end = at + (got > want ? got : want);
 		}
 		if (end > first * MEDFS_BLOCK_SIZE) {
-			ssize_t w = medfs_file_write(f, buf, end - first * MEDFS_BLOCK_SIZE,
-						     (off_t)(first * MEDFS_BLOCK_SIZE), 0);
+			ssize_t w =
+				medfs_file_write(f, buf, end - first * MEDFS_BLOCK_SIZE,
+						 (off_t)(first * MEDFS_BLOCK_SIZE), 0);
 
 			if (w < 0) {
 				ret = (int)w;
@@ -609,7 +622,8 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		ret = -EBADMSG;
 		goto out;
 	}
-	ret = medfs_header_open_flags(hdr, s.id, s.key, &s.hsize, &flags, r->keys->header, b);
+	ret = medfs_header_open_flags(hdr, s.id, s.key, &s.hsize, &flags, r->keys->header,
+				      b);
 	if (ret < 0)
 		goto out;
 	if (flags & MEDFS_HEADER_PREV)
@@ -700,7 +714,8 @@ static size_t names_under(struct medfs_repair *r, int dfd,
 		const char *e = d->d_name;
 		size_t len;
 
-		if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 || medfs_name_is_internal(e))
+		if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 ||
+		    medfs_name_is_internal(e))
 			continue;
 		(*total)++;
 		if (medfs_name_is_long(e)) {
@@ -718,7 +733,8 @@ static size_t names_under(struct medfs_repair *r, int dfd,
 				continue;
 			enc[n] = '\0';
 			len = (size_t)n;
-			if (medfs_name_entry(check, sizeof(check), enc, len, r->keys->name) < 0 ||
+			if (medfs_name_entry(check, sizeof(check), enc, len,
+					     r->keys->name) < 0 ||
 			    strcmp(check, e) != 0)
 				continue;
 		} else {
@@ -727,7 +743,8 @@ static size_t names_under(struct medfs_repair *r, int dfd,
 				continue;
 			memcpy(enc, e, len + 1);
 		}
-		if (medfs_name_decrypt(plain, sizeof(plain), enc, len, id, r->keys->name) >= 0)
+		if (medfs_name_decrypt(plain, sizeof(plain), enc, len, id,
+				       r->keys->name) >= 0)
 			ok++;
 	}
 	closedir(dir);
@@ -754,7 +771,8 @@ static bool candidate_id(int dfd, const char *name, uint8_t id[MEDFS_DIR_ID_LEN]
 }
 
 static int write_dir_header(struct medfs_repair *r, int dfd,
-			    const uint8_t id[MEDFS_DIR_ID_LEN], const struct medfs_binding *b)
+			    const uint8_t id[MEDFS_DIR_ID_LEN],
+			    const struct medfs_binding *b)
 {
 	uint8_t hdr[MEDFS_DIR_HEADER_LEN];
 	int fd, ret;
@@ -762,8 +780,8 @@ static int write_dir_header(struct medfs_repair *r, int dfd,
 	ret = medfs_dir_header_seal(hdr, id, r->keys->dir, b);
 	if (ret < 0)
 		return ret;
-	fd = openat(dfd, DIR_HEADER_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	fd = openat(dfd, DIR_HEADER_TMP,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	ret = write_all(fd, hdr, sizeof(hdr));
@@ -792,8 +810,8 @@ static int quarantine_entries(struct medfs_repair *r, int dfd, size_t *moved, ch
 	DIR *dir;
 
 	randombytes_buf(rnd, sizeof(rnd));
-	snprintf(sub, sizeof(sub), "%" PRId64 "-%02x%02x%02x%02x", (int64_t)time(NULL), rnd[0],
-		 rnd[1], rnd[2], rnd[3]);
+	snprintf(sub, sizeof(sub), "%" PRId64 "-%02x%02x%02x%02x", (int64_t)time(NULL),
+		 rnd[0], rnd[1], rnd[2], rnd[3]);
 	if (mkdirat(r->vault_fd, MEDFS_REPAIR_QUARANTINE, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	qfd = openat(r->vault_fd, MEDFS_REPAIR_QUARANTINE,
@@ -919,7 +937,8 @@ static int remove_tmp_dir(struct medfs_repair *r, const char *vpath)
 		const char *e = d->d_name;
 
 		if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 ||
-		    strcmp(e, MEDFS_DIR_HEADER_NAME) == 0 || strcmp(e, DIR_HEADER_TMP) == 0)
+		    strcmp(e, MEDFS_DIR_HEADER_NAME) == 0 ||
+		    strcmp(e, DIR_HEADER_TMP) == 0)
 			continue;
 		ret = -ENOTEMPTY;
 	}
@@ -1020,8 +1039,8 @@ int medfs_repair_meta(struct medfs_repair *r, const char *path)
 	dicom = ret == 0 || ret == -EAGAIN;
 	if (dicom)
 		medfs_dicom_meta_update(&m, &sc.ids, NULL);
-	dicom = dicom && (m.ids.patient_id[0] || m.ids.study_uid[0] || m.ids.series_uid[0] ||
-			  m.ids.sop_uid[0]);
+	dicom = dicom && (m.ids.patient_id[0] || m.ids.study_uid[0] ||
+			  m.ids.series_uid[0] || m.ids.sop_uid[0]);
 	ret = medfs_dicom_meta_encode(&m, meta, MEDFS_META_MAX);
 	if (ret >= 0)
 		ret = medfs_file_set_meta(f, meta, (size_t)ret);
@@ -1074,11 +1093,13 @@ int medfs_repair_config(struct medfs_repair *r, const uint8_t vault_key[MEDFS_KE
 
 	p = config_copy(r, MEDFS_CONFIG_NAME, primary, &lp, vault_key);
 	b = config_copy(r, MEDFS_CONFIG_BACKUP_NAME, backup, &lb, vault_key);
-	if (p == COPY_GOOD && b == COPY_GOOD && lp == lb && memcmp(primary, backup, lp) == 0) {
+	if (p == COPY_GOOD && b == COPY_GOOD && lp == lb &&
+	    memcmp(primary, backup, lp) == 0) {
 		snprintf(what, whatsz, "both copies agree");
 		return 0;
 	}
-	if (p == COPY_FOREIGN || b == COPY_FOREIGN || (p != COPY_GOOD && b != COPY_GOOD)) {
+	if (p == COPY_FOREIGN || b == COPY_FOREIGN ||
+	    (p != COPY_GOOD && b != COPY_GOOD)) {
 		snprintf(what, whatsz,
 			 "not repaired: %s is %s, %s is %s; restore the config from a "
 			 "backup (medfs-key restore)",

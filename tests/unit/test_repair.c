@@ -51,10 +51,11 @@ static void setup(void)
 	ck_assert_ptr_nonnull(vkey);
 	randombytes_buf(vkey, MEDFS_KEY_LEN);
 	ck_assert_int_eq(medfs_vault_create_tree(vdir, vkey), 0);
-	ck_assert_int_eq(medfs_vault_open_cipher(&V, vdir, vkey,
-						 MEDFS_CIPHER_XCHACHA20POLY1305),
+	ck_assert_int_eq(
+		medfs_vault_open_cipher(&V, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305),
+		0);
+	ck_assert_int_eq(medfs_repair_new(&R, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305),
 			 0);
-	ck_assert_int_eq(medfs_repair_new(&R, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305), 0);
 	medfs_repair_set_vault(R, V);
 }
 
@@ -72,9 +73,9 @@ static void teardown(void)
 static void reopen(void)
 {
 	medfs_vault_close(V);
-	ck_assert_int_eq(medfs_vault_open_cipher(&V, vdir, vkey,
-						 MEDFS_CIPHER_XCHACHA20POLY1305),
-			 0);
+	ck_assert_int_eq(
+		medfs_vault_open_cipher(&V, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305),
+		0);
 	medfs_repair_set_vault(R, V);
 }
 
@@ -259,7 +260,8 @@ START_TEST(test_salvage_flipped_block)
 	ranges[n] = '\0';
 	ck_assert_ptr_nonnull(strstr(ranges, "\noriginal /f\n"));
 	ck_assert_ptr_nonnull(strstr(ranges, "\nlost 4096 4096\n"));
-	ck_assert_int_eq(medfs_vault_getxattr(V, "/lost+found/f", "user.kept", ranges, 10), 1);
+	ck_assert_int_eq(
+		medfs_vault_getxattr(V, "/lost+found/f", "user.kept", ranges, 10), 1);
 	ck_assert_int_eq(ranges[0], 'v');
 	free(data);
 	free(back);
@@ -278,7 +280,8 @@ START_TEST(test_salvage_truncated)
 	put("/t", data, len);
 	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len));
 	ck_assert_int_eq(truncate(p, MEDFS_HEADER_LEN + DBLK + 20), 0);
-	ck_assert_int_eq(medfs_repair_salvage_file(R, "/t", p + strlen(vdir) + 1, &b, &sv), 0);
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/t", p + strlen(vdir) + 1, &b, &sv), 0);
 	ck_assert_uint_eq(sv.size, len);
 	ck_assert_uint_eq(sv.lost, len - BLK);
 	ck_assert_uint_eq(sv.n_ranges, 1);
@@ -316,7 +319,8 @@ START_TEST(test_salvage_grown)
 	ck_assert_int_eq(medfs_header_seal(hdr, id, key, BLK, hk, &b), 0);
 	ck_assert_int_eq(pwrite(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
 	close(fd);
-	ck_assert_int_eq(medfs_repair_salvage_file(R, "/g", p + strlen(vdir) + 1, &b, &sv), 0);
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/g", p + strlen(vdir) + 1, &b, &sv), 0);
 	ck_assert_uint_eq(sv.header_size, BLK);
 	ck_assert_uint_eq(sv.size, len);
 	ck_assert_uint_eq(sv.lost, 0);
@@ -339,16 +343,18 @@ START_TEST(test_salvage_bad_header)
 	randombytes_buf(data, sizeof(data));
 	put("/h", data, sizeof(data));
 	flip(vault_file(sizeof(data)), 50);
-	ck_assert_int_eq(medfs_repair_salvage_file(R, "/h", vault_file(sizeof(data)), &b, &sv),
-			 -EBADMSG);
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/h", vault_file(sizeof(data)), &b, &sv),
+		-EBADMSG);
 	/* Left as it was; nothing made. */
 	ck_assert(vexists(vault_file(sizeof(data))));
 	ck_assert_int_eq(medfs_vault_getattr(V, "/lost+found", &st), -ENOENT);
 	/* Bound to another name: the same. */
 	flip(vault_file(sizeof(data)), 50);
 	b = root_binding("other");
-	ck_assert_int_eq(medfs_repair_salvage_file(R, "/h", vault_file(sizeof(data)), &b, &sv),
-			 -EBADMSG);
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/h", vault_file(sizeof(data)), &b, &sv),
+		-EBADMSG);
 }
 END_TEST
 
@@ -468,10 +474,12 @@ START_TEST(test_dir_rebuilt_and_quarantined)
 	snprintf(hp, sizeof(hp), "%s/%s/%s", vdir, vq, MEDFS_DIR_HEADER_NAME);
 	ck_assert_int_eq(unlink(hp), 0);
 	reopen();
-	ck_assert_int_eq(medfs_repair_dir_header(R, ve, &be, &moved, where, sizeof(where)),
-			 MEDFS_DIR_REBUILT);
-	ck_assert_int_eq(medfs_repair_dir_header(R, vq, &bq, &moved, where, sizeof(where)),
-			 MEDFS_DIR_QUARANTINED);
+	ck_assert_int_eq(
+		medfs_repair_dir_header(R, ve, &be, &moved, where, sizeof(where)),
+		MEDFS_DIR_REBUILT);
+	ck_assert_int_eq(
+		medfs_repair_dir_header(R, vq, &bq, &moved, where, sizeof(where)),
+		MEDFS_DIR_QUARANTINED);
 	ck_assert_uint_eq(moved, 2);
 	ck_assert_int_eq(strncmp(where, MEDFS_REPAIR_QUARANTINE "/", 11), 0);
 	snprintf(qp, sizeof(qp), "%s/%s", vdir, where);
@@ -514,7 +522,8 @@ START_TEST(test_leftovers)
 	ck_assert(!medfs_repair_is_leftover("abc"));
 
 	make_file("tree/.tmp-0011223344556677");
-	ck_assert_int_eq(medfs_repair_remove_leftover(R, "tree/.tmp-0011223344556677"), 0);
+	ck_assert_int_eq(medfs_repair_remove_leftover(R, "tree/.tmp-0011223344556677"),
+			 0);
 	ck_assert(!vexists("tree/.tmp-0011223344556677"));
 	make_file("tree/.medfs-dir.tmp");
 	ck_assert_int_eq(medfs_repair_remove_leftover(R, "tree/.medfs-dir.tmp"), 0);
@@ -526,7 +535,8 @@ START_TEST(test_leftovers)
 	snprintf(p, sizeof(p), "%s/tree/.tmp-aaaaaaaaaaaaaaaa", vdir);
 	ck_assert_int_eq(mkdir(p, 0700), 0);
 	make_file("tree/.tmp-aaaaaaaaaaaaaaaa/.medfs-dir");
-	ck_assert_int_eq(medfs_repair_remove_leftover(R, "tree/.tmp-aaaaaaaaaaaaaaaa"), 0);
+	ck_assert_int_eq(medfs_repair_remove_leftover(R, "tree/.tmp-aaaaaaaaaaaaaaaa"),
+			 0);
 	ck_assert(!vexists("tree/.tmp-aaaaaaaaaaaaaaaa"));
 	ck_assert_int_eq(mkdir(p, 0700), 0);
 	make_file("tree/.tmp-aaaaaaaaaaaaaaaa/.medfs-dir");
