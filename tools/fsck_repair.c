@@ -150,6 +150,17 @@ void salvage(struct fsck *k, unsigned long snapshot, const char *path, const cha
 		not_repaired(k, path, vpath, why);
 		return;
 	}
+	if (sv.torn_header) {
+		repaired(k, snapshot, path, vpath,
+			 "its header was never written whole (a create cut short): "
+			 "nothing to read; moved to %s/%s, empty",
+			 MEDFS_REPAIR_LOST_FOUND_PATH, sv.name);
+		journal_repair(k,
+			       "moved vault file %s, shorter than a header, to "
+			       "lost+found, empty",
+			       vpath);
+		return;
+	}
 	repaired(k, snapshot, path, vpath,
 		 "moved to %s/%s, %" PRIu64 " bytes, %" PRIu64
 		 " of them lost in %zu ranges (listed in %s/%s%s)%s%s",

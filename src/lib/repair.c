@@ -619,13 +619,16 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		goto out;
 	}
 	if (n != (ssize_t)sizeof(hdr)) {
-		ret = -EBADMSG;
-		goto out;
+		/* A create cut before its header was written whole: no key,
+		 * so nothing to read, and nothing that could be lost. */
+		out->torn_header = true;
+		s.disk = 0;
+	} else {
+		ret = medfs_header_open_flags(hdr, s.id, s.key, &s.hsize, &flags,
+					      r->keys->header, b);
+		if (ret < 0)
+			goto out;
 	}
-	ret = medfs_header_open_flags(hdr, s.id, s.key, &s.hsize, &flags, r->keys->header,
-				      b);
-	if (ret < 0)
-		goto out;
 	if (flags & MEDFS_HEADER_PREV)
 		prev_load(r, &s);
 	else {
@@ -647,7 +650,8 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		medfs_vault_unlink(r->vault, copy);
 		goto out;
 	}
-	copy_attrs(r, &s, copy, out);
+	if (!out->torn_header)
+		copy_attrs(r, &s, copy, out);
 	ret = medfs_repair_ranges_format(&text, &text_len, path, s.hsize, s.size,
 					 (int64_t)time(NULL), s.ranges, s.n_ranges);
 	if (ret == 0) {

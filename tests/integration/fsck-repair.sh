@@ -66,6 +66,7 @@ put flip/data $((3 * 4096 + 100))
 put trunc/data 9001
 put "long/$LONG" 333
 put long/other 334
+put zero/data 777
 mkdir -p "$M/empty"
 DCM=$MEDFS_SOURCE_ROOT/tests/data/dicom/ct-explicit-deflen.dcm
 cp "$DCM" "$M/keep/ct.dcm"
@@ -77,6 +78,7 @@ flip=$(vault_file_of_size "$V" $((3 * 4096 + 100)))
 printf '\xff' | dd of="$flip" bs=1 seek=$((HDR + BS + 50)) conv=notrunc status=none
 trunc=$(vault_file_of_size "$V" 9001)
 truncate -s $((HDR + BS + 1000)) "$trunc" # block 1 torn, block 2 gone
+truncate -s 0 "$(vault_file_of_size "$V" 777)" # a create cut before its header
 longside=$(find "$V/tree" -name '~*.n')
 [ "$(grep -c . <<<"$longside")" = 1 ] || fail "expected one long-name sidecar: $longside"
 rm -f "${longside%.n}" # its entry gone: the sidecar is an orphan
@@ -144,6 +146,7 @@ says "$WORK/y.out" "tmp-0123456789abcdef: repaired: temporary removed" "the temp
 says "$WORK/y.out" "tmp-fedcba9876543210: repaired: temporary removed" "the temporary directory"
 says "$WORK/y.out" "medfs.conf.bak: repaired: wrote medfs.conf.bak again from medfs.conf" "the config copy"
 says "$WORK/y.out" "/keep/ct.dcm: repaired: metadata sealed again with the DICOM identifiers" "the metadata"
+says "$WORK/y.out" "/zero/data: repaired: its header was never written whole .* moved to /lost\+found/data.2, empty" "the torn header"
 says "$WORK/y.out" "0 left" "nothing left"
 [ ! -e "$longside" ] || fail "the orphan sidecar is still there"
 [ ! -e "$V/tree/.tmp-0123456789abcdef" ] || fail "the temporary file is still there"

@@ -419,6 +419,30 @@ static void dir_vpath(const char *name, char *out, size_t outsz)
 	sodium_memzero(nk, sizeof(nk));
 }
 
+START_TEST(test_salvage_torn_header)
+{
+	struct medfs_binding b = root_binding("z");
+	struct medfs_salvage sv;
+	char vz[1024], p[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	/* A create cut before its header: a 0-byte vault file, listed. */
+	dir_vpath("z", vz, sizeof(vz));
+	snprintf(p, sizeof(p), "%s/%s", vdir, vz);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/z", &st), 0);
+	ck_assert_int_eq(medfs_repair_salvage_file(R, "/z", vz, &b, &sv), 0);
+	ck_assert(sv.torn_header);
+	ck_assert_uint_eq(sv.size, 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/lost+found/z", &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert(!vexists(vz));
+}
+END_TEST
+
 static int count(void *ctx, const char *name, const struct stat *st)
 {
 	(void)name;
@@ -656,6 +680,7 @@ int main(void)
 	tcase_add_test(tc, test_salvage_grown);
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
+	tcase_add_test(tc, test_salvage_torn_header);
 	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_dir_resealed);
 	tcase_add_test(tc, test_dir_rebuilt_and_quarantined);
