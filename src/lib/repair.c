@@ -873,7 +873,7 @@ int medfs_repair_dir_header(struct medfs_repair *r, const char *vdir,
 			    size_t wheresz)
 {
 	static const char *const sources[] = { MEDFS_DIR_HEADER_NAME, DIR_HEADER_TMP };
-	uint8_t id[MEDFS_DIR_ID_LEN];
+	uint8_t id[MEDFS_DIR_ID_LEN] = { 0 };
 	size_t total = 0;
 	int dfd, ret;
 
