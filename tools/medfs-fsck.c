@@ -581,7 +581,8 @@ static void check_dir(struct fsck *k, const char *plain, const char *vdir,
 			ret == -EBADMSG ? "does not authenticate" : strerror(-ret));
 		goto out;
 	}
-	qsort(c.v, c.n, sizeof(*c.v), cmp_child);
+	if (c.n) /* an empty directory has no array (NULL): not for qsort */
+		qsort(c.v, c.n, sizeof(*c.v), cmp_child);
 
 	entries = calloc(c.n ? c.n : 1, sizeof(*entries));
 	if (!entries) {
