@@ -16,15 +16,25 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${MEDFS_SANITIZE_BUILD_DIR:-$src/build-sanitize}
 cd "$src" || exit 1
 
-# No _FORTIFY_SOURCE under the sanitizers (see meson.build): the
-# hardening test, which checks the fortified calls, belongs to the
-# normal build.
-opts=(-Db_sanitize=address,undefined -Dbuildtype=debugoptimized)
+# clang: with gcc, UBSan's runtime is a library of its own that ignores
+# log_path when ASan is there, and its reports would go to the stderr of
+# whichever process hit them, unseen when a test expects that process to
+# fail. With clang, both report through one runtime into the log files.
+# b_lundef=false: the shared module the durability test preloads takes
+# the sanitizer runtime from the executable. No _FORTIFY_SOURCE under the
+# sanitizers (see meson.build): the hardening test, which checks the
+# fortified calls, belongs to the normal build (--no-suite build below).
+if ! command -v clang >/dev/null; then
+	echo "sanitize: clang is not installed" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+opts=(-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized)
 if [ -f "$build/meson-private/coredata.dat" ]; then
 	meson setup --reconfigure "$build" "${opts[@]}" >/dev/null ||
-		meson setup --wipe "$build" "${opts[@]}"
+		CC=clang meson setup --wipe "$build" "${opts[@]}"
 else
-	meson setup "$build" "${opts[@]}"
+	CC=clang meson setup "$build" "${opts[@]}"
 fi
 status=$?
 if [ "$status" -eq 0 ]; then
