@@ -23,7 +23,8 @@ trap 'exit 130' INT
 # detect_leaks: a leak in any process is a finding. abort_on_error: a
 # report ends the process at once (no half-broken daemon serving on).
 # verify_asan_link_order=0: the durability test LD_PRELOADs its shim
-# into the driver, ahead of the ASan runtime. halt_on_error: the first
+# into the driver, ahead of the ASan runtime when that is a library (gcc).
+# suppressions: reports from code outside medfs, each explained there. halt_on_error: the first
 # undefined behaviour stops the process, as it does for ASan.
 export ASAN_OPTIONS="suppressions=$here/asan.supp:detect_leaks=1:abort_on_error=1:disable_coredump=1:log_path=$logs/asan:verify_asan_link_order=0:detect_stack_use_after_return=1:check_initialization_order=1:strict_string_checks=1${MEDFS_ASAN_OPTIONS:+:$MEDFS_ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$logs/ubsan"
