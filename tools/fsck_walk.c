@@ -395,7 +395,8 @@ void check_dir(struct fsck *k, const char *plain, const char *vdir,
 	}
 	if (b->name_len == 0)
 		memcpy(k->root_id, dir_id, sizeof(dir_id));
-	qsort(c.v, c.n, sizeof(*c.v), cmp_child);
+	if (c.n) /* an empty directory has no array (NULL): not for qsort */
+		qsort(c.v, c.n, sizeof(*c.v), cmp_child);
 
 	entries = calloc(c.n ? c.n : 1, sizeof(*entries));
 	if (!entries) {
