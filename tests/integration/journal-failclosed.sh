@@ -95,8 +95,8 @@ echo "after" >"$M/after" || fail "create once space is back"
 unmount "$M"
 "$MEDFS_JOURNAL" verify "$J" --key "$AUDITOR.key" >"$WORK/verify" 2>&1 ||
 	fail "the journal does not verify after the outage: $(cat "$WORK/verify")"
-"$MEDFS_JOURNAL" show "$J" --key "$AUDITOR.key" >"$WORK/show" 2>&1 ||
-	fail "medfs-journal show failed: $(cat "$WORK/show")"
+"$MEDFS_JOURNAL" show "$J" --key "$AUDITOR.key" >"$WORK/show" 2>"$WORK/show.err" ||
+	fail "medfs-journal show failed: $(cat "$WORK/show.err")"
 out=$(grep -F journal-outage "$WORK/show" || true)
 [ -n "$out" ] || fail "no journal-outage record: $(cat "$WORK/show")"
 echo "$out" | grep -q "requests refused with EIO" || fail "outage record: $out"

@@ -66,8 +66,8 @@ expect "$BOB" EACCES stat "$M/file"
 expect "$ALICE" OK read "$M/file"
 unmount "$M"
 
-"$MEDFS_JOURNAL" show "$J" --key "$AUDITOR.key" >"$WORK/show" 2>&1 ||
-	fail "medfs-journal show failed: $(cat "$WORK/show")"
+"$MEDFS_JOURNAL" show "$J" --key "$AUDITOR.key" >"$WORK/show" 2>"$WORK/show.err" ||
+	fail "medfs-journal show failed: $(cat "$WORK/show.err")"
 sum=$(grep -F denied-summary "$WORK/show" | grep -F "/file" | grep -F "$EVE" || true)
 [ -n "$sum" ] || fail "no denied-summary record of eve's stats of /file: $(grep -F "$EVE" "$WORK/show" | head)"
 n=$(echo "$sum" | sed -n 's/.*count \([0-9]*\).*/\1/p' | head -n 1)

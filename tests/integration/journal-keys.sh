@@ -80,8 +80,8 @@ unmount "$M"
 step "medfs-journal show"
 "$MEDFS_JOURNAL" verify "$J" --key "$AUDITOR.key" >"$WORK/verify" 2>&1 ||
 	fail "the journal does not verify: $(cat "$WORK/verify")"
-"$MEDFS_JOURNAL" show "$J" --key "$AUDITOR.key" >"$WORK/show" 2>&1 ||
-	fail "medfs-journal show failed: $(cat "$WORK/show")"
+"$MEDFS_JOURNAL" show "$J" --key "$AUDITOR.key" >"$WORK/show" 2>"$WORK/show.err" ||
+	fail "medfs-journal show failed: $(cat "$WORK/show.err")"
 has()
 {
 	grep -F -- "$1" "$WORK/show" | grep -qF -- "$2" || fail "no $1 record saying '$2': $(cat "$WORK/show")"
