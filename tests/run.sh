@@ -9,7 +9,8 @@
 # `--suite unit`), then prints one summary line from meson's test log:
 #   N passed, M failed[, K skipped]
 # Exits with meson test's status (non-zero on a build failure too).
-# `tests/run.sh --summary-only` prints the summary of the last run again.
+# `tests/run.sh --summary-only [TESTLOG]` prints the summary of the last run
+# again (or of a given meson testlog .json, as the CI steps do).
 # The integration tests mount FUSE file systems: they need root and
 # /dev/fuse, and are skipped (exit 77) without them.
 set -uo pipefail
@@ -43,7 +44,7 @@ summary()
 }
 
 if [ "${1:-}" = --summary-only ]; then
-	summary "$testlog"
+	summary "${2:-$testlog}"
 	exit 0
 fi
 

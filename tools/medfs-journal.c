@@ -244,7 +244,8 @@ static const struct option *with_filters(struct option out[OPTIONS_MAX],
 	"                    open read write create delete rename truncate setattr\n"    \
 	"                    xattr denied integrity emergency-start emergency-end\n"     \
 	"                    set-auditor mkdir symlink list attribution\n"               \
-	"                    denied-summary journal-outage unlock-failed key-change\n"
+	"                    denied-summary journal-outage unlock-failed key-change\n"    \
+	"                    repair\n"
 
 static int parse_ops(const char *list, struct filter *f)
 {

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -2323,6 +2324,17 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	medfs_log_set(log_errors_only);
+	{
+		/* rotate and clone hold a directory open per level of the
+		 * tree: one as deep as PATH_MAX allows (2,000 levels) needs
+		 * more descriptors than the usual soft limit of 1,024. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	subcommand_name = argv[1];
 	return c->fn(argc - 1, argv + 1);
 }

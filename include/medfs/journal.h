@@ -57,6 +57,8 @@ enum medfs_journal_op {
 	MEDFS_OP_UNLOCK_FAILED = 25,
 	/* medfs-key changed the vault's keys: detail says what. */
 	MEDFS_OP_KEY_CHANGE = 26,
+	/* medfs-fsck --repair changed the vault: detail says what. */
+	MEDFS_OP_REPAIR = 27,
 	/* Written by the journal itself, never by a caller: a signed seal
 	 * over every record before it (struct medfs_journal_checkpoint). */
 	MEDFS_OP_CHECKPOINT = 0x100,
@@ -328,12 +330,13 @@ void medfs_journal_writer_secrets_for_test(struct medfs_journal_writer *w,
  * no key. They leave their records, plain TLV bodies, in this directory
  * of the vault (mode 0700, files 0600), and the next writer that ingests
  * them (the driver, at mount and every second) appends them to the chain
- * and removes them. Only MEDFS_OP_UNLOCK_FAILED and MEDFS_OP_KEY_CHANGE
- * are accepted from it. Format in doc/JOURNAL.md, 14.3. */
+ * and removes them. Only MEDFS_OP_UNLOCK_FAILED, MEDFS_OP_KEY_CHANGE and
+ * MEDFS_OP_REPAIR are accepted from it. Format in doc/JOURNAL.md, 14.3. */
 #define MEDFS_JOURNAL_SPOOL_NAME "journal-spool"
 #define MEDFS_JOURNAL_SPOOL_MAX 65536 /* bytes of one spooled body */
 
-/* Writes r (MEDFS_OP_UNLOCK_FAILED or MEDFS_OP_KEY_CHANGE; time 0: now)
+/* Writes r (MEDFS_OP_UNLOCK_FAILED, MEDFS_OP_KEY_CHANGE or MEDFS_OP_REPAIR;
+ * time 0: now)
  * as a new file in spool_dir, made 0700 if needed. Returns 0, -EINVAL
  * (another op, or a record that does not encode in MEDFS_JOURNAL_SPOOL_MAX
  * bytes) or -errno. */

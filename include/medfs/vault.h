@@ -76,6 +76,13 @@ int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
 		       unsigned int flags);
 int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *path,
 			const struct medfs_owner *o);
+/* A FIFO or a Unix socket (mode's type S_IFIFO or S_IFSOCK, its permission
+ * bits as given) at path: an entry of that type in the vault under the
+ * encrypted name, with no content. A regular file (S_IFREG) is created
+ * empty as by medfs_file_create. Device nodes: -EPERM; other types:
+ * -EINVAL. */
+int medfs_vault_mknod(struct medfs_vault *v, const char *path, mode_t mode,
+		      const struct medfs_owner *o);
 /* Copies the target, NUL-terminated and cut to size - 1, into buf. */
 int medfs_vault_readlink(struct medfs_vault *v, const char *path, char *buf, size_t size);
 int medfs_vault_chmod(struct medfs_vault *v, const char *path, mode_t mode);

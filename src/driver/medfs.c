@@ -1027,6 +1027,31 @@ static int medfs_mkdir(const char *path, mode_t mode)
 		   ret);
 }
 
+/* FIFOs and Unix sockets (a bind(2) in the mount) are decided and
+ * journaled as creates; device nodes are refused by the vault (EPERM). */
+static int medfs_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	struct medfs_owner o = caller_owner();
+	struct req q;
+	char how[32];
+	int ret = begin(&q, "mknod", path, MEDFS_RIGHT_CREATE, ACCESS_ALL);
+
+	(void)rdev;
+	snprintf(how, sizeof(how), "%s mode %04o",
+		 S_ISFIFO(mode)	  ? "fifo"
+		 : S_ISSOCK(mode) ? "socket"
+		 : S_ISREG(mode)  ? "file"
+				  : "device",
+		 (unsigned)(mode & 07777));
+	if (ret == 0)
+		ret = req_refused(&q, mode_create(&q.c, "mknod", path));
+	if (ret == 0)
+		ret = fs_ret(medfs_vault_mknod(vault(), path, mode, &o));
+	return end(&q,
+		   (struct jnl_event){ .op = MEDFS_OP_CREATE, .path = path, .detail = how },
+		   ret);
+}
+
 static int medfs_unlink(const char *path)
 {
 	struct medfs_dicom_meta ids;
@@ -1868,6 +1893,7 @@ static const struct fuse_operations medfs_ops = {
 	.getattr = medfs_getattr,
 	.access = medfs_access,
 	.readlink = medfs_readlink,
+	.mknod = medfs_mknod,
 	.mkdir = medfs_mkdir,
 	.unlink = medfs_unlink,
 	.rmdir = medfs_rmdir,

@@ -161,6 +161,7 @@ static const char *const op_names[] = {
 	[MEDFS_OP_JOURNAL_OUTAGE] = "journal-outage",
 	[MEDFS_OP_UNLOCK_FAILED] = "unlock-failed",
 	[MEDFS_OP_KEY_CHANGE] = "key-change",
+	[MEDFS_OP_REPAIR] = "repair",
 };
 
 const char *medfs_journal_op_name(uint32_t op)

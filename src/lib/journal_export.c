@@ -469,6 +469,7 @@ static void classify(const struct medfs_journal_record *r, struct msg *m, bool *
 		m->outcome = 4;
 		break;
 	case MEDFS_OP_KEY_CHANGE:
+	case MEDFS_OP_REPAIR:
 		m->type = &ty_security_config;
 		break;
 	case MEDFS_OP_INTEGRITY:

@@ -31,7 +31,8 @@
 
 static int spool_op_ok(uint32_t op)
 {
-	return op == MEDFS_OP_UNLOCK_FAILED || op == MEDFS_OP_KEY_CHANGE;
+	return op == MEDFS_OP_UNLOCK_FAILED || op == MEDFS_OP_KEY_CHANGE ||
+	       op == MEDFS_OP_REPAIR;
 }
 
 int medfs_journal_spool(const char *spool_dir, const struct medfs_journal_record *r)

@@ -40,6 +40,7 @@
 #include "medfs/name.h"
 #include "medfs/rotate.h"
 #include "medfs/vault.h"
+#include "medfs/vpath.h"
 
 #define XATTR_PREFIX "user."
 #define XATTR_VALUE_MAX 65536
@@ -519,13 +520,6 @@ static int step(struct walk *w, bool converted)
 	    w->ops->progress(w->ops->ctx, &w->prog) != 0)
 		w->stopped = true;
 	return w->stopped ? -ECANCELED : 0;
-}
-
-static int join(char *out, size_t outsz, const char *dir, const char *entry)
-{
-	int n = snprintf(out, outsz, "%s/%s", dir, entry);
-
-	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
 }
 
 static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
@@ -1254,16 +1248,16 @@ static int convert_name(struct walk *w, int dirfd, const char *entry,
 static int convert_entry(struct walk *w, int dirfd, const char *dir_vpath,
 			 const uint8_t dir_id[MEDFS_DIR_ID_LEN], const char *entry)
 {
-	char name[MEDFS_NAME_MAX + 1], cur[MEDFS_NAME_ENC_MAX], vpath[PATH_MAX];
+	char name[MEDFS_NAME_MAX + 1], cur[MEDFS_NAME_ENC_MAX];
+	/* For reports: a deep tree's vault paths are longer than PATH_MAX. */
+	char *vpath = medfs_vpath_join(dir_vpath, entry);
 	struct medfs_binding b;
 	size_t name_len = 0;
 	struct stat st;
 	int r, renamed, changed = 0;
 
-	if (join(vpath, sizeof(vpath), dir_vpath, entry) < 0) {
-		problem(w, dir_vpath, "vault path too long (left as it is)");
-		return step(w, false);
-	}
+	if (!vpath)
+		return -ENOMEM;
 	renamed =
 		convert_name(w, dirfd, entry, dir_id, name, &name_len, cur, sizeof(cur));
 	if (renamed == -EBADMSG || renamed == -EEXIST) {
@@ -1279,8 +1273,14 @@ static int convert_entry(struct walk *w, int dirfd, const char *dir_vpath,
 		r = renamed;
 		goto out;
 	}
-	if (renamed)
-		join(vpath, sizeof(vpath), dir_vpath, cur);
+	if (renamed) {
+		free(vpath);
+		vpath = medfs_vpath_join(dir_vpath, cur);
+		if (!vpath) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
 	memcpy(b.parent_id, dir_id, MEDFS_DIR_ID_LEN);
 	b.name = name;
 	b.name_len = name_len;
@@ -1304,10 +1304,14 @@ static int convert_entry(struct walk *w, int dirfd, const char *dir_vpath,
 		close(cfd);
 		/* walk_dir counted the directory itself. */
 		sodium_memzero(name, sizeof(name));
+		free(vpath);
 		return r < 0 ? r : 0;
+	} else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+		r = 0; /* no content: its name is all there is to convert */
 	} else {
 		problem(w, vpath,
-			"not a regular file, directory or symlink (left as it is)");
+			"not a regular file, directory, symlink, FIFO or socket (left as "
+			"it is)");
 		r = 0;
 	}
 	if (r < 0)
@@ -1316,6 +1320,7 @@ static int convert_entry(struct walk *w, int dirfd, const char *dir_vpath,
 	r = 0;
 out:
 	sodium_memzero(name, sizeof(name));
+	free(vpath);
 	if (r < 0)
 		return r;
 	return step(w, changed || renamed > 0);
@@ -1413,7 +1418,7 @@ static int walk_dir(struct walk *w, int dfd, const char *vpath,
 {
 	uint8_t hdr[MEDFS_DIR_HEADER_LEN], id[MEDFS_DIR_ID_LEN];
 	struct timespec tv[2], htv[2];
-	char hpath[PATH_MAX];
+	char *hpath;
 	struct names l;
 	struct stat st, hst;
 	bool changed = false;
@@ -1425,13 +1430,19 @@ static int walk_dir(struct walk *w, int dfd, const char *vpath,
 		return -errno;
 	tv[0] = st.st_atim;
 	tv[1] = st.st_mtim;
-	join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME);
+	hpath = medfs_vpath_join(vpath, MEDFS_DIR_HEADER_NAME);
+	if (!hpath)
+		return -ENOMEM;
 	fd = openat(dfd, MEDFS_DIR_HEADER_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno != ENOENT)
-			return -errno;
-		problem(w, hpath, "directory header missing (directory left as it is)");
-		return step(w, renamed);
+		r = -errno;
+		if (r == -ENOENT) {
+			problem(w, hpath,
+				"directory header missing (directory left as it is)");
+			r = step(w, renamed);
+		}
+		free(hpath);
+		return r;
 	}
 	n = fstat(fd, &hst) < 0 ? -errno : pread_full(fd, hdr, sizeof(hdr), 0);
 	close(fd);
@@ -1442,12 +1453,13 @@ static int walk_dir(struct walk *w, int dfd, const char *vpath,
 	htv[0] = hst.st_atim;
 	htv[1] = hst.st_mtim;
 	r = n == sizeof(hdr) ? medfs_rotate_dir_header(w->k, hdr, b, id) : -EBADMSG;
-	if (r == -EBADMSG) {
+	if (r == -EBADMSG)
 		problem(w, hpath,
 			"directory header authenticates under neither key (directory "
 			"left as it is)");
+	free(hpath);
+	if (r == -EBADMSG)
 		return step(w, renamed);
-	}
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -1765,6 +1777,27 @@ out:
 	return r;
 }
 
+/* A FIFO or socket: its name, mode, owner and times. */
+static int copy_special(int ddir, const char *entry, const struct stat *st)
+{
+	struct timespec tv[2] = { st->st_atim, st->st_mtim };
+	char tmp[sizeof(TMP_PREFIX) + 16];
+	int r = 0;
+
+	tmp_name(tmp);
+	if (mknodat(ddir, tmp, (st->st_mode & S_IFMT) | 0600, 0) < 0)
+		return -errno;
+	if (fchmodat(ddir, tmp, st->st_mode & 07777, 0) < 0 ||
+	    (fchownat(ddir, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	     errno != EPERM) ||
+	    utimensat(ddir, tmp, tv, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    renameat(ddir, tmp, ddir, entry) < 0) {
+		r = -errno;
+		unlinkat(ddir, tmp, 0);
+	}
+	return r;
+}
+
 /* Copies the directory open at sdir into the one open at ddir, entries
  * first, then ddir's mode, owner and times. Returns 0 or -errno. */
 static int copy_dir(struct walk *w, int sdir, int ddir, const struct stat *sst)
@@ -1800,6 +1833,8 @@ static int copy_dir(struct walk *w, int sdir, int ddir, const struct stat *sst)
 			r = copy_file(w, sdir, ddir, e, &st);
 		} else if (S_ISLNK(st.st_mode)) {
 			r = copy_link(sdir, ddir, e, &st);
+		} else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+			r = copy_special(ddir, e, &st);
 		} else if (S_ISDIR(st.st_mode)) {
 			int s2, d2;
 

@@ -38,6 +38,7 @@
 #include "medfs/name.h"
 #include "medfs/parallel.h"
 #include "medfs/vault.h"
+#include "medfs/vpath.h"
 
 #define DIRCACHE_BUCKETS 4096
 #define DIRCACHE_MAX 65536
@@ -118,9 +119,10 @@ struct key_slab {
 	unsigned int n;
 };
 
-/* Where a plaintext path lives in the vault. */
+/* Where a plaintext path lives in the vault. Vault paths may be many
+ * times PATH_MAX long (see vpath.h): they live in memory from malloc. */
 struct loc {
-	char dir_vpath[PATH_MAX];
+	char *dir_vpath;
 	uint8_t dir_id[MEDFS_DIR_ID_LEN];
 	const char *name;
 	size_t name_len;
@@ -128,8 +130,22 @@ struct loc {
 	size_t enc_len;
 	char entry[MEDFS_NAME_ENC_MAX]; /* entry name in the vault dir */
 	bool is_long;
-	char vpath[PATH_MAX];
+	char *vpath;
 };
+
+static struct loc *loc_new(void)
+{
+	return calloc(1, sizeof(struct loc));
+}
+
+static void loc_free(struct loc *l)
+{
+	if (!l)
+		return;
+	free(l->dir_vpath);
+	free(l->vpath);
+	free(l);
+}
 
 /* Per-thread buffer for sealed blocks: no allocation on the block path
  * once it has grown to a request's size. */
@@ -181,20 +197,14 @@ static void report(struct medfs_vault *v, const char *vpath, const char *plain,
 	}
 }
 
-static const char *at_path(const char *vpath)
+/* A plaintext path that a new object may take: shorter than PATH_MAX, as
+ * a path given to a system call must be. Deeper objects could be made
+ * (relative to a working directory deep down) and would work, but no
+ * program could name them from the root; renames may still move a tree
+ * below that depth, and what is there can always be listed and removed. */
+static int new_path_fits(const char *path)
 {
-	return vpath[0] ? vpath : ".";
-}
-
-static int join(char *out, size_t outsz, const char *dir, const char *entry)
-{
-	int n;
-
-	if (dir[0])
-		n = snprintf(out, outsz, "%s/%s", dir, entry);
-	else
-		n = snprintf(out, outsz, "%s", entry);
-	return (n < 0 || (size_t)n >= outsz) ? -ENAMETOOLONG : 0;
+	return strlen(path) < PATH_MAX ? 0 : -ENAMETOOLONG;
 }
 
 /* fsync (fdatasync with datasync) of fd: 0 or -errno. */
@@ -261,7 +271,9 @@ static uint64_t hash_str(const char *s, size_t len)
 	return h;
 }
 
-static bool dc_get(struct medfs_vault *v, const char *path, size_t len, char *vpath,
+/* Sets *vpath to a copy (from malloc) of the cached vault path of the
+ * directory at path[0..len): false when not cached (or out of memory). */
+static bool dc_get(struct medfs_vault *v, const char *path, size_t len, char **vpath,
 		   uint8_t id[MEDFS_DIR_ID_LEN])
 {
 	uint64_t h = hash_str(path, len);
@@ -271,9 +283,14 @@ static bool dc_get(struct medfs_vault *v, const char *path, size_t len, char *vp
 	for (struct dircache_entry *e = v->dc[h % DIRCACHE_BUCKETS]; e; e = e->next) {
 		if (e->hash == h && strlen(e->path) == len &&
 		    !memcmp(e->path, path, len)) {
-			strcpy(vpath, e->vpath);
-			memcpy(id, e->id, MEDFS_DIR_ID_LEN);
-			found = true;
+			char *copy = strdup(e->vpath);
+
+			if (copy) {
+				free(*vpath);
+				*vpath = copy;
+				memcpy(id, e->id, MEDFS_DIR_ID_LEN);
+				found = true;
+			}
 			break;
 		}
 	}
@@ -301,6 +318,7 @@ static void dc_clear_locked(struct medfs_vault *v)
 
 static void dc_clear(struct medfs_vault *v)
 {
+	medfs_vpath_invalidate(); /* directories moved or removed */
 	pthread_mutex_lock(&v->dc_lock);
 	dc_clear_locked(v);
 	pthread_mutex_unlock(&v->dc_lock);
@@ -351,26 +369,29 @@ static int encode_name(struct medfs_vault *v, struct loc *l)
 	if (n < 0)
 		return n;
 	l->is_long = medfs_name_is_long(l->entry);
-	return join(l->vpath, sizeof(l->vpath), l->dir_vpath, l->entry);
+	free(l->vpath);
+	l->vpath = medfs_vpath_join(l->dir_vpath, l->entry);
+	return l->vpath ? 0 : -ENOMEM;
 }
 
 static int read_dir_header(struct medfs_vault *v, const char *vpath,
 			   const struct medfs_binding *b, uint8_t id[MEDFS_DIR_ID_LEN])
 {
-	char hpath[PATH_MAX];
+	char *hpath;
 	uint8_t buf[MEDFS_DIR_HEADER_LEN];
 	struct stat st;
 	ssize_t n;
 	int fd, r;
 
-	if (fstatat(v->tree_fd, at_path(vpath), &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (medfs_vpath_fstatat(v->tree_fd, vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME);
-	if (r < 0)
-		return r;
-	fd = openat(v->tree_fd, hpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	hpath = medfs_vpath_join(vpath, MEDFS_DIR_HEADER_NAME);
+	if (!hpath)
+		return -ENOMEM;
+	fd = medfs_vpath_openat(v->tree_fd, hpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	free(hpath);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT) {
@@ -399,39 +420,48 @@ static int write_dir_header(struct medfs_vault *v, const char *vpath,
 			    const uint8_t id[MEDFS_DIR_ID_LEN],
 			    const struct medfs_binding *b)
 {
-	char hpath[PATH_MAX], tmp[PATH_MAX];
+	char *hpath = NULL, *tmp = NULL;
 	uint8_t buf[MEDFS_DIR_HEADER_LEN];
 	int fd, r;
 
 	r = medfs_dir_header_seal(buf, id, v->keys->dir, b);
 	if (r < 0)
 		return r;
-	if ((r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME)) < 0 ||
-	    (r = join(tmp, sizeof(tmp), vpath, MEDFS_DIR_HEADER_NAME ".tmp")) < 0)
-		return r;
-	fd = openat(v->tree_fd, tmp,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+	hpath = medfs_vpath_join(vpath, MEDFS_DIR_HEADER_NAME);
+	tmp = medfs_vpath_join(vpath, MEDFS_DIR_HEADER_NAME ".tmp");
+	if (!hpath || !tmp) {
+		r = -ENOMEM;
+		goto out;
+	}
+	fd = medfs_vpath_openat(v->tree_fd, tmp,
+				O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
 	r = pwrite_full(fd, buf, sizeof(buf), 0);
 	/* On disk before the rename publishes it: a crash never leaves a
 	 * directory with an empty header. */
 	if (r == 0)
 		r = sync_fd(fd, 1);
 	r = close_keep(fd, r);
-	if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, hpath) < 0)
+	if (r == 0 && medfs_vpath_renameat2(v->tree_fd, tmp, hpath, 0) < 0)
 		r = -errno;
 	if (r < 0)
-		unlinkat(v->tree_fd, tmp, 0);
+		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
+out:
+	free(hpath);
+	free(tmp);
 	return r;
 }
 
-/* Finds the vault path and id of the directory at plaintext path[0..len). */
-static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char *vpath,
+/* Finds the vault path (into *vpath, from malloc, freed by the caller
+ * whatever the result) and id of the directory at plaintext path[0..len). */
+static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char **vpath,
 		      uint8_t id[MEDFS_DIR_ID_LEN])
 {
 	struct loc *l;
-	size_t pos;
+	size_t pos, from;
 	int r = 0;
 
 	while (len > 1 && path[len - 1] == '/')
@@ -442,23 +472,43 @@ static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char 
 	}
 	if (dc_get(v, path, len, vpath, id))
 		return 0;
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
-	/* Walk from the root, taking each prefix from the cache when there. */
-	memset(l->dir_id, 0, sizeof(l->dir_id));
-	l->dir_vpath[0] = '\0';
-	if (!dc_get(v, "/", 1, l->dir_vpath, l->dir_id)) {
+	/* Walk down from the deepest directory above that the cache holds
+	 * (usually the parent): asking for every prefix from the root would
+	 * hash a deep path once per level. */
+	from = 0;
+	pos = len;
+	while (pos > 1) {
+		size_t slash = pos - 1;
+
+		while (slash > 0 && path[slash] != '/')
+			slash--;
+		if (slash == 0)
+			break;
+		if (dc_get(v, path, slash, &l->dir_vpath, l->dir_id)) {
+			from = slash + 1;
+			break;
+		}
+		pos = slash;
+	}
+	pos = from ? from : 1;
+	if (!from && !dc_get(v, "/", 1, &l->dir_vpath, l->dir_id)) {
 		struct medfs_binding root = { .name = "", .name_len = 0 };
 		uint8_t rid[MEDFS_DIR_ID_LEN];
 
+		l->dir_vpath = strdup("");
+		if (!l->dir_vpath) {
+			r = -ENOMEM;
+			goto out;
+		}
 		r = read_dir_header(v, "", &root, rid);
 		if (r < 0)
 			goto out;
 		memcpy(l->dir_id, rid, sizeof(rid));
 		dc_put(v, "/", 1, "", rid);
 	}
-	pos = 1;
 	while (pos < len) {
 		size_t end = pos;
 		uint8_t child[MEDFS_DIR_ID_LEN];
@@ -469,35 +519,33 @@ static int dir_lookup(struct medfs_vault *v, const char *path, size_t len, char 
 			pos++;
 			continue;
 		}
-		if (dc_get(v, path, end, l->vpath, child)) {
-			strcpy(l->dir_vpath, l->vpath);
-			memcpy(l->dir_id, child, sizeof(child));
-			pos = end + 1;
-			continue;
-		}
-		l->name = path + pos;
-		l->name_len = end - pos;
-		r = encode_name(v, l);
-		if (r < 0)
-			goto out;
-		{
-			struct medfs_binding b = { .name = l->name,
-						   .name_len = l->name_len };
+		if (!dc_get(v, path, end, &l->vpath, child)) {
+			struct medfs_binding b = { .name = path + pos,
+						   .name_len = end - pos };
 
+			l->name = b.name;
+			l->name_len = b.name_len;
+			r = encode_name(v, l);
+			if (r < 0)
+				goto out;
 			memcpy(b.parent_id, l->dir_id, sizeof(b.parent_id));
 			r = read_dir_header(v, l->vpath, &b, child);
 			if (r < 0)
 				goto out;
+			dc_put(v, path, end, l->vpath, child);
 		}
-		dc_put(v, path, end, l->vpath, child);
-		strcpy(l->dir_vpath, l->vpath);
+		free(l->dir_vpath);
+		l->dir_vpath = l->vpath;
+		l->vpath = NULL;
 		memcpy(l->dir_id, child, sizeof(child));
 		pos = end + 1;
 	}
-	strcpy(vpath, l->dir_vpath);
+	free(*vpath);
+	*vpath = l->dir_vpath;
+	l->dir_vpath = NULL;
 	memcpy(id, l->dir_id, MEDFS_DIR_ID_LEN);
 out:
-	free(l);
+	loc_free(l);
 	return r;
 }
 
@@ -516,7 +564,7 @@ static int resolve(struct medfs_vault *v, const char *path, struct loc *l)
 		slash--;
 	l->name = path + slash + 1;
 	l->name_len = len - slash - 1;
-	r = dir_lookup(v, path, slash ? slash : 1, l->dir_vpath, l->dir_id);
+	r = dir_lookup(v, path, slash ? slash : 1, &l->dir_vpath, l->dir_id);
 	if (r < 0)
 		return r;
 	return encode_name(v, l);
@@ -539,14 +587,17 @@ static void loc_binding(const struct loc *l, struct medfs_binding *b)
 /* Long names: the sidecar holds the full vault name of its entry. */
 static int sidecar_write(struct medfs_vault *v, const struct loc *l)
 {
-	char p[PATH_MAX + 2];
+	char *p;
 	int fd, r;
 
 	if (!l->is_long)
 		return 0;
-	snprintf(p, sizeof(p), "%s%s", l->vpath, MEDFS_LONGNAME_SUFFIX);
-	fd = openat(v->tree_fd, p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	p = medfs_vpath_cat(l->vpath, MEDFS_LONGNAME_SUFFIX);
+	if (!p)
+		return -ENOMEM;
+	fd = medfs_vpath_openat(v->tree_fd, p,
+				O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	free(p);
 	if (fd < 0)
 		return -errno;
 	r = pwrite_full(fd, l->enc, l->enc_len, 0);
@@ -560,19 +611,23 @@ static int sidecar_write(struct medfs_vault *v, const struct loc *l)
 
 static void sidecar_remove(struct medfs_vault *v, const struct loc *l)
 {
-	char p[PATH_MAX + 2];
+	char *p;
 
 	if (!l->is_long)
 		return;
-	snprintf(p, sizeof(p), "%s%s", l->vpath, MEDFS_LONGNAME_SUFFIX);
-	unlinkat(v->tree_fd, p, 0);
+	p = medfs_vpath_cat(l->vpath, MEDFS_LONGNAME_SUFFIX);
+	if (p)
+		medfs_vpath_unlinkat(v->tree_fd, p, 0);
+	free(p);
 }
 
 /* New objects are built under a temporary internal name and renamed into
  * place once complete, so that no reader ever sees one half made. */
 #define TMP_PREFIX ".tmp-"
 
-static int tmp_path(char *out, size_t outsz, const char *dir_vpath)
+/* A fresh temporary vault path in dir_vpath, from malloc; NULL when out
+ * of memory. */
+static char *tmp_path(const char *dir_vpath)
 {
 	uint8_t rnd[8];
 	char name[sizeof(TMP_PREFIX) + 2 * sizeof(rnd)];
@@ -581,7 +636,7 @@ static int tmp_path(char *out, size_t outsz, const char *dir_vpath)
 	memcpy(name, TMP_PREFIX, strlen(TMP_PREFIX));
 	sodium_bin2hex(name + strlen(TMP_PREFIX), sizeof(name) - strlen(TMP_PREFIX), rnd,
 		       sizeof(rnd));
-	return join(out, outsz, dir_vpath, name);
+	return medfs_vpath_join(dir_vpath, name);
 }
 
 static bool is_leftover(const char *entry)
@@ -626,24 +681,24 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 		plain_stat(v, NULL, st);
 		return 0;
 	}
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
-	if (r == 0 && fstatat(v->tree_fd, l->vpath, st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (r == 0 && medfs_vpath_fstatat(v->tree_fd, l->vpath, st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
 	pthread_rwlock_unlock(&v->ns_lock);
 	if (r == 0)
 		plain_stat(v, l->vpath, st);
-	free(l);
+	loc_free(l);
 	return r;
 }
 
 int medfs_vault_ancestors(struct medfs_vault *v, const char *path,
 			  int (*fn)(void *ctx, const struct stat *st), void *ctx)
 {
-	char vpath[PATH_MAX];
+	char *vpath = NULL;
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	size_t len = strlen(path), end;
 	struct stat st;
@@ -657,8 +712,8 @@ int medfs_vault_ancestors(struct medfs_vault *v, const char *path,
 	for (end = 1; r == 0 && end < len; end++) {
 		if (end > 1 && path[end] != '/')
 			continue;
-		r = dir_lookup(v, path, end, vpath, id);
-		if (r == 0 && fstatat(v->tree_fd, at_path(vpath), &st, 0) < 0)
+		r = dir_lookup(v, path, end, &vpath, id);
+		if (r == 0 && medfs_vpath_fstatat(v->tree_fd, vpath, &st, 0) < 0)
 			r = -errno;
 		if (r == 0) {
 			plain_stat(v, NULL, &st);
@@ -666,6 +721,7 @@ int medfs_vault_ancestors(struct medfs_vault *v, const char *path,
 		}
 	}
 	pthread_rwlock_unlock(&v->ns_lock);
+	free(vpath);
 	return r;
 }
 
@@ -674,7 +730,7 @@ static int set_owner(struct medfs_vault *v, const char *vpath,
 {
 	if (!o || (o->uid == (uid_t)-1 && o->gid == (gid_t)-1))
 		return 0;
-	if (fchownat(v->tree_fd, at_path(vpath), o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (medfs_vpath_fchownat(v->tree_fd, vpath, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }
@@ -684,54 +740,64 @@ static int set_owner(struct medfs_vault *v, const char *vpath,
 int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
 		      const struct medfs_owner *o)
 {
-	struct loc *l = malloc(sizeof(*l));
-	char tmp[PATH_MAX], hpath[PATH_MAX];
+	struct loc *l;
+	char *tmp = NULL, *hpath = NULL;
 	struct medfs_binding b;
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	int r;
 
+	r = new_path_fits(path);
+	if (r < 0)
+		return r;
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
-	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0 ||
-	    (r = join(hpath, sizeof(hpath), tmp, MEDFS_DIR_HEADER_NAME)) < 0)
+	tmp = tmp_path(l->dir_vpath);
+	hpath = tmp ? medfs_vpath_join(tmp, MEDFS_DIR_HEADER_NAME) : NULL;
+	if (!hpath) {
+		r = -ENOMEM;
 		goto out;
-	if (mkdirat(v->tree_fd, tmp, 0700) < 0) {
+	}
+	if (medfs_vpath_mkdirat(v->tree_fd, tmp, 0700) < 0) {
 		r = -errno;
 		goto out;
 	}
 	randombytes_buf(id, sizeof(id));
 	loc_binding(l, &b);
 	r = write_dir_header(v, tmp, id, &b);
-	if (r == 0 && fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0)
+	if (r == 0 && medfs_vpath_fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0)
 		r = -errno;
 	if (r == 0)
 		r = set_owner(v, tmp, o);
 	if (r == 0)
 		r = sidecar_write(v, l);
 	if (r == 0 &&
-	    renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
+	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		if (r != -EEXIST)
 			sidecar_remove(v, l);
 	}
 	if (r < 0) {
-		unlinkat(v->tree_fd, hpath, 0);
-		unlinkat(v->tree_fd, tmp, AT_REMOVEDIR);
+		medfs_vpath_unlinkat(v->tree_fd, hpath, 0);
+		medfs_vpath_unlinkat(v->tree_fd, tmp, AT_REMOVEDIR);
 	}
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
-	free(l);
+	free(hpath);
+	free(tmp);
+	loc_free(l);
 	return r;
 }
 
 /* 0 when the vault directory holds nothing but its header. */
 static int dir_empty(struct medfs_vault *v, const char *vpath)
 {
-	int fd = openat(v->tree_fd, at_path(vpath), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = medfs_vpath_openat(v->tree_fd, vpath,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	struct dirent *de;
 	DIR *d;
 	int r = 0;
@@ -770,7 +836,7 @@ static int dir_empty(struct medfs_vault *v, const char *vpath)
 /* Removes an empty vault directory; the caller holds ns_lock alone. */
 static int remove_dir(struct medfs_vault *v, const struct loc *l)
 {
-	char hpath[PATH_MAX];
+	char *hpath;
 	uint8_t hdr[MEDFS_DIR_HEADER_LEN];
 	ssize_t n = -1;
 	int r, fd;
@@ -778,29 +844,30 @@ static int remove_dir(struct medfs_vault *v, const struct loc *l)
 	r = dir_empty(v, l->vpath);
 	if (r < 0)
 		return r;
-	r = join(hpath, sizeof(hpath), l->vpath, MEDFS_DIR_HEADER_NAME);
-	if (r < 0)
-		return r;
+	hpath = medfs_vpath_join(l->vpath, MEDFS_DIR_HEADER_NAME);
+	if (!hpath)
+		return -ENOMEM;
 	/* Keep the header to put it back should rmdir fail. */
-	fd = openat(v->tree_fd, hpath, O_RDONLY | O_CLOEXEC);
+	fd = medfs_vpath_openat(v->tree_fd, hpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd >= 0) {
 		n = pread_full(fd, hdr, sizeof(hdr), 0);
 		close(fd);
 	}
-	unlinkat(v->tree_fd, hpath, 0);
-	if (unlinkat(v->tree_fd, l->vpath, AT_REMOVEDIR) < 0) {
+	medfs_vpath_unlinkat(v->tree_fd, hpath, 0);
+	if (medfs_vpath_unlinkat(v->tree_fd, l->vpath, AT_REMOVEDIR) < 0) {
 		r = -errno;
 		if (n == sizeof(hdr)) {
-			fd = openat(v->tree_fd, hpath, O_WRONLY | O_CREAT | O_CLOEXEC,
-				    0600);
+			fd = medfs_vpath_openat(v->tree_fd, hpath,
+						O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+						0600);
 			if (fd >= 0) {
 				pwrite_full(fd, hdr, sizeof(hdr), 0);
 				close(fd);
 			}
 		}
-		return r;
 	}
-	return 0;
+	free(hpath);
+	return r;
 }
 
 int medfs_vault_rmdir(struct medfs_vault *v, const char *path)
@@ -811,14 +878,14 @@ int medfs_vault_rmdir(struct medfs_vault *v, const char *path)
 
 	if (is_root(path))
 		return -EBUSY;
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
-	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (medfs_vpath_fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -833,7 +900,7 @@ int medfs_vault_rmdir(struct medfs_vault *v, const char *path)
 	}
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
-	free(l);
+	loc_free(l);
 	return r;
 }
 
@@ -883,7 +950,7 @@ static int entry_name(struct readdir_state *s, const char *entry, char *out, siz
 int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_fn fill,
 			void *ctx)
 {
-	char vpath[PATH_MAX], name[MEDFS_NAME_MAX + 1];
+	char *vpath = NULL, name[MEDFS_NAME_MAX + 1];
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	struct readdir_state s;
 	struct dirent *de;
@@ -891,10 +958,11 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 	int r, fd;
 
 	pthread_rwlock_rdlock(&v->ns_lock);
-	r = dir_lookup(v, path, strlen(path), vpath, id);
+	r = dir_lookup(v, path, strlen(path), &vpath, id);
 	if (r < 0)
 		goto out;
-	fd = openat(v->tree_fd, at_path(vpath), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = medfs_vpath_openat(v->tree_fd, vpath,
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -914,11 +982,12 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 			continue;
 		n = entry_name(&s, de->d_name, name, sizeof(name));
 		if (n < 0) {
-			char bad[PATH_MAX];
+			char *bad = medfs_vpath_join(vpath, de->d_name);
 
-			if (join(bad, sizeof(bad), vpath, de->d_name) == 0)
+			if (bad)
 				report(v, bad, NULL, -1,
 				       "entry name does not authenticate");
+			free(bad);
 			continue;
 		}
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -931,6 +1000,7 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 	sodium_memzero(name, sizeof(name));
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
+	free(vpath);
 	return r;
 }
 
@@ -938,26 +1008,25 @@ out:
 
 int medfs_vault_fsyncdir(struct medfs_vault *v, const char *path, int datasync)
 {
-	char vpath[PATH_MAX], hpath[PATH_MAX];
+	char *vpath = NULL;
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	int dfd = -1, hfd = -1, r;
 
 	pthread_rwlock_rdlock(&v->ns_lock);
-	r = dir_lookup(v, path, strlen(path), vpath, id);
-	if (r == 0)
-		r = join(hpath, sizeof(hpath), vpath, MEDFS_DIR_HEADER_NAME);
+	r = dir_lookup(v, path, strlen(path), &vpath, id);
 	if (r == 0) {
-		dfd = openat(v->tree_fd, at_path(vpath),
-			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		dfd = medfs_vpath_openat(v->tree_fd, vpath,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (dfd < 0)
 			r = -errno;
 	}
 	if (r == 0) {
-		hfd = openat(v->tree_fd, hpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		hfd = openat(dfd, MEDFS_DIR_HEADER_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (hfd < 0)
 			r = -errno;
 	}
 	pthread_rwlock_unlock(&v->ns_lock);
+	free(vpath);
 	/* Outside the namespace lock: a slow disk holds up no rename. */
 	if (r == 0)
 		r = sync_fd(hfd, datasync);
@@ -970,9 +1039,9 @@ int medfs_vault_fsyncdir(struct medfs_vault *v, const char *path, int datasync)
 int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *path,
 			const struct medfs_owner *o)
 {
-	struct loc *l = malloc(sizeof(*l));
+	struct loc *l = loc_new();
 	char *enc = malloc(MEDFS_LINK_ENC_MAX);
-	char tmp[PATH_MAX];
+	char *tmp = NULL;
 	struct medfs_binding b;
 	int r;
 
@@ -980,6 +1049,8 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 		r = -ENOMEM;
 		goto out_free;
 	}
+	if ((r = new_path_fits(path)) < 0)
+		goto out_free;
 	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r < 0)
@@ -989,9 +1060,11 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 			       v->keys->link, &b);
 	if (r < 0)
 		goto out;
-	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0)
+	if (!(tmp = tmp_path(l->dir_vpath))) {
+		r = -ENOMEM;
 		goto out;
-	if (symlinkat(enc, v->tree_fd, tmp) < 0) {
+	}
+	if (medfs_vpath_symlinkat(enc, v->tree_fd, tmp) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -999,18 +1072,86 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 	if (r == 0)
 		r = sidecar_write(v, l);
 	if (r == 0 &&
-	    renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
+	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		if (r != -EEXIST)
 			sidecar_remove(v, l);
 	}
 	if (r < 0)
-		unlinkat(v->tree_fd, tmp, 0);
+		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 out_free:
+	free(tmp);
 	free(enc);
-	free(l);
+	loc_free(l);
+	return r;
+}
+
+/* ---- FIFOs and sockets: a name, a mode and an owner, no content ---- */
+
+int medfs_vault_mknod(struct medfs_vault *v, const char *path, mode_t mode,
+		      const struct medfs_owner *o)
+{
+	struct loc *l;
+	char *tmp = NULL;
+	int r;
+
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	case S_IFREG: {
+		struct medfs_file *f;
+
+		r = medfs_file_create(v, path, O_WRONLY | O_CREAT | O_EXCL, mode & 07777, o,
+				      &f);
+		medfs_file_release(f);
+		return r;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+	if (is_root(path))
+		return -EEXIST;
+	if ((r = new_path_fits(path)) < 0)
+		return r;
+	l = loc_new();
+	if (!l)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = resolve(v, path, l);
+	if (r < 0)
+		goto out;
+	if (!(tmp = tmp_path(l->dir_vpath))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (medfs_vpath_mknodat(v->tree_fd, tmp, (mode & S_IFMT) | 0600, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* The mode as asked, whatever the process umask. */
+	r = medfs_vpath_fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0 ? -errno : 0;
+	if (r == 0)
+		r = set_owner(v, tmp, o);
+	if (r == 0)
+		r = sidecar_write(v, l);
+	if (r == 0 &&
+	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		if (r != -EEXIST)
+			sidecar_remove(v, l);
+	}
+	if (r < 0)
+		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
+out:
+	pthread_rwlock_unlock(&v->ns_lock);
+	free(tmp);
+	loc_free(l);
 	return r;
 }
 
@@ -1024,7 +1165,7 @@ static int read_link(struct medfs_vault *v, const struct loc *l, char *out, size
 
 	if (!enc)
 		return -ENOMEM;
-	n = readlinkat(v->tree_fd, l->vpath, enc, MEDFS_LINK_ENC_MAX - 1);
+	n = medfs_vpath_readlinkat(v->tree_fd, l->vpath, enc, MEDFS_LINK_ENC_MAX - 1);
 	if (n < 0) {
 		r = errno == EINVAL ? -EINVAL : -errno;
 		goto out;
@@ -1049,7 +1190,7 @@ int medfs_vault_readlink(struct medfs_vault *v, const char *path, char *buf, siz
 
 	if (size == 0)
 		return -EINVAL;
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	target = malloc(MEDFS_LINK_MAX + 1);
 	if (!l || !target) {
 		r = -ENOMEM;
@@ -1069,7 +1210,7 @@ int medfs_vault_readlink(struct medfs_vault *v, const char *path, char *buf, siz
 	r = 0;
 out:
 	free(target);
-	free(l);
+	loc_free(l);
 	return r;
 }
 
@@ -1105,7 +1246,7 @@ static int with_path(struct medfs_vault *v, const char *path, loc_fn fn, const v
 
 	if (is_root(path))
 		return fn(v, "", arg);
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&v->ns_lock);
@@ -1113,7 +1254,7 @@ static int with_path(struct medfs_vault *v, const char *path, loc_fn fn, const v
 	if (r == 0)
 		r = fn(v, l->vpath, arg);
 	pthread_rwlock_unlock(&v->ns_lock);
-	free(l);
+	loc_free(l);
 	return r;
 }
 
@@ -1123,12 +1264,12 @@ static int do_chmod(struct medfs_vault *v, const char *vpath, const void *arg)
 	struct stat st;
 
 	if (mode != file_mode(mode)) {
-		if (fstatat(v->tree_fd, at_path(vpath), &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (medfs_vpath_fstatat(v->tree_fd, vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 		if (S_ISREG(st.st_mode))
 			mode = file_mode(mode);
 	}
-	if (fchmodat(v->tree_fd, at_path(vpath), mode, 0) < 0)
+	if (medfs_vpath_fchmodat(v->tree_fd, vpath, mode, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -1140,7 +1281,7 @@ static int do_chown(struct medfs_vault *v, const char *vpath, const void *arg)
 
 static int do_utimens(struct medfs_vault *v, const char *vpath, const void *arg)
 {
-	if (utimensat(v->tree_fd, at_path(vpath), arg, AT_SYMLINK_NOFOLLOW) < 0)
+	if (medfs_vpath_utimensat(v->tree_fd, vpath, arg, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }
@@ -1720,12 +1861,12 @@ void medfs_file_release(struct medfs_file *f)
 
 /* Opens a vault file without touching its atime: reading a header at open
  * is not a read of the file. O_NOATIME needs ownership or CAP_FOWNER. */
-static int openat_noatime(int dirfd, const char *vpath, int flags)
+static int openat_noatime(int root, const char *vpath, int flags)
 {
-	int fd = openat(dirfd, vpath, flags | O_NOATIME);
+	int fd = medfs_vpath_openat(root, vpath, flags | O_NOATIME, 0);
 
 	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, vpath, flags);
+		fd = medfs_vpath_openat(root, vpath, flags, 0);
 	return fd;
 }
 
@@ -1837,7 +1978,7 @@ int medfs_file_open(struct medfs_vault *v, const char *path, int flags,
 	*out = NULL;
 	if (is_root(path))
 		return -EISDIR;
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&v->ns_lock);
@@ -1845,7 +1986,7 @@ int medfs_file_open(struct medfs_vault *v, const char *path, int flags,
 	if (r == 0)
 		r = open_at_loc(v, l, flags, out);
 	pthread_rwlock_unlock(&v->ns_lock);
-	free(l);
+	loc_free(l);
 	return r;
 }
 
@@ -1874,7 +2015,7 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 {
 	struct loc *l;
 	struct medfs_file *f = NULL;
-	char tmp[PATH_MAX];
+	char *tmp = NULL;
 	bool listed = false;
 	struct stat st;
 	int r, fd = -1;
@@ -1882,17 +2023,21 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 	*out = NULL;
 	if (is_root(path))
 		return -EEXIST;
-	l = malloc(sizeof(*l));
+	if ((r = new_path_fits(path)) < 0)
+		return r;
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
-	if ((r = tmp_path(tmp, sizeof(tmp), l->dir_vpath)) < 0)
+	if (!(tmp = tmp_path(l->dir_vpath))) {
+		r = -ENOMEM;
 		goto out;
-	fd = openat(v->tree_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	}
+	fd = medfs_vpath_openat(v->tree_fd, tmp,
+				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -1921,12 +2066,12 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 	 * create finds this object rather than making a second one. */
 	files_insert(v, f);
 	listed = true;
-	if (renameat2(v->tree_fd, tmp, v->tree_fd, l->vpath, RENAME_NOREPLACE) < 0) {
+	if (medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		if (r == -EEXIST && !(flags & O_EXCL)) {
 			files_remove(v, f);
 			file_free(f);
-			unlinkat(v->tree_fd, tmp, 0);
+			medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
 			r = open_at_loc(v, l, flags, out);
 			goto out;
 		}
@@ -1937,7 +2082,7 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 fail:
 	if (r != -EEXIST)
 		sidecar_remove(v, l);
-	unlinkat(v->tree_fd, tmp, 0);
+	medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
 	if (listed)
 		files_remove(v, f);
 	if (f)
@@ -1946,7 +2091,8 @@ fail:
 		close(fd);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
-	free(l);
+	free(tmp);
+	loc_free(l);
 	return r;
 }
 
@@ -2682,7 +2828,7 @@ int medfs_vault_unlink(struct medfs_vault *v, const char *path)
 
 	if (is_root(path))
 		return -EISDIR;
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	/* Alone: a concurrent create of the same long name shares its sidecar. */
@@ -2690,7 +2836,7 @@ int medfs_vault_unlink(struct medfs_vault *v, const char *path)
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
-	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (medfs_vpath_fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -2698,14 +2844,14 @@ int medfs_vault_unlink(struct medfs_vault *v, const char *path)
 		r = -EISDIR;
 		goto out;
 	}
-	if (unlinkat(v->tree_fd, l->vpath, 0) < 0) {
+	if (medfs_vpath_unlinkat(v->tree_fd, l->vpath, 0) < 0) {
 		r = -errno;
 		goto out;
 	}
 	sidecar_remove(v, l);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
-	free(l);
+	loc_free(l);
 	return r;
 }
 
@@ -2726,7 +2872,7 @@ static int moved_load(struct medfs_vault *v, struct loc *l, struct moved *m)
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (medfs_vpath_fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	m->type = st.st_mode & S_IFMT;
 	switch (m->type) {
@@ -2738,6 +2884,9 @@ static int moved_load(struct medfs_vault *v, struct loc *l, struct moved *m)
 		loc_binding(l, &b);
 		return read_dir_header(v, l->vpath, &b, m->dir_id);
 	}
+	case S_IFIFO:
+	case S_IFSOCK:
+		return 0; /* no content bound to its place: its name moves it */
 	case S_IFLNK:
 		m->target = malloc(MEDFS_LINK_MAX + 1);
 		if (!m->target)
@@ -2769,13 +2918,13 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 static int moved_store(struct medfs_vault *v, const struct loc *l, struct moved *m)
 {
 	struct stat st;
-	int r, have = fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	int r, have = medfs_vpath_fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0;
 
 	r = moved_store_at(v, l, m);
 	if (r == 0 && have) {
 		struct timespec tv[2] = { st.st_atim, st.st_mtim };
 
-		utimensat(v->tree_fd, l->vpath, tv, AT_SYMLINK_NOFOLLOW);
+		medfs_vpath_utimensat(v->tree_fd, l->vpath, tv, AT_SYMLINK_NOFOLLOW);
 	}
 	return r;
 }
@@ -2810,7 +2959,7 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 		return write_dir_header(v, l->vpath, m->dir_id, &b);
 	case S_IFLNK: {
 		char *enc = malloc(MEDFS_LINK_ENC_MAX);
-		char tmp[PATH_MAX];
+		char *tmp = NULL;
 		struct stat st;
 		bool made;
 
@@ -2819,20 +2968,21 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 		r = medfs_link_encrypt(enc, MEDFS_LINK_ENC_MAX, m->target, m->target_len,
 				       v->keys->link, &b);
 		if (r >= 0)
-			r = tmp_path(tmp, sizeof(tmp), l->dir_vpath);
-		if (r == 0 && symlinkat(enc, v->tree_fd, tmp) < 0)
+			r = (tmp = tmp_path(l->dir_vpath)) ? 0 : -ENOMEM;
+		if (r == 0 && medfs_vpath_symlinkat(enc, v->tree_fd, tmp) < 0)
 			r = -errno;
 		made = r == 0;
 		/* The new link keeps the owner of the one it replaces. */
 		if (r == 0 &&
-		    fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) <
-			    0)
+		    medfs_vpath_fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    medfs_vpath_fchownat(v->tree_fd, tmp, st.st_uid, st.st_gid,
+					 AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
-		if (r == 0 && renameat(v->tree_fd, tmp, v->tree_fd, l->vpath) < 0)
+		if (r == 0 && medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, 0) < 0)
 			r = -errno;
 		if (r < 0 && made)
-			unlinkat(v->tree_fd, tmp, 0);
+			medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
+		free(tmp);
 		free(enc);
 		return r;
 	}
@@ -2893,19 +3043,22 @@ int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
 		return -EINVAL;
 	if (is_root(from) || is_root(to))
 		return -EBUSY;
-	a = malloc(sizeof(*a));
-	b = malloc(sizeof(*b));
+	a = loc_new();
+	b = loc_new();
 	if (!a || !b) {
-		free(a);
-		free(b);
+		loc_free(a);
+		loc_free(b);
 		return -ENOMEM;
 	}
 	pthread_rwlock_wrlock(&v->ns_lock);
 	if ((r = resolve(v, from, a)) < 0 || (r = resolve(v, to, b)) < 0)
 		goto out;
+	/* A name exchanged takes the other's place, whose path fits already. */
+	if (!(flags & RENAME_EXCHANGE) && (r = new_path_fits(to)) < 0)
+		goto out;
 	if ((r = moved_load(v, a, &ma)) < 0)
 		goto out;
-	if (fstatat(v->tree_fd, b->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (medfs_vpath_fstatat(v->tree_fd, b->vpath, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		target_exists = true;
 	else if (errno != ENOENT) {
 		r = -errno;
@@ -2942,12 +3095,15 @@ int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
 			if ((r = read_dir_header(v, b->vpath, &tb, target_dir_id)) < 0)
 				goto out;
 			{
-				char hpath[PATH_MAX];
+				char *hpath = medfs_vpath_join(b->vpath,
+							       MEDFS_DIR_HEADER_NAME);
 
-				if ((r = join(hpath, sizeof(hpath), b->vpath,
-					      MEDFS_DIR_HEADER_NAME)) < 0)
+				if (!hpath) {
+					r = -ENOMEM;
 					goto out;
-				unlinkat(v->tree_fd, hpath, 0);
+				}
+				medfs_vpath_unlinkat(v->tree_fd, hpath, 0);
+				free(hpath);
 			}
 			target_dir_emptied = true;
 		} else if (ma.type == S_IFDIR) {
@@ -2959,8 +3115,10 @@ int medfs_vault_rename(struct medfs_vault *v, const char *from, const char *to,
 		goto restore;
 	if (flags & RENAME_EXCHANGE)
 		r = sidecar_write(v, a);
-	if (r == 0 && renameat2(v->tree_fd, a->vpath, v->tree_fd, b->vpath, flags) < 0)
+	if (r == 0 && medfs_vpath_renameat2(v->tree_fd, a->vpath, b->vpath, flags) < 0)
 		r = -errno;
+	if (r == 0 && (ma.type == S_IFDIR || mb.type == S_IFDIR))
+		medfs_vpath_invalidate(); /* before any path below them is used */
 	if (r < 0) {
 		if (!target_exists)
 			sidecar_remove(v, b);
@@ -2991,8 +3149,8 @@ out:
 	pthread_rwlock_unlock(&v->ns_lock);
 	moved_free(&ma);
 	moved_free(&mb);
-	free(a);
-	free(b);
+	loc_free(a);
+	loc_free(b);
 	return r;
 }
 
@@ -3003,7 +3161,7 @@ out:
  * have (-ENODATA otherwise), checked before the header is read. */
 static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 		      const char *need, uint8_t id[MEDFS_FILE_ID_LEN],
-		      char vpath[PATH_MAX])
+		      char **vpath)
 {
 	struct loc *l;
 	struct medfs_binding b;
@@ -3014,15 +3172,19 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 
 	if (is_root(path))
 		return -ENOTSUP;
-	l = malloc(sizeof(*l));
+	l = loc_new();
 	if (!l)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&v->ns_lock);
 	r = resolve(v, path, l);
 	if (r < 0)
 		goto out;
-	strcpy(vpath, l->vpath);
-	if (fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	*vpath = strdup(l->vpath); /* the caller's, for reports */
+	if (!*vpath) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (medfs_vpath_fstatat(v->tree_fd, l->vpath, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -3049,10 +3211,12 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 	medfs_secret_free(key);
-	free(l);
+	loc_free(l);
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
+		free(*vpath);
+		*vpath = NULL;
 		return r;
 	}
 	return fd;
@@ -3157,7 +3321,7 @@ out:
 int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *name,
 			 const void *value, size_t size, int flags)
 {
-	char vpath[PATH_MAX];
+	char *vpath = NULL;
 	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
 	char vname[XATTR_NAME_MAX + 1];
 	uint8_t *sealed = NULL;
@@ -3171,7 +3335,7 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	if (size > XATTR_VALUE_MAX - crypto_aead_xchacha20poly1305_ietf_ABYTES -
 			   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 		return -E2BIG;
-	fd = xattr_file(v, path, true, NULL, id, vpath);
+	fd = xattr_file(v, path, true, NULL, id, &vpath);
 	if (fd < 0)
 		return fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -3198,6 +3362,7 @@ int medfs_vault_setxattr(struct medfs_vault *v, const char *path, const char *na
 	pthread_mutex_unlock(&xattr_set_lock);
 out:
 	free(sealed);
+	free(vpath);
 	close(fd);
 	return r;
 }
@@ -3205,7 +3370,7 @@ out:
 ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char *name,
 			     void *value, size_t size)
 {
-	char vpath[PATH_MAX];
+	char *vpath = NULL;
 	uint8_t id[MEDFS_FILE_ID_LEN], ad[4 + MEDFS_FILE_ID_LEN + XATTR_NAME_MAX + 1];
 	const size_t over = crypto_aead_xchacha20poly1305_ietf_ABYTES +
 			    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
@@ -3220,7 +3385,7 @@ ssize_t medfs_vault_getxattr(struct medfs_vault *v, const char *path, const char
 		return -ENODATA;
 	if (strlen(name) > XATTR_NAME_MAX)
 		return -ERANGE;
-	fd = xattr_file(v, path, false, NULL, id, vpath);
+	fd = xattr_file(v, path, false, NULL, id, &vpath);
 	if (fd < 0)
 		return fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -3272,6 +3437,7 @@ out:
 		free(plain);
 	}
 	free(sealed);
+	free(vpath);
 	close(fd);
 	return r;
 }
@@ -3279,7 +3445,7 @@ out:
 ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *list,
 			      size_t size)
 {
-	char vpath[PATH_MAX];
+	char *vpath = NULL;
 	const size_t plen = strlen(XATTR_VAULT_PREFIX);
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	char name[MEDFS_NAME_MAX + 1];
@@ -3288,7 +3454,7 @@ ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *lis
 	size_t used = 0;
 	int fd;
 
-	fd = xattr_file(v, path, false, NULL, id, vpath);
+	fd = xattr_file(v, path, false, NULL, id, &vpath);
 	if (fd == -ENODATA)
 		return 0;
 	if (fd < 0)
@@ -3334,20 +3500,21 @@ ssize_t medfs_vault_listxattr(struct medfs_vault *v, const char *path, char *lis
 out:
 	sodium_memzero(name, sizeof(name));
 	free(vlist);
+	free(vpath);
 	close(fd);
 	return r;
 }
 
 int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char *name)
 {
-	char vpath[PATH_MAX];
+	char *vpath = NULL;
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	char vname[XATTR_NAME_MAX + 1];
 	int fd, r;
 
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;
-	fd = xattr_file(v, path, true, NULL, id, vpath);
+	fd = xattr_file(v, path, true, NULL, id, &vpath);
 	if (fd < 0)
 		return fd == -ENOTSUP ? -ENODATA : fd;
 	r = xattr_vault_name(v, name, id, vname, sizeof(vname));
@@ -3355,6 +3522,7 @@ int medfs_vault_removexattr(struct medfs_vault *v, const char *path, const char 
 		r = -errno;
 	if (r == -ERANGE)
 		r = -ENODATA;
+	free(vpath);
 	close(fd);
 	return r;
 }
@@ -3420,14 +3588,15 @@ ssize_t medfs_vault_get_meta(struct medfs_vault *v, const char *path, void *buf,
 			     size_t size)
 {
 	uint8_t id[MEDFS_FILE_ID_LEN];
-	char vpath[PATH_MAX];
+	char *vpath = NULL;
 	ssize_t r;
 	/* Most files have none (rm -rf asks of each): no header read then. */
-	int fd = xattr_file(v, path, false, META_VAULT_NAME, id, vpath);
+	int fd = xattr_file(v, path, false, META_VAULT_NAME, id, &vpath);
 
 	if (fd < 0)
 		return fd;
 	r = meta_get(v, fd, id, vpath, buf, size);
+	free(vpath);
 	close(fd);
 	return r;
 }
@@ -3515,7 +3684,7 @@ int medfs_vault_open_cipher(struct medfs_vault **out, const char *vault_dir,
 			    const uint8_t vault_key[MEDFS_KEY_LEN], uint32_t cipher)
 {
 	struct medfs_vault *v;
-	char vpath[PATH_MAX];
+	char *vpath = NULL;
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	int vfd, r;
 
@@ -3561,7 +3730,8 @@ int medfs_vault_open_cipher(struct medfs_vault **out, const char *vault_dir,
 	if (v->tree_fd < 0)
 		goto fail;
 	/* The root header must authenticate under this key. */
-	r = dir_lookup(v, "/", 1, vpath, id);
+	r = dir_lookup(v, "/", 1, &vpath, id);
+	free(vpath);
 	if (r < 0)
 		goto fail;
 	*out = v;

@@ -126,7 +126,7 @@ for c in $CIPHERS; do
 	unmount "$M"
 	rc=0
 	"$MEDFS_FSCK" "$V" --passphrase-file "$P" >"$WORK/fsck.out" 2>&1 || rc=$?
-	assert_eq 1 "$rc" "$c: medfs-fsck exit status on the damaged vault"
+	assert_eq 4 "$rc" "$c: medfs-fsck exit status on the damaged vault"
 	grep -q "/big" "$WORK/fsck.out" || fail "$c: medfs-fsck does not name /big: $(cat "$WORK/fsck.out")"
 done
 

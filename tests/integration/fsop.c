@@ -4,7 +4,16 @@
  * locale and of how coreutils words them.
  *
  *   fsop open PATH FLAGS [MODE]    FLAGS: comma list of rdonly,wronly,rdwr,
- *                                  creat,excl,trunc,append
+ *                                  creat,excl,trunc,append,directory,nofollow,
+ *                                  tmpfile
+ *   fsop pread PATH FLAGS OFF LEN | pwrite PATH FLAGS OFF LEN
+ *                                  opens with FLAGS, reads or writes LEN bytes
+ *   fsop fallocate PATH FLAGS MODE OFF LEN
+ *                                  MODE: 0, keep, punch, zero, collapse, insert
+ *   fsop lseek PATH set|end|data|hole OFF
+ *   fsop copy FROM TO LEN          copy_file_range from 0 to 0 (TO opened wronly)
+ *   fsop mknod PATH fifo|sock|chr|blk|reg
+ *   fsop statfs PATH
  *   fsop read PATH                 opens and reads the whole file
  *   fsop stat PATH                 lstat
  *   fsop access PATH MASK          access(2); MASK: f, or letters of rwx
@@ -14,14 +23,15 @@
  *   fsop mkdir PATH | rmdir PATH | unlink PATH | listdir PATH
  *   fsop rename FROM TO [noreplace|exchange]
  *   fsop link FROM TO | symlink TARGET PATH | readlink PATH
- *   fsop truncate PATH SIZE | ftruncate PATH SIZE
+ *   fsop truncate PATH SIZE | ftruncate PATH SIZE [FLAGS]
  *   fsop fsync PATH | fdatasync PATH  (of a directory too)
- *   fsop setxattr PATH NAME HEX | getxattr PATH NAME | removexattr PATH NAME
- *   fsop listxattr PATH
+ *   fsop setxattr PATH NAME HEX [create|replace] | getxattr PATH NAME [SIZE]
+ *   fsop removexattr PATH NAME | listxattr PATH [SIZE]
  *   fsop xattrs PATH               prints "name=hexvalue" lines (any namespace)
  *   fsop flip PATH OFFSET          xors the byte at OFFSET with 0x01
  *   fsop append2 PATH              two O_APPEND opens writing in turn
  *   fsop unlinked-open PATH        unlinks an open file, keeps using the fd
+ *   fsop mkfifo PATH | mknod-chr PATH (1,3) | bind PATH (a Unix socket)
  *
  * Exit status: 0 on success, 1 when the call failed (errno name printed),
  * 2 for a usage error or a scenario whose data came back wrong. */
@@ -34,7 +44,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -94,6 +109,12 @@ static int parse_flags(const char *s)
 			flags |= O_TRUNC;
 		else if (!strcmp(tok, "append"))
 			flags |= O_APPEND;
+		else if (!strcmp(tok, "directory"))
+			flags |= O_DIRECTORY;
+		else if (!strcmp(tok, "nofollow"))
+			flags |= O_NOFOLLOW;
+		else if (!strcmp(tok, "tmpfile"))
+			flags |= O_TMPFILE;
 		else {
 			free(copy);
 			return -1;
@@ -188,9 +209,9 @@ static int do_fsync(const char *path, int data)
 	return report(rc);
 }
 
-static int do_ftruncate(const char *path, off_t size)
+static int do_ftruncate(const char *path, off_t size, int flags)
 {
-	int fd = open(path, O_RDWR);
+	int fd = open(path, flags);
 	if (fd < 0)
 		return report(-1);
 	int rc = ftruncate(fd, size);
@@ -198,6 +219,111 @@ static int do_ftruncate(const char *path, off_t size)
 	close(fd);
 	errno = e;
 	return report(rc);
+}
+
+/* Opens PATH with FLAGS, then reads or writes len bytes at off. */
+static int do_prw(const char *path, int flags, off_t off, size_t len, int write)
+{
+	static char buf[1 << 16];
+	if (len > sizeof(buf))
+		return bad("pread/pwrite: length too large");
+	int fd = open(path, flags, 0644);
+	if (fd < 0)
+		return report(-1);
+	memset(buf, 'x', len);
+	ssize_t r = write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return report(r < 0 ? -1 : 0);
+}
+
+static int do_fallocate(const char *path, int flags, const char *how, off_t off, off_t len)
+{
+	int mode;
+	if (!strcmp(how, "0"))
+		mode = 0;
+	else if (!strcmp(how, "keep"))
+		mode = FALLOC_FL_KEEP_SIZE;
+	else if (!strcmp(how, "punch"))
+		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	else if (!strcmp(how, "zero"))
+		mode = FALLOC_FL_ZERO_RANGE;
+	else if (!strcmp(how, "collapse"))
+		mode = FALLOC_FL_COLLAPSE_RANGE;
+	else if (!strcmp(how, "insert"))
+		mode = FALLOC_FL_INSERT_RANGE;
+	else
+		return usage();
+	int fd = open(path, flags);
+	if (fd < 0)
+		return report(-1);
+	int rc = fallocate(fd, mode, off, len);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return report(rc);
+}
+
+static int do_lseek(const char *path, const char *whence, off_t off)
+{
+	int w = !strcmp(whence, "set")    ? SEEK_SET
+		: !strcmp(whence, "end")  ? SEEK_END
+		: !strcmp(whence, "data") ? SEEK_DATA
+		: !strcmp(whence, "hole") ? SEEK_HOLE
+					  : -1;
+	if (w < 0)
+		return usage();
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return report(-1);
+	off_t r = lseek(fd, off, w);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return report(r < 0 ? -1 : 0);
+}
+
+/* copy_file_range of len bytes from the start of from to the start of
+ * to (which must exist). */
+static int do_copy(const char *from, const char *to, size_t len)
+{
+	int in = open(from, O_RDONLY);
+	if (in < 0)
+		return report(-1);
+	int out = open(to, O_WRONLY);
+	if (out < 0) {
+		int e = errno;
+		close(in);
+		errno = e;
+		return report(-1);
+	}
+	loff_t oin = 0, oout = 0;
+	ssize_t r = copy_file_range(in, &oin, out, &oout, len, 0);
+	int e = errno;
+	close(in);
+	close(out);
+	errno = e;
+	return report(r < 0 ? -1 : 0);
+}
+
+static int do_mknod(const char *path, const char *type)
+{
+	mode_t m;
+	dev_t dev = 0;
+	if (!strcmp(type, "fifo"))
+		m = S_IFIFO;
+	else if (!strcmp(type, "sock"))
+		m = S_IFSOCK;
+	else if (!strcmp(type, "chr"))
+		m = S_IFCHR, dev = makedev(1, 3);
+	else if (!strcmp(type, "blk"))
+		m = S_IFBLK, dev = makedev(7, 0);
+	else if (!strcmp(type, "reg"))
+		m = S_IFREG;
+	else
+		return usage();
+	return report(mknod(path, m | 0644, dev));
 }
 
 static int do_xattrs(const char *path)
@@ -362,6 +488,21 @@ static int run_op(int argc, char **argv)
 	}
 	if (!strcmp(op, "mkdir") && argc == 3)
 		return report(mkdir(p, 0755));
+	if (!strcmp(op, "mkfifo") && argc == 3)
+		return report(mkfifo(p, 0644));
+	if (!strcmp(op, "mknod-chr") && argc == 3)
+		return report(mknod(p, S_IFCHR | 0600, makedev(1, 3)));
+	if (!strcmp(op, "bind") && argc == 3) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0), r;
+
+		if (s < 0 || strlen(p) >= sizeof(a.sun_path))
+			return report(-1);
+		memcpy(a.sun_path, p, strlen(p) + 1);
+		r = bind(s, (struct sockaddr *)&a, sizeof(a));
+		close(s);
+		return report(r);
+	}
 	if (!strcmp(op, "rmdir") && argc == 3)
 		return report(rmdir(p));
 	if (!strcmp(op, "unlink") && argc == 3)
@@ -386,33 +527,74 @@ static int run_op(int argc, char **argv)
 		return report(readlink(p, buf, sizeof(buf)) < 0 ? -1 : 0);
 	if (!strcmp(op, "truncate") && argc == 4)
 		return report(truncate(p, strtoll(argv[3], NULL, 0)));
-	if (!strcmp(op, "ftruncate") && argc == 4)
-		return do_ftruncate(p, strtoll(argv[3], NULL, 0));
+	if (!strcmp(op, "ftruncate") && (argc == 4 || argc == 5)) {
+		int flags = argc == 5 ? parse_flags(argv[4]) : O_RDWR;
+		if (flags < 0)
+			return usage();
+		return do_ftruncate(p, strtoll(argv[3], NULL, 0), flags);
+	}
+	if ((!strcmp(op, "pread") || !strcmp(op, "pwrite")) && argc == 6) {
+		int flags = parse_flags(argv[3]);
+		if (flags < 0)
+			return usage();
+		return do_prw(p, flags, strtoll(argv[4], NULL, 0), strtoul(argv[5], NULL, 0),
+			      op[1] == 'w');
+	}
+	if (!strcmp(op, "fallocate") && argc == 7) {
+		int flags = parse_flags(argv[3]);
+		if (flags < 0)
+			return usage();
+		return do_fallocate(p, flags, argv[4], strtoll(argv[5], NULL, 0),
+				    strtoll(argv[6], NULL, 0));
+	}
+	if (!strcmp(op, "lseek") && argc == 5)
+		return do_lseek(p, argv[3], strtoll(argv[4], NULL, 0));
+	if (!strcmp(op, "copy") && argc == 5)
+		return do_copy(p, argv[3], strtoul(argv[4], NULL, 0));
+	if (!strcmp(op, "mknod") && argc == 4)
+		return do_mknod(p, argv[3]);
+	if (!strcmp(op, "statfs") && argc == 3) {
+		struct statfs sf;
+		return report(statfs(p, &sf));
+	}
 	if (!strcmp(op, "fsync") && argc == 3)
 		return do_fsync(p, 0);
 	if (!strcmp(op, "fdatasync") && argc == 3)
 		return do_fsync(p, 1);
-	if (!strcmp(op, "setxattr") && argc == 5) {
+	if (!strcmp(op, "setxattr") && (argc == 5 || argc == 6)) {
 		unsigned char *v;
+		int flags = 0;
+		if (argc == 6 && !strcmp(argv[5], "create"))
+			flags = XATTR_CREATE;
+		else if (argc == 6 && !strcmp(argv[5], "replace"))
+			flags = XATTR_REPLACE;
+		else if (argc == 6)
+			return usage();
 		ssize_t n = unhex(argv[4], &v);
 		if (n < 0)
 			return usage();
-		int rc = setxattr(p, argv[3], v, (size_t)n, 0);
+		int rc = setxattr(p, argv[3], v, (size_t)n, flags);
 		free(v);
 		return report(rc);
 	}
-	if (!strcmp(op, "getxattr") && argc == 4) {
+	if (!strcmp(op, "getxattr") && (argc == 4 || argc == 5)) {
 		static unsigned char v[65536];
-		ssize_t n = getxattr(p, argv[3], v, sizeof(v));
+		size_t size = argc == 5 ? strtoul(argv[4], NULL, 0) : sizeof(v);
+		if (size > sizeof(v))
+			return usage();
+		ssize_t n = getxattr(p, argv[3], v, size);
 		if (n < 0)
 			return report(-1);
 		return report(0);
 	}
 	if (!strcmp(op, "removexattr") && argc == 4)
 		return report(removexattr(p, argv[3]));
-	if (!strcmp(op, "listxattr") && argc == 3) {
+	if (!strcmp(op, "listxattr") && (argc == 3 || argc == 4)) {
 		static char v[65536];
-		return report(listxattr(p, v, sizeof(v)) < 0 ? -1 : 0);
+		size_t size = argc == 4 ? strtoul(argv[3], NULL, 0) : sizeof(v);
+		if (size > sizeof(v))
+			return usage();
+		return report(listxattr(p, v, size) < 0 ? -1 : 0);
 	}
 	if (!strcmp(op, "xattrs") && argc == 3)
 		return do_xattrs(p);
@@ -429,7 +611,7 @@ static int run_op(int argc, char **argv)
  * spaces), each reported on its own line, in one process. */
 static int batch(const char *file)
 {
-	char line[8192], *args[8];
+	char line[8192], *args[10];
 	FILE *f = fopen(file, "r");
 	int rc = 0;
 
@@ -440,7 +622,7 @@ static int batch(const char *file)
 		char *save = NULL;
 
 		args[0] = "fsop";
-		for (char *t = strtok_r(line, " \n", &save); t && n < 7;
+		for (char *t = strtok_r(line, " \n", &save); t && n < 9;
 		     t = strtok_r(NULL, " \n", &save))
 			args[n++] = t;
 		args[n] = NULL;

@@ -37,7 +37,15 @@ step "a loop of creates and reads, and the driver killed under it"
 	done
 ) &
 loop=$!
-sleep 1.5
+# Killed once a few files are done (up to 60 s: a slow build, such as the
+# sanitizers', takes more than a second for the first ones), in the
+# middle of the next ones.
+n=0
+while [ "$(cat "$DONE" 2>/dev/null | wc -l)" -lt 5 ] && [ "$n" -lt 600 ]; do
+	n=$((n + 1))
+	sleep 0.1
+done
+sleep 0.5
 kill -9 "$pid"
 wait "$loop" || true
 wait_pid_gone "$pid" 10 || fail "the killed driver $pid is still there"

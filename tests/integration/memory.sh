@@ -14,7 +14,9 @@ SOFT=1
 
 # AddressSanitizer keeps freed memory in quarantine (up to 256 MiB): the
 # driver's RSS then says nothing about leaks, which LeakSanitizer checks.
-if ldd "$MEDFS" 2>/dev/null | grep -q libasan; then
+# (gcc links the ASan runtime as a library, clang into the executable.)
+if ldd "$MEDFS" 2>/dev/null | grep -q libasan ||
+	readelf -W --dyn-syms "$MEDFS" 2>/dev/null | grep -q __asan_init; then
 	echo "SKIP: $MEDFS is built with AddressSanitizer"
 	exit 77
 fi

@@ -160,8 +160,9 @@ wait_log()
 }
 
 # log_has_no_path LOG WORD...: none of the words (file and directory
-# names) appears in the driver's log, as a word ("admin" is not in the
-# io_uring notice's "administrator").
+# names) appears in the driver's log, as a word ("admin" is not in "An
+# administrator may turn it on", the driver's notice on a host without
+# FUSE over io_uring).
 log_has_no_path()
 {
 	local log=$1 w

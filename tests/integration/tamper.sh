@@ -1,7 +1,7 @@
 #!/bin/bash
 # tamper: the tamper matrix. Each attack damages the unmounted vault in its
 # own directory; then through the mount the damaged object answers EIO while
-# the files beside it still read correctly, and medfs-fsck exits 1 naming
+# the files beside it still read correctly, and medfs-fsck exits 4 naming
 # the damaged plaintext path. Files have distinct sizes so that their vault
 # files can be found by size.
 set -eu
@@ -290,7 +290,7 @@ assert_ok flip "$V/journal/STATE" 100
 step "fsck names every problem"
 rc=0
 "$MEDFS_FSCK" "$V" --passphrase-file "$P" >"$WORK/fsck.out" 2>&1 || rc=$?
-assert_eq 1 "$rc" "exit status of medfs-fsck on a tampered vault"
+assert_eq 4 "$rc" "exit status of medfs-fsck on a tampered vault"
 # names PATTERN WHAT: the fsck output holds PATTERN (an extended regex).
 names()
 {

@@ -3291,6 +3291,285 @@ START_TEST(test_sync_before_publish)
 }
 END_TEST
 
+/* ================= deep trees, FIFOs and sockets ================= */
+
+/* Counts the entries of the vault directory open at dfd, hidden ones
+ * included; only_dir (when not NULL) gets the name of a directory among
+ * them, "" when there is none. */
+static int count_entries(int dfd, char *only_dir, size_t size)
+{
+	int fd = dup(dfd), n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	ck_assert_int_ge(fd, 0);
+	d = fdopendir(fd);
+	ck_assert_ptr_nonnull(d);
+	rewinddir(d);
+	if (only_dir)
+		only_dir[0] = '\0';
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		n++;
+		if (only_dir && fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode))
+			snprintf(only_dir, size, "%s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Opens the deepest vault directory of a tree that is one chain of
+ * directories, a level at a time (its vault path is far beyond PATH_MAX);
+ * *levels gets the number of directories below the tree. */
+static int open_chain_bottom(int *levels)
+{
+	char sub[NAME_MAX + 1];
+	int fd = open(tree_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	*levels = 0;
+	for (;;) {
+		int next;
+
+		count_entries(fd, sub, sizeof(sub));
+		if (!sub[0])
+			return fd;
+		next = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		ck_assert_int_ge(next, 0);
+		close(fd);
+		fd = next;
+		(*levels)++;
+	}
+}
+
+/* path with "/name" appended, in out. */
+static const char *child_of(char *out, size_t size, const char *path, const char *name)
+{
+	ck_assert_int_lt(snprintf(out, size, "%s/%s", path, name), (int)size);
+	return out;
+}
+
+/* A chain of directories of 15-byte names down to plaintext PATH_MAX:
+ * every operation works at the bottom, whose vault path is some 11 KiB
+ * long (15-byte names are 43 bytes in the vault); what would reach
+ * PATH_MAX is refused with ENAMETOOLONG and leaves nothing behind;
+ * everything can be removed again, down to an empty tree. */
+START_TEST(test_deep_tree)
+{
+	const int depth = (PATH_MAX - 1 - 3) / 16; /* 16-byte levels, then "/aaa...a" */
+	const size_t sz = PATH_MAX + 64;
+	char *path = talloc(sz), *p = talloc(sz), *q = talloc(sz);
+	struct medfs_owner o = { (uid_t)-1, (gid_t)-1 };
+	struct medfs_file *f;
+	struct names ns;
+	struct stat st;
+	char buf[64];
+	size_t len = 0;
+	int fd, levels;
+
+	for (int i = 0; i < depth; i++) {
+		memcpy(path + len, "/aaaaaaaaaaaaaaa", 17);
+		len += 16;
+		ck_assert_int_eq(medfs_vault_mkdir(V, path, 0750, NULL), 0);
+	}
+	memcpy(path + len, "/aaaaaaaaaaa", 13); /* 255 * 16 + 12 = 4092 */
+	len += 12;
+	ck_assert_int_eq(medfs_vault_mkdir(V, path, 0750, NULL), 0);
+	ck_assert_int_eq(len, PATH_MAX - 1 - 3); /* 4092: "/xy" still fits */
+	fd = open_chain_bottom(&levels);
+	ck_assert_int_eq(levels, depth + 1);
+	ck_assert_int_eq(count_entries(fd, NULL, 0), 1); /* its header */
+
+	/* Files, xattrs, symlinks, FIFOs, renames at the bottom. */
+	ck_assert_int_eq(put(child_of(p, sz, path, "f"), "deep", 4), 0);
+	ck_assert_int_eq(check_str(p, "deep"), 0);
+	ck_assert_int_eq(medfs_vault_setxattr(V, p, "user.k", "v", 1, 0), 0);
+	ck_assert_int_eq(medfs_vault_getxattr(V, p, "user.k", buf, sizeof(buf)), 1);
+	ck_assert_int_eq(buf[0], 'v');
+	ck_assert_int_eq(medfs_vault_rename(V, p, child_of(q, sz, path, "g"), 0), 0);
+	ck_assert_int_eq(check_str(q, "deep"), 0);
+	ck_assert_int_eq(medfs_vault_symlink(V, "target", child_of(p, sz, path, "l"), &o),
+			 0);
+	ck_assert_int_eq(medfs_vault_readlink(V, p, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "target");
+	ck_assert_int_eq(medfs_vault_mknod(V, child_of(p, sz, path, "p"), S_IFIFO | 0600,
+					   NULL),
+			 0);
+	ck_assert_int_eq(medfs_vault_chmod(V, p, 0640), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, p, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+	ck_assert_int_eq(medfs_vault_getattr(V, path, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(medfs_vault_fsyncdir(V, path, 0), 0);
+	/* A plaintext path of PATH_MAX - 1 bytes still fits. */
+	ck_assert_int_eq(medfs_vault_mkdir(V, child_of(p, sz, path, "xy"), 0700, NULL), 0);
+	ck_assert_int_eq(strlen(p), PATH_MAX - 1);
+	ck_assert_int_eq(medfs_vault_rmdir(V, p), 0);
+
+	/* One byte more is refused, whatever would make it, and leaves
+	 * nothing in the vault. */
+	ck_assert_int_eq(count_entries(fd, NULL, 0), 4); /* header, g, l, p */
+	child_of(p, sz, path, "xyz");
+	ck_assert_int_eq(strlen(p), PATH_MAX);
+	ck_assert_int_eq(medfs_vault_mkdir(V, p, 0700, NULL), -ENAMETOOLONG);
+	ck_assert_int_eq(medfs_file_create(V, p, O_RDWR | O_CREAT, 0600, NULL, &f),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(medfs_vault_symlink(V, "t", p, NULL), -ENAMETOOLONG);
+	ck_assert_int_eq(medfs_vault_mknod(V, p, S_IFIFO | 0600, NULL), -ENAMETOOLONG);
+	ck_assert_int_eq(medfs_vault_mknod(V, p, S_IFSOCK | 0600, NULL), -ENAMETOOLONG);
+	ck_assert_int_eq(medfs_vault_rename(V, q, p, 0), -ENAMETOOLONG);
+	ck_assert_int_eq(count_entries(fd, NULL, 0), 4);
+	ck_assert_int_eq(list_dir(path, &ns), 0);
+	ck_assert_int_eq(ns.n, 3);
+	ck_assert_int_ge(names_find(&ns, "g"), 0);
+	ck_assert_int_ge(names_find(&ns, "l"), 0);
+	ck_assert_int_ge(names_find(&ns, "p"), 0);
+
+	/* A fresh vault (no cache) finds them all again. */
+	ck_assert_int_eq(vault_open_again(), 0);
+	ck_assert_int_eq(check_str(q, "deep"), 0);
+
+	/* Everything goes, down to the root's header alone. */
+	ck_assert_int_eq(medfs_vault_unlink(V, q), 0);
+	ck_assert_int_eq(medfs_vault_unlink(V, child_of(p, sz, path, "l")), 0);
+	ck_assert_int_eq(medfs_vault_unlink(V, child_of(p, sz, path, "p")), 0);
+	ck_assert_int_eq(count_entries(fd, NULL, 0), 1);
+	close(fd);
+	ck_assert_int_eq(medfs_vault_rmdir(V, path), 0);
+	len -= 12;
+	path[len] = '\0';
+	for (int i = 0; i < depth; i++) {
+		ck_assert_int_eq(medfs_vault_rmdir(V, path), 0);
+		len -= 16;
+		path[len] = '\0';
+	}
+	fd = open(tree_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(count_entries(fd, NULL, 0), 1);
+	close(fd);
+	ck_assert_int_eq(hk.calls, 0);
+}
+END_TEST
+
+/* A directory moved below another tree may end up deeper than PATH_MAX:
+ * what is in it can still be read and removed. */
+START_TEST(test_deep_rename)
+{
+	const int depth = 150, below = 125; /* 2,400 + 2,000 plaintext bytes */
+	const size_t sz = 2 * PATH_MAX;
+	char *path = talloc(sz), *p = talloc(sz);
+	size_t len = 0;
+
+	for (int i = 0; i < depth; i++) {
+		memcpy(path + len, "/bbbbbbbbbbbbbbb", 17);
+		len += 16;
+		ck_assert_int_eq(medfs_vault_mkdir(V, path, 0700, NULL), 0);
+	}
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/m", 0700, NULL), 0);
+	snprintf(p, sz, "/m");
+	for (int i = 0; i < below; i++) {
+		strcat(p, "/ccccccccccccccc");
+		ck_assert_int_eq(medfs_vault_mkdir(V, p, 0700, NULL), 0);
+	}
+	ck_assert_int_eq(put(child_of(path + len, sz - len, p, "f"), "moved", 5), 0);
+	memcpy(path + len, "/m", 3);
+	ck_assert_int_eq(medfs_vault_rename(V, "/m", path, 0), 0);
+	/* path/c/c/.../c/f: beyond PATH_MAX in plaintext too. */
+	snprintf(p, sz, "%s", path);
+	for (int i = 0; i < below; i++)
+		strcat(p, "/ccccccccccccccc");
+	strcat(p, "/f");
+	ck_assert_int_gt(strlen(p), PATH_MAX);
+	ck_assert_int_eq(check_str(p, "moved"), 0);
+	ck_assert_int_eq(medfs_vault_unlink(V, p), 0);
+	p[strlen(p) - 2] = '\0'; /* "/f" */
+	for (int i = 0; i < below; i++) {
+		ck_assert_int_eq(medfs_vault_rmdir(V, p), 0);
+		p[strlen(p) - 16] = '\0';
+	}
+	ck_assert_int_eq(medfs_vault_rmdir(V, path), 0); /* the moved m */
+	ck_assert_int_eq(hk.calls, 0);
+}
+END_TEST
+
+/* FIFOs and sockets: entries of their type under the encrypted name, with
+ * their mode and owner; device nodes are refused. */
+START_TEST(test_mknod)
+{
+	struct medfs_owner o = { 1234, 5678 };
+	char longname[202], buf[16];
+	struct medfs_file *f;
+	struct names ns;
+	struct stat st;
+
+	ck_assert_int_eq(medfs_vault_mknod(V, "/fifo", S_IFIFO | 0640, &o), 0);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/sock", S_IFSOCK | 0755, NULL), 0);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/fifo", S_IFIFO | 0640, NULL), -EEXIST);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/chr", S_IFCHR | 0600, NULL), -EPERM);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/blk", S_IFBLK | 0600, NULL), -EPERM);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/dir", S_IFDIR | 0600, NULL), -EINVAL);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/reg", S_IFREG | 0604, NULL), 0);
+	ck_assert_int_eq(check_str("/reg", ""), 0);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/nope/fifo", S_IFIFO | 0600, NULL),
+			 -ENOENT);
+
+	ck_assert_int_eq(medfs_vault_getattr(V, "/fifo", &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(st.st_uid, 1234);
+		ck_assert_int_eq(st.st_gid, 5678);
+	}
+	ck_assert_int_eq(medfs_vault_getattr(V, "/sock", &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/reg", &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 07777, 0604);
+	/* Names are encrypted, as for any entry. */
+	ck_assert(!tree_has_name("fifo"));
+	ck_assert(!tree_has_name("sock"));
+
+	ck_assert_int_eq(list_dir("/", &ns), 0);
+	ck_assert_int_eq(ns.n, 3);
+	ck_assert(S_ISFIFO(ns.mode[names_find(&ns, "fifo")]));
+	ck_assert(S_ISSOCK(ns.mode[names_find(&ns, "sock")]));
+
+	/* No content: no open, no attributes, no integrity report. */
+	ck_assert_int_ne(medfs_file_open(V, "/fifo", O_RDONLY | O_NONBLOCK, &f), 0);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/fifo", "user.x", buf, sizeof(buf)),
+			 -ENODATA);
+	ck_assert_int_eq(medfs_vault_setxattr(V, "/sock", "user.x", "v", 1, 0), -ENOTSUP);
+
+	/* Renamed (to another directory, to a long name), still there after
+	 * a remount, removed. */
+	memset(longname, 'n', sizeof(longname));
+	longname[0] = '/';
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/d", 0700, NULL), 0);
+	ck_assert_int_eq(medfs_vault_rename(V, "/fifo", "/d/fifo", 0), 0);
+	ck_assert_int_eq(medfs_vault_rename(V, "/sock", longname, 0), 0);
+	ck_assert_int_eq(count_suffix(tree_dir(), MEDFS_LONGNAME_SUFFIX), 1);
+	ck_assert_int_eq(medfs_vault_rename(V, "/d/fifo", "/reg", RENAME_EXCHANGE), 0);
+	ck_assert_int_eq(vault_open_again(), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/reg", &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	ck_assert_int_eq(check_str("/d/fifo", ""), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, longname, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(medfs_vault_unlink(V, longname), 0);
+	ck_assert_int_eq(count_suffix(tree_dir(), MEDFS_LONGNAME_SUFFIX), 0);
+	ck_assert_int_eq(medfs_vault_unlink(V, "/reg"), 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/reg", &st), -ENOENT);
+	ck_assert_int_eq(hk.calls, 0);
+}
+END_TEST
+
 /* ================= runner ================= */
 
 static Suite *vault_suite(const char *name)
@@ -3350,6 +3629,12 @@ static Suite *vault_suite(const char *name)
 
 	TC("symlink");
 	tcase_add_test(tc, test_symlink);
+
+	TC("deep");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_deep_tree);
+	tcase_add_test(tc, test_deep_rename);
+	tcase_add_test(tc, test_mknod);
 
 	TC("xattr");
 	tcase_add_test(tc, test_xattr);
