@@ -735,6 +735,27 @@ static int set_owner(struct medfs_vault *v, const char *vpath,
 	return 0;
 }
 
+/* Publishes the object made at tmp (a symlink or a special file) under
+ * l's name: its owner, its long-name sidecar, then a rename that never
+ * replaces; on failure nothing is left, tmp included. */
+static int publish_tmp(struct medfs_vault *v, const char *tmp, const struct loc *l,
+		       const struct medfs_owner *o, int r)
+{
+	if (r == 0)
+		r = set_owner(v, tmp, o);
+	if (r == 0)
+		r = sidecar_write(v, l);
+	if (r == 0 &&
+	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		if (r != -EEXIST)
+			sidecar_remove(v, l);
+	}
+	if (r < 0)
+		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
+	return r;
+}
+
 /* ---- directories ---- */
 
 int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
@@ -1068,17 +1089,7 @@ int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *p
 		r = -errno;
 		goto out;
 	}
-	r = set_owner(v, tmp, o);
-	if (r == 0)
-		r = sidecar_write(v, l);
-	if (r == 0 &&
-	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
-		r = -errno;
-		if (r != -EEXIST)
-			sidecar_remove(v, l);
-	}
-	if (r < 0)
-		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
+	r = publish_tmp(v, tmp, l, o, 0);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 out_free:
@@ -1136,18 +1147,7 @@ int medfs_vault_mknod(struct medfs_vault *v, const char *path, mode_t mode,
 	}
 	/* The mode as asked, whatever the process umask. */
 	r = medfs_vpath_fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0 ? -errno : 0;
-	if (r == 0)
-		r = set_owner(v, tmp, o);
-	if (r == 0)
-		r = sidecar_write(v, l);
-	if (r == 0 &&
-	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
-		r = -errno;
-		if (r != -EEXIST)
-			sidecar_remove(v, l);
-	}
-	if (r < 0)
-		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
+	r = publish_tmp(v, tmp, l, o, r);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 	free(tmp);
