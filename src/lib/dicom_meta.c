@@ -163,9 +163,11 @@ static void decode_line(const char *p, size_t n, struct medfs_dicom_meta *m)
 
 int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta *m)
 {
-	const char *p = in, *end = in + len;
+	const char *p = in, *end = in;
 
 	memset(m, 0, sizeof(*m));
+	if (len > 0) /* in may be NULL when len is 0: no offset on NULL */
+		end = in + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h> /* renameat2 */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,6 +45,17 @@ static int open_beneath(int dirfd, const char *path)
 			next = n ? openat(cur, name,
 					  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 				 : openat(cur, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			/* O_DIRECTORY makes a symlink ENOTDIR: say ELOOP, as
+			 * openat2's RESOLVE_NO_SYMLINKS does. */
+			if (next < 0 && errno == ENOTDIR) {
+				struct stat sb;
+
+				if (fstatat(cur, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISLNK(sb.st_mode))
+					errno = ELOOP;
+				else
+					errno = ENOTDIR;
+			}
 		}
 		if (cur != dirfd) {
 			int e = errno;

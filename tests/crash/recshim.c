@@ -884,12 +884,10 @@ static void log_times(int dirfd, const char *path, int fd, int flags)
 			 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
 }
 
-int utimensat(int dirfd, const char *path_, const struct timespec tv[2], int flags)
+/* utimensat and futimens (path NULL, which glibc's utimensat declares
+ * nonnull). */
+static int times_at(int dirfd, const char *path, const struct timespec tv[2], int flags)
 {
-	/* glibc declares path nonnull, yet futimens passes NULL: read it
-	 * through a volatile so that the test of it stays. */
-	const char *volatile vpath = path_;
-	const char *path = vpath;
 	int r, e;
 
 	if (!active())
@@ -904,9 +902,14 @@ int utimensat(int dirfd, const char *path_, const struct timespec tv[2], int fla
 	return r;
 }
 
+int utimensat(int dirfd, const char *path, const struct timespec tv[2], int flags)
+{
+	return times_at(dirfd, path, tv, flags);
+}
+
 int futimens(int fd, const struct timespec tv[2])
 {
-	return utimensat(fd, NULL, tv, 0);
+	return times_at(fd, NULL, tv, 0);
 }
 
 /* ---- barriers ---- */
