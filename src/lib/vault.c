@@ -673,6 +673,8 @@ static void plain_stat(struct medfs_vault *v, const char *vpath, struct stat *st
 	(void)vpath;
 }
 
+static void header_size(struct medfs_vault *v, const struct loc *l, struct stat *st);
+
 int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st)
 {
 	struct loc *l;
@@ -691,9 +693,11 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 	r = resolve(v, path, l);
 	if (r == 0 && medfs_vpath_fstatat(v->tree_fd, l->vpath, st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
-	pthread_rwlock_unlock(&v->ns_lock);
 	if (r == 0)
 		plain_stat(v, l->vpath, st);
+	if (r == 0 && S_ISREG(st->st_mode))
+		header_size(v, l, st);
+	pthread_rwlock_unlock(&v->ns_lock);
 	loc_free(l);
 	return r;
 }
@@ -1875,6 +1879,53 @@ static int openat_noatime(int root, const char *vpath, int flags)
 	if (fd < 0 && errno == EPERM)
 		fd = medfs_vpath_openat(root, vpath, flags, 0);
 	return fd;
+}
+
+/* The size of the regular file at l (its vault file's stat in st) is its
+ * header's, not its vault file's length: a file grown by an extension cut
+ * by a crash before its header is longer (doc/FORMAT.md 12.1). An open
+ * file's size, else the header's, read here without a report: a header
+ * that does not open leaves the size from the length, and the open says
+ * EIO. */
+static void header_size(struct medfs_vault *v, const struct loc *l, struct stat *st)
+{
+	uint8_t hdr[MEDFS_HEADER_LEN], id[MEDFS_FILE_ID_LEN];
+	struct medfs_binding b;
+	struct medfs_file *f;
+	uint64_t size;
+	uint16_t flags;
+	uint8_t *key;
+	int fd;
+
+	pthread_mutex_lock(&v->files_lock);
+	f = files_find(v, st->st_dev, st->st_ino);
+	if (f && file_bound_to(f, l)) {
+		/* Not f->lock under files_lock: a long write holds it. */
+		f->refs++;
+		pthread_mutex_unlock(&v->files_lock);
+		pthread_rwlock_rdlock(&f->lock);
+		st->st_size = (off_t)f->size;
+		pthread_rwlock_unlock(&f->lock);
+		medfs_file_release(f);
+		return;
+	}
+	pthread_mutex_unlock(&v->files_lock);
+	fd = openat_noatime(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	key = key_get(v);
+	loc_binding(l, &b);
+	if (key && pread_full(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	    medfs_header_open_flags(hdr, id, key, &size, &flags, v->keys->header, &b) == 0 &&
+	    size <= MEDFS_FILE_SIZE_MAX) {
+		struct stat now;
+
+		if (fstat(fd, &now) == 0 && (uint64_t)now.st_size >= medfs_disk_size(size))
+			st->st_size = (off_t)size;
+	}
+	if (key)
+		key_put(v, key);
+	close(fd);
 }
 
 static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags,

@@ -2541,16 +2541,22 @@ START_TEST(test_tamper_length)
 END_TEST
 
 /* Reads path through a fresh open: exactly len bytes equal to exp, at the
- * handle's size len (a grown file's path size is its vault file's). 0 when
- * so, -errno, 1 for a size mismatch, 2 for a content mismatch. */
+ * handle's size len, and the path's size len (the header's, not the vault
+ * file's length). 0 when so, -errno, 1 for a size mismatch, 2 for a content
+ * mismatch, 3 for a getattr size mismatch. */
 static int check_open(const char *path, const void *exp, size_t len, bool *grown)
 {
 	struct medfs_file *f;
 	uint8_t *buf = malloc(len + 3 * BLK);
+	struct stat st;
 	ssize_t n;
 	int r;
 
 	ck_assert_ptr_nonnull(buf);
+	if (medfs_vault_getattr(V, path, &st) != 0 || (size_t)st.st_size != len) {
+		free(buf);
+		return 3;
+	}
 	r = medfs_file_open(V, path, O_RDONLY, &f);
 	if (r < 0) {
 		free(buf);
