@@ -133,6 +133,8 @@ void repair_meta(struct fsck *k, unsigned long snapshot, const char *path,
 
 /* Removes a leftover of an interrupted operation (vault path vpath). */
 void remove_leftover(struct fsck *k, const char *vpath, const char *what);
+void settle_file(struct fsck *k, unsigned long snapshot, const char *path,
+		 const char *vpath);
 
 /* Repairs the header of directory plain (vault directory vdir, bound to
  * b). Returns true when its contents can be checked again. */

@@ -200,6 +200,28 @@ void repair_meta(struct fsck *k, unsigned long snapshot, const char *path,
 		       vpath);
 }
 
+/* Cuts the vault file of path, longer than its header says, back to the
+ * header's length. */
+void settle_file(struct fsck *k, unsigned long snapshot, const char *path,
+		 const char *vpath)
+{
+	char why[256];
+	int ret;
+
+	if (!k->repair || !ask(k, "cut it back to the length its header says"))
+		return;
+	ret = medfs_repair_settle(k->repair, path);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "cannot cut it back: %s", strerror(-ret));
+		not_repaired(k, path, vpath, why);
+		return;
+	}
+	repaired(k, snapshot, path, vpath,
+		 "cut back to the length its header says (the unsynced part of "
+		 "the extension dropped)");
+	journal_repair(k, "cut vault file %s back to the length its header says", vpath);
+}
+
 /* Removes a leftover of an interrupted operation (vault path vpath). */
 void remove_leftover(struct fsck *k, const char *vpath, const char *what)
 {

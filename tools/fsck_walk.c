@@ -142,7 +142,7 @@ static void check_file(struct fsck *k, const char *path, const char *vpath,
 	unsigned long snapshot = k->problems, meta_snapshot;
 	struct medfs_file *f = NULL;
 	uint64_t size, off = 0;
-	bool damaged = false, meta_bad;
+	bool damaged = false, meta_bad, grown;
 	int ret;
 
 	ret = medfs_file_open(k->vault, path, O_RDONLY, &f);
@@ -153,6 +153,11 @@ static void check_file(struct fsck *k, const char *path, const char *vpath,
 		return;
 	}
 	flush_events(k, path, -1);
+	grown = medfs_file_grown(f);
+	if (grown)
+		problem(k, path, -1, vpath, -1,
+			"longer than its header (an extension interrupted by a crash): "
+			"read at the header's size");
 	size = medfs_file_size(f);
 	while (off < size) {
 		size_t n = size - off < READ_CHUNK ? size - off : READ_CHUNK;
@@ -186,9 +191,13 @@ static void check_file(struct fsck *k, const char *path, const char *vpath,
 	medfs_file_release(f);
 	flush_events(k, path, -1);
 	check_xattrs(k, path);
-	if (damaged)
+	if (damaged) {
 		salvage(k, snapshot, path, vpath, b);
-	else if (meta_bad)
+		return;
+	}
+	if (grown)
+		settle_file(k, k->problems - 1, path, vpath);
+	if (meta_bad)
 		repair_meta(k, k->problems - meta_snapshot, path, vpath);
 }
 

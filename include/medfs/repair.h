@@ -148,6 +148,12 @@ int medfs_repair_remove_leftover(struct medfs_repair *r, const char *vpath);
 #define MEDFS_REPAIR_DICOM_SCAN_MAX (4 << 20)
 int medfs_repair_meta(struct medfs_repair *r, const char *path);
 
+/* Cuts the vault file of the regular file at path back to its header's
+ * length when it is longer (an extension cut by a crash before its header:
+ * doc/FORMAT.md 12.1), and syncs it. Needs the vault handle. Returns 1
+ * when it cut, 0 when there was nothing to cut, or -errno. */
+int medfs_repair_settle(struct medfs_repair *r, const char *path);
+
 /* Makes both config copies the same authentic config: the primary when
  * it authenticates under the vault key, else the second copy, is written
  * again over a copy that is missing, torn (does not decode) or different

@@ -9,6 +9,7 @@
 #ifndef MEDFS_VAULT_H
 #define MEDFS_VAULT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -151,6 +152,13 @@ int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len);
  * past its end is a hole when it grows over it) and nothing is reserved.
  * Returns 0, -EINVAL, -EBADF, or -EFBIG past MEDFS_FILE_SIZE_MAX. */
 int medfs_file_reserve(struct medfs_file *f, off_t off, off_t len);
+/* Whether the vault file of f is longer than its header says (an
+ * extension cut by a crash: read at the header's size, doc/FORMAT.md 12.1). */
+bool medfs_file_grown(struct medfs_file *f);
+/* Cuts a grown file's vault file back to its header's length (the next
+ * write, truncation or allocation does it too). Returns 1 when it cut, 0
+ * when there was nothing to do, -EBADF when f is not writable, or -errno. */
+int medfs_file_settle(struct medfs_file *f);
 int medfs_file_fsync(struct medfs_file *f, int datasync);
 int medfs_file_getattr(struct medfs_file *f, struct stat *st);
 uint64_t medfs_file_size(struct medfs_file *f);

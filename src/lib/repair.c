@@ -1130,3 +1130,20 @@ int medfs_repair_config(struct medfs_repair *r, const uint8_t vault_key[MEDFS_KE
 			 p == COPY_GOOD ? why[b] : why[p]);
 	return 1;
 }
+
+int medfs_repair_settle(struct medfs_repair *r, const char *path)
+{
+	struct medfs_file *f = NULL;
+	int ret;
+
+	if (!r->vault)
+		return -EINVAL;
+	ret = medfs_file_open(r->vault, path, O_RDWR, &f);
+	if (ret < 0)
+		return ret;
+	ret = medfs_file_settle(f);
+	if (ret > 0 && medfs_file_fsync(f, 0) < 0)
+		ret = -EIO;
+	medfs_file_release(f);
+	return ret;
+}

@@ -100,6 +100,9 @@ struct medfs_file {
 	uint16_t flags; /* of the header, MEDFS_HEADER_* */
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	uint64_t size;
+	/* The vault file is longer than the header says: an extension cut
+	 * by a crash before its header (see header_read, open_tail, settle). */
+	bool grown;
 	struct medfs_holes *holes; /* MEDFS_HEADER_HOLES: its hole map, else NULL */
 	bool holes_dirty;	   /* holes differs from the stored map */
 	uint8_t parent_id[MEDFS_DIR_ID_LEN];
@@ -670,6 +673,8 @@ static void plain_stat(struct medfs_vault *v, const char *vpath, struct stat *st
 	(void)vpath;
 }
 
+static void header_size(struct medfs_vault *v, const struct loc *l, struct stat *st);
+
 int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st)
 {
 	struct loc *l;
@@ -688,9 +693,11 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 	r = resolve(v, path, l);
 	if (r == 0 && medfs_vpath_fstatat(v->tree_fd, l->vpath, st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
-	pthread_rwlock_unlock(&v->ns_lock);
 	if (r == 0)
 		plain_stat(v, l->vpath, st);
+	if (r == 0 && S_ISREG(st->st_mode))
+		header_size(v, l, st);
+	pthread_rwlock_unlock(&v->ns_lock);
 	loc_free(l);
 	return r;
 }
@@ -1336,15 +1343,17 @@ static int header_write(struct medfs_file *f)
 }
 
 /* Reads and opens the header of the vault file open at fd; its flags go
- * to *flags when flags is not NULL. */
+ * to *flags when flags is not NULL. A vault file longer than the header
+ * says is read at the header's size (the size is authenticated: what lies
+ * past it is the unsynced part of an extension cut by a crash, doc/FORMAT.md
+ * 12.1): *grown (when not NULL) tells. A shorter one is EIO. */
 static int header_read(struct medfs_vault *v, int fd, const char *vpath,
 		       const struct medfs_binding *b, uint8_t id[MEDFS_FILE_ID_LEN],
-		       uint8_t *key, uint64_t *size, uint16_t *flags)
+		       uint8_t *key, uint64_t *size, uint16_t *flags, bool *grown)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN];
 	uint16_t fl;
 	struct stat st;
-	int64_t disk_plain;
 	ssize_t n;
 	int r;
 
@@ -1368,13 +1377,14 @@ static int header_read(struct medfs_vault *v, int fd, const char *vpath,
 	}
 	if (r < 0)
 		return r;
-	disk_plain = medfs_plain_size(st.st_size);
-	if (disk_plain < 0 || (uint64_t)disk_plain != *size) {
+	if (*size > MEDFS_FILE_SIZE_MAX || (uint64_t)st.st_size < medfs_disk_size(*size)) {
 		sodium_memzero(key, MEDFS_KEY_LEN);
 		report(v, vpath, NULL, (int64_t)st.st_size,
-		       "file length does not match its header (truncated or extended)");
+		       "file length does not match its header (truncated)");
 		return -EBADMSG;
 	}
+	if (grown)
+		*grown = (uint64_t)st.st_size > medfs_disk_size(*size);
 	return 0;
 }
 
@@ -1819,7 +1829,8 @@ static int file_get(struct medfs_vault *v, int fd, bool writable, const struct l
 	f->ino = st.st_ino;
 	atomic_init(&f->setid, setid_bits(st.st_mode) != 0);
 	loc_binding(l, &b);
-	r = header_read(v, fd, l->vpath, &b, f->id, f->key, &f->size, &f->flags);
+	r = header_read(v, fd, l->vpath, &b, f->id, f->key, &f->size, &f->flags,
+			&f->grown);
 	if (r == 0 && (f->flags & MEDFS_HEADER_PREV))
 		r = prev_load(f);
 	if (r == 0 && (f->flags & MEDFS_HEADER_HOLES))
@@ -1868,6 +1879,53 @@ static int openat_noatime(int root, const char *vpath, int flags)
 	if (fd < 0 && errno == EPERM)
 		fd = medfs_vpath_openat(root, vpath, flags, 0);
 	return fd;
+}
+
+/* The size of the regular file at l (its vault file's stat in st) is its
+ * header's, not its vault file's length: a file grown by an extension cut
+ * by a crash before its header is longer (doc/FORMAT.md 12.1). An open
+ * file's size, else the header's, read here without a report: a header
+ * that does not open leaves the size from the length, and the open says
+ * EIO. */
+static void header_size(struct medfs_vault *v, const struct loc *l, struct stat *st)
+{
+	uint8_t hdr[MEDFS_HEADER_LEN], id[MEDFS_FILE_ID_LEN];
+	struct medfs_binding b;
+	struct medfs_file *f;
+	uint64_t size;
+	uint16_t flags;
+	uint8_t *key;
+	int fd;
+
+	pthread_mutex_lock(&v->files_lock);
+	f = files_find(v, st->st_dev, st->st_ino);
+	if (f && file_bound_to(f, l)) {
+		/* Not f->lock under files_lock: a long write holds it. */
+		f->refs++;
+		pthread_mutex_unlock(&v->files_lock);
+		pthread_rwlock_rdlock(&f->lock);
+		st->st_size = (off_t)f->size;
+		pthread_rwlock_unlock(&f->lock);
+		medfs_file_release(f);
+		return;
+	}
+	pthread_mutex_unlock(&v->files_lock);
+	fd = openat_noatime(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	key = key_get(v);
+	loc_binding(l, &b);
+	if (key && pread_full(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	    medfs_header_open_flags(hdr, id, key, &size, &flags, v->keys->header, &b) == 0 &&
+	    size <= MEDFS_FILE_SIZE_MAX) {
+		struct stat now;
+
+		if (fstat(fd, &now) == 0 && (uint64_t)now.st_size >= medfs_disk_size(size))
+			st->st_size = (off_t)size;
+	}
+	if (key)
+		key_put(v, key);
+	close(fd);
 }
 
 static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags,
@@ -2128,6 +2186,25 @@ static size_t block_len(uint64_t size, uint64_t index)
 	return size - start >= MEDFS_BLOCK_SIZE ? MEDFS_BLOCK_SIZE : size - start;
 }
 
+/* Opens the partial last block of a grown file (index, at the header's
+ * size) as the extension left it: resealed longer, at the length the vault
+ * file holds (up to a whole block). out gets MEDFS_BLOCK_SIZE bytes; only
+ * block_len(f->size, index) of them are the file's. Returns 0 or -EBADMSG. */
+static int open_tail(const struct medfs_file *f, uint64_t index, uint8_t *out)
+{
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE];
+	size_t blen = block_len(f->size, index);
+	ssize_t got;
+
+	if (!f->grown || blen == MEDFS_BLOCK_SIZE || index != f->size / MEDFS_BLOCK_SIZE)
+		return -EBADMSG;
+	got = pread_full(f->fd, sealed, sizeof(sealed), medfs_block_disk_offset(index));
+	if (got <= (ssize_t)(blen + MEDFS_BLOCK_OVERHEAD) ||
+	    file_block_open(f, out, sealed, (size_t)got, index) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
 static int block_fail(struct medfs_file *f, uint64_t index)
 {
 	report(f->v, f->vpath, NULL, (int64_t)medfs_block_disk_offset(index),
@@ -2208,17 +2285,19 @@ static void open_slice(void *arg, size_t from, size_t to)
 		uint64_t lo = bstart < j->off ? j->off : bstart;
 		uint64_t hi = bstart + blen < j->end ? bstart + blen : j->end;
 
+		bool whole = lo == bstart && hi == bstart + blen;
+
 		if (is_hole(f, i)) {
 			memset(j->out + (lo - j->off), 0, hi - lo);
-		} else if (lo == bstart && hi == bstart + blen) {
-			if (file_block_open(f, j->out + (bstart - j->off), s,
-					    blen + MEDFS_BLOCK_OVERHEAD, i) < 0)
-				note_bad(&j->bad, i);
-		} else if (file_block_open(f, tmp, s, blen + MEDFS_BLOCK_OVERHEAD, i) <
-			   0) {
-			note_bad(&j->bad, i);
-		} else {
+		} else if (whole && file_block_open(f, j->out + (bstart - j->off), s,
+						    blen + MEDFS_BLOCK_OVERHEAD, i) >= 0) {
+			continue;
+		} else if ((!whole && file_block_open(f, tmp, s,
+						      blen + MEDFS_BLOCK_OVERHEAD, i) >= 0) ||
+			   open_tail(f, i, tmp) == 0) {
 			memcpy(j->out + (lo - j->off), tmp + (lo - bstart), hi - lo);
+		} else {
+			note_bad(&j->bad, i);
 		}
 	}
 	sodium_memzero(tmp, sizeof(tmp));
@@ -2459,6 +2538,46 @@ static int write_range(struct medfs_file *f, const uint8_t *data, uint64_t off,
 	return r;
 }
 
+/* Makes a grown file's vault file match its header again (doc/FORMAT.md
+ * 12.1): its partial last block resealed at the header's length, when the
+ * extension left it longer, and the vault file cut to the header's length.
+ * Every change of the file does this first, as the write path reckons
+ * offsets and lengths from the header's size. Caller holds f->lock alone.
+ * Returns 1 when it cut, 0 when there was nothing to do, or -errno. */
+static int settle(struct medfs_file *f)
+{
+	uint64_t idx = f->size / MEDFS_BLOCK_SIZE;
+	size_t blen = block_len(f->size, idx);
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], plain[MEDFS_BLOCK_SIZE];
+	int r = 0;
+
+	if (!f->grown)
+		return 0;
+	if (blen && !is_hole(f, idx)) {
+		ssize_t got = pread_full(f->fd, sealed, blen + MEDFS_BLOCK_OVERHEAD,
+					 medfs_block_disk_offset(idx));
+
+		if (got < 0)
+			r = (int)got;
+		else if (got == (ssize_t)(blen + MEDFS_BLOCK_OVERHEAD) &&
+			 file_block_open(f, plain, sealed, (size_t)got, idx) >= 0)
+			r = 0; /* sealed at the header's length already */
+		else if (open_tail(f, idx, plain) < 0)
+			r = block_fail(f, idx);
+		else if ((r = medfs_block_seal(sealed, plain, blen, f->v->cipher, f->key,
+					       f->id, idx)) > 0)
+			r = pwrite_full(f->fd, sealed, (size_t)r,
+					medfs_block_disk_offset(idx));
+	}
+	sodium_memzero(plain, sizeof(plain));
+	if (r == 0 && ftruncate(f->fd, (off_t)medfs_disk_size(f->size)) < 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	f->grown = false;
+	return 1;
+}
+
 /* A file of a vault made before file_mode may still have set-ID bits: a
  * write, a truncation or an allocation drops them, whoever makes it (the
  * kernel does not tell whether the caller may keep them). Caller holds
@@ -2666,7 +2785,9 @@ ssize_t medfs_file_write(struct medfs_file *f, const void *buf, size_t size, off
 	}
 	if (size > MEDFS_FILE_SIZE_MAX - (uint64_t)off)
 		size = MEDFS_FILE_SIZE_MAX - (uint64_t)off;
-	r = drop_setid(f);
+	r = settle(f);
+	if (r >= 0)
+		r = drop_setid(f);
 	if (r == 0)
 		r = rekey(f);
 	if (r == 0)
@@ -2731,7 +2852,9 @@ int medfs_file_truncate(struct medfs_file *f, off_t size)
 	if (!f->writable)
 		return -EBADF;
 	pthread_rwlock_wrlock(&f->lock);
-	r = drop_setid(f);
+	r = settle(f);
+	if (r >= 0)
+		r = drop_setid(f);
 	/* To zero: nothing to keep, the new key comes after. */
 	if (r == 0 && size > 0)
 		r = rekey(f);
@@ -2768,7 +2891,9 @@ int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len)
 	if (!f->writable)
 		return -EBADF;
 	pthread_rwlock_wrlock(&f->lock);
-	r = drop_setid(f);
+	r = settle(f);
+	if (r >= 0)
+		r = drop_setid(f);
 	if (r == 0 && (uint64_t)off + len > f->size)
 		r = rekey(f);
 	if (r == 0)
@@ -2792,6 +2917,28 @@ int medfs_file_reserve(struct medfs_file *f, off_t off, off_t len)
 	if (!f->writable)
 		return -EBADF;
 	return 0;
+}
+
+bool medfs_file_grown(struct medfs_file *f)
+{
+	bool g;
+
+	pthread_rwlock_rdlock(&f->lock);
+	g = f->grown;
+	pthread_rwlock_unlock(&f->lock);
+	return g;
+}
+
+int medfs_file_settle(struct medfs_file *f)
+{
+	int r;
+
+	if (!f->writable)
+		return -EBADF;
+	pthread_rwlock_wrlock(&f->lock);
+	r = settle(f);
+	pthread_rwlock_unlock(&f->lock);
+	return r;
 }
 
 int medfs_file_fsync(struct medfs_file *f, int datasync)
@@ -3207,7 +3354,7 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 		goto out;
 	}
 	loc_binding(l, &b);
-	r = header_read(v, fd, l->vpath, &b, id, key, &size, NULL);
+	r = header_read(v, fd, l->vpath, &b, id, key, &size, NULL, NULL);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 	medfs_secret_free(key);

@@ -2517,11 +2517,8 @@ START_TEST(test_tamper_length)
 	ck_assert_int_eq(hk.calls, 1);
 	ck_assert_str_eq(hk.vpath, hook_name(host));
 	ck_assert_int_eq(check_file("/control", ctl, TLEN), 0);
-	/* One block added. */
-	ck_assert_int_eq(restore_file(host, saved, d), 0);
-	ck_assert_int_eq(truncate(host, d + DBLK), 0);
-	ck_assert_int_eq(medfs_file_open(V, "/victim", O_RDONLY, &f), -EBADMSG);
 	/* A length no plaintext size gives. */
+	ck_assert_int_eq(restore_file(host, saved, d), 0);
 	ck_assert_int_eq(truncate(host, MEDFS_HEADER_LEN + 3 * DBLK + 20), 0);
 	ck_assert_int_eq(medfs_file_open(V, "/victim", O_RDONLY, &f), -EBADMSG);
 	/* Whole block boundary: the last block gone. */
@@ -2540,6 +2537,153 @@ START_TEST(test_tamper_length)
 	ck_assert_int_eq(read_at(f, 0, 3 * BLK, data), 0);
 	medfs_file_release(f);
 	ck_assert_int_eq(check_file("/control", ctl, TLEN), 0);
+}
+END_TEST
+
+/* Reads path through a fresh open: exactly len bytes equal to exp, at the
+ * handle's size len, and the path's size len (the header's, not the vault
+ * file's length). 0 when so, -errno, 1 for a size mismatch, 2 for a content
+ * mismatch, 3 for a getattr size mismatch. */
+static int check_open(const char *path, const void *exp, size_t len, bool *grown)
+{
+	struct medfs_file *f;
+	uint8_t *buf = malloc(len + 3 * BLK);
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	ck_assert_ptr_nonnull(buf);
+	if (medfs_vault_getattr(V, path, &st) != 0 || (size_t)st.st_size != len) {
+		free(buf);
+		return 3;
+	}
+	r = medfs_file_open(V, path, O_RDONLY, &f);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	n = medfs_file_read(f, buf, len + 3 * BLK, 0);
+	if (n < 0)
+		r = (int)n;
+	else if ((size_t)n != len || medfs_file_size(f) != len)
+		r = 1;
+	else if (len && memcmp(buf, exp, len))
+		r = 2;
+	/* Reads at and past the header's size see its end. */
+	if (r == 0 && medfs_file_read(f, buf, BLK, (off_t)len) != 0)
+		r = 1;
+	if (r == 0 && len > 10 && (medfs_file_read(f, buf, 10, (off_t)len - 10) != 10 ||
+				   memcmp(buf, (const uint8_t *)exp + len - 10, 10)))
+		r = 2;
+	if (grown)
+		*grown = medfs_file_grown(f);
+	medfs_file_release(f);
+	free(buf);
+	return r;
+}
+
+/* Makes /g of len bytes, then grows it through the library by more bytes
+ * written at its end, and puts its old header back: the state a crash
+ * leaves when an extension's blocks reached the disk and its header did
+ * not (doc/FORMAT.md 12.1). Returns the vault file's length before. */
+static off_t grow_behind(const char *host, const uint8_t *data, size_t len, size_t more)
+{
+	uint8_t hdr[MEDFS_HEADER_LEN], *junk = pattern_alloc(more, 99);
+	struct medfs_file *f;
+	off_t d;
+	int fd;
+
+	ck_assert_int_eq(put("/g", data, len), 0);
+	d = host_size(host);
+	fd = open(host, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	ck_assert_int_eq(medfs_file_open(V, "/g", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, junk, more, (off_t)len, 0), (ssize_t)more);
+	medfs_file_release(f);
+	ck_assert_int_eq(pwrite(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	close(fd);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len + more));
+	return d;
+}
+
+START_TEST(test_grown_file)
+{
+	const size_t len = 2 * BLK + 100;
+	uint8_t *data = pattern_alloc(len + BLK, 5), *junk = pattern_alloc(3 * DBLK, 6);
+	char host[PATH_MAX];
+	struct medfs_file *f;
+	bool grown;
+	off_t d;
+	int fd;
+
+	ck_assert_int_eq(put("/g", data, len), 0);
+	ck_assert_int_eq(vault_path_of("/g", host, sizeof(host)), 0);
+
+	/* Grown past its last block: that block resealed whole, one more. */
+	d = grow_behind(host, data, len, BLK + 7);
+	hook_reset();
+	ck_assert_int_eq(check_open("/g", data, len, &grown), 0);
+	ck_assert(grown);
+	ck_assert_int_eq(hk.calls, 0);
+	/* Grown inside its last block: resealed at the vault file's length. */
+	d = grow_behind(host, data, len, 50);
+	ck_assert_int_eq(check_open("/g", data, len, &grown), 0);
+	ck_assert(grown);
+	/* Whole sealed blocks of an extension, the last block not resealed
+	 * (its new content did not reach the disk), and junk. */
+	ck_assert_int_eq(put("/g", data, len), 0);
+	d = host_size(host);
+	fd = open(host, O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, junk, 3 * DBLK - 5), (ssize_t)(3 * DBLK - 5));
+	close(fd);
+	ck_assert_int_eq(check_open("/g", data, len, &grown), 0);
+	ck_assert(grown);
+	/* A file of whole blocks, with junk past them. */
+	ck_assert_int_eq(put("/g", data, 2 * BLK), 0);
+	fd = open(host, O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, junk, 20), 20);
+	close(fd);
+	ck_assert_int_eq(check_open("/g", data, 2 * BLK, &grown), 0);
+	ck_assert(grown);
+
+	/* Shorter than its header says: still EIO, reported. */
+	d = grow_behind(host, data, len, BLK + 7);
+	ck_assert_int_eq(truncate(host, d - 1), 0);
+	hook_reset();
+	ck_assert_int_eq(medfs_file_open(V, "/g", O_RDONLY, &f), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert_int_eq(medfs_vault_unlink(V, "/g"), 0);
+
+	/* An append cuts the leftover first: the file is consistent again. */
+	d = grow_behind(host, data, len, BLK + 7);
+	ck_assert_int_eq(medfs_file_open(V, "/g", O_WRONLY | O_APPEND, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, data + len, 30, 0, 1), 30);
+	medfs_file_release(f);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len + 30));
+	ck_assert_int_eq(check_file("/g", data, len + 30), 0);
+	ck_assert_int_eq(check_open("/g", data, len + 30, &grown), 0);
+	ck_assert(!grown);
+	/* So does a truncation up, and one down. */
+	grow_behind(host, data, len, 50);
+	ck_assert_int_eq(medfs_vault_truncate(V, "/g", (off_t)len + 10), 0);
+	memset(data + len, 0, 10);
+	ck_assert_int_eq(check_file("/g", data, len + 10), 0);
+	grow_behind(host, data, len, BLK);
+	ck_assert_int_eq(medfs_vault_truncate(V, "/g", (off_t)len - 30), 0);
+	ck_assert_int_eq(check_file("/g", data, len - 30), 0);
+	/* And medfs_file_settle alone, when asked. */
+	grow_behind(host, data, len, BLK + 1);
+	ck_assert_int_eq(medfs_file_open(V, "/g", O_RDWR, &f), 0);
+	ck_assert(medfs_file_grown(f));
+	ck_assert_int_eq(medfs_file_settle(f), 1);
+	ck_assert(!medfs_file_grown(f));
+	ck_assert_int_eq(medfs_file_settle(f), 0);
+	medfs_file_release(f);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(len));
+	ck_assert_int_eq(check_file("/g", data, len), 0);
 }
 END_TEST
 
@@ -3651,6 +3795,7 @@ static Suite *vault_suite(const char *name)
 	tcase_add_test(tc, test_tamper_swap_files);
 	tcase_add_test(tc, test_tamper_open_file_linked);
 	tcase_add_test(tc, test_tamper_length);
+	tcase_add_test(tc, test_grown_file);
 	tcase_add_test(tc, test_tamper_dirs);
 	tcase_add_test(tc, test_tamper_names_links);
 	tcase_add_test(tc, test_tamper_xattr);
