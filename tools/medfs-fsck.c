@@ -36,6 +36,7 @@
 #include "medfs/name.h"
 #include "medfs/repair.h"
 #include "medfs/rotate.h"
+#include "medfs/settle.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
 
@@ -343,6 +344,9 @@ static int open_tree(struct fsck *k, const uint8_t *vault_key, uint32_t cipher)
 		return -1;
 	}
 	medfs_vault_set_integrity_hook(k->vault, integrity_hook, k);
+	/* A file longer than its header says is read at the header's size
+	 * and reported (check_file), with or without the unclean marker. */
+	medfs_vault_set_careful(k->vault, true);
 	if (k->repair)
 		medfs_repair_set_vault(k->repair, k->vault);
 	return 0;
@@ -391,6 +395,32 @@ static int unlock_vault(struct fsck *k, const struct options *o, struct medfs_co
 		fprintf(stderr, "medfs-fsck: content blocks: %s\n",
 			medfs_block_cipher_name(config->cipher));
 	return 0;
+}
+
+/* VAULT/medfs.mounted outlives a mount that did not end cleanly: files
+ * may be longer than their headers say until the next mount settles them
+ * (include/medfs/settle.h). A repair that leaves no problem has cut every
+ * such file back (check_file) and removes the marker. */
+static void unclean_marker(struct fsck *k, const char *vault_dir, bool settled)
+{
+	int r = medfs_mounted_present(vault_dir);
+
+	if (r <= 0)
+		return;
+	if (!k->repair || !settled) {
+		printf("medfs-fsck: %s/%s: the last mount did not end cleanly; the next "
+		       "mount, or medfs-fsck -y, settles it\n",
+		       vault_dir, MEDFS_MOUNTED_NAME);
+		return;
+	}
+	r = medfs_mounted_clear(vault_dir);
+	if (r < 0)
+		fprintf(stderr, "medfs-fsck: cannot remove %s/%s: %s\n", vault_dir,
+			MEDFS_MOUNTED_NAME, strerror(-r));
+	else
+		printf("medfs-fsck: %s settled after a mount that did not end cleanly "
+		       "(%s removed)\n",
+		       vault_dir, MEDFS_MOUNTED_NAME);
 }
 
 /* The exit status from what was found and corrected. */
@@ -525,6 +555,7 @@ int main(int argc, char **argv)
 	}
 	summary(&k);
 	status = status_of(&k);
+	unclean_marker(&k, vault_dir, lock >= 0 && !(status & EXIT_UNCORRECTED));
 out:
 	progress_clear(&k);
 	if (k.vault)

@@ -34,6 +34,7 @@
 #include "medfs/log.h"
 #include "medfs/passphrase.h"
 #include "medfs/rotate.h"
+#include "medfs/settle.h"
 #include "medfs/unlock.h"
 #include "medfs/vault.h"
 #include "subcommand.h"
@@ -1853,6 +1854,17 @@ static int cmd_rotate(int argc, char *argv[])
 		if (save_config(vault, &c, key) < 0)
 			goto out;
 	} else {
+		/* A file an interrupted extension left longer than its header
+		 * is settled by a mount or fsck: a rotation would move its
+		 * header and leave its blocks as they are. */
+		if (medfs_mounted_present(vault) > 0) {
+			fprintf(stderr,
+				PROG ": the last mount of %s did not end cleanly: run "
+				     "'medfs-fsck -y %s' first (it cuts back the files a "
+				     "crash left longer than their headers)\n",
+				vault, vault);
+			goto out;
+		}
 		if (upgrade_config(vault, &c, slot, secret, secret_len, key) < 0)
 			goto out;
 		ret = medfs_rotate_start(vault, &c, key, mode);

@@ -50,6 +50,14 @@ int medfs_vault_open_cipher(struct medfs_vault **out, const char *vault_dir,
 			    const uint8_t vault_key[MEDFS_KEY_LEN], uint32_t cipher);
 void medfs_vault_close(struct medfs_vault *v);
 
+/* Careful mode (include/medfs/settle.h): file sizes read from headers,
+ * for a vault whose last mount did not end cleanly. Off at open. */
+void medfs_vault_set_careful(struct medfs_vault *v, bool careful);
+bool medfs_vault_is_careful(struct medfs_vault *v);
+/* How many failed changes left a file longer than its header says since
+ * the vault was opened (each also turns careful mode on). */
+unsigned medfs_vault_grown_changes(struct medfs_vault *v);
+
 void medfs_vault_set_integrity_hook(struct medfs_vault *v, medfs_integrity_fn fn,
 				    void *ctx);
 

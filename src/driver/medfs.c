@@ -37,6 +37,7 @@
 #include "access.h"
 #include "journal_glue.h"
 #include "session_io.h"
+#include "settler.h"
 #include "uring.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
@@ -2658,7 +2659,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 	if (err == 0)
 		err = open_journal(o, vault_dir, mountpoint, &mnt, &jk);
 	medfs_secret_free(jk.state_key);
-	if (err < 0)
+	if (err < 0 || settler_begin(mnt.vault, vault_dir) < 0)
 		goto out;
 	options = options_text(o, args);
 	if (!options) {
@@ -2707,6 +2708,7 @@ static int run(const struct options *o, struct fuse_args *args, const char *vaul
 		goto out;
 	}
 	handlers = 1;
+	settler_start();
 	err = access_start(mnt.access);
 	if (err < 0) {
 		fprintf(stderr, "medfs: cannot set up policy reloads: %s\n",
@@ -2751,6 +2753,7 @@ out:
 		free(mnt.open[i]);
 	}
 	free(mnt.open);
+	settler_end();
 	if (mnt.access)
 		access_set_journal(mnt.access, NULL);
 	jnl_close(mnt.journal);

@@ -82,6 +82,10 @@ struct medfs_vault {
 	struct medfs_file *files[FILES_BUCKETS];
 	medfs_integrity_fn hook;
 	void *hook_ctx;
+	/* Sizes come from file headers: a file may be longer than its
+	 * header says (after an unclean end, include/medfs/settle.h). */
+	atomic_bool careful;
+	atomic_uint grown_changes; /* failed changes that left a file grown */
 };
 
 struct medfs_file {
@@ -673,7 +677,8 @@ static void plain_stat(struct medfs_vault *v, const char *vpath, struct stat *st
 	(void)vpath;
 }
 
-static void header_size(struct medfs_vault *v, const struct loc *l, struct stat *st);
+static void header_size(struct medfs_vault *v, int dirfd, const char *entry,
+			const struct medfs_binding *b, struct stat *st);
 
 int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st)
 {
@@ -695,8 +700,12 @@ int medfs_vault_getattr(struct medfs_vault *v, const char *path, struct stat *st
 		r = -errno;
 	if (r == 0)
 		plain_stat(v, l->vpath, st);
-	if (r == 0 && S_ISREG(st->st_mode))
-		header_size(v, l, st);
+	if (r == 0 && S_ISREG(st->st_mode)) {
+		struct medfs_binding b;
+
+		loc_binding(l, &b);
+		header_size(v, v->tree_fd, l->vpath, &b, st);
+	}
 	pthread_rwlock_unlock(&v->ns_lock);
 	loc_free(l);
 	return r;
@@ -1021,6 +1030,12 @@ int medfs_vault_readdir(struct medfs_vault *v, const char *path, medfs_dir_fill_
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* removed meanwhile */
 		plain_stat(v, NULL, &st);
+		if (S_ISREG(st.st_mode)) {
+			struct medfs_binding b = { .name = name, .name_len = (size_t)n };
+
+			memcpy(b.parent_id, id, sizeof(b.parent_id));
+			header_size(v, fd, de->d_name, &b, &st);
+		}
 		if (fill(ctx, name, &st))
 			break;
 	}
@@ -1381,6 +1396,16 @@ static int header_read(struct medfs_vault *v, int fd, const char *vpath,
 		sodium_memzero(key, MEDFS_KEY_LEN);
 		report(v, vpath, NULL, (int64_t)st.st_size,
 		       "file length does not match its header (truncated)");
+		return -EBADMSG;
+	}
+	if ((uint64_t)st.st_size > medfs_disk_size(*size) &&
+	    (!grown || !atomic_load_explicit(&v->careful, memory_order_relaxed))) {
+		/* Only a crash or a failed change makes it, and they leave
+		 * the vault careful: otherwise bytes appended behind medfs's
+		 * back, which the length would show as zeros. */
+		sodium_memzero(key, MEDFS_KEY_LEN);
+		report(v, vpath, NULL, (int64_t)st.st_size,
+		       "file length does not match its header (extended)");
 		return -EBADMSG;
 	}
 	if (grown)
@@ -1881,25 +1906,30 @@ static int openat_noatime(int root, const char *vpath, int flags)
 	return fd;
 }
 
-/* The size of the regular file at l (its vault file's stat in st) is its
- * header's, not its vault file's length: a file grown by an extension cut
- * by a crash before its header is longer (doc/FORMAT.md 12.1). An open
- * file's size, else the header's, read here without a report: a header
- * that does not open leaves the size from the length, and the open says
- * EIO. */
-static void header_size(struct medfs_vault *v, const struct loc *l, struct stat *st)
+/* In careful mode (after an unclean end, include/medfs/settle.h), the
+ * size of a regular file (its vault file entry at dirfd, bound to b, its
+ * stat in st) is its header's, not its vault file's length: a file grown
+ * by an extension cut by a crash before its header is longer
+ * (doc/FORMAT.md 12.3). An open file's size, else the header's, read
+ * here without a report: a header that does not open leaves the size from
+ * the length, and the open says EIO. */
+static void header_size(struct medfs_vault *v, int dirfd, const char *entry,
+			const struct medfs_binding *b, struct stat *st)
 {
 	uint8_t hdr[MEDFS_HEADER_LEN], id[MEDFS_FILE_ID_LEN];
-	struct medfs_binding b;
 	struct medfs_file *f;
 	uint64_t size;
 	uint16_t flags;
 	uint8_t *key;
 	int fd;
 
+	if (!atomic_load_explicit(&v->careful, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&v->files_lock);
 	f = files_find(v, st->st_dev, st->st_ino);
-	if (f && file_bound_to(f, l)) {
+	if (f && f->name_len == b->name_len &&
+	    memcmp(f->parent_id, b->parent_id, sizeof(f->parent_id)) == 0 &&
+	    memcmp(f->name, b->name, b->name_len) == 0) {
 		/* Not f->lock under files_lock: a long write holds it. */
 		f->refs++;
 		pthread_mutex_unlock(&v->files_lock);
@@ -1910,13 +1940,12 @@ static void header_size(struct medfs_vault *v, const struct loc *l, struct stat 
 		return;
 	}
 	pthread_mutex_unlock(&v->files_lock);
-	fd = openat_noatime(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat_noatime(dirfd, entry, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	key = key_get(v);
-	loc_binding(l, &b);
 	if (key && pread_full(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
-	    medfs_header_open_flags(hdr, id, key, &size, &flags, v->keys->header, &b) == 0 &&
+	    medfs_header_open_flags(hdr, id, key, &size, &flags, v->keys->header, b) == 0 &&
 	    size <= MEDFS_FILE_SIZE_MAX) {
 		struct stat now;
 
@@ -1926,6 +1955,21 @@ static void header_size(struct medfs_vault *v, const struct loc *l, struct stat 
 	if (key)
 		key_put(v, key);
 	close(fd);
+}
+
+void medfs_vault_set_careful(struct medfs_vault *v, bool careful)
+{
+	atomic_store(&v->careful, careful);
+}
+
+bool medfs_vault_is_careful(struct medfs_vault *v)
+{
+	return atomic_load(&v->careful);
+}
+
+unsigned medfs_vault_grown_changes(struct medfs_vault *v)
+{
+	return atomic_load(&v->grown_changes);
 }
 
 static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags,
@@ -2690,8 +2734,16 @@ static void change_undo(struct medfs_file *f, struct change *c)
 	f->size = c->size;
 	f->flags = c->flags;
 	holes_clip(f, nblocks_of(f->size));
-	if (ftruncate(f->fd, (off_t)medfs_disk_size(f->size)) < 0)
+	if (ftruncate(f->fd, (off_t)medfs_disk_size(f->size)) < 0) {
 		report(f->v, f->vpath, NULL, -1, "a failed change could not be undone");
+		if (c->grows) {
+			/* Longer than its header says, as after a crash:
+			 * sizes from headers until it is settled. */
+			f->grown = true;
+			atomic_fetch_add(&f->v->grown_changes, 1);
+			atomic_store(&f->v->careful, true);
+		}
+	}
 	if (c->saved) {
 		n = medfs_block_seal(sealed, c->saved_plain, c->saved_len, f->v->cipher,
 				     f->key, f->id, c->saved_index);
@@ -3315,6 +3367,7 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 	uint8_t *key = NULL;
 	struct stat st;
 	uint64_t size;
+	bool grown;
 	int fd = -1, r;
 
 	if (is_root(path))
@@ -3354,7 +3407,7 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 		goto out;
 	}
 	loc_binding(l, &b);
-	r = header_read(v, fd, l->vpath, &b, id, key, &size, NULL, NULL);
+	r = header_read(v, fd, l->vpath, &b, id, key, &size, NULL, &grown);
 out:
 	pthread_rwlock_unlock(&v->ns_lock);
 	medfs_secret_free(key);

@@ -2517,6 +2517,11 @@ START_TEST(test_tamper_length)
 	ck_assert_int_eq(hk.calls, 1);
 	ck_assert_str_eq(hk.vpath, hook_name(host));
 	ck_assert_int_eq(check_file("/control", ctl, TLEN), 0);
+	/* One block added, on a vault that is not careful (whose last
+	 * mount ended cleanly): tampering, not a crash. */
+	ck_assert_int_eq(restore_file(host, saved, d), 0);
+	ck_assert_int_eq(truncate(host, d + DBLK), 0);
+	ck_assert_int_eq(medfs_file_open(V, "/victim", O_RDONLY, &f), -EBADMSG);
 	/* A length no plaintext size gives. */
 	ck_assert_int_eq(restore_file(host, saved, d), 0);
 	ck_assert_int_eq(truncate(host, MEDFS_HEADER_LEN + 3 * DBLK + 20), 0);
@@ -2619,6 +2624,17 @@ START_TEST(test_grown_file)
 
 	ck_assert_int_eq(put("/g", data, len), 0);
 	ck_assert_int_eq(vault_path_of("/g", host, sizeof(host)), 0);
+
+	/* A vault that is not careful says EIO, and its size from the
+	 * length: bytes appended behind its back. */
+	d = grow_behind(host, data, len, BLK + 7);
+	hook_reset();
+	ck_assert_int_eq(medfs_file_open(V, "/g", O_RDONLY, &f), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert_int_eq(check_open("/g", data, len, &grown), 3);
+	/* A careful one (after a mount that did not end cleanly). */
+	medfs_vault_set_careful(V, true);
+	ck_assert(medfs_vault_is_careful(V));
 
 	/* Grown past its last block: that block resealed whole, one more. */
 	d = grow_behind(host, data, len, BLK + 7);
