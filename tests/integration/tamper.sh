@@ -237,10 +237,10 @@ eio t05-zero-block/data "zeroed block"
 intact t05-zero-block/intact-05
 eio t06-cut-block/data "last block cut off"
 intact t06-cut-block/intact-06
-# An appended block reads as nothing: the header's size is authenticated,
-# and a vault file longer than it is what a crash leaves of an extension
-# (doc/FORMAT.md 12.1). The file reads exactly as written.
-intact t07-extra-block/data
+# An appended block: EIO on a vault whose last mount ended cleanly (after
+# a crash, the mount reads it at its header's size: doc/FORMAT.md 12.3,
+# test grown); fsck reports it as longer than its header.
+eio t07-extra-block/data "block appended"
 intact t07-extra-block/intact-07
 eio t08-swap-headers/first "swapped headers"
 eio t08-swap-headers/second "swapped headers"
