@@ -14,15 +14,10 @@ P=$WORK/pass
 make_passfile "$P" "dead-mount test passphrase"
 make_vault "$V" "$P"
 
-# kill_driver MNT: kill -9 of the driver of MNT, which stays mounted, dead.
-kill_driver()
+# kill_dead MNT: kill -9 of the driver of MNT, which stays mounted, dead.
+kill_dead()
 {
-	local pid
-	pid=$(driver_pid "$1")
-	[ -n "$pid" ] || fail "no driver for $1"
-	kill -9 "$pid"
-	wait_pid_gone "$pid" 20 || fail "driver $pid still alive after kill -9"
-	unset "DRIVER_PID[$1]"
+	kill_driver "$1"
 	stat "$1" >/dev/null 2>"$WORK/err" && fail "$1 still answers after kill -9"
 	grep -q "not connected" "$WORK/err" || fail "stat of the dead mount: $(cat "$WORK/err")"
 }
@@ -31,7 +26,7 @@ step "kill -9 of the driver, then medfs again on the same mount point"
 mount_vault "$V" "$M" "$P"
 printf 'fsync before the kill\n' >"$WORK/want"
 dd if="$WORK/want" of="$M/kept.txt" conv=fsync status=none
-kill_driver "$M"
+kill_dead "$M"
 out=$("$MEDFS" "$V" "$M" --passphrase-file "$P" 2>&1) || fail "remount after kill -9 failed: $out"
 grep -q "took off the mount of a medfs that had stopped" <<<"$out" ||
 	fail "no word of the dead mount taken off: $out"

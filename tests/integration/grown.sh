@@ -35,18 +35,6 @@ run_fsck()
 	echo "$rc"
 }
 
-# kill_driver MNT: kill -9 of the driver, then the dead mount taken off.
-kill_driver()
-{
-	local pid
-	pid=$(driver_pid "$1")
-	[ -n "$pid" ] || fail "no driver for $1"
-	kill -9 "$pid"
-	wait_pid_gone "$pid" 20 || fail "driver $pid still alive after kill -9"
-	unset "DRIVER_PID[$1]"
-	umount -l "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null || true
-}
-
 # crash_grow NAME BYTES: appends BYTES to /NAME through a mount and leaves
 # its vault file as a crash in that append can: the new blocks (and the
 # last block resealed longer) on disk, the header the one from before.
@@ -88,6 +76,7 @@ va=$(crash_grow a 5000)
 vc=$(crash_grow c $((2 * 4096 + 7)))
 mount_vault "$V" "$M" "$P"
 kill_driver "$M"
+umount -l "$M" 2>/dev/null || fusermount3 -uz "$M"
 [ -e "$V/medfs.mounted" ] || fail "kill -9 did not leave medfs.mounted"
 grown_a=$(fsize "$va")
 [ "$grown_a" -gt "$(disk_size 9001)" ] || fail "/a's vault file is not longer than its header says"

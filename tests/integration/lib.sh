@@ -263,6 +263,18 @@ driver_pid()
 	done
 }
 
+# kill_driver MNT: kill -9 of the driver of MNT, which leaves its mount
+# behind, dead ("Transport endpoint is not connected").
+kill_driver()
+{
+	local pid
+	pid=$(driver_pid "$1")
+	[ -n "$pid" ] || fail "no driver for $1"
+	kill -9 "$pid"
+	wait_pid_gone "$pid" 20 || fail "driver $pid still alive after kill -9"
+	unset "DRIVER_PID[$1]"
+}
+
 # mount_foreground LOG VAULT MNT PASSFILE [extra medfs args]: the driver
 # in the foreground (-f), its output in LOG; returns once mounted.
 mount_foreground()
