@@ -1740,7 +1740,7 @@ static int fold(struct medfs_file *f)
  * Returns 0 or -errno. */
 static int rekey(struct medfs_file *f)
 {
-	uint8_t *fresh;
+	uint8_t *fresh, *prev;
 	int r;
 
 	if (!(f->flags & MEDFS_HEADER_STALE))
@@ -1763,15 +1763,22 @@ static int rekey(struct medfs_file *f)
 	}
 	if ((f->flags & MEDFS_HEADER_PREV) && (r = fold(f)) < 0)
 		goto out;
-	if (!f->prev && !(f->prev = key_get(f->v))) {
+	/* A slot of its own until the header is written: a slot left in
+	 * f->prev by a failure would hold no secret (zeros, or fresh memory),
+	 * and every block would also open under it. */
+	if (!(prev = f->prev ? f->prev : key_get(f->v))) {
 		r = -ENOMEM;
 		goto out;
 	}
 	if ((r = prev_store(f, f->key)) < 0 ||
 	    (r = header_write_key(
-		     f, fresh, MEDFS_HEADER_PREV | (f->flags & MEDFS_HEADER_HOLES))) < 0)
+		     f, fresh, MEDFS_HEADER_PREV | (f->flags & MEDFS_HEADER_HOLES))) < 0) {
+		if (prev != f->prev)
+			key_put(f->v, prev);
 		goto out;
-	memcpy(f->prev, f->key, MEDFS_KEY_LEN);
+	}
+	memcpy(prev, f->key, MEDFS_KEY_LEN);
+	f->prev = prev;
 	/* Until this lands, the map opens under the previous key. */
 	if (f->flags & MEDFS_HEADER_HOLES)
 		(void)holes_store(f, fresh);

@@ -31,6 +31,14 @@
  *                                        on every block FILE holds now:
  *                                        prints "block I open" or "block I
  *                                        sealed", one a line
+ *   vaulttool FILE forge INDEX BYTE CIPHER
+ *                                        what anyone who can write the
+ *                                        vault can do with a file key that
+ *                                        is no secret: writes block INDEX
+ *                                        of the vault file FILE, "FORGED"
+ *                                        over and over, sealed with CIPHER
+ *                                        under the key of 32 bytes BYTE and
+ *                                        the file id of FILE's header
  * AUTH: --passphrase-file FILE | --keyfile FILE | --recovery-key-file FILE
  *
  * Exit status: 0 done, 1 failed (message on stderr), 2 usage. */
@@ -512,6 +520,35 @@ static int cmd_steal(const uint8_t *vault_key, uint32_t cipher, char *argv[])
 	return 0;
 }
 
+/* forge: see the top of the file. */
+static int cmd_forge(const char *file, const char *index, const char *byte,
+		     const char *cipher)
+{
+	uint8_t hdr[MEDFS_HEADER_LEN], key[MEDFS_KEY_LEN], plain[MEDFS_BLOCK_SIZE];
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE];
+	uint64_t i = strtoull(index, NULL, 10);
+	int fd = open(file, O_RDWR | O_CLOEXEC), n;
+
+	if (fd < 0 || pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		perror(file);
+		return 1;
+	}
+	memset(key, atoi(byte), sizeof(key));
+	for (size_t k = 0; k < sizeof(plain); k++)
+		plain[k] = (uint8_t)"FORGED\n"[k % 7];
+	/* The file id: bytes 8..24 of the header, in the clear. */
+	n = medfs_block_seal(sealed, plain, sizeof(plain), (uint32_t)atoi(cipher), key,
+			     hdr + 8, i);
+	if (n < 0 || pwrite(fd, sealed, (size_t)n, (off_t)medfs_block_disk_offset(i)) != n) {
+		fprintf(stderr, "vaulttool: forge: cannot seal or write block %" PRIu64 "\n",
+			i);
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	enum medfs_slot_kind kind;
@@ -525,6 +562,8 @@ int main(int argc, char *argv[])
 		return cmd_lock(argv[1], argv[3], argv[4]);
 	if (argc == 3 && !strcmp(argv[2], "blocks"))
 		return medfs_crypto_init() < 0 ? 1 : cmd_blocks(argv[1]);
+	if (argc == 6 && !strcmp(argv[2], "forge"))
+		return medfs_crypto_init() < 0 ? 1 : cmd_forge(argv[1], argv[3], argv[4], argv[5]);
 	if (argc < 5) {
 		fprintf(stderr, "usage: vaulttool VAULT (--passphrase-file|--keyfile|"
 				"--recovery-key-file) FILE COMMAND [ARGS]\n");
