@@ -1779,8 +1779,11 @@ static int rekey(struct medfs_file *f)
 	}
 	memcpy(prev, f->key, MEDFS_KEY_LEN);
 	f->prev = prev;
-	/* Until this lands, the map opens under the previous key. */
-	if (f->flags & MEDFS_HEADER_HOLES)
+	/* Until this lands, the map opens under the previous key. The header
+	 * that knows the new key goes to disk first: an xattr may reach it
+	 * before a write does, and a map under a key that the header on disk
+	 * does not know fails the whole file (tests/crash, workload rekey). */
+	if ((f->flags & MEDFS_HEADER_HOLES) && sync_fd(f->fd, 1) == 0)
 		(void)holes_store(f, fresh);
 out:
 	if (r == 0) {

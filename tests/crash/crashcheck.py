@@ -812,7 +812,65 @@ class Rotate:
         return []
 
 
-WORKLOADS = {w.name: w for w in (Orthanc, Sqlite, Journal, Rotate)}
+class Rekey:
+    """The first write after a rotation to files with holes (doc/FORMAT.md,
+    4.4 and 11): each gets a new key, its hole map is resealed under it. The
+    part of each file synced before (and not written since) reads back in
+    every state: a map under a key that the header on disk does not know
+    would make the whole file EIO."""
+    name = "rekey"
+    mounted = True
+    OFF = 500000  # into the hole
+
+    def __init__(self, long):
+        self.files = 12 if long else 4
+
+    def old(self, i):
+        return content(i, 5000) + bytes(8192 - 5000)
+
+    def prepare(self, ctx):
+        m = Mount(ctx.vault, ctx.mnt, ctx.pf)
+        try:
+            if not m.ok:
+                raise RuntimeError("mount: %s" % m.why())
+            for i in range(self.files):
+                with open(os.path.join(ctx.mnt, "f%d" % i), "wb") as f:
+                    f.write(content(i, 5000))
+                    f.truncate(1 << 20)  # blocks 2.. a hole
+                    os.fsync(f.fileno())
+            fsync_path(ctx.mnt)
+        finally:
+            m.close()
+        r = run([MEDFS_KEY, "rotate", ctx.vault, "--passphrase-file", ctx.pf])
+        if r.returncode != 0:
+            raise RuntimeError("medfs-key rotate: " + r.stdout.decode())
+
+    def run(self, mnt, mark):
+        for i in range(self.files):
+            fd = os.open(os.path.join(mnt, "f%d" % i), os.O_WRONLY)
+            try:
+                os.pwrite(fd, content(100 + i, 100), self.OFF)
+            finally:
+                os.close(fd)
+            mark("rekeyed", "f%d" % i)
+
+    def check(self, mnt, markers):
+        problems = []
+        for i in range(self.files):
+            rel = "f%d" % i
+            try:
+                with open(os.path.join(mnt, rel), "rb") as f:
+                    data = f.read(8192)
+            except OSError as e:
+                problems.append("%s: %s, synced before the rotation" % (
+                    rel, os.strerror(e.errno)))
+                continue
+            if data != self.old(i):
+                problems.append("%s: wrong content in its synced blocks" % rel)
+        return problems
+
+
+WORKLOADS = {w.name: w for w in (Orthanc, Sqlite, Journal, Rotate, Rekey)}
 
 
 # ---- the run ------------------------------------------------------------------

@@ -6,7 +6,7 @@
 #
 #   tests/crash/run.sh [--long] [--states N] [--seed S] [WORKLOAD...]
 #
-# WORKLOAD: orthanc sqlite journal rotate (default: all). Needs root and
+# WORKLOAD: orthanc sqlite journal rotate rekey (default: all). Needs root and
 # /dev/fuse (exit 77 without). MEDFS_KEEP_WORK=1 keeps the scratch dir.
 set -u
 if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ]; then
@@ -33,10 +33,10 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ ${#loads[@]} -gt 0 ] || loads=(orthanc sqlite journal rotate)
-declare -A budget=([orthanc]=24 [sqlite]=18 [journal]=10 [rotate]=16)
+[ ${#loads[@]} -gt 0 ] || loads=(orthanc sqlite journal rotate rekey)
+declare -A budget=([orthanc]=24 [sqlite]=18 [journal]=10 [rotate]=16 [rekey]=24)
 if [ "$long" = 1 ]; then
-	budget=([orthanc]=600 [sqlite]=400 [journal]=150 [rotate]=400)
+	budget=([orthanc]=600 [sqlite]=400 [journal]=150 [rotate]=400 [rekey]=200)
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/medfs-crash.XXXXXX")
 cleanup()
