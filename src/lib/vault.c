@@ -729,7 +729,8 @@ int medfs_vault_ancestors(struct medfs_vault *v, const char *path,
 		if (end > 1 && path[end] != '/')
 			continue;
 		r = dir_lookup(v, path, end, &vpath, id);
-		if (r == 0 && medfs_vpath_fstatat(v->tree_fd, vpath, &st, 0) < 0)
+		if (r == 0 &&
+		    medfs_vpath_fstatat(v->tree_fd, vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			r = -errno;
 		if (r == 0) {
 			plain_stat(v, NULL, &st);
@@ -1950,7 +1951,9 @@ static void header_size(struct medfs_vault *v, int dirfd, const char *entry,
 		return;
 	}
 	pthread_mutex_unlock(&v->files_lock);
-	fd = openat_noatime(dirfd, entry, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: an entry swapped for a FIFO must not hang the open
+	 * under the namespace lock (regular files ignore it). */
+	fd = openat_noatime(dirfd, entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	key = key_get(v);
@@ -1989,7 +1992,8 @@ static int open_vault_file(struct medfs_vault *v, const char *vpath, int flags,
 
 	*writable = true;
 	if (fd < 0 && errno == EACCES && !wants_write(flags)) {
-		fd = openat_noatime(v->tree_fd, vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat_noatime(v->tree_fd, vpath,
+				    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		*writable = false;
 	}
 	if (fd < 0)
@@ -3402,7 +3406,7 @@ static int xattr_file(struct medfs_vault *v, const char *path, bool write,
 		r = write ? -ENOTSUP : -ENODATA;
 		goto out;
 	}
-	fd = openat_noatime(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat_noatime(v->tree_fd, l->vpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		goto out;

@@ -235,6 +235,26 @@ START_TEST(test_walk)
 }
 END_TEST
 
+/* An entry swapped for a FIFO behind medfs's back: a careful stat or
+ * listing must not hang opening it (under the namespace lock). */
+START_TEST(test_fifo_swapped)
+{
+	uint8_t data[100] = { 0 };
+	struct sizes sz = { -1, -1 };
+	char host[PATH_MAX];
+	struct stat s;
+
+	put("/a", data, sizeof(data));
+	host_of("/a", host);
+	ck_assert_int_eq(unlink(host), 0);
+	ck_assert_int_eq(mkfifo(host, 0600), 0);
+	medfs_vault_set_careful(V, true);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/a", &s), 0);
+	ck_assert(S_ISFIFO(s.st_mode));
+	ck_assert_int_eq(medfs_vault_readdir(V, "/", fill_sizes, &sz), 0);
+}
+END_TEST
+
 static Suite *settle_suite(void)
 {
 	Suite *s = suite_create("settle");
@@ -244,6 +264,7 @@ static Suite *settle_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_marker);
 	tcase_add_test(tc, test_walk);
+	tcase_add_test(tc, test_fifo_swapped);
 	suite_add_tcase(s, tc);
 	return s;
 }
