@@ -24,10 +24,6 @@
 #include "medfs/vault.h"
 
 #define COPY_BLOCKS 256 /* blocks copied per write: 1 MiB */
-#define PREV_AD_LEN (4 + MEDFS_FILE_ID_LEN)
-#define PREV_SEALED_LEN                                                                  \
-	(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + MEDFS_KEY_LEN +                  \
-	 crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define DIR_HEADER_TMP MEDFS_DIR_HEADER_NAME ".tmp"
 #define TMP_PREFIX ".tmp-"
 
@@ -298,16 +294,11 @@ static size_t header_block_len(uint64_t size, uint64_t i)
  * does not authenticate: blocks under it are then lost. */
 static void prev_load(struct medfs_repair *r, struct salvage *s)
 {
-	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-	uint8_t sealed[PREV_SEALED_LEN + 1], ad[PREV_AD_LEN];
+	uint8_t sealed[MEDFS_PREV_LEN + 1];
 	ssize_t n = fgetxattr(s->fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed));
 
-	memcpy(ad, MEDFS_PREV_AD_TAG, 4);
-	memcpy(ad + 4, s->id, MEDFS_FILE_ID_LEN);
-	if (n == PREV_SEALED_LEN &&
-	    crypto_aead_xchacha20poly1305_ietf_decrypt(s->prev, NULL, NULL, sealed + np,
-						       (size_t)n - np, ad, sizeof(ad),
-						       sealed, r->keys->xattr) == 0)
+	if (n >= 0 &&
+	    medfs_prev_open(s->prev, sealed, (size_t)n, s->id, r->keys->xattr) == 0)
 		return;
 	medfs_secret_free(s->prev);
 	s->prev = NULL;
@@ -469,9 +460,8 @@ static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *co
 	if (n >= 0) {
 		struct medfs_file *f;
 
-		memcpy(ad, MEDFS_META_AD_TAG, 4);
-		memcpy(ad + 4, s->id, MEDFS_FILE_ID_LEN);
-		n = xattr_open(r, plain, sealed, (size_t)n, ad, 4 + MEDFS_FILE_ID_LEN);
+		n = medfs_meta_open(plain, MEDFS_META_MAX, sealed, (size_t)n, s->id,
+				    r->keys->xattr);
 		if (n < 0 || medfs_file_open(r->vault, copy, O_RDWR, &f) < 0) {
 			out->meta_lost = true;
 		} else {

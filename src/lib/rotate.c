@@ -316,35 +316,43 @@ out:
 	return r;
 }
 
-/* A blob sealed under the XATTR subkey with AD = tag || file id, at most
- * max bytes of plaintext: file metadata, a previous file key. */
-static int reseal_blob(const struct medfs_rotate_keys *k, const char *tag, size_t max,
+/* Opens a previous file key (prev) or file metadata sealed in value under
+ * xattr_key into plain (MEDFS_META_MAX bytes): its length, or -EBADMSG
+ * (plain wiped). */
+static ssize_t blob_open(bool prev, uint8_t *plain, const uint8_t *value,
+			 size_t value_len, const uint8_t file_id[MEDFS_FILE_ID_LEN],
+			 const uint8_t xattr_key[MEDFS_KEY_LEN])
+{
+	if (prev)
+		return medfs_prev_open(plain, value, value_len, file_id, xattr_key) < 0
+			       ? -EBADMSG
+			       : MEDFS_KEY_LEN;
+	return medfs_meta_open(plain, MEDFS_META_MAX, value, value_len, file_id,
+			       xattr_key);
+}
+
+/* A previous file key (prev) or file metadata, as medfs_rotate_prev and
+ * medfs_rotate_meta: 0 under the new key, 1 resealed from the old one into
+ * new_value, -EBADMSG under neither, -ENOMEM. */
+static int reseal_blob(const struct medfs_rotate_keys *k, bool prev,
 		       const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
 		       size_t value_len, uint8_t *new_value)
 {
-	uint8_t ad[4 + MEDFS_FILE_ID_LEN];
-	unsigned long long plen;
-	uint8_t *plain;
+	uint8_t *plain = medfs_secret_alloc(MEDFS_META_MAX);
+	ssize_t n;
 	int r = -EBADMSG;
 
-	if (value_len < AEAD_NPUB + AEAD_TAG || value_len > AEAD_NPUB + AEAD_TAG + max)
-		return -EBADMSG;
-	plain = medfs_secret_alloc(value_len);
 	if (plain == NULL)
 		return -ENOMEM;
-	memcpy(ad, tag, 4);
-	memcpy(ad + 4, file_id, MEDFS_FILE_ID_LEN);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    plain, &plen, NULL, value + AEAD_NPUB, value_len - AEAD_NPUB, ad,
-		    sizeof(ad), value, k->new.xattr) == 0) {
+	if (blob_open(prev, plain, value, value_len, file_id, k->new.xattr) >= 0) {
 		r = 0;
-	} else if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-			   plain, &plen, NULL, value + AEAD_NPUB, value_len - AEAD_NPUB,
-			   ad, sizeof(ad), value, k->old.xattr) == 0) {
-		randombytes_buf(new_value, AEAD_NPUB);
-		crypto_aead_xchacha20poly1305_ietf_encrypt(new_value + AEAD_NPUB, NULL,
-							   plain, plen, ad, sizeof(ad),
-							   NULL, new_value, k->new.xattr);
+	} else if ((n = blob_open(prev, plain, value, value_len, file_id,
+				  k->old.xattr)) >= 0) {
+		if (prev)
+			medfs_prev_seal(new_value, plain, file_id, k->new.xattr, NULL);
+		else /* n is at most MEDFS_META_MAX: no -E2BIG */
+			(void)medfs_meta_seal(new_value, plain, (size_t)n, file_id,
+					      k->new.xattr, NULL);
 		r = 1;
 	}
 	medfs_secret_free(plain);
@@ -355,38 +363,28 @@ int medfs_rotate_meta(const struct medfs_rotate_keys *k,
 		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
 		      size_t value_len, uint8_t *new_value)
 {
-	return reseal_blob(k, MEDFS_META_AD_TAG, MEDFS_META_MAX, file_id, value,
-			   value_len, new_value);
+	return reseal_blob(k, false, file_id, value, value_len, new_value);
 }
 
 int medfs_rotate_prev(const struct medfs_rotate_keys *k,
 		      const uint8_t file_id[MEDFS_FILE_ID_LEN], const uint8_t *value,
 		      size_t value_len, uint8_t *new_value)
 {
-	if (value_len != AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG)
-		return -EBADMSG;
-	return reseal_blob(k, MEDFS_PREV_AD_TAG, MEDFS_KEY_LEN, file_id, value, value_len,
-			   new_value);
+	return reseal_blob(k, true, file_id, value, value_len, new_value);
 }
 
 /* The previous file key held by the vault file open at fd (header flagged
  * PREV), opened under the old vault key into key. Returns 0, or -EBADMSG
- * when it is missing or does not authenticate. */
+ * when it is missing or does not authenticate (key wiped). */
 static int prev_open_old(const struct medfs_rotate_keys *k, int fd,
 			 const uint8_t file_id[MEDFS_FILE_ID_LEN], uint8_t *key)
 {
-	uint8_t sealed[AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG + 1],
-		ad[4 + MEDFS_FILE_ID_LEN];
+	uint8_t sealed[MEDFS_PREV_LEN + 1];
 	ssize_t n = fgetxattr(fd, MEDFS_PREV_XATTR, sealed, sizeof(sealed));
 
-	memcpy(ad, MEDFS_PREV_AD_TAG, 4);
-	memcpy(ad + 4, file_id, MEDFS_FILE_ID_LEN);
-	if (n != AEAD_NPUB + MEDFS_KEY_LEN + AEAD_TAG ||
-	    crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    key, NULL, NULL, sealed + AEAD_NPUB, (size_t)n - AEAD_NPUB, ad,
-		    sizeof(ad), sealed, k->old.xattr) != 0)
+	if (n < 0)
 		return -EBADMSG;
-	return 0;
+	return medfs_prev_open(key, sealed, (size_t)n, file_id, k->old.xattr);
 }
 
 static ssize_t pread_full(int fd, void *buf, size_t len, off_t off);

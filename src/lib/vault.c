@@ -752,11 +752,54 @@ static int set_owner(struct medfs_vault *v, const char *vpath,
 	return 0;
 }
 
-/* Publishes the object made at tmp (a symlink or a special file) under
- * l's name: its owner, its long-name sidecar, then a rename that never
- * replaces; on failure nothing is left, tmp included. */
-static int publish_tmp(struct medfs_vault *v, const char *tmp, const struct loc *l,
-		       const struct medfs_owner *o, int r)
+/* The first steps of every create (a file, a directory, a symlink, a FIFO
+ * or a socket at path): a path other than the root that fits, *l with its
+ * parent resolved, and *tmp (from malloc) a fresh temporary vault path in
+ * that parent, where the caller makes the new object. Returns 0 with the
+ * namespace lock held for reading, to be ended by create_end; or -EEXIST
+ * for the root, -ENAMETOOLONG, resolve's error or -ENOMEM, with nothing
+ * held or allocated. */
+static int create_begin(struct medfs_vault *v, const char *path, struct loc **l,
+			char **tmp)
+{
+	int r;
+
+	*l = NULL;
+	*tmp = NULL;
+	if (is_root(path))
+		return -EEXIST;
+	if ((r = new_path_fits(path)) < 0)
+		return r;
+	if (!(*l = loc_new()))
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&v->ns_lock);
+	r = resolve(v, path, *l);
+	if (r == 0 && !(*tmp = tmp_path((*l)->dir_vpath)))
+		r = -ENOMEM;
+	if (r < 0) {
+		pthread_rwlock_unlock(&v->ns_lock);
+		loc_free(*l);
+		*l = NULL;
+	}
+	return r;
+}
+
+/* Ends what create_begin began: the lock released, l and tmp freed.
+ * Returns r. */
+static int create_end(struct medfs_vault *v, struct loc *l, char *tmp, int r)
+{
+	pthread_rwlock_unlock(&v->ns_lock);
+	free(tmp);
+	loc_free(l);
+	return r;
+}
+
+/* Publishes the object made at tmp under l's name, unless r (the outcome
+ * of making it) is an error: its owner, its long-name sidecar, then a
+ * rename that never replaces. Returns 0, r or -errno; on failure the
+ * sidecar is gone and tmp is left to the caller. */
+static int publish(struct medfs_vault *v, const char *tmp, const struct loc *l,
+		   const struct medfs_owner *o, int r)
 {
 	if (r == 0)
 		r = set_owner(v, tmp, o);
@@ -768,6 +811,15 @@ static int publish_tmp(struct medfs_vault *v, const char *tmp, const struct loc 
 		if (r != -EEXIST)
 			sidecar_remove(v, l);
 	}
+	return r;
+}
+
+/* publish for an object with no content (a symlink or a special file):
+ * on failure nothing is left, tmp included. */
+static int publish_tmp(struct medfs_vault *v, const char *tmp, const struct loc *l,
+		       const struct medfs_owner *o, int r)
+{
+	r = publish(v, tmp, l, o, r);
 	if (r < 0)
 		medfs_vpath_unlinkat(v->tree_fd, tmp, 0);
 	return r;
@@ -779,23 +831,14 @@ int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
 		      const struct medfs_owner *o)
 {
 	struct loc *l;
-	char *tmp = NULL, *hpath = NULL;
+	char *tmp, *hpath;
 	struct medfs_binding b;
 	uint8_t id[MEDFS_DIR_ID_LEN];
 	int r;
 
-	r = new_path_fits(path);
-	if (r < 0)
+	if ((r = create_begin(v, path, &l, &tmp)) < 0)
 		return r;
-	l = loc_new();
-	if (!l)
-		return -ENOMEM;
-	pthread_rwlock_rdlock(&v->ns_lock);
-	r = resolve(v, path, l);
-	if (r < 0)
-		goto out;
-	tmp = tmp_path(l->dir_vpath);
-	hpath = tmp ? medfs_vpath_join(tmp, MEDFS_DIR_HEADER_NAME) : NULL;
+	hpath = medfs_vpath_join(tmp, MEDFS_DIR_HEADER_NAME);
 	if (!hpath) {
 		r = -ENOMEM;
 		goto out;
@@ -809,26 +852,14 @@ int medfs_vault_mkdir(struct medfs_vault *v, const char *path, mode_t mode,
 	r = write_dir_header(v, tmp, id, &b);
 	if (r == 0 && medfs_vpath_fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0)
 		r = -errno;
-	if (r == 0)
-		r = set_owner(v, tmp, o);
-	if (r == 0)
-		r = sidecar_write(v, l);
-	if (r == 0 &&
-	    medfs_vpath_renameat2(v->tree_fd, tmp, l->vpath, RENAME_NOREPLACE) < 0) {
-		r = -errno;
-		if (r != -EEXIST)
-			sidecar_remove(v, l);
-	}
+	r = publish(v, tmp, l, o, r);
 	if (r < 0) {
 		medfs_vpath_unlinkat(v->tree_fd, hpath, 0);
 		medfs_vpath_unlinkat(v->tree_fd, tmp, AT_REMOVEDIR);
 	}
 out:
-	pthread_rwlock_unlock(&v->ns_lock);
 	free(hpath);
-	free(tmp);
-	loc_free(l);
-	return r;
+	return create_end(v, l, tmp, r);
 }
 
 /* 0 when the vault directory holds nothing but its header. */
@@ -1083,43 +1114,30 @@ int medfs_vault_fsyncdir(struct medfs_vault *v, const char *path, int datasync)
 int medfs_vault_symlink(struct medfs_vault *v, const char *target, const char *path,
 			const struct medfs_owner *o)
 {
-	struct loc *l = loc_new();
-	char *enc = malloc(MEDFS_LINK_ENC_MAX);
-	char *tmp = NULL;
+	struct loc *l;
+	char *enc, *tmp;
 	struct medfs_binding b;
 	int r;
 
-	if (!l || !enc) {
+	if ((r = create_begin(v, path, &l, &tmp)) < 0)
+		return r;
+	if (!(enc = malloc(MEDFS_LINK_ENC_MAX))) {
 		r = -ENOMEM;
-		goto out_free;
-	}
-	if ((r = new_path_fits(path)) < 0)
-		goto out_free;
-	pthread_rwlock_rdlock(&v->ns_lock);
-	r = resolve(v, path, l);
-	if (r < 0)
 		goto out;
+	}
 	loc_binding(l, &b);
 	r = medfs_link_encrypt(enc, MEDFS_LINK_ENC_MAX, target, strlen(target),
 			       v->keys->link, &b);
 	if (r < 0)
 		goto out;
-	if (!(tmp = tmp_path(l->dir_vpath))) {
-		r = -ENOMEM;
-		goto out;
-	}
 	if (medfs_vpath_symlinkat(enc, v->tree_fd, tmp) < 0) {
 		r = -errno;
 		goto out;
 	}
 	r = publish_tmp(v, tmp, l, o, 0);
 out:
-	pthread_rwlock_unlock(&v->ns_lock);
-out_free:
-	free(tmp);
 	free(enc);
-	loc_free(l);
-	return r;
+	return create_end(v, l, tmp, r);
 }
 
 /* ---- FIFOs and sockets: a name, a mode and an owner, no content ---- */
@@ -1128,7 +1146,7 @@ int medfs_vault_mknod(struct medfs_vault *v, const char *path, mode_t mode,
 		      const struct medfs_owner *o)
 {
 	struct loc *l;
-	char *tmp = NULL;
+	char *tmp;
 	int r;
 
 	switch (mode & S_IFMT) {
@@ -1149,21 +1167,8 @@ int medfs_vault_mknod(struct medfs_vault *v, const char *path, mode_t mode,
 	default:
 		return -EINVAL;
 	}
-	if (is_root(path))
-		return -EEXIST;
-	if ((r = new_path_fits(path)) < 0)
+	if ((r = create_begin(v, path, &l, &tmp)) < 0)
 		return r;
-	l = loc_new();
-	if (!l)
-		return -ENOMEM;
-	pthread_rwlock_rdlock(&v->ns_lock);
-	r = resolve(v, path, l);
-	if (r < 0)
-		goto out;
-	if (!(tmp = tmp_path(l->dir_vpath))) {
-		r = -ENOMEM;
-		goto out;
-	}
 	if (medfs_vpath_mknodat(v->tree_fd, tmp, (mode & S_IFMT) | 0600, 0) < 0) {
 		r = -errno;
 		goto out;
@@ -1172,10 +1177,7 @@ int medfs_vault_mknod(struct medfs_vault *v, const char *path, mode_t mode,
 	r = medfs_vpath_fchmodat(v->tree_fd, tmp, mode & 07777, 0) < 0 ? -errno : 0;
 	r = publish_tmp(v, tmp, l, o, r);
 out:
-	pthread_rwlock_unlock(&v->ns_lock);
-	free(tmp);
-	loc_free(l);
-	return r;
+	return create_end(v, l, tmp, r);
 }
 
 /* Reads and opens the target of the symlink at l into out. */
@@ -2131,27 +2133,14 @@ int medfs_file_create(struct medfs_vault *v, const char *path, int flags, mode_t
 {
 	struct loc *l;
 	struct medfs_file *f = NULL;
-	char *tmp = NULL;
+	char *tmp;
 	bool listed = false;
 	struct stat st;
-	int r, fd = -1;
+	int r, fd;
 
 	*out = NULL;
-	if (is_root(path))
-		return -EEXIST;
-	if ((r = new_path_fits(path)) < 0)
+	if ((r = create_begin(v, path, &l, &tmp)) < 0)
 		return r;
-	l = loc_new();
-	if (!l)
-		return -ENOMEM;
-	pthread_rwlock_rdlock(&v->ns_lock);
-	r = resolve(v, path, l);
-	if (r < 0)
-		goto out;
-	if (!(tmp = tmp_path(l->dir_vpath))) {
-		r = -ENOMEM;
-		goto out;
-	}
 	fd = medfs_vpath_openat(v->tree_fd, tmp,
 				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -2206,10 +2195,7 @@ fail:
 	else
 		close(fd);
 out:
-	pthread_rwlock_unlock(&v->ns_lock);
-	free(tmp);
-	loc_free(l);
-	return r;
+	return create_end(v, l, tmp, r);
 }
 
 uint64_t medfs_file_size(struct medfs_file *f)

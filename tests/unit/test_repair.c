@@ -443,6 +443,101 @@ START_TEST(test_salvage_torn_header)
 }
 END_TEST
 
+/* Makes path (len bytes of data, metadata meta) what a rekey leaves: its
+ * header flagged PREV under a new file key that seals block 0, the other
+ * blocks still under the previous key, which MEDFS_PREV_XATTR holds. */
+static void put_prev(const char *path, const uint8_t *data, size_t len, const char *meta)
+{
+	uint8_t hk[MEDFS_KEY_LEN], xk[MEDFS_KEY_LEN], k0[MEDFS_KEY_LEN],
+		k1[MEDFS_KEY_LEN];
+	uint8_t id[MEDFS_FILE_ID_LEN], hdr[MEDFS_HEADER_LEN], sealed[DBLK];
+	uint8_t prev[MEDFS_PREV_LEN];
+	struct medfs_binding b = root_binding(path + 1);
+	struct medfs_file *f;
+	char p[PATH_MAX];
+	uint64_t size;
+	int fd;
+
+	put(path, data, len);
+	ck_assert_int_eq(medfs_file_open(V, path, O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_set_meta(f, meta, strlen(meta)), 0);
+	medfs_file_release(f);
+	ck_assert_int_eq(medfs_subkey_derive(hk, MEDFS_SUBKEY_HEADER, vkey), 0);
+	ck_assert_int_eq(medfs_subkey_derive(xk, MEDFS_SUBKEY_XATTR, vkey), 0);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len));
+	fd = open(p, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	ck_assert_int_eq(medfs_header_open(hdr, id, k0, &size, hk, &b), 0);
+	ck_assert_uint_eq(size, len);
+	randombytes_buf(k1, sizeof(k1));
+	ck_assert_int_ge(medfs_block_seal(sealed, data, BLK,
+					  MEDFS_CIPHER_XCHACHA20POLY1305, k1, id, 0),
+			 0);
+	ck_assert_int_eq(pwrite(fd, sealed, DBLK, (off_t)medfs_block_disk_offset(0)),
+			 DBLK);
+	ck_assert_int_eq(medfs_header_seal_flags(hdr, id, k1, size, MEDFS_HEADER_PREV, hk,
+						 &b, NULL),
+			 0);
+	ck_assert_int_eq(pwrite(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	medfs_prev_seal(prev, k0, id, xk, NULL);
+	ck_assert_int_eq(fsetxattr(fd, MEDFS_PREV_XATTR, prev, sizeof(prev), 0), 0);
+	close(fd);
+	sodium_memzero(k0, sizeof(k0));
+	sodium_memzero(k1, sizeof(k1));
+	sodium_memzero(hk, sizeof(hk));
+	sodium_memzero(xk, sizeof(xk));
+	reopen();
+}
+
+/* Salvage opens blocks under the previous key and copies the metadata;
+ * a damaged previous key loses its blocks, damaged metadata is lost. */
+START_TEST(test_salvage_prev_and_meta)
+{
+	static const char meta[] = "patient_id=P1\n";
+	const size_t len = 3 * BLK, len2 = 2 * BLK + 10;
+	uint8_t *data = malloc(len), *back = malloc(len + 1), fill[BLK],
+		junk[MEDFS_PREV_LEN];
+	struct medfs_binding b = root_binding("p");
+	struct medfs_salvage sv;
+	char buf[64], p[PATH_MAX];
+
+	ck_assert_ptr_nonnull(data);
+	ck_assert_ptr_nonnull(back);
+	randombytes_buf(data, len);
+	put_prev("/p", data, len, meta);
+	ck_assert_int_eq(get("/p", back, len + 1), (ssize_t)len);
+	ck_assert_int_eq(memcmp(back, data, len), 0);
+	ck_assert_int_eq(medfs_repair_salvage_file(R, "/p", vault_file(len), &b, &sv), 0);
+	ck_assert_uint_eq(sv.lost, 0);
+	ck_assert(!sv.meta_lost);
+	ck_assert_int_eq(get("/lost+found/p", back, len + 1), (ssize_t)len);
+	ck_assert_int_eq(memcmp(back, data, len), 0);
+	ck_assert_int_eq(medfs_vault_get_meta(V, "/lost+found/p", buf, sizeof(buf)),
+			 (ssize_t)strlen(meta));
+	ck_assert_int_eq(memcmp(buf, meta, strlen(meta)), 0);
+
+	b = root_binding("q");
+	put_prev("/q", data, len2, meta);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len2));
+	randombytes_buf(junk, sizeof(junk));
+	ck_assert_int_eq(setxattr(p, MEDFS_PREV_XATTR, junk, sizeof(junk), 0), 0);
+	ck_assert_int_eq(setxattr(p, MEDFS_META_XATTR, junk, sizeof(junk), 0), 0);
+	ck_assert_int_eq(medfs_repair_salvage_file(R, "/q", vault_file(len2), &b, &sv),
+			 0);
+	ck_assert_uint_eq(sv.lost, BLK + 10);
+	ck_assert(sv.meta_lost);
+	ck_assert_int_eq(get("/lost+found/q", back, len + 1), (ssize_t)len2);
+	ck_assert_int_eq(memcmp(back, data, BLK), 0);
+	medfs_repair_fill(fill, BLK, BLK);
+	ck_assert_int_eq(memcmp(back + BLK, fill, BLK), 0);
+	medfs_repair_fill(fill, 10, 2 * BLK);
+	ck_assert_int_eq(memcmp(back + 2 * BLK, fill, 10), 0);
+	free(data);
+	free(back);
+}
+END_TEST
+
 static int count(void *ctx, const char *name, const struct stat *st)
 {
 	(void)name;
@@ -681,6 +776,7 @@ int main(void)
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
 	tcase_add_test(tc, test_salvage_torn_header);
+	tcase_add_test(tc, test_salvage_prev_and_meta);
 	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_dir_resealed);
 	tcase_add_test(tc, test_dir_rebuilt_and_quarantined);

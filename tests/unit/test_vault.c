@@ -1234,6 +1234,10 @@ START_TEST(test_create_open_flags)
 	ck_assert_int_eq(medfs_file_open(V, "/", O_RDONLY, &f), -EISDIR);
 	ck_assert_int_eq(medfs_file_create(V, "/", O_RDWR | O_CREAT, 0600, NULL, &f),
 			 -EEXIST);
+	/* The root exists: every kind of create refuses it alike. */
+	ck_assert_int_eq(medfs_vault_mkdir(V, "/", 0700, NULL), -EEXIST);
+	ck_assert_int_eq(medfs_vault_symlink(V, "t", "//", NULL), -EEXIST);
+	ck_assert_int_eq(medfs_vault_mknod(V, "/", S_IFIFO | 0600, NULL), -EEXIST);
 	ck_assert_int_eq(
 		medfs_file_create(V, "/d", O_RDWR | O_CREAT | O_EXCL, 0600, NULL, &f),
 		-EEXIST);
