@@ -535,41 +535,45 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 				&f);
 	if (ret < 0)
 		goto out;
+	/* The copy's size: the header's, or the end of the last block past
+	 * it that authenticates (a growth whose header was not written).
+	 * Known first, so that every byte below it that does not open, past
+	 * the header's size too, is filled and listed as lost. */
 	s->size = s->hsize;
-	/* The copy's size: the header's, or further when blocks past it
-	 * authenticate (a growth whose header was not written). */
+	for (uint64_t i = n; i > 0 && i >= blocks_of(s->hsize); i--) {
+		size_t got = salvage_block(r, s, i - 1, buf, sealed);
+
+		if (got) {
+			if ((i - 1) * MEDFS_BLOCK_SIZE + got > s->size)
+				s->size = (i - 1) * MEDFS_BLOCK_SIZE + got;
+			break;
+		}
+	}
+	n = blocks_of(s->size);
 	for (uint64_t first = 0; first < n; first += COPY_BLOCKS) {
 		uint64_t last = first + COPY_BLOCKS < n ? first + COPY_BLOCKS : n;
-		uint64_t end = first * MEDFS_BLOCK_SIZE;
+		uint64_t end = last * MEDFS_BLOCK_SIZE < s->size ? last * MEDFS_BLOCK_SIZE
+								 : s->size;
+		ssize_t w;
 
 		for (uint64_t i = first; i < last; i++) {
 			uint8_t *p = buf + (i - first) * MEDFS_BLOCK_SIZE;
 			size_t got = salvage_block(r, s, i, p, sealed);
-			size_t want = header_block_len(s->hsize, i);
+			size_t want = header_block_len(s->size, i);
 			uint64_t at = i * MEDFS_BLOCK_SIZE;
 
-			if (got && at + got > s->size)
-				s->size = at + got;
-			if (!got && !want) /* past the header, unreadable: never stale */
-				medfs_repair_fill(p, MEDFS_BLOCK_SIZE, at);
 			if (got < want) {
 				medfs_repair_fill(p + got, want - got, at + got);
 				ret = lost_range(s, at + got, want - got);
 				if (ret < 0)
 					goto out;
 			}
-			if (got || want)
-				end = at + (got > want ? got : want);
 		}
-		if (end > first * MEDFS_BLOCK_SIZE) {
-			ssize_t w =
-				medfs_file_write(f, buf, end - first * MEDFS_BLOCK_SIZE,
-						 (off_t)(first * MEDFS_BLOCK_SIZE), 0);
-
-			if (w < 0) {
-				ret = (int)w;
-				goto out;
-			}
+		w = medfs_file_write(f, buf, end - first * MEDFS_BLOCK_SIZE,
+				     (off_t)(first * MEDFS_BLOCK_SIZE), 0);
+		if (w < 0) {
+			ret = (int)w;
+			goto out;
 		}
 	}
 	ret = medfs_file_fsync(f, 0);

@@ -333,6 +333,60 @@ START_TEST(test_salvage_grown)
 }
 END_TEST
 
+START_TEST(test_salvage_grown_torn)
+{
+	/* A growth cut short: the new last block is on disk, the header and
+	 * the old last block (partial) are as they were before it. The bytes
+	 * of the old last block past its old end are lost: they read as the
+	 * fill pattern and are listed, never as whatever the repair's buffer
+	 * held. */
+	const size_t len1 = BLK + 100, len = 2 * BLK + 100;
+	uint8_t *data = malloc(len), *back = malloc(len + 1), fill[BLK];
+	uint8_t hdr[MEDFS_HEADER_LEN], old[100 + MEDFS_BLOCK_OVERHEAD];
+	struct medfs_binding b = root_binding("w");
+	struct medfs_salvage sv;
+	struct medfs_file *f;
+	char p[PATH_MAX], ranges[1024];
+	ssize_t n;
+	int fd;
+
+	randombytes_buf(data, len);
+	put("/w", data, len1);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len1));
+	fd = open(p, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	ck_assert_int_eq(pread(fd, old, sizeof(old), MEDFS_HEADER_LEN + DBLK),
+			 (ssize_t)sizeof(old));
+	ck_assert_int_eq(medfs_file_open(V, "/w", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, data + len1, len - len1, (off_t)len1, 0),
+			 (ssize_t)(len - len1));
+	medfs_file_release(f);
+	ck_assert_int_eq(pwrite(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	ck_assert_int_eq(pwrite(fd, old, sizeof(old), MEDFS_HEADER_LEN + DBLK),
+			 (ssize_t)sizeof(old));
+	close(fd);
+	reopen();
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/w", p + strlen(vdir) + 1, &b, &sv), 0);
+	ck_assert_uint_eq(sv.header_size, len1);
+	ck_assert_uint_eq(sv.size, len);
+	ck_assert_uint_eq(sv.lost, BLK - 100);
+	ck_assert_uint_eq(sv.n_ranges, 1);
+	ck_assert_int_eq(get("/lost+found/w", back, len + 1), (ssize_t)len);
+	ck_assert_int_eq(memcmp(back, data, len1), 0);
+	medfs_repair_fill(fill, BLK - 100, len1);
+	ck_assert_int_eq(memcmp(back + len1, fill, BLK - 100), 0);
+	ck_assert_int_eq(memcmp(back + 2 * BLK, data + 2 * BLK, 100), 0);
+	n = get("/lost+found/w.lost-ranges", (uint8_t *)ranges, sizeof(ranges) - 1);
+	ck_assert_int_gt(n, 0);
+	ranges[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(ranges, "\nlost 4196 3996\n"));
+	free(data);
+	free(back);
+}
+END_TEST
+
 START_TEST(test_salvage_bad_header)
 {
 	uint8_t data[100];
@@ -678,6 +732,7 @@ int main(void)
 	tcase_add_test(tc, test_salvage_flipped_block);
 	tcase_add_test(tc, test_salvage_truncated);
 	tcase_add_test(tc, test_salvage_grown);
+	tcase_add_test(tc, test_salvage_grown_torn);
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
 	tcase_add_test(tc, test_salvage_torn_header);
