@@ -19,6 +19,7 @@
 #include "medfs/dicom.h"
 #include "medfs/dicom_meta.h"
 #include "medfs/header.h"
+#include "medfs/holes.h"
 #include "medfs/name.h"
 #include "medfs/repair.h"
 #include "medfs/vault.h"
@@ -250,6 +251,7 @@ struct salvage {
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	uint8_t *key; /* secret: file key, then previous key (or NULL) */
 	uint8_t *prev;
+	struct medfs_holes *holes; /* of a HOLES file whose map opens, or NULL */
 	struct medfs_repair_range *ranges;
 	size_t n_ranges, cap_ranges;
 	uint64_t size; /* of the copy */
@@ -311,6 +313,34 @@ static void prev_load(struct medfs_repair *r, struct salvage *s)
 		return;
 	medfs_secret_free(s->prev);
 	s->prev = NULL;
+}
+
+/* Loads the hole map of a HOLES file (doc/FORMAT.md, 11), under the file
+ * key or the previous one; none (NULL) when it is missing or does not
+ * authenticate: its holes then count as lost, like any block that does
+ * not open. Returns 0 or -ENOMEM. */
+static int holes_load(struct medfs_repair *r, struct salvage *s)
+{
+	uint8_t sealed[MEDFS_HOLES_SEALED_MAX + 1];
+	ssize_t n = fgetxattr(s->fd, MEDFS_HOLES_XATTR, sealed, sizeof(sealed));
+
+	s->holes = malloc(sizeof(*s->holes));
+	if (!s->holes)
+		return -ENOMEM;
+	if (n > 0 && (medfs_holes_open(s->holes, sealed, (size_t)n, r->cipher, s->key,
+				       s->id) == 0 ||
+		      (s->prev && medfs_holes_open(s->holes, sealed, (size_t)n, r->cipher,
+						   s->prev, s->id) == 0)))
+		return 0;
+	free(s->holes);
+	s->holes = NULL;
+	return 0;
+}
+
+/* A hole reads as zeros: nothing of it is lost. */
+static bool is_hole(const struct salvage *s, uint64_t i)
+{
+	return s->holes && medfs_holes_has(s->holes, i);
 }
 
 /* Opens block i into plain (MEDFS_BLOCK_SIZE bytes). Returns its length,
@@ -541,7 +571,7 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 	 * the header's size too, is filled and listed as lost. */
 	s->size = s->hsize;
 	for (uint64_t i = n; i > 0 && i >= blocks_of(s->hsize); i--) {
-		size_t got = salvage_block(r, s, i - 1, buf, sealed);
+		size_t got = is_hole(s, i - 1) ? 0 : salvage_block(r, s, i - 1, buf, sealed);
 
 		if (got) {
 			if ((i - 1) * MEDFS_BLOCK_SIZE + got > s->size)
@@ -554,14 +584,17 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 		uint64_t last = first + COPY_BLOCKS < n ? first + COPY_BLOCKS : n;
 		uint64_t end = last * MEDFS_BLOCK_SIZE < s->size ? last * MEDFS_BLOCK_SIZE
 								 : s->size;
-		ssize_t w;
 
+		if (s->holes && medfs_holes_covers(s->holes, first, last))
+			continue;
 		for (uint64_t i = first; i < last; i++) {
 			uint8_t *p = buf + (i - first) * MEDFS_BLOCK_SIZE;
-			size_t got = salvage_block(r, s, i, p, sealed);
-			size_t want = header_block_len(s->size, i);
+			size_t got, want = header_block_len(s->size, i);
 			uint64_t at = i * MEDFS_BLOCK_SIZE;
 
+			if (is_hole(s, i))
+				continue;
+			got = salvage_block(r, s, i, p, sealed);
 			if (got < want) {
 				medfs_repair_fill(p + got, want - got, at + got);
 				ret = lost_range(s, at + got, want - got);
@@ -569,12 +602,30 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 					goto out;
 			}
 		}
-		w = medfs_file_write(f, buf, end - first * MEDFS_BLOCK_SIZE,
-				     (off_t)(first * MEDFS_BLOCK_SIZE), 0);
-		if (w < 0) {
-			ret = (int)w;
-			goto out;
+		/* Each run of blocks that are not holes: the copy's holes stay
+		 * holes (a write past the end leaves one), costing no space. */
+		for (uint64_t i = first, run = first; i <= last; i++) {
+			uint64_t a = run * MEDFS_BLOCK_SIZE, e;
+			ssize_t w;
+
+			if (i < last && !is_hole(s, i))
+				continue;
+			e = i * MEDFS_BLOCK_SIZE < end ? i * MEDFS_BLOCK_SIZE : end;
+			if (e > a) {
+				w = medfs_file_write(f, buf + (run - first) * MEDFS_BLOCK_SIZE,
+						     e - a, (off_t)a, 0);
+				if (w < 0) {
+					ret = (int)w;
+					goto out;
+				}
+			}
+			run = i + 1;
 		}
+	}
+	if (medfs_file_size(f) < s->size) { /* holes at the end */
+		ret = medfs_file_truncate(f, (off_t)s->size);
+		if (ret < 0)
+			goto out;
 	}
 	ret = medfs_file_fsync(f, 0);
 out:
@@ -639,6 +690,8 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		medfs_secret_free(s.prev);
 		s.prev = NULL;
 	}
+	if ((flags & MEDFS_HEADER_HOLES) && (ret = holes_load(r, &s)) < 0)
+		goto out;
 
 	ret = lost_found(r);
 	if (ret < 0)
@@ -690,6 +743,7 @@ out:
 		close(s.fd);
 	medfs_secret_free(s.key);
 	medfs_secret_free(s.prev);
+	free(s.holes);
 	free(s.ranges);
 	sodium_memzero(hdr, sizeof(hdr));
 	return ret;

@@ -387,6 +387,46 @@ START_TEST(test_salvage_grown_torn)
 }
 END_TEST
 
+START_TEST(test_salvage_holes)
+{
+	/* A file with holes (FORMAT.md, 11) and one damaged block: its holes
+	 * read as zeros, so they are not lost, and the copy stays sparse. */
+	const size_t len = 10 * BLK;
+	uint8_t *data = malloc(len), *back = malloc(len + 1), fill[BLK];
+	struct medfs_binding b = root_binding("s");
+	struct medfs_salvage sv;
+	struct medfs_file *f;
+	char p[PATH_MAX];
+	struct stat st;
+
+	randombytes_buf(data, len);
+	memset(data + BLK, 0, 8 * BLK);
+	ck_assert_int_eq(medfs_file_create(V, "/s", O_RDWR, 0640, NULL, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, data, BLK, 0, 0), (ssize_t)BLK);
+	ck_assert_int_eq(medfs_file_write(f, data + 9 * BLK, BLK, 9 * BLK, 0),
+			 (ssize_t)BLK);
+	medfs_file_release(f);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len));
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_lt(st.st_blocks * 512, 6 * DBLK); /* sparse, as written */
+	flip(p + strlen(vdir) + 1, MEDFS_HEADER_LEN + 77);
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/s", p + strlen(vdir) + 1, &b, &sv), 0);
+	ck_assert_uint_eq(sv.size, len);
+	ck_assert_uint_eq(sv.lost, BLK);
+	ck_assert_uint_eq(sv.n_ranges, 1);
+	ck_assert_int_eq(get("/lost+found/s", back, len + 1), (ssize_t)len);
+	medfs_repair_fill(fill, BLK, 0);
+	ck_assert_int_eq(memcmp(back, fill, BLK), 0);
+	ck_assert_int_eq(memcmp(back + BLK, data + BLK, len - BLK), 0);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len));
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_lt(st.st_blocks * 512, 6 * DBLK);
+	free(data);
+	free(back);
+}
+END_TEST
+
 START_TEST(test_salvage_bad_header)
 {
 	uint8_t data[100];
@@ -733,6 +773,7 @@ int main(void)
 	tcase_add_test(tc, test_salvage_truncated);
 	tcase_add_test(tc, test_salvage_grown);
 	tcase_add_test(tc, test_salvage_grown_torn);
+	tcase_add_test(tc, test_salvage_holes);
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
 	tcase_add_test(tc, test_salvage_torn_header);
