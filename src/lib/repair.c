@@ -23,6 +23,7 @@
 #include "medfs/name.h"
 #include "medfs/repair.h"
 #include "medfs/vault.h"
+#include "medfs/vpath.h"
 
 #define COPY_BLOCKS 256 /* blocks copied per write: 1 MiB */
 #define PREV_AD_LEN (4 + MEDFS_FILE_ID_LEN)
@@ -217,24 +218,36 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Opens the vault directory that holds vpath (relative to the vault) and
+ * points *last at vpath's last component. Vault paths are not trusted:
+ * no symlink is followed on the way (a directory swapped for one while
+ * fsck runs must not lead a repair out of the vault), and a deep tree's
+ * are longer than PATH_MAX (medfs/vpath.h). Returns the descriptor or
+ * -errno. */
+static int open_parent(struct medfs_repair *r, const char *vpath, const char **last)
+{
+	const char *s = strrchr(vpath, '/');
+	char *dir = strndup(vpath, s ? (size_t)(s - vpath) : 0);
+	int fd;
+
+	*last = s ? s + 1 : vpath;
+	if (!dir)
+		return -ENOMEM;
+	fd = medfs_vpath_opendir(r->vault_fd, dir);
+	if (fd < 0)
+		fd = -errno;
+	free(dir);
+	return fd;
+}
+
 /* Fsyncs the vault directory that holds vpath (relative to the vault). */
 static int sync_parent(struct medfs_repair *r, const char *vpath)
 {
-	char dir[PATH_MAX];
-	const char *s = strrchr(vpath, '/');
-	int fd, ret = 0;
+	const char *last;
+	int fd = open_parent(r, vpath, &last), ret = 0;
 
-	if (!s) {
-		snprintf(dir, sizeof(dir), ".");
-	} else {
-		if ((size_t)(s - vpath) >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, vpath, (size_t)(s - vpath));
-		dir[s - vpath] = '\0';
-	}
-	fd = openat(r->vault_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fsync(fd) < 0)
 		ret = -errno;
 	close(fd);
@@ -641,6 +654,8 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 {
 	struct salvage s = { .fd = -1 };
 	char copy[PATH_MAX], side[PATH_MAX];
+	const char *last;
+	int pfd;
 	uint8_t hdr[MEDFS_HEADER_LEN];
 	char *text = NULL;
 	size_t text_len;
@@ -658,7 +673,13 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		ret = -ENOMEM;
 		goto out;
 	}
-	s.fd = openat(r->vault_fd, vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	pfd = open_parent(r, vpath, &last);
+	if (pfd < 0) {
+		ret = pfd;
+		goto out;
+	}
+	s.fd = openat(pfd, last, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(pfd);
 	if (s.fd < 0 || fstat(s.fd, &st) < 0) {
 		ret = -errno;
 		goto out;
@@ -938,7 +959,7 @@ int medfs_repair_dir_header(struct medfs_repair *r, const char *vdir,
 	*moved = 0;
 	if (wheresz)
 		where[0] = '\0';
-	dfd = openat(r->vault_fd, vdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = medfs_vpath_opendir(r->vault_fd, vdir);
 	if (dfd < 0)
 		return -errno;
 	for (size_t i = 0; i < sizeof(sources) / sizeof(*sources); i++) {
@@ -976,14 +997,15 @@ bool medfs_repair_is_leftover(const char *entry)
 	       strcmp(entry, MEDFS_CONFIG_BACKUP_NAME ".tmp") == 0;
 }
 
-/* Removes a ".tmp-" directory holding only directory headers. */
-static int remove_tmp_dir(struct medfs_repair *r, const char *vpath)
+/* Removes the ".tmp-" directory e of pfd when it holds only directory
+ * headers. */
+static int remove_tmp_dir(int pfd, const char *e)
 {
 	struct dirent *d;
 	int dfd, fd, ret = 0;
 	DIR *dir;
 
-	dfd = openat(r->vault_fd, vpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(pfd, e, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
 	fd = dup(dfd);
@@ -996,18 +1018,17 @@ static int remove_tmp_dir(struct medfs_repair *r, const char *vpath)
 		return ret;
 	}
 	while ((d = readdir(dir)) != NULL) {
-		const char *e = d->d_name;
+		const char *n = d->d_name;
 
-		if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 ||
-		    strcmp(e, MEDFS_DIR_HEADER_NAME) == 0 ||
-		    strcmp(e, DIR_HEADER_TMP) == 0)
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    strcmp(n, MEDFS_DIR_HEADER_NAME) == 0 || strcmp(n, DIR_HEADER_TMP) == 0)
 			continue;
 		ret = -ENOTEMPTY;
 	}
 	if (ret == 0) {
 		unlinkat(dfd, MEDFS_DIR_HEADER_NAME, 0);
 		unlinkat(dfd, DIR_HEADER_TMP, 0);
-		if (unlinkat(r->vault_fd, vpath, AT_REMOVEDIR) < 0)
+		if (unlinkat(pfd, e, AT_REMOVEDIR) < 0)
 			ret = -errno;
 	}
 	closedir(dir);
@@ -1017,33 +1038,42 @@ static int remove_tmp_dir(struct medfs_repair *r, const char *vpath)
 
 int medfs_repair_remove_leftover(struct medfs_repair *r, const char *vpath)
 {
-	const char *e = base_name(vpath);
+	const char *e;
 	struct stat st;
-	int ret;
+	int pfd = open_parent(r, vpath, &e), ret = 0;
 
-	if (fstatat(r->vault_fd, vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (has_suffix(e, MEDFS_LONGNAME_SUFFIX) && e[0] != '.') {
-		char entry[PATH_MAX];
-		size_t n = strlen(vpath) - strlen(MEDFS_LONGNAME_SUFFIX);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, e, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = -errno;
+	} else if (has_suffix(e, MEDFS_LONGNAME_SUFFIX) && e[0] != '.') {
+		char entry[NAME_MAX + 1];
+		size_t n = strlen(e) - strlen(MEDFS_LONGNAME_SUFFIX);
 
-		if (n >= sizeof(entry) || !S_ISREG(st.st_mode))
-			return -EINVAL;
-		memcpy(entry, vpath, n);
-		entry[n] = '\0';
-		if (fstatat(r->vault_fd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			return -EEXIST;
+		if (n >= sizeof(entry) || !S_ISREG(st.st_mode)) {
+			ret = -EINVAL;
+		} else {
+			memcpy(entry, e, n);
+			entry[n] = '\0';
+			if (fstatat(pfd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				ret = -EEXIST;
+		}
 	} else if (!medfs_repair_is_leftover(e)) {
-		return -EINVAL;
+		ret = -EINVAL;
 	} else if (S_ISDIR(st.st_mode)) {
-		if (strncmp(e, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-			return -EINVAL;
-		ret = remove_tmp_dir(r, vpath);
-		return ret < 0 ? ret : sync_parent(r, vpath);
+		ret = strncmp(e, TMP_PREFIX, strlen(TMP_PREFIX)) != 0 ? -EINVAL
+								       : remove_tmp_dir(pfd, e);
+		if (ret == 0 && fsync(pfd) < 0)
+			ret = -errno;
+		close(pfd);
+		return ret;
 	}
-	if (unlinkat(r->vault_fd, vpath, 0) < 0)
-		return -errno;
-	return sync_parent(r, vpath);
+	if (ret == 0 && unlinkat(pfd, e, 0) < 0)
+		ret = -errno;
+	if (ret == 0 && fsync(pfd) < 0)
+		ret = -errno;
+	close(pfd);
+	return ret;
 }
 
 /* ---- file metadata ---- */

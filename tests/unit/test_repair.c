@@ -676,6 +676,48 @@ START_TEST(test_leftovers)
 }
 END_TEST
 
+START_TEST(test_no_symlink_followed)
+{
+	/* A vault directory swapped for a symlink (by whoever can write the
+	 * vault, while fsck runs as root) must not lead a repair out of the
+	 * vault: nothing there is removed or moved. */
+	struct medfs_binding b = root_binding("sub");
+	char out[512], p[PATH_MAX], where[PATH_MAX];
+	size_t moved = 99;
+	struct stat st;
+	int fd;
+
+	snprintf(out, sizeof(out), "%s/out.XXXXXX", base_dir);
+	ck_assert_ptr_nonnull(mkdtemp(out));
+	snprintf(p, sizeof(p), "%s/.tmp-0011223344556677", out);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/sub", out);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/sub/precious", out);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/tree/evil", vdir);
+	ck_assert_int_eq(symlink(out, p), 0);
+
+	ck_assert_int_eq(medfs_repair_remove_leftover(R, "tree/evil/.tmp-0011223344556677"),
+			 -ELOOP);
+	snprintf(p, sizeof(p), "%s/.tmp-0011223344556677", out);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(
+		medfs_repair_dir_header(R, "tree/evil/sub", &b, &moved, where, sizeof(where)),
+		-ELOOP);
+	ck_assert_uint_eq(moved, 0);
+	snprintf(p, sizeof(p), "%s/sub/precious", out);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	snprintf(p, sizeof(p), "%s/sub/%s", out, MEDFS_DIR_HEADER_NAME);
+	ck_assert_int_ne(lstat(p, &st), 0);
+	ck_assert(!vexists("quarantine"));
+}
+END_TEST
+
 /* ---- config ---- */
 
 static void read_copy(const char *name, uint8_t *buf, size_t *len)
@@ -781,6 +823,7 @@ int main(void)
 	tcase_add_test(tc, test_dir_resealed);
 	tcase_add_test(tc, test_dir_rebuilt_and_quarantined);
 	tcase_add_test(tc, test_leftovers);
+	tcase_add_test(tc, test_no_symlink_followed);
 	tcase_add_test(tc, test_config);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
