@@ -90,7 +90,16 @@ int medfs_repair_ranges_format(char **out, size_t *len, const char *original,
 	if (!f)
 		return -ENOMEM;
 	fprintf(f, "# medfs-fsck: what could not be read of a repaired file\n");
-	fprintf(f, "original %s\n", original);
+	/* A name may hold any byte but '/' and NUL: one with a newline must
+	 * not add lines of its own. Control bytes, DEL and '\\' as \ooo. */
+	fputs("original ", f);
+	for (const unsigned char *c = (const unsigned char *)original; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f || *c == '\\')
+			fprintf(f, "\\%03o", *c);
+		else
+			fputc(*c, f);
+	}
+	fputc('\n', f);
 	fprintf(f, "repaired %s\n", when);
 	fprintf(f, "header-size %" PRIu64 "\n", header_size);
 	fprintf(f, "size %" PRIu64 "\n", size);

@@ -215,6 +215,13 @@ START_TEST(test_ranges_format)
 			       "lost 12288 100\n");
 	ck_assert_uint_eq(len, strlen(text));
 	free(text);
+	/* A name with a newline adds no line: its bytes are escaped. */
+	ck_assert_int_eq(medfs_repair_ranges_format(&text, &len, "/a\nlost 0 1\\\t", 1,
+						    1, 1796677200, NULL, 0),
+			 0);
+	ck_assert_ptr_nonnull(strstr(text, "\noriginal /a\\012lost 0 1\\134\\011\n"));
+	ck_assert_ptr_null(strstr(text, "\nlost 0 1"));
+	free(text);
 	ck_assert_int_eq(medfs_repair_ranges_format(&text, &len, NULL, 0, 0, 0, NULL, 0),
 			 -EINVAL);
 }
