@@ -503,18 +503,22 @@ static ssize_t xattr_open(struct medfs_repair *r, uint8_t *plain, const uint8_t 
 
 /* Copies the extended attributes and metadata of the vault file s->fd
  * that authenticate to copy, reading them as they are stored (the header
- * of the original may not match its length, which the library refuses). */
-static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *copy,
-		       struct medfs_salvage *out)
+ * of the original may not match its length, which the library refuses).
+ * Those that do not authenticate are counted as lost in out. Returns 0, or
+ * -errno when one that authenticates could not be copied: the original,
+ * which still holds it, must then stay. */
+static int copy_attrs(struct medfs_repair *r, struct salvage *s, const char *copy,
+		      struct medfs_salvage *out)
 {
 	uint8_t *sealed = malloc(XATTR_VALUE_MAX + 64),
 		*plain = medfs_secret_alloc(XATTR_VALUE_MAX);
 	uint8_t ad[4 + MEDFS_FILE_ID_LEN + sizeof("user.") + MEDFS_NAME_MAX];
 	char *list = malloc(XATTR_VALUE_MAX), name[MEDFS_NAME_MAX + 1];
 	ssize_t size, n;
+	int ret = 0;
 
 	if (!sealed || !plain || !list) {
-		out->meta_lost = true;
+		ret = -ENOMEM;
 		goto out;
 	}
 	n = fgetxattr(s->fd, MEDFS_META_XATTR, sealed, XATTR_VALUE_MAX + 64);
@@ -524,16 +528,25 @@ static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *co
 		memcpy(ad, MEDFS_META_AD_TAG, 4);
 		memcpy(ad + 4, s->id, MEDFS_FILE_ID_LEN);
 		n = xattr_open(r, plain, sealed, (size_t)n, ad, 4 + MEDFS_FILE_ID_LEN);
-		if (n < 0 || medfs_file_open(r->vault, copy, O_RDWR, &f) < 0) {
+		if (n < 0) {
 			out->meta_lost = true;
-		} else {
-			if (medfs_file_set_meta(f, plain, (size_t)n) < 0 ||
-			    medfs_file_fsync(f, 0) < 0)
-				out->meta_lost = true;
+		} else if ((ret = medfs_file_open(r->vault, copy, O_RDWR, &f)) == 0) {
+			ret = medfs_file_set_meta(f, plain, (size_t)n);
+			if (ret == 0)
+				ret = medfs_file_fsync(f, 0);
 			medfs_file_release(f);
 		}
+		if (ret < 0)
+			goto out;
+	} else if (errno != ENODATA) {
+		ret = -errno;
+		goto out;
 	}
 	size = flistxattr(s->fd, list, XATTR_VALUE_MAX);
+	if (size < 0) {
+		ret = -errno;
+		goto out;
+	}
 	for (char *v = list; size > 0 && v < list + size; v += strlen(v) + 1) {
 		const char *enc = v + strlen(XATTR_VAULT_PREFIX);
 		char user[sizeof("user.") + MEDFS_NAME_MAX];
@@ -552,15 +565,18 @@ static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *co
 			n = xattr_open(r, plain, sealed, (size_t)n, ad,
 				       4 + MEDFS_FILE_ID_LEN + strlen(user));
 		}
-		if (n < 0 ||
-		    medfs_vault_setxattr(r->vault, copy, user, plain, (size_t)n, 0) < 0)
+		if (n < 0)
 			out->xattrs_lost++;
+		else if ((ret = medfs_vault_setxattr(r->vault, copy, user, plain, (size_t)n,
+						     0)) < 0)
+			break;
 	}
 out:
 	sodium_memzero(name, sizeof(name));
 	free(sealed);
 	free(list);
 	medfs_secret_free(plain);
+	return ret;
 }
 
 static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *copy,
@@ -737,8 +753,13 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		medfs_vault_unlink(r->vault, copy);
 		goto out;
 	}
-	if (!out->torn_header)
-		copy_attrs(r, &s, copy, out);
+	if (!out->torn_header) {
+		ret = copy_attrs(r, &s, copy, out);
+		if (ret < 0) {
+			medfs_vault_unlink(r->vault, copy);
+			goto out;
+		}
+	}
 	ret = medfs_repair_ranges_format(&text, &text_len, path, s.hsize, s.size,
 					 (int64_t)time(NULL), s.ranges, s.n_ranges);
 	if (ret == 0) {

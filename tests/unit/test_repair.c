@@ -158,6 +158,8 @@ static struct medfs_binding root_binding(const char *name)
 	return b;
 }
 
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw);
+
 static bool vexists(const char *rel)
 {
 	char p[PATH_MAX];
@@ -431,6 +433,95 @@ START_TEST(test_salvage_holes)
 	ck_assert_int_lt(st.st_blocks * 512, 6 * DBLK);
 	free(data);
 	free(back);
+}
+END_TEST
+
+/* Seals user.NAME = value onto the vault file at p (file id id) as the
+ * library stores it (FORMAT.md, 8), whatever the library's count bound. */
+static void seal_xattr(const char *p, const uint8_t id[MEDFS_FILE_ID_LEN], const char *name,
+		       const char *value)
+{
+	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	uint8_t nk[MEDFS_NAME_KEY_LEN], xk[MEDFS_KEY_LEN], ad[4 + MEDFS_FILE_ID_LEN + 300],
+		sealed[256];
+	char enc[MEDFS_NAME_ENC_MAX], vname[300], user[200];
+	unsigned long long clen;
+	int len;
+
+	ck_assert_int_eq(medfs_subkey_derive(nk, MEDFS_SUBKEY_NAME_MAC, vkey), 0);
+	ck_assert_int_eq(medfs_subkey_derive(nk + MEDFS_KEY_LEN, MEDFS_SUBKEY_NAME_ENC, vkey),
+			 0);
+	ck_assert_int_eq(medfs_subkey_derive(xk, MEDFS_SUBKEY_XATTR, vkey), 0);
+	len = medfs_name_encrypt(enc, sizeof(enc), name, strlen(name), id, nk);
+	ck_assert_int_gt(len, 0);
+	snprintf(vname, sizeof(vname), "user.medfs.%.*s", len, enc);
+	snprintf(user, sizeof(user), "user.%s", name);
+	memcpy(ad, "MDFX", 4);
+	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
+	memcpy(ad + 4 + MEDFS_FILE_ID_LEN, user, strlen(user));
+	randombytes_buf(sealed, np);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		sealed + np, &clen, (const uint8_t *)value, strlen(value), ad,
+		4 + MEDFS_FILE_ID_LEN + strlen(user), NULL, sealed, xk);
+	ck_assert_int_eq(setxattr(p, vname, sealed, np + (size_t)clen, 0), 0);
+	sodium_memzero(nk, sizeof(nk));
+	sodium_memzero(xk, sizeof(xk));
+}
+
+START_TEST(test_salvage_xattrs_kept)
+{
+	/* A file holding more attributes than medfs takes now (an older
+	 * medfs set them): the copy cannot take the last one, which still
+	 * authenticates, so the original stays, with everything it holds. */
+	uint8_t data[100] = { 7 }, id[MEDFS_FILE_ID_LEN], hdr[MEDFS_HEADER_LEN];
+	char shm[64], p[PATH_MAX], name[32], value[8];
+	struct medfs_binding b;
+	struct medfs_salvage sv;
+	struct stat st;
+	int fd;
+
+	/* Its own vault on tmpfs: ext4 keeps a file's attributes in 4 KiB. */
+	teardown();
+	snprintf(shm, sizeof(shm), "/dev/shm/medfs-test-repair.XXXXXX");
+	if (!mkdtemp(shm)) {
+		setup();
+		return;
+	}
+	snprintf(vdir, sizeof(vdir), "%s", shm);
+	vkey = medfs_secret_alloc(MEDFS_KEY_LEN);
+	ck_assert_ptr_nonnull(vkey);
+	randombytes_buf(vkey, MEDFS_KEY_LEN);
+	ck_assert_int_eq(medfs_vault_create_tree(vdir, vkey), 0);
+	ck_assert_int_eq(
+		medfs_vault_open_cipher(&V, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305),
+		0);
+	ck_assert_int_eq(medfs_repair_new(&R, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305),
+			 0);
+	medfs_repair_set_vault(R, V);
+	b = root_binding("x");
+	put("/x", data, sizeof(data));
+	for (int i = 0; i < MEDFS_XATTR_COUNT_MAX; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		ck_assert_int_eq(medfs_vault_setxattr(V, "/x", name, "v", 1, 0), 0);
+	}
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(sizeof(data)));
+	fd = open(p, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	close(fd);
+	memcpy(id, hdr + 8, sizeof(id));
+	seal_xattr(p, id, "extra", "kept");
+	reopen();
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/x", "user.extra", value, sizeof(value)),
+			 4);
+	flip(p + strlen(vdir) + 1, MEDFS_HEADER_LEN + 50);
+	ck_assert_int_lt(medfs_repair_salvage_file(R, "/x", p + strlen(vdir) + 1, &b, &sv),
+			 0);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/x", "user.extra", value, sizeof(value)),
+			 4);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/lost+found/x", &st), -ENOENT);
+	nftw(shm, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 END_TEST
 
@@ -823,6 +914,7 @@ int main(void)
 	tcase_add_test(tc, test_salvage_grown);
 	tcase_add_test(tc, test_salvage_grown_torn);
 	tcase_add_test(tc, test_salvage_holes);
+	tcase_add_test(tc, test_salvage_xattrs_kept);
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
 	tcase_add_test(tc, test_salvage_torn_header);
