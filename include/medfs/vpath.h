@@ -31,6 +31,14 @@
 int medfs_vpath_dir(int root, const char *vpath, const char **rel);
 void medfs_vpath_dir_close(int root, int fd);
 
+/* Opens the directory vpath (O_RDONLY, for listing, *at calls and fsync),
+ * whatever its length, following no symlink on the way nor at its end
+ * and leaving no directory: for callers that must not be led out of the
+ * vault by a directory swapped for a symlink (the repairs of medfs-fsck,
+ * run by root on a vault that others may write). -1 with errno (ELOOP
+ * for a symlink) on failure. */
+int medfs_vpath_opendir(int root, const char *vpath);
+
 /* Each thread starts its next long walk from the directory where its last
  * one ended, when the path lies below it (a deep tree is mostly worked on
  * a directory at a time). A directory moved or removed would make that

@@ -19,9 +19,11 @@
 #include "medfs/dicom.h"
 #include "medfs/dicom_meta.h"
 #include "medfs/header.h"
+#include "medfs/holes.h"
 #include "medfs/name.h"
 #include "medfs/repair.h"
 #include "medfs/vault.h"
+#include "medfs/vpath.h"
 
 #define COPY_BLOCKS 256 /* blocks copied per write: 1 MiB */
 #define DIR_HEADER_TMP MEDFS_DIR_HEADER_NAME ".tmp"
@@ -84,7 +86,16 @@ int medfs_repair_ranges_format(char **out, size_t *len, const char *original,
 	if (!f)
 		return -ENOMEM;
 	fprintf(f, "# medfs-fsck: what could not be read of a repaired file\n");
-	fprintf(f, "original %s\n", original);
+	/* A name may hold any byte but '/' and NUL: one with a newline must
+	 * not add lines of its own. Control bytes, DEL and '\\' as \ooo. */
+	fputs("original ", f);
+	for (const unsigned char *c = (const unsigned char *)original; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f || *c == '\\')
+			fprintf(f, "\\%03o", *c);
+		else
+			fputc(*c, f);
+	}
+	fputc('\n', f);
 	fprintf(f, "repaired %s\n", when);
 	fprintf(f, "header-size %" PRIu64 "\n", header_size);
 	fprintf(f, "size %" PRIu64 "\n", size);
@@ -212,24 +223,36 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Opens the vault directory that holds vpath (relative to the vault) and
+ * points *last at vpath's last component. Vault paths are not trusted:
+ * no symlink is followed on the way (a directory swapped for one while
+ * fsck runs must not lead a repair out of the vault), and a deep tree's
+ * are longer than PATH_MAX (medfs/vpath.h). Returns the descriptor or
+ * -errno. */
+static int open_parent(struct medfs_repair *r, const char *vpath, const char **last)
+{
+	const char *s = strrchr(vpath, '/');
+	char *dir = strndup(vpath, s ? (size_t)(s - vpath) : 0);
+	int fd;
+
+	*last = s ? s + 1 : vpath;
+	if (!dir)
+		return -ENOMEM;
+	fd = medfs_vpath_opendir(r->vault_fd, dir);
+	if (fd < 0)
+		fd = -errno;
+	free(dir);
+	return fd;
+}
+
 /* Fsyncs the vault directory that holds vpath (relative to the vault). */
 static int sync_parent(struct medfs_repair *r, const char *vpath)
 {
-	char dir[PATH_MAX];
-	const char *s = strrchr(vpath, '/');
-	int fd, ret = 0;
+	const char *last;
+	int fd = open_parent(r, vpath, &last), ret = 0;
 
-	if (!s) {
-		snprintf(dir, sizeof(dir), ".");
-	} else {
-		if ((size_t)(s - vpath) >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, vpath, (size_t)(s - vpath));
-		dir[s - vpath] = '\0';
-	}
-	fd = openat(r->vault_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fsync(fd) < 0)
 		ret = -errno;
 	close(fd);
@@ -246,6 +269,7 @@ struct salvage {
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	uint8_t *key; /* secret: file key, then previous key (or NULL) */
 	uint8_t *prev;
+	struct medfs_holes *holes; /* of a HOLES file whose map opens, or NULL */
 	struct medfs_repair_range *ranges;
 	size_t n_ranges, cap_ranges;
 	uint64_t size; /* of the copy */
@@ -302,6 +326,34 @@ static void prev_load(struct medfs_repair *r, struct salvage *s)
 		return;
 	medfs_secret_free(s->prev);
 	s->prev = NULL;
+}
+
+/* Loads the hole map of a HOLES file (doc/FORMAT.md, 11), under the file
+ * key or the previous one; none (NULL) when it is missing or does not
+ * authenticate: its holes then count as lost, like any block that does
+ * not open. Returns 0 or -ENOMEM. */
+static int holes_load(struct medfs_repair *r, struct salvage *s)
+{
+	uint8_t sealed[MEDFS_HOLES_SEALED_MAX + 1];
+	ssize_t n = fgetxattr(s->fd, MEDFS_HOLES_XATTR, sealed, sizeof(sealed));
+
+	s->holes = malloc(sizeof(*s->holes));
+	if (!s->holes)
+		return -ENOMEM;
+	if (n > 0 && (medfs_holes_open(s->holes, sealed, (size_t)n, r->cipher, s->key,
+				       s->id) == 0 ||
+		      (s->prev && medfs_holes_open(s->holes, sealed, (size_t)n, r->cipher,
+						   s->prev, s->id) == 0)))
+		return 0;
+	free(s->holes);
+	s->holes = NULL;
+	return 0;
+}
+
+/* A hole reads as zeros: nothing of it is lost. */
+static bool is_hole(const struct salvage *s, uint64_t i)
+{
+	return s->holes && medfs_holes_has(s->holes, i);
 }
 
 /* Opens block i into plain (MEDFS_BLOCK_SIZE bytes). Returns its length,
@@ -442,18 +494,22 @@ static ssize_t xattr_open(struct medfs_repair *r, uint8_t *plain, const uint8_t 
 
 /* Copies the extended attributes and metadata of the vault file s->fd
  * that authenticate to copy, reading them as they are stored (the header
- * of the original may not match its length, which the library refuses). */
-static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *copy,
-		       struct medfs_salvage *out)
+ * of the original may not match its length, which the library refuses).
+ * Those that do not authenticate are counted as lost in out. Returns 0, or
+ * -errno when one that authenticates could not be copied: the original,
+ * which still holds it, must then stay. */
+static int copy_attrs(struct medfs_repair *r, struct salvage *s, const char *copy,
+		      struct medfs_salvage *out)
 {
 	uint8_t *sealed = malloc(XATTR_VALUE_MAX + 64),
 		*plain = medfs_secret_alloc(XATTR_VALUE_MAX);
 	uint8_t ad[4 + MEDFS_FILE_ID_LEN + sizeof("user.") + MEDFS_NAME_MAX];
 	char *list = malloc(XATTR_VALUE_MAX), name[MEDFS_NAME_MAX + 1];
 	ssize_t size, n;
+	int ret = 0;
 
 	if (!sealed || !plain || !list) {
-		out->meta_lost = true;
+		ret = -ENOMEM;
 		goto out;
 	}
 	n = fgetxattr(s->fd, MEDFS_META_XATTR, sealed, XATTR_VALUE_MAX + 64);
@@ -462,16 +518,25 @@ static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *co
 
 		n = medfs_meta_open(plain, MEDFS_META_MAX, sealed, (size_t)n, s->id,
 				    r->keys->xattr);
-		if (n < 0 || medfs_file_open(r->vault, copy, O_RDWR, &f) < 0) {
+		if (n < 0) {
 			out->meta_lost = true;
-		} else {
-			if (medfs_file_set_meta(f, plain, (size_t)n) < 0 ||
-			    medfs_file_fsync(f, 0) < 0)
-				out->meta_lost = true;
+		} else if ((ret = medfs_file_open(r->vault, copy, O_RDWR, &f)) == 0) {
+			ret = medfs_file_set_meta(f, plain, (size_t)n);
+			if (ret == 0)
+				ret = medfs_file_fsync(f, 0);
 			medfs_file_release(f);
 		}
+		if (ret < 0)
+			goto out;
+	} else if (errno != ENODATA) {
+		ret = -errno;
+		goto out;
 	}
 	size = flistxattr(s->fd, list, XATTR_VALUE_MAX);
+	if (size < 0) {
+		ret = -errno;
+		goto out;
+	}
 	for (char *v = list; size > 0 && v < list + size; v += strlen(v) + 1) {
 		const char *enc = v + strlen(XATTR_VAULT_PREFIX);
 		char user[sizeof("user.") + MEDFS_NAME_MAX];
@@ -490,15 +555,18 @@ static void copy_attrs(struct medfs_repair *r, struct salvage *s, const char *co
 			n = xattr_open(r, plain, sealed, (size_t)n, ad,
 				       4 + MEDFS_FILE_ID_LEN + strlen(user));
 		}
-		if (n < 0 ||
-		    medfs_vault_setxattr(r->vault, copy, user, plain, (size_t)n, 0) < 0)
+		if (n < 0)
 			out->xattrs_lost++;
+		else if ((ret = medfs_vault_setxattr(r->vault, copy, user, plain, (size_t)n,
+						     0)) < 0)
+			break;
 	}
 out:
 	sodium_memzero(name, sizeof(name));
 	free(sealed);
 	free(list);
 	medfs_secret_free(plain);
+	return ret;
 }
 
 static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *copy,
@@ -525,42 +593,67 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 				&f);
 	if (ret < 0)
 		goto out;
+	/* The copy's size: the header's, or the end of the last block past
+	 * it that authenticates (a growth whose header was not written).
+	 * Known first, so that every byte below it that does not open, past
+	 * the header's size too, is filled and listed as lost. */
 	s->size = s->hsize;
-	/* The copy's size: the header's, or further when blocks past it
-	 * authenticate (a growth whose header was not written). */
+	for (uint64_t i = n; i > 0 && i >= blocks_of(s->hsize); i--) {
+		size_t got = is_hole(s, i - 1) ? 0 : salvage_block(r, s, i - 1, buf, sealed);
+
+		if (got) {
+			if ((i - 1) * MEDFS_BLOCK_SIZE + got > s->size)
+				s->size = (i - 1) * MEDFS_BLOCK_SIZE + got;
+			break;
+		}
+	}
+	n = blocks_of(s->size);
 	for (uint64_t first = 0; first < n; first += COPY_BLOCKS) {
 		uint64_t last = first + COPY_BLOCKS < n ? first + COPY_BLOCKS : n;
-		uint64_t end = first * MEDFS_BLOCK_SIZE;
+		uint64_t end = last * MEDFS_BLOCK_SIZE < s->size ? last * MEDFS_BLOCK_SIZE
+								 : s->size;
 
+		if (s->holes && medfs_holes_covers(s->holes, first, last))
+			continue;
 		for (uint64_t i = first; i < last; i++) {
 			uint8_t *p = buf + (i - first) * MEDFS_BLOCK_SIZE;
-			size_t got = salvage_block(r, s, i, p, sealed);
-			size_t want = header_block_len(s->hsize, i);
+			size_t got, want = header_block_len(s->size, i);
 			uint64_t at = i * MEDFS_BLOCK_SIZE;
 
-			if (got && at + got > s->size)
-				s->size = at + got;
-			if (!got && !want) /* past the header, unreadable: never stale */
-				medfs_repair_fill(p, MEDFS_BLOCK_SIZE, at);
+			if (is_hole(s, i))
+				continue;
+			got = salvage_block(r, s, i, p, sealed);
 			if (got < want) {
 				medfs_repair_fill(p + got, want - got, at + got);
 				ret = lost_range(s, at + got, want - got);
 				if (ret < 0)
 					goto out;
 			}
-			if (got || want)
-				end = at + (got > want ? got : want);
 		}
-		if (end > first * MEDFS_BLOCK_SIZE) {
-			ssize_t w =
-				medfs_file_write(f, buf, end - first * MEDFS_BLOCK_SIZE,
-						 (off_t)(first * MEDFS_BLOCK_SIZE), 0);
+		/* Each run of blocks that are not holes: the copy's holes stay
+		 * holes (a write past the end leaves one), costing no space. */
+		for (uint64_t i = first, run = first; i <= last; i++) {
+			uint64_t a = run * MEDFS_BLOCK_SIZE, e;
+			ssize_t w;
 
-			if (w < 0) {
-				ret = (int)w;
-				goto out;
+			if (i < last && !is_hole(s, i))
+				continue;
+			e = i * MEDFS_BLOCK_SIZE < end ? i * MEDFS_BLOCK_SIZE : end;
+			if (e > a) {
+				w = medfs_file_write(f, buf + (run - first) * MEDFS_BLOCK_SIZE,
+						     e - a, (off_t)a, 0);
+				if (w < 0) {
+					ret = (int)w;
+					goto out;
+				}
 			}
+			run = i + 1;
 		}
+	}
+	if (medfs_file_size(f) < s->size) { /* holes at the end */
+		ret = medfs_file_truncate(f, (off_t)s->size);
+		if (ret < 0)
+			goto out;
 	}
 	ret = medfs_file_fsync(f, 0);
 out:
@@ -576,6 +669,8 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 {
 	struct salvage s = { .fd = -1 };
 	char copy[PATH_MAX], side[PATH_MAX];
+	const char *last;
+	int pfd;
 	uint8_t hdr[MEDFS_HEADER_LEN];
 	char *text = NULL;
 	size_t text_len;
@@ -593,7 +688,13 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		ret = -ENOMEM;
 		goto out;
 	}
-	s.fd = openat(r->vault_fd, vpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	pfd = open_parent(r, vpath, &last);
+	if (pfd < 0) {
+		ret = pfd;
+		goto out;
+	}
+	s.fd = openat(pfd, last, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(pfd);
 	if (s.fd < 0 || fstat(s.fd, &st) < 0) {
 		ret = -errno;
 		goto out;
@@ -625,6 +726,8 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		medfs_secret_free(s.prev);
 		s.prev = NULL;
 	}
+	if ((flags & MEDFS_HEADER_HOLES) && (ret = holes_load(r, &s)) < 0)
+		goto out;
 
 	ret = lost_found(r);
 	if (ret < 0)
@@ -640,8 +743,13 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		medfs_vault_unlink(r->vault, copy);
 		goto out;
 	}
-	if (!out->torn_header)
-		copy_attrs(r, &s, copy, out);
+	if (!out->torn_header) {
+		ret = copy_attrs(r, &s, copy, out);
+		if (ret < 0) {
+			medfs_vault_unlink(r->vault, copy);
+			goto out;
+		}
+	}
 	ret = medfs_repair_ranges_format(&text, &text_len, path, s.hsize, s.size,
 					 (int64_t)time(NULL), s.ranges, s.n_ranges);
 	if (ret == 0) {
@@ -676,6 +784,7 @@ out:
 		close(s.fd);
 	medfs_secret_free(s.key);
 	medfs_secret_free(s.prev);
+	free(s.holes);
 	free(s.ranges);
 	sodium_memzero(hdr, sizeof(hdr));
 	return ret;
@@ -870,7 +979,7 @@ int medfs_repair_dir_header(struct medfs_repair *r, const char *vdir,
 	*moved = 0;
 	if (wheresz)
 		where[0] = '\0';
-	dfd = openat(r->vault_fd, vdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = medfs_vpath_opendir(r->vault_fd, vdir);
 	if (dfd < 0)
 		return -errno;
 	for (size_t i = 0; i < sizeof(sources) / sizeof(*sources); i++) {
@@ -908,14 +1017,15 @@ bool medfs_repair_is_leftover(const char *entry)
 	       strcmp(entry, MEDFS_CONFIG_BACKUP_NAME ".tmp") == 0;
 }
 
-/* Removes a ".tmp-" directory holding only directory headers. */
-static int remove_tmp_dir(struct medfs_repair *r, const char *vpath)
+/* Removes the ".tmp-" directory e of pfd when it holds only directory
+ * headers. */
+static int remove_tmp_dir(int pfd, const char *e)
 {
 	struct dirent *d;
 	int dfd, fd, ret = 0;
 	DIR *dir;
 
-	dfd = openat(r->vault_fd, vpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(pfd, e, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
 	fd = dup(dfd);
@@ -928,18 +1038,17 @@ static int remove_tmp_dir(struct medfs_repair *r, const char *vpath)
 		return ret;
 	}
 	while ((d = readdir(dir)) != NULL) {
-		const char *e = d->d_name;
+		const char *n = d->d_name;
 
-		if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0 ||
-		    strcmp(e, MEDFS_DIR_HEADER_NAME) == 0 ||
-		    strcmp(e, DIR_HEADER_TMP) == 0)
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    strcmp(n, MEDFS_DIR_HEADER_NAME) == 0 || strcmp(n, DIR_HEADER_TMP) == 0)
 			continue;
 		ret = -ENOTEMPTY;
 	}
 	if (ret == 0) {
 		unlinkat(dfd, MEDFS_DIR_HEADER_NAME, 0);
 		unlinkat(dfd, DIR_HEADER_TMP, 0);
-		if (unlinkat(r->vault_fd, vpath, AT_REMOVEDIR) < 0)
+		if (unlinkat(pfd, e, AT_REMOVEDIR) < 0)
 			ret = -errno;
 	}
 	closedir(dir);
@@ -949,33 +1058,42 @@ static int remove_tmp_dir(struct medfs_repair *r, const char *vpath)
 
 int medfs_repair_remove_leftover(struct medfs_repair *r, const char *vpath)
 {
-	const char *e = base_name(vpath);
+	const char *e;
 	struct stat st;
-	int ret;
+	int pfd = open_parent(r, vpath, &e), ret = 0;
 
-	if (fstatat(r->vault_fd, vpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (has_suffix(e, MEDFS_LONGNAME_SUFFIX) && e[0] != '.') {
-		char entry[PATH_MAX];
-		size_t n = strlen(vpath) - strlen(MEDFS_LONGNAME_SUFFIX);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, e, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = -errno;
+	} else if (has_suffix(e, MEDFS_LONGNAME_SUFFIX) && e[0] != '.') {
+		char entry[NAME_MAX + 1];
+		size_t n = strlen(e) - strlen(MEDFS_LONGNAME_SUFFIX);
 
-		if (n >= sizeof(entry) || !S_ISREG(st.st_mode))
-			return -EINVAL;
-		memcpy(entry, vpath, n);
-		entry[n] = '\0';
-		if (fstatat(r->vault_fd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			return -EEXIST;
+		if (n >= sizeof(entry) || !S_ISREG(st.st_mode)) {
+			ret = -EINVAL;
+		} else {
+			memcpy(entry, e, n);
+			entry[n] = '\0';
+			if (fstatat(pfd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				ret = -EEXIST;
+		}
 	} else if (!medfs_repair_is_leftover(e)) {
-		return -EINVAL;
+		ret = -EINVAL;
 	} else if (S_ISDIR(st.st_mode)) {
-		if (strncmp(e, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-			return -EINVAL;
-		ret = remove_tmp_dir(r, vpath);
-		return ret < 0 ? ret : sync_parent(r, vpath);
+		ret = strncmp(e, TMP_PREFIX, strlen(TMP_PREFIX)) != 0 ? -EINVAL
+								       : remove_tmp_dir(pfd, e);
+		if (ret == 0 && fsync(pfd) < 0)
+			ret = -errno;
+		close(pfd);
+		return ret;
 	}
-	if (unlinkat(r->vault_fd, vpath, 0) < 0)
-		return -errno;
-	return sync_parent(r, vpath);
+	if (ret == 0 && unlinkat(pfd, e, 0) < 0)
+		ret = -errno;
+	if (ret == 0 && fsync(pfd) < 0)
+		ret = -errno;
+	close(pfd);
+	return ret;
 }
 
 /* ---- file metadata ---- */

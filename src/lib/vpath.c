@@ -233,6 +233,29 @@ void medfs_vpath_dir_close(int root, int fd)
 	}
 }
 
+int medfs_vpath_opendir(int root, const char *vpath)
+{
+	const char *rel;
+	int d = medfs_vpath_dir(root, vpath, &rel), pfd, fd;
+
+	if (d < 0)
+		return -1;
+	pfd = open_beneath(d, rel);
+	medfs_vpath_dir_close(root, d);
+	if (pfd < 0)
+		return -1;
+	fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		close(pfd);
+		errno = e;
+		return -1;
+	}
+	close(pfd);
+	return fd;
+}
+
 char *medfs_vpath_join(const char *dir, const char *entry)
 {
 	size_t dl = strlen(dir), el = strlen(entry);

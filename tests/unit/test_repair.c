@@ -158,6 +158,8 @@ static struct medfs_binding root_binding(const char *name)
 	return b;
 }
 
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw);
+
 static bool vexists(const char *rel)
 {
 	char p[PATH_MAX];
@@ -214,6 +216,13 @@ START_TEST(test_ranges_format)
 			       "lost 4096 4096\n"
 			       "lost 12288 100\n");
 	ck_assert_uint_eq(len, strlen(text));
+	free(text);
+	/* A name with a newline adds no line: its bytes are escaped. */
+	ck_assert_int_eq(medfs_repair_ranges_format(&text, &len, "/a\nlost 0 1\\\t", 1,
+						    1, 1796677200, NULL, 0),
+			 0);
+	ck_assert_ptr_nonnull(strstr(text, "\noriginal /a\\012lost 0 1\\134\\011\n"));
+	ck_assert_ptr_null(strstr(text, "\nlost 0 1"));
 	free(text);
 	ck_assert_int_eq(medfs_repair_ranges_format(&text, &len, NULL, 0, 0, 0, NULL, 0),
 			 -EINVAL);
@@ -330,6 +339,189 @@ START_TEST(test_salvage_grown)
 	sodium_memzero(hk, sizeof(hk));
 	free(data);
 	free(back);
+}
+END_TEST
+
+START_TEST(test_salvage_grown_torn)
+{
+	/* A growth cut short: the new last block is on disk, the header and
+	 * the old last block (partial) are as they were before it. The bytes
+	 * of the old last block past its old end are lost: they read as the
+	 * fill pattern and are listed, never as whatever the repair's buffer
+	 * held. */
+	const size_t len1 = BLK + 100, len = 2 * BLK + 100;
+	uint8_t *data = malloc(len), *back = malloc(len + 1), fill[BLK];
+	uint8_t hdr[MEDFS_HEADER_LEN], old[100 + MEDFS_BLOCK_OVERHEAD];
+	struct medfs_binding b = root_binding("w");
+	struct medfs_salvage sv;
+	struct medfs_file *f;
+	char p[PATH_MAX], ranges[1024];
+	ssize_t n;
+	int fd;
+
+	randombytes_buf(data, len);
+	put("/w", data, len1);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len1));
+	fd = open(p, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	ck_assert_int_eq(pread(fd, old, sizeof(old), MEDFS_HEADER_LEN + DBLK),
+			 (ssize_t)sizeof(old));
+	ck_assert_int_eq(medfs_file_open(V, "/w", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, data + len1, len - len1, (off_t)len1, 0),
+			 (ssize_t)(len - len1));
+	medfs_file_release(f);
+	ck_assert_int_eq(pwrite(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	ck_assert_int_eq(pwrite(fd, old, sizeof(old), MEDFS_HEADER_LEN + DBLK),
+			 (ssize_t)sizeof(old));
+	close(fd);
+	reopen();
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/w", p + strlen(vdir) + 1, &b, &sv), 0);
+	ck_assert_uint_eq(sv.header_size, len1);
+	ck_assert_uint_eq(sv.size, len);
+	ck_assert_uint_eq(sv.lost, BLK - 100);
+	ck_assert_uint_eq(sv.n_ranges, 1);
+	ck_assert_int_eq(get("/lost+found/w", back, len + 1), (ssize_t)len);
+	ck_assert_int_eq(memcmp(back, data, len1), 0);
+	medfs_repair_fill(fill, BLK - 100, len1);
+	ck_assert_int_eq(memcmp(back + len1, fill, BLK - 100), 0);
+	ck_assert_int_eq(memcmp(back + 2 * BLK, data + 2 * BLK, 100), 0);
+	n = get("/lost+found/w.lost-ranges", (uint8_t *)ranges, sizeof(ranges) - 1);
+	ck_assert_int_gt(n, 0);
+	ranges[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(ranges, "\nlost 4196 3996\n"));
+	free(data);
+	free(back);
+}
+END_TEST
+
+START_TEST(test_salvage_holes)
+{
+	/* A file with holes (FORMAT.md, 11) and one damaged block: its holes
+	 * read as zeros, so they are not lost, and the copy stays sparse. */
+	const size_t len = 10 * BLK;
+	uint8_t *data = malloc(len), *back = malloc(len + 1), fill[BLK];
+	struct medfs_binding b = root_binding("s");
+	struct medfs_salvage sv;
+	struct medfs_file *f;
+	char p[PATH_MAX];
+	struct stat st;
+
+	randombytes_buf(data, len);
+	memset(data + BLK, 0, 8 * BLK);
+	ck_assert_int_eq(medfs_file_create(V, "/s", O_RDWR, 0640, NULL, &f), 0);
+	ck_assert_int_eq(medfs_file_write(f, data, BLK, 0, 0), (ssize_t)BLK);
+	ck_assert_int_eq(medfs_file_write(f, data + 9 * BLK, BLK, 9 * BLK, 0),
+			 (ssize_t)BLK);
+	medfs_file_release(f);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len));
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_lt(st.st_blocks * 512, 6 * DBLK); /* sparse, as written */
+	flip(p + strlen(vdir) + 1, MEDFS_HEADER_LEN + 77);
+	ck_assert_int_eq(
+		medfs_repair_salvage_file(R, "/s", p + strlen(vdir) + 1, &b, &sv), 0);
+	ck_assert_uint_eq(sv.size, len);
+	ck_assert_uint_eq(sv.lost, BLK);
+	ck_assert_uint_eq(sv.n_ranges, 1);
+	ck_assert_int_eq(get("/lost+found/s", back, len + 1), (ssize_t)len);
+	medfs_repair_fill(fill, BLK, 0);
+	ck_assert_int_eq(memcmp(back, fill, BLK), 0);
+	ck_assert_int_eq(memcmp(back + BLK, data + BLK, len - BLK), 0);
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len));
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_lt(st.st_blocks * 512, 6 * DBLK);
+	free(data);
+	free(back);
+}
+END_TEST
+
+/* Seals user.NAME = value onto the vault file at p (file id id) as the
+ * library stores it (FORMAT.md, 8), whatever the library's count bound. */
+static void seal_xattr(const char *p, const uint8_t id[MEDFS_FILE_ID_LEN], const char *name,
+		       const char *value)
+{
+	const size_t np = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	uint8_t nk[MEDFS_NAME_KEY_LEN], xk[MEDFS_KEY_LEN], ad[4 + MEDFS_FILE_ID_LEN + 300],
+		sealed[256];
+	char enc[MEDFS_NAME_ENC_MAX], vname[300], user[200];
+	unsigned long long clen;
+	int len;
+
+	ck_assert_int_eq(medfs_subkey_derive(nk, MEDFS_SUBKEY_NAME_MAC, vkey), 0);
+	ck_assert_int_eq(medfs_subkey_derive(nk + MEDFS_KEY_LEN, MEDFS_SUBKEY_NAME_ENC, vkey),
+			 0);
+	ck_assert_int_eq(medfs_subkey_derive(xk, MEDFS_SUBKEY_XATTR, vkey), 0);
+	len = medfs_name_encrypt(enc, sizeof(enc), name, strlen(name), id, nk);
+	ck_assert_int_gt(len, 0);
+	snprintf(vname, sizeof(vname), "user.medfs.%.*s", len, enc);
+	snprintf(user, sizeof(user), "user.%s", name);
+	memcpy(ad, "MDFX", 4);
+	memcpy(ad + 4, id, MEDFS_FILE_ID_LEN);
+	memcpy(ad + 4 + MEDFS_FILE_ID_LEN, user, strlen(user));
+	randombytes_buf(sealed, np);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+		sealed + np, &clen, (const uint8_t *)value, strlen(value), ad,
+		4 + MEDFS_FILE_ID_LEN + strlen(user), NULL, sealed, xk);
+	ck_assert_int_eq(setxattr(p, vname, sealed, np + (size_t)clen, 0), 0);
+	sodium_memzero(nk, sizeof(nk));
+	sodium_memzero(xk, sizeof(xk));
+}
+
+START_TEST(test_salvage_xattrs_kept)
+{
+	/* A file holding more attributes than medfs takes now (an older
+	 * medfs set them): the copy cannot take the last one, which still
+	 * authenticates, so the original stays, with everything it holds. */
+	uint8_t data[100] = { 7 }, id[MEDFS_FILE_ID_LEN], hdr[MEDFS_HEADER_LEN];
+	char shm[64], p[PATH_MAX], name[32], value[8];
+	struct medfs_binding b;
+	struct medfs_salvage sv;
+	struct stat st;
+	int fd;
+
+	/* Its own vault on tmpfs: ext4 keeps a file's attributes in 4 KiB. */
+	teardown();
+	snprintf(shm, sizeof(shm), "/dev/shm/medfs-test-repair.XXXXXX");
+	if (!mkdtemp(shm)) {
+		setup();
+		return;
+	}
+	snprintf(vdir, sizeof(vdir), "%s", shm);
+	vkey = medfs_secret_alloc(MEDFS_KEY_LEN);
+	ck_assert_ptr_nonnull(vkey);
+	randombytes_buf(vkey, MEDFS_KEY_LEN);
+	ck_assert_int_eq(medfs_vault_create_tree(vdir, vkey), 0);
+	ck_assert_int_eq(
+		medfs_vault_open_cipher(&V, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305),
+		0);
+	ck_assert_int_eq(medfs_repair_new(&R, vdir, vkey, MEDFS_CIPHER_XCHACHA20POLY1305),
+			 0);
+	medfs_repair_set_vault(R, V);
+	b = root_binding("x");
+	put("/x", data, sizeof(data));
+	for (int i = 0; i < MEDFS_XATTR_COUNT_MAX; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		ck_assert_int_eq(medfs_vault_setxattr(V, "/x", name, "v", 1, 0), 0);
+	}
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(sizeof(data)));
+	fd = open(p, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	close(fd);
+	memcpy(id, hdr + 8, sizeof(id));
+	seal_xattr(p, id, "extra", "kept");
+	reopen();
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/x", "user.extra", value, sizeof(value)),
+			 4);
+	flip(p + strlen(vdir) + 1, MEDFS_HEADER_LEN + 50);
+	ck_assert_int_lt(medfs_repair_salvage_file(R, "/x", p + strlen(vdir) + 1, &b, &sv),
+			 0);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(medfs_vault_getxattr(V, "/x", "user.extra", value, sizeof(value)),
+			 4);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/lost+found/x", &st), -ENOENT);
+	nftw(shm, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 END_TEST
 
@@ -677,6 +869,48 @@ START_TEST(test_leftovers)
 }
 END_TEST
 
+START_TEST(test_no_symlink_followed)
+{
+	/* A vault directory swapped for a symlink (by whoever can write the
+	 * vault, while fsck runs as root) must not lead a repair out of the
+	 * vault: nothing there is removed or moved. */
+	struct medfs_binding b = root_binding("sub");
+	char out[512], p[PATH_MAX], where[PATH_MAX];
+	size_t moved = 99;
+	struct stat st;
+	int fd;
+
+	snprintf(out, sizeof(out), "%s/out.XXXXXX", base_dir);
+	ck_assert_ptr_nonnull(mkdtemp(out));
+	snprintf(p, sizeof(p), "%s/.tmp-0011223344556677", out);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/sub", out);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/sub/precious", out);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/tree/evil", vdir);
+	ck_assert_int_eq(symlink(out, p), 0);
+
+	ck_assert_int_eq(medfs_repair_remove_leftover(R, "tree/evil/.tmp-0011223344556677"),
+			 -ELOOP);
+	snprintf(p, sizeof(p), "%s/.tmp-0011223344556677", out);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(
+		medfs_repair_dir_header(R, "tree/evil/sub", &b, &moved, where, sizeof(where)),
+		-ELOOP);
+	ck_assert_uint_eq(moved, 0);
+	snprintf(p, sizeof(p), "%s/sub/precious", out);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	snprintf(p, sizeof(p), "%s/sub/%s", out, MEDFS_DIR_HEADER_NAME);
+	ck_assert_int_ne(lstat(p, &st), 0);
+	ck_assert(!vexists("quarantine"));
+}
+END_TEST
+
 /* ---- config ---- */
 
 static void read_copy(const char *name, uint8_t *buf, size_t *len)
@@ -773,6 +1007,9 @@ int main(void)
 	tcase_add_test(tc, test_salvage_flipped_block);
 	tcase_add_test(tc, test_salvage_truncated);
 	tcase_add_test(tc, test_salvage_grown);
+	tcase_add_test(tc, test_salvage_grown_torn);
+	tcase_add_test(tc, test_salvage_holes);
+	tcase_add_test(tc, test_salvage_xattrs_kept);
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
 	tcase_add_test(tc, test_salvage_torn_header);
@@ -781,6 +1018,7 @@ int main(void)
 	tcase_add_test(tc, test_dir_resealed);
 	tcase_add_test(tc, test_dir_rebuilt_and_quarantined);
 	tcase_add_test(tc, test_leftovers);
+	tcase_add_test(tc, test_no_symlink_followed);
 	tcase_add_test(tc, test_config);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -218,6 +218,47 @@ START_TEST(test_long_no_symlink)
 }
 END_TEST
 
+/* medfs_vpath_opendir: a real directory descriptor at any length, and no
+ * symlink followed, on the way or at the end, short path or long. */
+START_TEST(test_opendir)
+{
+	struct stat st, dst;
+	int fd;
+
+	fd = medfs_vpath_opendir(root, deep);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fsync(fd), 0); /* not an O_PATH descriptor */
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(medfs_vpath_fstatat(root, deep, &dst, 0), 0);
+	ck_assert_uint_eq(st.st_ino, dst.st_ino);
+	close(fd);
+	fd = medfs_vpath_opendir(root, "");
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(mkdirat(root, "real", 0700), 0);
+	ck_assert_int_eq(mkdirat(root, "real/sub", 0700), 0);
+	ck_assert_int_eq(symlinkat("real", root, "link"), 0);
+	ck_assert_int_eq(medfs_vpath_opendir(root, "link/sub"), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_int_eq(medfs_vpath_opendir(root, "link"), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	fd = medfs_vpath_opendir(root, "real/sub");
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(unlinkat(root, "link", 0), 0);
+	ck_assert_int_eq(unlinkat(root, "real/sub", AT_REMOVEDIR), 0);
+	ck_assert_int_eq(unlinkat(root, "real", AT_REMOVEDIR), 0);
+	/* On the long path too. */
+	ck_assert_int_eq(renameat(root, comp, root, "real"), 0);
+	ck_assert_int_eq(symlinkat("real", root, comp), 0);
+	medfs_vpath_invalidate();
+	ck_assert_int_eq(medfs_vpath_opendir(root, deep), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_int_eq(unlinkat(root, comp, 0), 0);
+	ck_assert_int_eq(renameat(root, "real", root, comp), 0);
+}
+END_TEST
+
 /* The walk a thread made last is where the next one starts, until a
  * move is announced. */
 START_TEST(test_cache_invalidate)
@@ -276,6 +317,7 @@ int main(void)
 	tcase_add_test(tc, test_long_dir);
 	tcase_add_test(tc, test_long_calls);
 	tcase_add_test(tc, test_long_no_symlink);
+	tcase_add_test(tc, test_opendir);
 	tcase_add_test(tc, test_cache_invalidate);
 	tcase_add_test(tc, test_join);
 	suite_add_tcase(s, tc);
