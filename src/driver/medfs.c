@@ -2358,7 +2358,7 @@ static void clear_dead_mount(const char *mountpoint)
 	fclose(f);
 	if (text && medfs_mountinfo_find(text, abs, fstype, sizeof(fstype)) == 0 &&
 	    strcmp(fstype, "fuse.medfs") == 0) {
-		if (umount2(abs, MNT_DETACH) == 0)
+		if (umount2(abs, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
 			fprintf(stderr,
 				"medfs: %s: took off the mount of a medfs that had "
 				"stopped (its driver was killed)\n",
