@@ -19,6 +19,7 @@
 #include "medfs/dicom.h"
 #include "medfs/dicom_meta.h"
 #include "medfs/header.h"
+#include "medfs/holes.h"
 #include "medfs/name.h"
 #include "medfs/repair.h"
 #include "medfs/vault.h"
@@ -250,6 +251,7 @@ struct salvage {
 	uint8_t id[MEDFS_FILE_ID_LEN];
 	uint8_t *key; /* secret: file key, then previous key (or NULL) */
 	uint8_t *prev;
+	struct medfs_holes *holes; /* the hole map that opens, or NULL */
 	struct medfs_repair_range *ranges;
 	size_t n_ranges, cap_ranges;
 	uint64_t size; /* of the copy */
@@ -311,6 +313,49 @@ static void prev_load(struct medfs_repair *r, struct salvage *s)
 		return;
 	medfs_secret_free(s->prev);
 	s->prev = NULL;
+}
+
+/* Loads the hole map of a HOLES file, under its key or previous key; none
+ * (NULL) when it is missing or does not open: its holes, zeros on disk,
+ * are then lost blocks like any other that does not authenticate. */
+static void holes_load(struct medfs_repair *r, struct salvage *s)
+{
+	uint8_t sealed[MEDFS_HOLES_SEALED_MAX + 1];
+	ssize_t n = fgetxattr(s->fd, MEDFS_HOLES_XATTR, sealed, sizeof(sealed));
+	int k = -EBADMSG;
+
+	s->holes = malloc(sizeof(*s->holes));
+	if (!s->holes || n <= 0)
+		goto none;
+	k = medfs_holes_open(s->holes, sealed, (size_t)n, r->cipher, s->key, s->id);
+	if (k == -EBADMSG && s->prev)
+		k = medfs_holes_open(s->holes, sealed, (size_t)n, r->cipher, s->prev,
+				     s->id);
+	if (k == 0)
+		return;
+none:
+	free(s->holes);
+	s->holes = NULL;
+}
+
+/* Whether block i is a hole of the file (a run past its size means
+ * nothing). */
+static bool salvage_hole(const struct salvage *s, uint64_t i)
+{
+	return s->holes && i < blocks_of(s->hsize) && medfs_holes_has(s->holes, i);
+}
+
+/* Writes the bytes [from, to) of the copy, held in buf from file offset
+ * base. */
+static int write_span(struct medfs_file *f, const uint8_t *buf, uint64_t base,
+		      uint64_t from, uint64_t to)
+{
+	ssize_t w;
+
+	if (to <= from)
+		return 0;
+	w = medfs_file_write(f, buf + (from - base), to - from, (off_t)from, 0);
+	return w < 0 ? (int)w : 0;
 }
 
 /* Opens block i into plain (MEDFS_BLOCK_SIZE bytes). Returns its length,
@@ -540,14 +585,23 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 	 * authenticate (a growth whose header was not written). */
 	for (uint64_t first = 0; first < n; first += COPY_BLOCKS) {
 		uint64_t last = first + COPY_BLOCKS < n ? first + COPY_BLOCKS : n;
-		uint64_t end = first * MEDFS_BLOCK_SIZE;
+		uint64_t base = first * MEDFS_BLOCK_SIZE, from = base, end = base;
 
 		for (uint64_t i = first; i < last; i++) {
 			uint8_t *p = buf + (i - first) * MEDFS_BLOCK_SIZE;
-			size_t got = salvage_block(r, s, i, p, sealed);
-			size_t want = header_block_len(s->hsize, i);
+			size_t want = header_block_len(s->hsize, i), got;
 			uint64_t at = i * MEDFS_BLOCK_SIZE;
 
+			if (salvage_hole(s, i)) {
+				/* Zeros, as the file reads there: left a hole
+				 * in the copy too (written around). */
+				ret = write_span(f, buf, base, from, end);
+				if (ret < 0)
+					goto out;
+				from = end = at + want;
+				continue;
+			}
+			got = salvage_block(r, s, i, p, sealed);
 			if (got && at + got > s->size)
 				s->size = at + got;
 			if (!got && !want) /* past the header, unreadable: never stale */
@@ -561,16 +615,15 @@ static int salvage_copy(struct medfs_repair *r, struct salvage *s, const char *c
 			if (got || want)
 				end = at + (got > want ? got : want);
 		}
-		if (end > first * MEDFS_BLOCK_SIZE) {
-			ssize_t w =
-				medfs_file_write(f, buf, end - first * MEDFS_BLOCK_SIZE,
-						 (off_t)(first * MEDFS_BLOCK_SIZE), 0);
-
-			if (w < 0) {
-				ret = (int)w;
-				goto out;
-			}
-		}
+		ret = write_span(f, buf, base, from, end);
+		if (ret < 0)
+			goto out;
+	}
+	/* Holes at the end: the copy grows over them. */
+	if (medfs_file_size(f) < s->size) {
+		ret = medfs_file_truncate(f, (off_t)s->size);
+		if (ret < 0)
+			goto out;
 	}
 	ret = medfs_file_fsync(f, 0);
 out:
@@ -618,9 +671,11 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		ret = (int)n;
 		goto out;
 	}
-	if (n != (ssize_t)sizeof(hdr)) {
-		/* A create cut before its header was written whole: no key,
-		 * so nothing to read, and nothing that could be lost. */
+	if (n != (ssize_t)sizeof(hdr) || sodium_is_zero(hdr, sizeof(hdr))) {
+		/* A create cut before its header was written whole, or before
+		 * it was written at all while the vault file got its length
+		 * (grown over holes: zeros): no key, so nothing to read, and
+		 * nothing that could be lost. */
 		out->torn_header = true;
 		s.disk = 0;
 	} else {
@@ -635,6 +690,8 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		medfs_secret_free(s.prev);
 		s.prev = NULL;
 	}
+	if (flags & MEDFS_HEADER_HOLES)
+		holes_load(r, &s);
 
 	ret = lost_found(r);
 	if (ret < 0)
@@ -686,6 +743,7 @@ out:
 		close(s.fd);
 	medfs_secret_free(s.key);
 	medfs_secret_free(s.prev);
+	free(s.holes);
 	free(s.ranges);
 	sodium_memzero(hdr, sizeof(hdr));
 	return ret;

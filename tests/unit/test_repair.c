@@ -333,6 +333,47 @@ START_TEST(test_salvage_grown)
 }
 END_TEST
 
+START_TEST(test_salvage_holes)
+{
+	/* A damaged sparse file: its holes, which the hole map proves, are
+	 * zeros in the copy (and holes again), not lost bytes. */
+	const size_t len = 10 * BLK;
+	uint8_t *data = malloc(BLK), *back = malloc(len + 1), fill[BLK], zero[BLK];
+	struct medfs_binding b = root_binding("s");
+	struct medfs_salvage sv;
+	struct medfs_file *f;
+	char p[PATH_MAX];
+	struct stat st;
+
+	randombytes_buf(data, BLK);
+	memset(zero, 0, sizeof(zero));
+	put("/s", data, BLK);
+	ck_assert_int_eq(medfs_file_open(V, "/s", O_RDWR, &f), 0);
+	ck_assert_int_eq(medfs_file_truncate(f, (off_t)len), 0);
+	ck_assert_int_eq(medfs_file_write(f, data, BLK, 5 * BLK, 0), (ssize_t)BLK);
+	medfs_file_release(f);
+	/* Blocks 1-4 and 6-9 are holes; block 0 is damaged. */
+	flip(vault_file(len), MEDFS_HEADER_LEN + 77);
+	ck_assert_int_eq(medfs_repair_salvage_file(R, "/s", vault_file(len), &b, &sv), 0);
+	ck_assert_uint_eq(sv.header_size, len);
+	ck_assert_uint_eq(sv.size, len);
+	ck_assert_uint_eq(sv.lost, BLK);
+	ck_assert_uint_eq(sv.n_ranges, 1);
+	ck_assert_int_eq(get("/lost+found/s", back, len + 1), (ssize_t)len);
+	medfs_repair_fill(fill, BLK, 0);
+	ck_assert_int_eq(memcmp(back, fill, BLK), 0);
+	for (size_t i = 1; i < 10; i++)
+		ck_assert_int_eq(memcmp(back + i * BLK, i == 5 ? data : zero, BLK), 0);
+	/* The copy's holes cost no disk: its two blocks span four pages, and
+	 * an xattr block (ten sealed blocks, eleven pages, without holes). */
+	snprintf(p, sizeof(p), "%s/%s", vdir, vault_file(len));
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_le((long long)st.st_blocks * 512, 6 * 4096);
+	free(data);
+	free(back);
+}
+END_TEST
+
 START_TEST(test_salvage_bad_header)
 {
 	uint8_t data[100];
@@ -440,6 +481,56 @@ START_TEST(test_salvage_torn_header)
 	ck_assert_int_eq(medfs_vault_getattr(V, "/lost+found/z", &st), 0);
 	ck_assert_int_eq(st.st_size, 0);
 	ck_assert(!vexists(vz));
+}
+END_TEST
+
+START_TEST(test_salvage_zero_header)
+{
+	/* A create whose header never reached the disk while the vault file
+	 * got a length (SQLite's -shm grown with ftruncate, found by the
+	 * crash checker): a header of zeros holds no key, so nothing could
+	 * be read: an empty copy, as for a header cut short. */
+	struct medfs_binding b = root_binding("zz");
+	struct medfs_salvage sv;
+	char vz[1024], p[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	dir_vpath("zz", vz, sizeof(vz));
+	snprintf(p, sizeof(p), "%s/%s", vdir, vz);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, MEDFS_HEADER_LEN + 43), 0);
+	close(fd);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/zz", &st), 0);
+	ck_assert_int_eq(medfs_repair_salvage_file(R, "/zz", vz, &b, &sv), 0);
+	ck_assert(sv.torn_header);
+	ck_assert_uint_eq(sv.size, 0);
+	ck_assert_uint_eq(sv.lost, 0);
+	ck_assert_int_eq(medfs_vault_getattr(V, "/lost+found/zz", &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert(!vexists(vz));
+}
+END_TEST
+
+START_TEST(test_salvage_zero_header_kept)
+{
+	/* A header that is not all zeros and does not open is left alone. */
+	struct medfs_binding b = root_binding("zy");
+	struct medfs_salvage sv;
+	char vz[1024], p[PATH_MAX];
+	uint8_t hdr[MEDFS_HEADER_LEN] = { 0 };
+	int fd;
+
+	dir_vpath("zy", vz, sizeof(vz));
+	snprintf(p, sizeof(p), "%s/%s", vdir, vz);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	hdr[MEDFS_HEADER_LEN - 1] = 1;
+	ck_assert_int_eq(write(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	close(fd);
+	ck_assert_int_eq(medfs_repair_salvage_file(R, "/zy", vz, &b, &sv), -EBADMSG);
+	ck_assert(vexists(vz));
 }
 END_TEST
 
@@ -678,9 +769,12 @@ int main(void)
 	tcase_add_test(tc, test_salvage_flipped_block);
 	tcase_add_test(tc, test_salvage_truncated);
 	tcase_add_test(tc, test_salvage_grown);
+	tcase_add_test(tc, test_salvage_holes);
 	tcase_add_test(tc, test_salvage_bad_header);
 	tcase_add_test(tc, test_salvage_names);
 	tcase_add_test(tc, test_salvage_torn_header);
+	tcase_add_test(tc, test_salvage_zero_header);
+	tcase_add_test(tc, test_salvage_zero_header_kept);
 	tcase_add_test(tc, test_meta);
 	tcase_add_test(tc, test_dir_resealed);
 	tcase_add_test(tc, test_dir_rebuilt_and_quarantined);
