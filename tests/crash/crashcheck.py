@@ -599,6 +599,9 @@ class Orthanc:
 LOST_FOUND = "lost+found"
 RANGES_SUFFIX = ".lost-ranges"
 FILL = b"MEDFS LOST DATA\n"  # byte o % 16 of it at offset o of a lost byte
+# Copies in /lost+found checked after repairs: all, and those holding
+# synced data (so that a run shows the copies were there to check).
+COPIES = dict(all=0, synced=0)
 
 
 def lost_found(mnt):
@@ -715,6 +718,8 @@ def check_files(mnt, markers, plausible, full=None, lf=None):
         for n in names if lf else ():
             for copy, ranges in lf.get(n, ()):
                 checked.add(copy)
+                COPIES["all"] += 1
+                COPIES["synced"] += 1
                 data, err = read_file(os.path.join(mnt, copy))
                 f = full(n) if full else None
                 if data is None:
@@ -740,6 +745,7 @@ def check_files(mnt, markers, plausible, full=None, lf=None):
         for copy, ranges in copies:
             if copy in checked:
                 continue
+            COPIES["all"] += 1
             data, err = read_file(os.path.join(mnt, copy))
             f = full(orig) if full else None
             if data is None:
@@ -810,6 +816,8 @@ class Sqlite:
                 if not copies:
                     continue
                 copy, ranges = copies[-1]
+                COPIES["all"] += 1
+                COPIES["synced"] += 1
                 p = os.path.join(mnt, copy)
                 moved.append("index.db%s from /%s, lost %s" % (
                     suffix, copy, fmt_ranges(ranges) or "nothing"))
@@ -1195,19 +1203,19 @@ def main():
     shutil.rmtree(fixed, ignore_errors=True)
     log("%s: %d crash states checked in %.1f s (of %d cuts x reorderings; seed %d): "
         "%d passed as is, %d repaired by fsck -y, %d not repaired (%d known losses, "
-        "%d failed); fsck exits %s; fsck -y runs: %d (%.1f s); journal needing the "
-        "writer's recovery: %d" % (
+        "%d failed); fsck exits %s; fsck -y runs: %d (%.1f s), copies in /lost+found "
+        "checked: %d (%d with synced data); journal needing the writer's recovery: %d" % (
             wl.name, len(plan), time.time() - t0, len(lg.ops) + 1, a.seed,
             tags["ok"], tags["repaired"], tags["known"] + tags["FAIL"], tags["known"],
             tags["FAIL"], ", ".join("%d: %d" % kv for kv in sorted(fsck_codes.items())),
-            repairs, t_repair, raw_bad))
+            repairs, t_repair, COPIES["all"], COPIES["synced"], raw_bad))
     for cut, variant, seed, tag, left in unrepaired:
         log("  not repaired (%s): cut %d %s seed %d: %s" % (
             tag, cut, variant, seed, " | ".join(left[:3])))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(workload=wl.name, calls=len(lg.ops), kinds=kinds,
-                           counts=tags, states=results), f, indent=1)
+                           counts=tags, copies=COPIES, states=results), f, indent=1)
     return 1 if bad else 0
 
 
