@@ -422,7 +422,7 @@ def plan_states(log, budget, rng):
     return sorted(out)
 
 
-def build_state(log, snap, inodes, dest, cut, variant, seed, posix):
+def build_state(log, snap, inodes, dest, cut, variant, seed, posix, tears=None):
     """Replays into dest the calls before cut that variant keeps.
 
     Default model (a journaling file system, ext4 data=ordered or XFS):
@@ -432,7 +432,8 @@ def build_state(log, snap, inodes, dest, cut, variant, seed, posix):
     be lost or torn independently, except that appends to a file land in
     order (once one is lost or torn, the later unforced ones to that
     file are lost too). With posix, every unforced call is kept or lost
-    on its own and appends may land out of order."""
+    on its own and appends may land out of order. tears, a list, gets
+    the torn writes: (op, the byte ranges of it that persisted)."""
     rng = random.Random(seed)
     forced = log.forced(cut)
     rp = Replay(log, snap, inodes, dest)
@@ -462,6 +463,8 @@ def build_state(log, snap, inodes, dest, cut, variant, seed, posix):
                 part = torn(rng, n) if posix or not op.append else \
                     [(0, min(n, 512 * rng.randrange(0, n // 512 + 1)))]
                 torn_n += 1
+                if tears is not None:
+                    tears.append((op, part))
                 if op.append:
                     cut_tail.add(op.ino)
         rp.apply(op, part)
@@ -602,6 +605,30 @@ FILL = b"MEDFS LOST DATA\n"  # byte o % 16 of it at offset o of a lost byte
 # Copies in /lost+found checked after repairs: all, and those holding
 # synced data (so that a run shows the copies were there to check).
 COPIES = dict(all=0, synced=0)
+# Per copy in /lost+found, why its lost blocks were lost, when the state
+# says (see torn_note): set by check_repaired.
+NOTES = {}
+BLOCK, BLOCK_DISK, HEADER = 4096, 4136, 104  # doc/FORMAT.md 4.1, 4.2
+
+
+def torn_note(tears, vpath, ranges, synced_end):
+    """Whether every block of the lost ranges of a copy of vault file vpath
+    that held synced bytes (began before synced_end in the vault file) was
+    hit by a write the cut tore (doc/FORMAT.md 12.1, item 4: a block
+    resealed by an unsynced write and torn loses its synced bytes too)."""
+    left, hit = [], 0
+    for off, n in ranges:
+        for b in range(off // BLOCK, (off + n - 1) // BLOCK + 1):
+            lo, hi = HEADER + b * BLOCK_DISK, HEADER + (b + 1) * BLOCK_DISK
+            hit += lo < synced_end
+            if lo < synced_end and not any(op.path == vpath and int(op.args[0]) < hi and
+                       int(op.args[0]) + int(op.args[1]) > lo for op, _ in tears):
+                left.append(b)
+    if not hit:
+        return " (no lost block held synced bytes)" if ranges else ""
+    if not left:
+        return " (each lost block torn by the cut: 12.1, item 4)"
+    return " (lost blocks not torn by the cut: %s)" % ", ".join(map(str, left[:8]))
 
 
 def lost_found(mnt):
@@ -661,8 +688,8 @@ def check_copy(copy, data, ranges, full, synced):
     if synced:
         gone = sum(max(0, min(off + n, len(full)) - off) for off, n in ranges)
         if gone:
-            problems.append("%s: %d synced bytes in its lost ranges (%s)" % (
-                copy, gone, fmt_ranges(ranges)))
+            problems.append("%s: %d synced bytes in its lost ranges (%s)%s" % (
+                copy, gone, fmt_ranges(ranges), NOTES.get(copy, "")))
         if len(data) < len(full):
             problems.append("%s: %d bytes, %d synced" % (copy, len(data), len(full)))
     return problems
@@ -819,8 +846,8 @@ class Sqlite:
                 COPIES["all"] += 1
                 COPIES["synced"] += 1
                 p = os.path.join(mnt, copy)
-                moved.append("index.db%s from /%s, lost %s" % (
-                    suffix, copy, fmt_ranges(ranges) or "nothing"))
+                moved.append("index.db%s from /%s, lost %s%s" % (
+                    suffix, copy, fmt_ranges(ranges) or "nothing", NOTES.get(copy, "")))
             data, err = read_file(p)
             if data is None:
                 problems.append("db/index.db%s (%d rows committed): %s" % (
@@ -1023,13 +1050,19 @@ def fsck_problems(lines):
 WRONG = ("never written there", "wrong content", "integrity_check")
 
 
-def check_repaired(ctx, wl, state, markers):
+def check_repaired(ctx, wl, state, markers, tears, synced):
     """A state (a copy, rebuilt) after medfs-fsck -y: fsck exits 0 or 1 and
     then finds nothing; the vault mounts; the workload's promises hold,
     with files fsck quarantined read from /lost+found; the journal
     verifies. Returns (problems, fsck -y exit, what fsck -y said it could
     not repair, repairs made)."""
     problems = []
+    # Vault files of the plaintext paths, as fsck named them.
+    vfile = {}
+    for l in ctx.fsck_lines:
+        m = re.match(r"medfs-fsck: /(.*?): .*\(vault file (\S+), offset", l)
+        if m:
+            vfile.setdefault(m.group(1), m.group(2))
     fsck = run([MEDFS_FSCK, state, "--passphrase-file", ctx.pf, "-y"], timeout=300)
     lines = fsck.stdout.decode(errors="replace").splitlines()
     done = sum(": repaired: " in l for l in lines)
@@ -1052,6 +1085,11 @@ def check_repaired(ctx, wl, state, markers):
         else:
             lf, lfp = lost_found(ctx.mnt)
             problems += lfp
+            NOTES.clear()
+            for orig, copies in lf.items():
+                for copy, ranges in copies:
+                    NOTES[copy] = torn_note(tears, vfile.get(orig), ranges,
+                                            synced.get(vfile.get(orig), 0))
             problems += [fsck_says(ctx, p) for p in wl.check(ctx.mnt, markers, lf)]
     finally:
         m.close()
@@ -1168,8 +1206,16 @@ def main():
             # exit 8 is a rotation it leaves to medfs-key rotate.)
             a.repairs -= 1
             t1 = time.time()
-            build_state(lg, snap, inodes, fixed, cut, variant, seed, a.posix)
-            after, rc_y, not_done, done = check_repaired(ctx, wl, fixed, markers)
+            tears, synced = [], {}
+            forced, _, _ = build_state(lg, snap, inodes, fixed, cut, variant, seed, a.posix,
+                                       tears)
+            for i in forced:  # the end of what was synced, in each vault file
+                op = lg.ops[i]
+                if op.kind == "write":
+                    synced[op.path] = max(synced.get(op.path, 0),
+                                          int(op.args[0]) + int(op.args[1]))
+            after, rc_y, not_done, done = check_repaired(ctx, wl, fixed, markers, tears,
+                                                         synced)
             t_repair += time.time() - t1
             repairs += 1
             res.update(fsck_y=rc_y, fsck_y_repairs=done, fsck_y_not_repaired=not_done,
