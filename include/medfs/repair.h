@@ -90,7 +90,7 @@ struct medfs_salvage {
 	uint64_t size;	      /* the copy's size */
 	uint64_t lost;	      /* bytes lost (filled) */
 	size_t n_ranges;      /* lost ranges */
-	bool torn_header;     /* shorter than a header: an empty copy */
+	bool torn_header;     /* no header (short or zeros): an empty copy */
 	bool meta_lost;	      /* the file metadata could not be copied */
 	unsigned xattrs_lost; /* extended attributes that could not be */
 };
@@ -101,10 +101,11 @@ struct medfs_salvage {
  * its key (or previous key), the fill pattern elsewhere, and its
  * NAME.lost-ranges sidecar; copies its extended attributes and metadata
  * that authenticate; makes both durable; then removes the original. A
- * vault file shorter than a header (a create cut short) holds nothing to
- * read: its copy is empty (out->torn_header). Needs the vault handle. Returns 0; -EBADMSG
- * when its header does not open where it is (no byte can be read: the file is left as it
- * is); -EPROTONOSUPPORT; -errno (the original is then left as it is). */
+ * vault file shorter than a header, or whose header is all zeros (a create
+ * cut short), holds nothing to read: its copy is empty (out->torn_header). Needs the
+ * vault handle. Returns 0; -EBADMSG when its header does not open where it is (no byte
+ * can be read: the file is left as it is); -EPROTONOSUPPORT; -errno (the original is then
+ * left as it is). */
 int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const char *vpath,
 			      const struct medfs_binding *b, struct medfs_salvage *out);
 

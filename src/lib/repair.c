@@ -709,9 +709,11 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		ret = (int)n;
 		goto out;
 	}
-	if (n != (ssize_t)sizeof(hdr)) {
-		/* A create cut before its header was written whole: no key,
-		 * so nothing to read, and nothing that could be lost. */
+	if (n != (ssize_t)sizeof(hdr) || sodium_is_zero(hdr, sizeof(hdr))) {
+		/* A create cut before its header was written whole, or before
+		 * it was written at all while the vault file got its length
+		 * (grown over holes: zeros): no key, so nothing to read, and
+		 * nothing that could be lost. */
 		out->torn_header = true;
 		s.disk = 0;
 	} else {

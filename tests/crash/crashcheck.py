@@ -422,7 +422,7 @@ def plan_states(log, budget, rng):
     return sorted(out)
 
 
-def build_state(log, snap, inodes, dest, cut, variant, seed, posix):
+def build_state(log, snap, inodes, dest, cut, variant, seed, posix, tears=None):
     """Replays into dest the calls before cut that variant keeps.
 
     Default model (a journaling file system, ext4 data=ordered or XFS):
@@ -432,7 +432,8 @@ def build_state(log, snap, inodes, dest, cut, variant, seed, posix):
     be lost or torn independently, except that appends to a file land in
     order (once one is lost or torn, the later unforced ones to that
     file are lost too). With posix, every unforced call is kept or lost
-    on its own and appends may land out of order."""
+    on its own and appends may land out of order. tears, a list, gets
+    the torn writes: (op, the byte ranges of it that persisted)."""
     rng = random.Random(seed)
     forced = log.forced(cut)
     rp = Replay(log, snap, inodes, dest)
@@ -462,6 +463,8 @@ def build_state(log, snap, inodes, dest, cut, variant, seed, posix):
                 part = torn(rng, n) if posix or not op.append else \
                     [(0, min(n, 512 * rng.randrange(0, n // 512 + 1)))]
                 torn_n += 1
+                if tears is not None:
+                    tears.append((op, part))
                 if op.append:
                     cut_tail.add(op.ino)
         rp.apply(op, part)
@@ -578,24 +581,130 @@ class Orthanc:
                 os.unlink(os.path.join(mnt, gone))
                 fsync_path(d)
 
-    def plausible(self, rel, data):
-        """Any bytes that read at all: a prefix of what was written there."""
+    def full(self, rel):
+        """All that was ever written to rel (None: nothing)."""
         b = os.path.basename(rel)
         for pre in ("tmp-", "study-"):
             if b.startswith(pre):
                 i = int(b[len(pre):].split(".")[0])
-                full = content(i, self.sizes(i))
-                return full[:len(data)] == data
-        return False
+                return content(i, self.sizes(i))
+        return None
 
-    def check(self, mnt, markers):
-        return check_files(mnt, markers, self.plausible)
+    def plausible(self, rel, data):
+        """Any bytes that read at all: a prefix of what was written there."""
+        full = self.full(rel)
+        return full is not None and full[:len(data)] == data
+
+    def check(self, mnt, markers, lf=None):
+        return check_files(mnt, markers, self.plausible, self.full, lf)
 
 
-def check_files(mnt, markers, plausible):
+LOST_FOUND = "lost+found"
+RANGES_SUFFIX = ".lost-ranges"
+FILL = b"MEDFS LOST DATA\n"  # byte o % 16 of it at offset o of a lost byte
+# Copies in /lost+found checked after repairs: all, and those holding
+# synced data (so that a run shows the copies were there to check).
+COPIES = dict(all=0, synced=0)
+# Per copy in /lost+found, why its lost blocks were lost, when the state
+# says (see torn_note): set by check_repaired.
+NOTES = {}
+BLOCK, BLOCK_DISK, HEADER = 4096, 4136, 104  # doc/FORMAT.md 4.1, 4.2
+
+
+def torn_note(tears, vpath, ranges, synced_end):
+    """Whether every block of the lost ranges of a copy of vault file vpath
+    that held synced bytes (began before synced_end in the vault file) was
+    hit by a write the cut tore (doc/FORMAT.md 12.1, item 4: a block
+    resealed by an unsynced write and torn loses its synced bytes too)."""
+    left, hit = [], 0
+    for off, n in ranges:
+        for b in range(off // BLOCK, (off + n - 1) // BLOCK + 1):
+            lo, hi = HEADER + b * BLOCK_DISK, HEADER + (b + 1) * BLOCK_DISK
+            hit += lo < synced_end
+            if lo < synced_end and not any(op.path == vpath and int(op.args[0]) < hi and
+                       int(op.args[0]) + int(op.args[1]) > lo for op, _ in tears):
+                left.append(b)
+    if not hit:
+        return " (no lost block held synced bytes)" if ranges else ""
+    if not left:
+        return " (each lost block torn by the cut: 12.1, item 4)"
+    return " (lost blocks not torn by the cut: %s)" % ", ".join(map(str, left[:8]))
+
+
+def lost_found(mnt):
+    """What medfs-fsck -y quarantined (doc/FORMAT.md 12.2): original path
+    (relative) -> [(copy, lost ranges)], the copy relative to mnt; and the
+    problems of reading it."""
+    lf, problems = {}, []
+    d = os.path.join(mnt, LOST_FOUND)
+    if not os.path.isdir(d):
+        return lf, problems
+    for n in sorted(os.listdir(d)):
+        if not n.endswith(RANGES_SUFFIX):
+            continue
+        text, err = read_file(os.path.join(d, n))
+        if text is None:
+            problems.append("%s/%s: %s" % (LOST_FOUND, n, os.strerror(err)))
+            continue
+        orig, ranges = None, []
+        for l in text.decode(errors="replace").splitlines():
+            f = l.split(" ")
+            if f[0] == "original" and len(f) > 1:
+                orig = l[len("original "):].lstrip("/")
+            elif f[0] == "lost" and len(f) == 3:
+                ranges.append((int(f[1]), int(f[2])))
+        copy = os.path.join(LOST_FOUND, n[:-len(RANGES_SUFFIX)])
+        if orig is None or not os.path.lexists(os.path.join(mnt, copy)):
+            problems.append("%s/%s: no original or no copy %s" % (LOST_FOUND, n, copy))
+            continue
+        lf.setdefault(orig, []).append((copy, ranges))
+    return lf, problems
+
+
+def fmt_ranges(ranges):
+    s = ", ".join("%d+%d" % r for r in ranges[:4])
+    return s + (", ..." if len(ranges) > 4 else "")
+
+
+def check_copy(copy, data, ranges, full, synced):
+    """A copy in lost+found against all that was written to its original
+    (full): every byte not in a lost range is the original's, every lost
+    byte the fill pattern; with synced, none of full's bytes is lost."""
+    problems = []
+    lost = bytearray(len(data))
+    for off, n in ranges:
+        for o in range(off, min(off + n, len(data))):
+            lost[o] = 1
+            if data[o] != FILL[o % len(FILL)]:
+                problems.append("%s: lost byte %d is not the fill pattern" % (copy, o))
+                break
+    for o in range(min(len(data), len(full))):
+        if not lost[o] and data[o] != full[o]:
+            problems.append("%s: reads wrong data at %d, not lost" % (copy, o))
+            break
+    if len(data) > len(full) and not all(lost[len(full):]):
+        problems.append("%s: reads %d bytes, %d were ever written there" % (
+            copy, len(data), len(full)))
+    if synced:
+        gone = sum(max(0, min(off + n, len(full)) - off) for off, n in ranges)
+        if gone:
+            problems.append("%s: %d synced bytes in its lost ranges (%s)%s" % (
+                copy, gone, fmt_ranges(ranges), NOTES.get(copy, "")))
+        if len(data) < len(full):
+            problems.append("%s: %d bytes, %d synced" % (copy, len(data), len(full)))
+    return problems
+
+
+def check_files(mnt, markers, plausible, full=None, lf=None):
     """The marker promises: "synced P H" (P reads H, must exist), "data P H"
     (P, if present, reads H), "rename A B" (what A promised, one of A or B
-    keeps), "gone P" (P promises nothing), "dir P" (P lists)."""
+    keeps), "gone P" (P promises nothing), "dir P" (P lists).
+
+    After medfs-fsck -y (lf: what it quarantined, from lost_found), a file
+    may instead be a copy in /lost+found whose original is one of its
+    names: its synced bytes must read exactly there (not in a lost range),
+    and every copy reads only bytes written to its original or the fill
+    pattern where lost."""
     problems, expect, dirs = [], {}, set()
     for _, m in markers:
         if m[0] == "synced":
@@ -618,6 +727,7 @@ def check_files(mnt, markers, plausible):
             os.listdir(os.path.join(mnt, d))
         except OSError as e:
             problems.append("directory %s lost: %s" % (d, os.strerror(e.errno)))
+    checked = set()
     for names, (h, must) in expect.items():
         seen = []
         for n in names:
@@ -632,16 +742,45 @@ def check_files(mnt, markers, plausible):
             elif sha(data) != h:
                 problems.append("%s: wrong content (%d bytes), data synced" % (n, len(data)))
             seen.append(n)
+        for n in names if lf else ():
+            for copy, ranges in lf.get(n, ()):
+                checked.add(copy)
+                COPIES["all"] += 1
+                COPIES["synced"] += 1
+                data, err = read_file(os.path.join(mnt, copy))
+                f = full(n) if full else None
+                if data is None:
+                    problems.append("%s (of %s): %s, data synced" % (copy, n, os.strerror(err)))
+                elif f is None or sha(f) != h:
+                    problems.append("%s (of %s): what was synced is not known" % (copy, n))
+                else:
+                    problems += check_copy(copy, data, ranges, f, True)
+                seen.append(copy)
         if must and not seen:
             problems.append("%s: missing, %s" % (" or ".join(names),
                             "renamed while synced" if len(names) > 1 else "synced"))
-    for d, _, files in os.walk(mnt):
+    for d, subdirs, files in os.walk(mnt):
+        if d == mnt and LOST_FOUND in subdirs:
+            subdirs.remove(LOST_FOUND)
         for n in files:
             p = os.path.join(d, n)
             rel = os.path.relpath(p, mnt)
             data, err = read_file(p)
             if data is not None and not plausible(rel, data):
                 problems.append("%s: reads %d bytes never written there" % (rel, len(data)))
+    for orig, copies in (lf or {}).items():
+        for copy, ranges in copies:
+            if copy in checked:
+                continue
+            COPIES["all"] += 1
+            data, err = read_file(os.path.join(mnt, copy))
+            f = full(orig) if full else None
+            if data is None:
+                problems.append("%s (of %s): %s" % (copy, orig, os.strerror(err)))
+            elif f is None:
+                problems.append("%s: a copy of %s, never written" % (copy, orig))
+            else:
+                problems += check_copy(copy, data, ranges, f, False)
     return problems
 
 
@@ -680,10 +819,12 @@ class Sqlite:
             mark("sqlite", n)
         db.close()
 
-    def check(self, mnt, markers):
+    def check(self, mnt, markers, lf=None):
         """The database as SQLite recovers it from copies of the main file
         and the WAL (the -shm is never synced: SQLite rebuilds it), then in
-        place on the mount."""
+        place on the mount. After medfs-fsck -y (lf), a file missing from
+        db/ is taken from its copy in /lost+found, lost ranges and all (the
+        database is then not opened in place: it needs that copy back)."""
         committed = -1
         for _, m in markers:
             if m[0] == "sqlite":
@@ -694,11 +835,19 @@ class Sqlite:
         local = os.path.join(os.path.dirname(mnt), "sqlite-copy")
         shutil.rmtree(local, ignore_errors=True)
         os.makedirs(local)
-        problems = []
+        problems, moved = [], []
         for suffix in ("", "-wal"):
             p = os.path.join(d, "index.db" + suffix)
             if not os.path.exists(p):
-                continue
+                copies = (lf or {}).get("db/index.db" + suffix)
+                if not copies:
+                    continue
+                copy, ranges = copies[-1]
+                COPIES["all"] += 1
+                COPIES["synced"] += 1
+                p = os.path.join(mnt, copy)
+                moved.append("index.db%s from /%s, lost %s%s" % (
+                    suffix, copy, fmt_ranges(ranges) or "nothing", NOTES.get(copy, "")))
             data, err = read_file(p)
             if data is None:
                 problems.append("db/index.db%s (%d rows committed): %s" % (
@@ -706,8 +855,9 @@ class Sqlite:
                 return problems
             with open(os.path.join(local, "index.db" + suffix), "wb") as f:
                 f.write(data)
-        problems += self.rows(os.path.join(local, "index.db"), committed, "")
-        if not problems:
+        problems += self.rows(os.path.join(local, "index.db"), committed,
+                              " (%s)" % "; ".join(moved) if moved else "")
+        if not problems and not moved:
             problems += self.rows(os.path.join(d, "index.db"), committed, " in place")
         return problems
 
@@ -722,7 +872,7 @@ class Sqlite:
                 db.close()  # else the mount stays busy
             why = str(e)
             shm = p + "-shm"
-            if where and os.path.exists(shm) and read_file(shm)[0] is None:
+            if where == " in place" and os.path.exists(shm) and read_file(shm)[0] is None:
                 why += " (its -shm, never synced, reads %s)" % os.strerror(read_file(shm)[1])
             return ["index.db%s (%d rows committed): %s" % (where, committed, why)]
         db.close()
@@ -759,11 +909,15 @@ class Journal:
             if r % 20 == 19:
                 time.sleep(1.1)  # a journal tick: checkpoint, fdatasync
 
-    def plausible(self, rel, data):
-        return rel.startswith("f") and content(int(rel[1:]), 5000)[:len(data)] == data
+    def full(self, rel):
+        return content(int(rel[1:]), 5000) if re.fullmatch(r"f[0-9]+", rel) else None
 
-    def check(self, mnt, markers):
-        return check_files(mnt, markers, self.plausible)
+    def plausible(self, rel, data):
+        full = self.full(rel)
+        return full is not None and full[:len(data)] == data
+
+    def check(self, mnt, markers, lf=None):
+        return check_files(mnt, markers, self.plausible, self.full, lf)
 
 
 class Rotate:
@@ -942,6 +1096,71 @@ def check_state(ctx, wl, state, markers):
     return problems, fsck.returncode
 
 
+def fsck_problems(lines):
+    """The problems an fsck run printed (not its summary, not what it
+    repaired, not the note that the vault's medfs.mounted marker stays
+    while problems are left: doc/FORMAT.md 12.3)."""
+    return [l[len("medfs-fsck: "):] for l in lines
+            if l.startswith("medfs-fsck: ") and " objects checked" not in l and
+            ": repaired: " not in l and not l.startswith("medfs-fsck: warning") and
+            "the last mount did not end cleanly; the next mount" not in l]
+
+
+# What no repair undoes: wrong data read as it is.
+WRONG = ("never written there", "wrong content", "integrity_check")
+
+
+def check_repaired(ctx, wl, state, markers, tears, synced):
+    """A state (a copy, rebuilt) after medfs-fsck -y: fsck exits 0 or 1 and
+    then finds nothing; the vault mounts; the workload's promises hold,
+    with files fsck quarantined read from /lost+found; the journal
+    verifies. Returns (problems, fsck -y exit, what fsck -y said it could
+    not repair, repairs made)."""
+    problems = []
+    # Vault files of the plaintext paths, as fsck named them.
+    vfile = {}
+    for l in ctx.fsck_lines:
+        m = re.match(r"medfs-fsck: /(.*?): .*\(vault file (\S+), offset", l)
+        if m:
+            vfile.setdefault(m.group(1), m.group(2))
+    fsck = run([MEDFS_FSCK, state, "--passphrase-file", ctx.pf, "-y"], timeout=300)
+    lines = fsck.stdout.decode(errors="replace").splitlines()
+    done = sum(": repaired: " in l for l in lines)
+    not_done = [l[len("medfs-fsck: "):] for l in lines if ": not repaired: " in l]
+    if fsck.returncode not in (0, 1):
+        problems += ["fsck -y exits %d: %s" % (fsck.returncode, w) for w in not_done] or \
+            ["fsck -y exits %d: %s" % (fsck.returncode, " / ".join(lines[-3:]))]
+    again = run([MEDFS_FSCK, state, "--passphrase-file", ctx.pf], timeout=300)
+    ctx.fsck_lines = again.stdout.decode(errors="replace").splitlines()
+    if again.returncode != 0:
+        problems += ["fsck after -y exits %d: %s" % (again.returncode, l)
+                     for l in fsck_problems(ctx.fsck_lines)] or \
+            ["fsck after -y exits %d: %s" % (again.returncode, " / ".join(ctx.fsck_lines[-3:]))]
+    if not wl.mounted:
+        return problems + wl.check_state(ctx, state), fsck.returncode, not_done, done
+    m = Mount(state, ctx.mnt, ctx.pf)
+    try:
+        if not m.ok:
+            problems.append("does not mount after fsck -y: %s" % m.why())
+        else:
+            lf, lfp = lost_found(ctx.mnt)
+            problems += lfp
+            NOTES.clear()
+            for orig, copies in lf.items():
+                for copy, ranges in copies:
+                    NOTES[copy] = torn_note(tears, vfile.get(orig), ranges,
+                                            synced.get(vfile.get(orig), 0))
+            problems += [fsck_says(ctx, p) for p in wl.check(ctx.mnt, markers, lf)]
+    finally:
+        m.close()
+    if m.ok:
+        jrc, jout = journal_verify(state, ctx.auditor)
+        if jrc != 0:
+            problems.append("journal verify after fsck -y and a mount exits %d: %s" % (
+                jrc, " / ".join(l for l in jout.splitlines() if "ERROR" in l)[:300]))
+    return problems, fsck.returncode, not_done, done
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("workload", choices=sorted(WORKLOADS))
@@ -955,6 +1174,9 @@ def main():
     ap.add_argument("--replay", nargs=3, metavar=("CUT", "VARIANT", "SEED"),
                     help="only rebuild one state of an earlier run kept in --work "
                     "(MEDFS_KEEP_WORK=1), into WORK/replay")
+    ap.add_argument("--repairs", type=int, default=-1, help="at most this many "
+                    "states with problems repaired by medfs-fsck -y and checked again "
+                    "(default: all of them)")
     ap.add_argument("--posix", action="store_true", help="appends to a file may reach "
                     "the disk out of order (default: in order, as ext4 data=ordered)")
     a = ap.parse_args()
@@ -1020,7 +1242,10 @@ def main():
     rng = random.Random(a.seed)
     plan = plan_states(lg, a.states, rng)
     state = os.path.join(ctx.work, "state")
-    results, bad, known_n, fsck_codes, raw_bad = [], 0, 0, {}, 0
+    fixed = os.path.join(ctx.work, "repaired")
+    results, bad, fsck_codes, raw_bad = [], 0, {}, 0
+    tags = dict(ok=0, repaired=0, known=0, FAIL=0)
+    unrepaired, repairs, t_repair = [], 0, 0.0
     t0 = time.time()
     for cut, variant, seed in plan:
         forced, dropped, torn_n = build_state(lg, snap, inodes, state, cut, variant, seed,
@@ -1029,34 +1254,74 @@ def main():
         problems, fsck_rc = check_state(ctx, wl, state, markers)
         fsck_codes[fsck_rc] = fsck_codes.get(fsck_rc, 0) + 1
         raw_bad += ctx.raw_verify != 0
-        unknown = [p for p in problems if not any(k in p for k in known)]
-        tag = "ok"
-        if unknown:
-            tag, bad = "FAIL", bad + 1
-        elif problems:
-            tag, known_n = "known", known_n + 1
         last = lg.ops[cut - 1] if cut else None
         where = "after #%d %s %s" % (cut - 1, last.kind, last.path) if last else "before any call"
-        results.append(dict(cut=cut, variant=variant, seed=seed, forced=len(forced),
-                            dropped=dropped, torn=torn_n, fsck=fsck_rc,
-                            journal_raw=ctx.raw_verify, problems=problems,
-                            tag=tag, where=where))
-        if problems:
-            log("  %s: cut %d/%d (%s) %s, %d dropped, %d torn, fsck %d:" % (
-                tag, cut, len(lg.ops), where, variant, dropped, torn_n, fsck_rc))
+        res = dict(cut=cut, variant=variant, seed=seed, forced=len(forced),
+                   dropped=dropped, torn=torn_n, fsck=fsck_rc,
+                   journal_raw=ctx.raw_verify, problems=problems, where=where)
+        tag, after = "ok", []
+        if (problems or fsck_rc & 4) and a.repairs != 0:
+            # The state as the cut left it, again (the check mounted this
+            # one), repaired by medfs-fsck -y and checked again. (fsck
+            # exit 8 is a rotation it leaves to medfs-key rotate.)
+            a.repairs -= 1
+            t1 = time.time()
+            tears, synced = [], {}
+            forced, _, _ = build_state(lg, snap, inodes, fixed, cut, variant, seed, a.posix,
+                                       tears)
+            for i in forced:  # the end of what was synced, in each vault file
+                op = lg.ops[i]
+                if op.kind == "write":
+                    synced[op.path] = max(synced.get(op.path, 0),
+                                          int(op.args[0]) + int(op.args[1]))
+            after, rc_y, not_done, done = check_repaired(ctx, wl, fixed, markers, tears,
+                                                         synced)
+            t_repair += time.time() - t1
+            repairs += 1
+            res.update(fsck_y=rc_y, fsck_y_repairs=done, fsck_y_not_repaired=not_done,
+                       after_fsck_y=after)
+            wrong = [p for p in problems if any(w in p for w in WRONG)]
+            if not after and not wrong:
+                tag = "repaired"
+            else:
+                left = wrong + after
+                tag = "FAIL" if [p for p in left if not any(k in p for k in known)] \
+                    else "known"
+                unrepaired.append((cut, variant, seed, tag, left))
+        elif problems:
+            tag = "FAIL" if [p for p in problems if not any(k in p for k in known)] \
+                else "known"
+            unrepaired.append((cut, variant, seed, tag, problems))
+        tags[tag] += 1
+        bad += tag == "FAIL"
+        res["tag"] = tag
+        results.append(res)
+        if problems or after:
+            log("  %s: cut %d/%d (%s) %s, %d dropped, %d torn, fsck %d%s:" % (
+                tag, cut, len(lg.ops), where, variant, dropped, torn_n, fsck_rc,
+                ", fsck -y %d (%d repairs)" % (res["fsck_y"], res["fsck_y_repairs"])
+                if "fsck_y" in res else ""))
             for p in problems[:6]:
                 log("      " + p)
+            for p in after[:6]:
+                log("      after fsck -y: " + p)
     shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(fixed, ignore_errors=True)
     log("%s: %d crash states checked in %.1f s (of %d cuts x reorderings; seed %d): "
-        "%d clean, %d with known losses, %d failed; fsck exits %s; journal needing "
-        "the writer's recovery: %d" % (
+        "%d passed as is, %d repaired by fsck -y, %d not repaired (%d known losses, "
+        "%d failed); fsck exits %s; fsck -y runs: %d (%.1f s), copies in /lost+found "
+        "checked: %d (%d with synced data); journal needing the writer's recovery: %d" % (
             wl.name, len(plan), time.time() - t0, len(lg.ops) + 1, a.seed,
-            len(plan) - bad - known_n, known_n, bad,
-            ", ".join("%d: %d" % kv for kv in sorted(fsck_codes.items())), raw_bad))
+            tags["ok"], tags["repaired"], tags["known"] + tags["FAIL"], tags["known"],
+            tags["FAIL"], ", ".join("%d: %d" % kv for kv in sorted(fsck_codes.items())),
+            repairs, t_repair, COPIES["all"], COPIES["synced"], raw_bad))
+    for cut, variant, seed, tag, left in unrepaired:
+        log("  not repaired (%s): cut %d %s seed %d: %s" % (
+            tag, cut, variant, seed, " | ".join(left[:3])))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(workload=wl.name, calls=len(lg.ops), kinds=kinds,
-                           states=results), f, indent=1)
+                           counts=tags, copies=COPIES, states=results), f, indent=1)
     return 1 if bad else 0
 
 
