@@ -1178,14 +1178,23 @@ void jnl_emergency_end(struct jnl *j, uid_t uid, const char *how, unsigned long 
 	append(j, &r, 1);
 }
 
+/* Bytes of the vault path in one integrity record: a journal string holds
+ * MEDFS_JOURNAL_STRING_MAX, and what comes before the path is cut to
+ * WHAT_MAX. */
+#define WHAT_MAX 1024
+#define VPATH_PART_MAX (MEDFS_JOURNAL_STRING_MAX - WHAT_MAX - 64)
+
+static pthread_mutex_t parts_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void jnl_integrity(void *ctx, const char *vault_path, const char *plain_path,
 		   int64_t offset, const char *what)
 {
 	struct jnl *j = ctx;
 	struct fuse_context *fc = fuse_get_context();
-	char detail[PATH_MAX + 128], exe[PATH_MAX], proc[64];
+	char exe[PATH_MAX], proc[64], *detail;
 	struct medfs_journal_record r;
 	struct who w;
+	size_t len, parts;
 
 	if (!j)
 		return;
@@ -1206,16 +1215,40 @@ void jnl_integrity(void *ctx, const char *vault_path, const char *plain_path,
 	audit_log(j->foreground, LOG_ERR,
 		  "integrity failure: uid=%u vault file %s offset %lld: %s",
 		  (unsigned)w.uid, vault_path, (long long)offset, what);
-	snprintf(detail, sizeof(detail), "%s; vault file %s", what, vault_path);
-	rec_event(
-		&r,
-		&(struct jnl_event){ .op = MEDFS_OP_INTEGRITY,
-				     .path = plain_path ? plain_path : opt_str(cur_path),
-				     .result = EBADMSG,
-				     .detail = detail },
-		&w);
-	r.offset = offset;
-	append(j, &r, 1);
+	/* The vault path in full, however deep: one that a journal string
+	 * cannot hold (a tree of short names near PATH_MAX) goes into as many
+	 * records as it takes, "WHAT; vault file PART (part I of N)". */
+	len = strlen(vault_path);
+	parts = len > VPATH_PART_MAX ? (len + VPATH_PART_MAX - 1) / VPATH_PART_MAX : 1;
+	detail = malloc(WHAT_MAX + VPATH_PART_MAX + 64);
+	/* The parts of one failure follow each other. */
+	pthread_mutex_lock(&parts_lock);
+	for (size_t i = 0; i < parts; i++) {
+		size_t off = i * VPATH_PART_MAX;
+		int n = (int)(len - off < VPATH_PART_MAX ? len - off : VPATH_PART_MAX);
+
+		if (detail && parts == 1)
+			snprintf(detail, WHAT_MAX + VPATH_PART_MAX + 64, "%.*s; vault file %s",
+				 WHAT_MAX, what, vault_path);
+		else if (detail)
+			snprintf(detail, WHAT_MAX + VPATH_PART_MAX + 64,
+				 "%.*s; vault file %.*s (part %zu of %zu)", WHAT_MAX, what, n,
+				 vault_path + off, i + 1, parts);
+		rec_event(&r,
+			  &(struct jnl_event){ .op = MEDFS_OP_INTEGRITY,
+					       .path = plain_path ? plain_path
+								  : opt_str(cur_path),
+					       .result = EBADMSG,
+					       /* Out of memory: what failed, at least. */
+					       .detail = detail ? detail : what },
+			  &w);
+		r.offset = offset;
+		append(j, &r, 1);
+		if (!detail)
+			break;
+	}
+	pthread_mutex_unlock(&parts_lock);
+	free(detail);
 }
 
 /* ---- the journal of a mount ---- */
