@@ -395,12 +395,20 @@ int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_meta *ids)
 {
 	char buf[META_MAX];
 	ssize_t n;
+	int ret;
 
 	memset(ids, 0, sizeof(*ids));
 	if (!j || !path)
 		return 0;
 	n = medfs_vault_get_meta(j->vault, path, buf, sizeof(buf));
-	return n > 0 ? medfs_dicom_meta_decode(buf, (size_t)n, ids) : 0;
+	ret = n > 0 ? medfs_dicom_meta_decode(buf, (size_t)n, ids) : 0;
+	sodium_memzero(buf, sizeof(buf));
+	return ret;
+}
+
+void jnl_ids_wipe(struct medfs_dicom_meta *ids)
+{
+	sodium_memzero(ids, sizeof(*ids));
 }
 
 /* Reads the header of jf's file on from where the scan stands, a window
@@ -426,7 +434,7 @@ static int scan_run(struct jnl_file *jf, struct medfs_dicom_scan *sc)
 			if (!nb)
 				break;
 			if (buf)
-				sodium_memzero(buf, len);
+				sodium_memzero(buf, cap);
 			free(buf);
 			buf = nb;
 			cap = want;
@@ -439,8 +447,9 @@ static int scan_run(struct jnl_file *jf, struct medfs_dicom_scan *sc)
 		if (ret != -EAGAIN || len < want)
 			break;
 	}
+	/* All of it: a shorter last read leaves an earlier one's bytes. */
 	if (buf)
-		sodium_memzero(buf, len);
+		sodium_memzero(buf, cap);
 	free(buf);
 	return ret;
 }
@@ -486,22 +495,23 @@ static int dicom_scan(struct jnl_file *jf)
 	jnl_set_path(jf->path);
 	ret = jf->scan_ret = scan_run(jf, sc);
 	found = ret == 0 || ret == -EAGAIN;
+	/* Identifiers from here on: every copy below is wiped at out. */
 	memset(&ids, 0, sizeof(ids));
+	memset(&prior, 0, sizeof(prior));
+	memset(&m, 0, sizeof(m));
 	if (found)
 		ids = sc->ids;
 	pthread_mutex_lock(&jf->lock);
 	same = memcmp(&jf->meta.ids, &ids, sizeof(ids)) == 0;
 	pthread_mutex_unlock(&jf->lock);
-	if (same) {
-		pthread_mutex_unlock(&jf->scan_lock);
-		return 0;
-	}
+	ret = 0;
+	if (same)
+		goto out;
 	/* From what is stored (another handle may have changed it): the
 	 * former patients are kept across every handle. */
 	n = medfs_file_get_meta(jf->f, meta, sizeof(meta));
 	medfs_dicom_meta_decode(meta, n > 0 ? (size_t)n : 0, &m);
 	change = medfs_dicom_meta_update(&m, &ids, &prior);
-	ret = 0;
 	if (change != MEDFS_DICOM_SAME) {
 		n = medfs_dicom_meta_encode(&m, meta, sizeof(meta));
 		ret = n < 0 ? (int)n : medfs_file_set_meta(jf->f, meta, (size_t)n);
@@ -511,8 +521,8 @@ static int dicom_scan(struct jnl_file *jf)
 			  "cannot store the DICOM identifiers of a file opened by "
 			  "uid=%u: %s",
 			  (unsigned)jf->uid, strerror(-ret));
-		pthread_mutex_unlock(&jf->scan_lock);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	pthread_mutex_lock(&jf->lock);
 	jf->meta = m;
@@ -526,7 +536,12 @@ static int dicom_scan(struct jnl_file *jf)
 		ret = append(jf->j, &r, 1);
 	}
 	pthread_mutex_unlock(&jf->lock);
+out:
 	pthread_mutex_unlock(&jf->scan_lock);
+	sodium_memzero(&ids, sizeof(ids));
+	sodium_memzero(&prior, sizeof(prior));
+	sodium_memzero(&m, sizeof(m));
+	sodium_memzero(meta, sizeof(meta));
 	return ret;
 }
 
@@ -582,7 +597,11 @@ static void file_free(struct jnl_file *jf)
 {
 	pthread_mutex_destroy(&jf->lock);
 	pthread_mutex_destroy(&jf->scan_lock);
+	/* The identifiers found and kept: patient data. */
+	if (jf->scan)
+		sodium_memzero(jf->scan, sizeof(*jf->scan));
 	free(jf->scan);
+	sodium_memzero(&jf->meta, sizeof(jf->meta));
 	medfs_ranges_free(&jf->rd.set);
 	medfs_ranges_free(&jf->wr.set);
 	free(jf->user);
@@ -629,6 +648,7 @@ int jnl_file_open(struct jnl *j, const struct caller *c, const struct jnl_event 
 	n = medfs_file_get_meta(f, meta, sizeof(meta));
 	if (n > 0)
 		jf->has_ids = medfs_dicom_meta_decode(meta, (size_t)n, &jf->meta);
+	sodium_memzero(meta, sizeof(meta));
 	file_rec(jf, &r, e->op);
 	r.detail = e->detail;
 	ret = append(j, &r, 1);
@@ -983,6 +1003,7 @@ void jnl_denied(struct jnl *j, const struct caller *c, const char *op, const cha
 		return;
 	jnl_path_ids(j, path, &ids);
 	jnl_record(j, c, &e);
+	jnl_ids_wipe(&ids);
 }
 
 /* Under the reserve of free space, denials are only counted. */

@@ -1055,7 +1055,7 @@ static int medfs_mknod(const char *path, mode_t mode, dev_t rdev)
 
 static int medfs_unlink(const char *path)
 {
-	struct medfs_dicom_meta ids;
+	struct medfs_dicom_meta ids = { 0 };
 	struct stat st;
 	struct req q;
 	int ret;
@@ -1069,12 +1069,14 @@ static int medfs_unlink(const char *path)
 		jnl_path_ids(journal(), path, &ids);
 		ret = fs_ret(medfs_vault_unlink(vault(), path));
 	}
-	return end(&q,
-		   (struct jnl_event){ .op = MEDFS_OP_DELETE,
-				       .path = path,
-				       .detail = "unlink",
-				       .ids = &ids },
-		   ret);
+	ret = end(&q,
+		  (struct jnl_event){ .op = MEDFS_OP_DELETE,
+				      .path = path,
+				      .detail = "unlink",
+				      .ids = &ids },
+		  ret);
+	jnl_ids_wipe(&ids);
+	return ret;
 }
 
 static int medfs_rmdir(const char *path)
@@ -1163,7 +1165,7 @@ static int begin_rename(struct req *q, const char *from, const char *to,
 
 static int medfs_rename(const char *from, const char *to, unsigned int flags)
 {
-	struct medfs_dicom_meta ids;
+	struct medfs_dicom_meta ids = { 0 };
 	struct req q;
 	int ret;
 
@@ -1178,13 +1180,16 @@ static int medfs_rename(const char *from, const char *to, unsigned int flags)
 			jnl_path_ids(journal(), from, &ids);
 			ret = hide(mount_data(), from, to);
 		}
-		if (ret <= 0)
-			return end(&q,
-				   (struct jnl_event){ .op = MEDFS_OP_DELETE,
-						       .path = from,
-						       .detail = "unlink while open",
-						       .ids = &ids },
-				   fs_ret(ret));
+		if (ret <= 0) {
+			ret = end(&q,
+				  (struct jnl_event){ .op = MEDFS_OP_DELETE,
+						      .path = from,
+						      .detail = "unlink while open",
+						      .ids = &ids },
+				  fs_ret(ret));
+			jnl_ids_wipe(&ids);
+			return ret;
+		}
 		caller_put(&q.c); /* an ordinary rename after all */
 	}
 	ret = begin_rename(&q, from, to, flags);
@@ -1194,13 +1199,15 @@ static int medfs_rename(const char *from, const char *to, unsigned int flags)
 	}
 	if (ret == 0)
 		hidden_moved(mount_data(), from, to, flags);
-	return end(&q,
-		   (struct jnl_event){ .op = MEDFS_OP_RENAME,
-				       .path = from,
-				       .path2 = to,
-				       .flags = flags,
-				       .ids = &ids },
-		   ret);
+	ret = end(&q,
+		  (struct jnl_event){ .op = MEDFS_OP_RENAME,
+				      .path = from,
+				      .path2 = to,
+				      .flags = flags,
+				      .ids = &ids },
+		  ret);
+	jnl_ids_wipe(&ids);
+	return ret;
 }
 
 /* File headers are bound to their parent and name: a second name for the
