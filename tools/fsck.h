@@ -103,8 +103,9 @@ void failed(struct fsck *k, const char *plain, int64_t plain_off, const char *op
 /* ---- repairs ---- */
 
 /* Whether to repair what was just reported: never when checking only,
- * always with -y, else the answer on the terminal. */
-bool ask(struct fsck *k, const char *what);
+ * always with -y, else the answer on the terminal, to a question that
+ * names the object (plain, else vault file vpath). */
+bool ask(struct fsck *k, const char *plain, const char *vpath, const char *what);
 
 /* Journals one repair through the spool (vault paths only: the spool is
  * plain, doc/JOURNAL.md 14.3). */

@@ -30,8 +30,10 @@
 /* ---- repairs ---- */
 
 /* Whether to repair what was just reported: never when checking only,
- * always with -y, else the answer on the terminal. */
-bool ask(struct fsck *k, const char *what)
+ * always with -y, else the answer on the terminal. The question names
+ * the object (plain, else vault file vpath): the report it follows may
+ * have gone to a file (medfs-fsck ... >report, as doc/ADMIN.md says). */
+bool ask(struct fsck *k, const char *plain, const char *vpath, const char *what)
 {
 	char line[16] = "";
 	FILE *tty;
@@ -44,7 +46,11 @@ bool ask(struct fsck *k, const char *what)
 	tty = fopen("/dev/tty", "r+");
 	if (!tty)
 		return false;
-	fprintf(tty, "medfs-fsck: %s? [y/N] ", what);
+	if (plain)
+		fprintf(tty, "medfs-fsck: %s: %s? [y/N] ", plain, what);
+	else
+		fprintf(tty, "medfs-fsck: vault file %s: %s? [y/N] ", vpath ? vpath : "?",
+			what);
 	fflush(tty);
 	if (!fgets(line, sizeof(line), tty))
 		line[0] = '\0';
@@ -131,7 +137,7 @@ void salvage(struct fsck *k, unsigned long snapshot, const char *path, const cha
 	struct medfs_salvage sv;
 	int ret;
 
-	if (!k->repair || !ask(k, "move what can be read of it to /lost+found"))
+	if (!k->repair || !ask(k, path, vpath, "move what can be read of it to /lost+found"))
 		return;
 	ret = medfs_repair_salvage_file(k->repair, path, vpath, b, &sv);
 	note_lost_found(k);
@@ -183,7 +189,7 @@ void repair_meta(struct fsck *k, unsigned long snapshot, const char *path,
 	char why[256];
 	int ret;
 
-	if (!k->repair || !ask(k, "seal its metadata again from its contents"))
+	if (!k->repair || !ask(k, path, vpath, "seal its metadata again from its contents"))
 		return;
 	ret = medfs_repair_meta(k->repair, path);
 	if (ret < 0) {
@@ -208,7 +214,7 @@ void settle_file(struct fsck *k, unsigned long snapshot, const char *path,
 	char why[256];
 	int ret;
 
-	if (!k->repair || !ask(k, "cut it back to the length its header says"))
+	if (!k->repair || !ask(k, path, vpath, "cut it back to the length its header says"))
 		return;
 	ret = medfs_repair_settle(k->repair, path);
 	if (ret < 0) {
@@ -230,7 +236,7 @@ void remove_leftover(struct fsck *k, const char *vpath, const char *what)
 	int ret;
 
 	snprintf(question, sizeof(question), "remove the %s", what);
-	if (!k->repair || !ask(k, question))
+	if (!k->repair || !ask(k, NULL, vpath, question))
 		return;
 	ret = medfs_repair_remove_leftover(k->repair, vpath);
 	if (ret == 0) {
@@ -254,7 +260,7 @@ bool repair_dir(struct fsck *k, unsigned long snapshot, const char *plain,
 	size_t moved = 0;
 	int ret;
 
-	if (!k->repair || !ask(k, "seal its directory header again, or rebuild it"))
+	if (!k->repair || !ask(k, plain, vdir, "seal its directory header again, or rebuild it"))
 		return false;
 	ret = medfs_repair_dir_header(k->repair, vdir, b, &moved, where, sizeof(where));
 	switch (ret) {

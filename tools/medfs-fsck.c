@@ -115,7 +115,8 @@ static void check_config(struct fsck *k, const uint8_t vault_key[MEDFS_KEY_LEN])
 			"again with medfs-key)",
 			MEDFS_CONFIG_NAME);
 	if (k->problems > snapshot && k->repair &&
-	    ask(k, "write the damaged or outdated config copy again from the sound one")) {
+	    ask(k, NULL, rp < 0 ? MEDFS_CONFIG_NAME : MEDFS_CONFIG_BACKUP_NAME,
+		"write the damaged or outdated config copy again from the sound one")) {
 		char what[512];
 		int r = medfs_repair_config(k->repair, vault_key, what, sizeof(what));
 

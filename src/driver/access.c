@@ -120,15 +120,23 @@ static uint64_t clock_ns(clockid_t id)
 
 void audit_log(int foreground, int prio, const char *fmt, ...)
 {
-	char msg[512];
-	va_list ap;
+	char msg[512], *big = NULL;
+	va_list ap, again;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_copy(again, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Whole: a vault path deep in a tree is many times PATH_MAX (out
+	 * of memory: cut). */
+	if (n >= (int)sizeof(msg) && (big = malloc((size_t)n + 1)))
+		vsnprintf(big, (size_t)n + 1, fmt, again);
+	va_end(again);
 	va_end(ap);
-	syslog(LOG_AUTHPRIV | prio, "%s", msg);
+	syslog(LOG_AUTHPRIV | prio, "%s", big ? big : msg);
 	if (foreground)
-		medfs_log(prio, "%s", msg);
+		medfs_log(prio, "%s", big ? big : msg);
+	free(big);
 }
 
 static const char *right_name(unsigned rights)

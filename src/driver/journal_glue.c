@@ -395,12 +395,20 @@ int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_meta *ids)
 {
 	char buf[META_MAX];
 	ssize_t n;
+	int ret;
 
 	memset(ids, 0, sizeof(*ids));
 	if (!j || !path)
 		return 0;
 	n = medfs_vault_get_meta(j->vault, path, buf, sizeof(buf));
-	return n > 0 ? medfs_dicom_meta_decode(buf, (size_t)n, ids) : 0;
+	ret = n > 0 ? medfs_dicom_meta_decode(buf, (size_t)n, ids) : 0;
+	sodium_memzero(buf, sizeof(buf));
+	return ret;
+}
+
+void jnl_ids_wipe(struct medfs_dicom_meta *ids)
+{
+	sodium_memzero(ids, sizeof(*ids));
 }
 
 /* Reads the header of jf's file on from where the scan stands, a window
@@ -426,7 +434,7 @@ static int scan_run(struct jnl_file *jf, struct medfs_dicom_scan *sc)
 			if (!nb)
 				break;
 			if (buf)
-				sodium_memzero(buf, len);
+				sodium_memzero(buf, cap);
 			free(buf);
 			buf = nb;
 			cap = want;
@@ -439,8 +447,9 @@ static int scan_run(struct jnl_file *jf, struct medfs_dicom_scan *sc)
 		if (ret != -EAGAIN || len < want)
 			break;
 	}
+	/* All of it: a shorter last read leaves an earlier one's bytes. */
 	if (buf)
-		sodium_memzero(buf, len);
+		sodium_memzero(buf, cap);
 	free(buf);
 	return ret;
 }
@@ -486,22 +495,23 @@ static int dicom_scan(struct jnl_file *jf)
 	jnl_set_path(jf->path);
 	ret = jf->scan_ret = scan_run(jf, sc);
 	found = ret == 0 || ret == -EAGAIN;
+	/* Identifiers from here on: every copy below is wiped at out. */
 	memset(&ids, 0, sizeof(ids));
+	memset(&prior, 0, sizeof(prior));
+	memset(&m, 0, sizeof(m));
 	if (found)
 		ids = sc->ids;
 	pthread_mutex_lock(&jf->lock);
 	same = memcmp(&jf->meta.ids, &ids, sizeof(ids)) == 0;
 	pthread_mutex_unlock(&jf->lock);
-	if (same) {
-		pthread_mutex_unlock(&jf->scan_lock);
-		return 0;
-	}
+	ret = 0;
+	if (same)
+		goto out;
 	/* From what is stored (another handle may have changed it): the
 	 * former patients are kept across every handle. */
 	n = medfs_file_get_meta(jf->f, meta, sizeof(meta));
 	medfs_dicom_meta_decode(meta, n > 0 ? (size_t)n : 0, &m);
 	change = medfs_dicom_meta_update(&m, &ids, &prior);
-	ret = 0;
 	if (change != MEDFS_DICOM_SAME) {
 		n = medfs_dicom_meta_encode(&m, meta, sizeof(meta));
 		ret = n < 0 ? (int)n : medfs_file_set_meta(jf->f, meta, (size_t)n);
@@ -511,8 +521,8 @@ static int dicom_scan(struct jnl_file *jf)
 			  "cannot store the DICOM identifiers of a file opened by "
 			  "uid=%u: %s",
 			  (unsigned)jf->uid, strerror(-ret));
-		pthread_mutex_unlock(&jf->scan_lock);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	pthread_mutex_lock(&jf->lock);
 	jf->meta = m;
@@ -526,7 +536,12 @@ static int dicom_scan(struct jnl_file *jf)
 		ret = append(jf->j, &r, 1);
 	}
 	pthread_mutex_unlock(&jf->lock);
+out:
 	pthread_mutex_unlock(&jf->scan_lock);
+	sodium_memzero(&ids, sizeof(ids));
+	sodium_memzero(&prior, sizeof(prior));
+	sodium_memzero(&m, sizeof(m));
+	sodium_memzero(meta, sizeof(meta));
 	return ret;
 }
 
@@ -582,7 +597,11 @@ static void file_free(struct jnl_file *jf)
 {
 	pthread_mutex_destroy(&jf->lock);
 	pthread_mutex_destroy(&jf->scan_lock);
+	/* The identifiers found and kept: patient data. */
+	if (jf->scan)
+		sodium_memzero(jf->scan, sizeof(*jf->scan));
 	free(jf->scan);
+	sodium_memzero(&jf->meta, sizeof(jf->meta));
 	medfs_ranges_free(&jf->rd.set);
 	medfs_ranges_free(&jf->wr.set);
 	free(jf->user);
@@ -629,6 +648,7 @@ int jnl_file_open(struct jnl *j, const struct caller *c, const struct jnl_event 
 	n = medfs_file_get_meta(f, meta, sizeof(meta));
 	if (n > 0)
 		jf->has_ids = medfs_dicom_meta_decode(meta, (size_t)n, &jf->meta);
+	sodium_memzero(meta, sizeof(meta));
 	file_rec(jf, &r, e->op);
 	r.detail = e->detail;
 	ret = append(j, &r, 1);
@@ -983,6 +1003,7 @@ void jnl_denied(struct jnl *j, const struct caller *c, const char *op, const cha
 		return;
 	jnl_path_ids(j, path, &ids);
 	jnl_record(j, c, &e);
+	jnl_ids_wipe(&ids);
 }
 
 /* Under the reserve of free space, denials are only counted. */
@@ -1178,14 +1199,23 @@ void jnl_emergency_end(struct jnl *j, uid_t uid, const char *how, unsigned long 
 	append(j, &r, 1);
 }
 
+/* Bytes of the vault path in one integrity record: a journal string holds
+ * MEDFS_JOURNAL_STRING_MAX, and what comes before the path is cut to
+ * WHAT_MAX. */
+#define WHAT_MAX 1024
+#define VPATH_PART_MAX (MEDFS_JOURNAL_STRING_MAX - WHAT_MAX - 64)
+
+static pthread_mutex_t parts_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void jnl_integrity(void *ctx, const char *vault_path, const char *plain_path,
 		   int64_t offset, const char *what)
 {
 	struct jnl *j = ctx;
 	struct fuse_context *fc = fuse_get_context();
-	char detail[PATH_MAX + 128], exe[PATH_MAX], proc[64];
+	char exe[PATH_MAX], proc[64], *detail;
 	struct medfs_journal_record r;
 	struct who w;
+	size_t len, parts;
 
 	if (!j)
 		return;
@@ -1206,16 +1236,40 @@ void jnl_integrity(void *ctx, const char *vault_path, const char *plain_path,
 	audit_log(j->foreground, LOG_ERR,
 		  "integrity failure: uid=%u vault file %s offset %lld: %s",
 		  (unsigned)w.uid, vault_path, (long long)offset, what);
-	snprintf(detail, sizeof(detail), "%s; vault file %s", what, vault_path);
-	rec_event(
-		&r,
-		&(struct jnl_event){ .op = MEDFS_OP_INTEGRITY,
-				     .path = plain_path ? plain_path : opt_str(cur_path),
-				     .result = EBADMSG,
-				     .detail = detail },
-		&w);
-	r.offset = offset;
-	append(j, &r, 1);
+	/* The vault path in full, however deep: one that a journal string
+	 * cannot hold (a tree of short names near PATH_MAX) goes into as many
+	 * records as it takes, "WHAT; vault file PART (part I of N)". */
+	len = strlen(vault_path);
+	parts = len > VPATH_PART_MAX ? (len + VPATH_PART_MAX - 1) / VPATH_PART_MAX : 1;
+	detail = malloc(WHAT_MAX + VPATH_PART_MAX + 64);
+	/* The parts of one failure follow each other. */
+	pthread_mutex_lock(&parts_lock);
+	for (size_t i = 0; i < parts; i++) {
+		size_t off = i * VPATH_PART_MAX;
+		int n = (int)(len - off < VPATH_PART_MAX ? len - off : VPATH_PART_MAX);
+
+		if (detail && parts == 1)
+			snprintf(detail, WHAT_MAX + VPATH_PART_MAX + 64, "%.*s; vault file %s",
+				 WHAT_MAX, what, vault_path);
+		else if (detail)
+			snprintf(detail, WHAT_MAX + VPATH_PART_MAX + 64,
+				 "%.*s; vault file %.*s (part %zu of %zu)", WHAT_MAX, what, n,
+				 vault_path + off, i + 1, parts);
+		rec_event(&r,
+			  &(struct jnl_event){ .op = MEDFS_OP_INTEGRITY,
+					       .path = plain_path ? plain_path
+								  : opt_str(cur_path),
+					       .result = EBADMSG,
+					       /* Out of memory: what failed, at least. */
+					       .detail = detail ? detail : what },
+			  &w);
+		r.offset = offset;
+		append(j, &r, 1);
+		if (!detail)
+			break;
+	}
+	pthread_mutex_unlock(&parts_lock);
+	free(detail);
 }
 
 /* ---- the journal of a mount ---- */

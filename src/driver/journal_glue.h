@@ -107,6 +107,8 @@ int jnl_record(struct jnl *j, const struct caller *c, const struct jnl_event *e)
 /* The DICOM identifiers (and former patients) stored with the regular
  * file at path: 1 when it has identifiers, else 0. */
 int jnl_path_ids(struct jnl *j, const char *path, struct medfs_dicom_meta *ids);
+/* Wipes what jnl_path_ids gave (patient data), once it has been journaled. */
+void jnl_ids_wipe(struct medfs_dicom_meta *ids);
 
 /* From access.c: a denial of op (a name) needing right on path (may be
  * NULL) by rule; an emergency grant started with a reason (size bytes,

@@ -447,9 +447,9 @@ static int is_hidden(struct medfs_mount *m, const char *path)
 	return ret;
 }
 
-/* The path a hidden file had, into buf: 1, or 0 when path is no hidden
- * file. */
-static int hidden_orig(struct medfs_mount *m, const char *path, char *buf, size_t size)
+/* The path a hidden file had, into *orig (from malloc, NULL when out of
+ * memory): 1, or 0 when path is no hidden file. */
+static int hidden_orig(struct medfs_mount *m, const char *path, char **orig)
 {
 	struct hidden *h;
 
@@ -458,7 +458,7 @@ static int hidden_orig(struct medfs_mount *m, const char *path, char *buf, size_
 	pthread_mutex_lock(&m->lock);
 	h = *hidden_find(m, path);
 	if (h)
-		snprintf(buf, size, "%s", h->orig);
+		*orig = strdup(h->orig);
 	pthread_mutex_unlock(&m->lock);
 	return h != NULL;
 }
@@ -684,14 +684,17 @@ static void *medfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return m;
 }
 
-/* The directory of path ("/" for "/a"), cut to size. */
-static void parent_of(const char *path, char *buf, size_t size)
+/* The directory of path ("/" for "/a"), from malloc (NULL when out of
+ * memory). Paths have no bound: a rename may move a tree below a deep one,
+ * and the kernel sends paths longer than PATH_MAX then (it walks a name at
+ * a time); a copy cut to a buffer would name another directory. */
+static char *parent_of(const char *path)
 {
 	size_t len = (size_t)(base_name(path) - path);
 
 	if (len > 1)
 		len--; /* the slash before the name */
-	snprintf(buf, size, "%.*s", (int)len, path);
+	return strndup(path, len);
 }
 
 /* Lookups need list on the path. The root is always there (the kernel
@@ -702,20 +705,25 @@ static void parent_of(const char *path, char *buf, size_t size)
 static int may_lookup(const char *path)
 {
 	struct medfs_mount *m = mount_data();
-	char other[PATH_MAX];
+	char *other = NULL;
 	struct stat st;
+	int ret;
 
 	if (strcmp(path, "/") == 0)
 		return 0;
-	if (hidden_orig(m, path, other, sizeof(other)))
-		return may_mode("getattr", other, MEDFS_RIGHT_LIST, ACCESS_ALL, path,
-				MODE_SEARCH);
+	if (hidden_orig(m, path, &other))
+		goto decide;
 	if (is_hidden_name(path) && medfs_vault_getattr(m->vault, path, &st) == -ENOENT) {
-		parent_of(path, other, sizeof(other));
-		return may_mode("getattr", other, MEDFS_RIGHT_LIST, ACCESS_ALL, path,
-				MODE_SEARCH);
+		other = parent_of(path);
+		goto decide;
 	}
 	return may("getattr", path, MEDFS_RIGHT_LIST);
+decide:
+	ret = other ? may_mode("getattr", other, MEDFS_RIGHT_LIST, ACCESS_ALL, path,
+			       MODE_SEARCH)
+		    : -ENOMEM;
+	free(other);
+	return ret;
 }
 
 /* Permission bits.
@@ -784,13 +792,16 @@ static int mode_object(const struct caller *c, const char *op, const char *path,
 /* Making path: write and search on its directory. */
 static int mode_create(const struct caller *c, const char *op, const char *path)
 {
-	char dir[PATH_MAX];
 	struct stat st;
+	char *dir;
+	int ret;
 
 	if (!modes_checked() || c->uid == 0)
 		return 0;
-	parent_of(path, dir, sizeof(dir));
-	return mode_object(c, op, dir, W_OK | X_OK, &st);
+	dir = parent_of(path);
+	ret = dir ? mode_object(c, op, dir, W_OK | X_OK, &st) : -ENOMEM;
+	free(dir);
+	return ret;
 }
 
 /* Removing path from its directory: write and search there, and in a
@@ -800,14 +811,15 @@ static int mode_delete(const struct caller *c, const char *op, const char *path,
 		       struct stat *st)
 {
 	struct medfs_mode_caller mc;
-	char dir[PATH_MAX];
 	struct stat dst;
+	char *dir;
 	int ret;
 
 	if (!modes_checked() || c->uid == 0)
 		return 0;
-	parent_of(path, dir, sizeof(dir));
-	ret = mode_object(c, op, dir, W_OK | X_OK, &dst);
+	dir = parent_of(path);
+	ret = dir ? mode_object(c, op, dir, W_OK | X_OK, &dst) : -ENOMEM;
+	free(dir);
 	if (ret == 0)
 		ret = path_stat(path, st);
 	if (ret < 0)
@@ -822,9 +834,9 @@ static int mode_delete(const struct caller *c, const char *op, const char *path,
 static int mode_rename(const struct caller *c, const char *from, const char *to,
 		       unsigned int flags)
 {
-	char fdir[PATH_MAX], tdir[PATH_MAX];
 	struct stat fst, tst;
-	int ret, to_exists;
+	int ret, to_exists, same_dir;
+	char *fdir, *tdir;
 
 	if (!modes_checked() || c->uid == 0)
 		return 0;
@@ -838,9 +850,14 @@ static int mode_rename(const struct caller *c, const char *from, const char *to,
 		ret = mode_create(c, "rename", to);
 	if (ret < 0)
 		return ret;
-	parent_of(from, fdir, sizeof(fdir));
-	parent_of(to, tdir, sizeof(tdir));
-	if (strcmp(fdir, tdir) == 0)
+	fdir = parent_of(from);
+	tdir = parent_of(to);
+	same_dir = fdir && tdir ? strcmp(fdir, tdir) == 0 : -1;
+	free(fdir);
+	free(tdir);
+	if (same_dir < 0)
+		return -ENOMEM;
+	if (same_dir)
 		return 0;
 	if (S_ISDIR(fst.st_mode)) {
 		ret = mode_object(c, "rename", from, W_OK, &fst);
@@ -1055,7 +1072,7 @@ static int medfs_mknod(const char *path, mode_t mode, dev_t rdev)
 
 static int medfs_unlink(const char *path)
 {
-	struct medfs_dicom_meta ids;
+	struct medfs_dicom_meta ids = { 0 };
 	struct stat st;
 	struct req q;
 	int ret;
@@ -1069,12 +1086,14 @@ static int medfs_unlink(const char *path)
 		jnl_path_ids(journal(), path, &ids);
 		ret = fs_ret(medfs_vault_unlink(vault(), path));
 	}
-	return end(&q,
-		   (struct jnl_event){ .op = MEDFS_OP_DELETE,
-				       .path = path,
-				       .detail = "unlink",
-				       .ids = &ids },
-		   ret);
+	ret = end(&q,
+		  (struct jnl_event){ .op = MEDFS_OP_DELETE,
+				      .path = path,
+				      .detail = "unlink",
+				      .ids = &ids },
+		  ret);
+	jnl_ids_wipe(&ids);
+	return ret;
 }
 
 static int medfs_rmdir(const char *path)
@@ -1163,7 +1182,7 @@ static int begin_rename(struct req *q, const char *from, const char *to,
 
 static int medfs_rename(const char *from, const char *to, unsigned int flags)
 {
-	struct medfs_dicom_meta ids;
+	struct medfs_dicom_meta ids = { 0 };
 	struct req q;
 	int ret;
 
@@ -1178,13 +1197,16 @@ static int medfs_rename(const char *from, const char *to, unsigned int flags)
 			jnl_path_ids(journal(), from, &ids);
 			ret = hide(mount_data(), from, to);
 		}
-		if (ret <= 0)
-			return end(&q,
-				   (struct jnl_event){ .op = MEDFS_OP_DELETE,
-						       .path = from,
-						       .detail = "unlink while open",
-						       .ids = &ids },
-				   fs_ret(ret));
+		if (ret <= 0) {
+			ret = end(&q,
+				  (struct jnl_event){ .op = MEDFS_OP_DELETE,
+						      .path = from,
+						      .detail = "unlink while open",
+						      .ids = &ids },
+				  fs_ret(ret));
+			jnl_ids_wipe(&ids);
+			return ret;
+		}
 		caller_put(&q.c); /* an ordinary rename after all */
 	}
 	ret = begin_rename(&q, from, to, flags);
@@ -1194,13 +1216,15 @@ static int medfs_rename(const char *from, const char *to, unsigned int flags)
 	}
 	if (ret == 0)
 		hidden_moved(mount_data(), from, to, flags);
-	return end(&q,
-		   (struct jnl_event){ .op = MEDFS_OP_RENAME,
-				       .path = from,
-				       .path2 = to,
-				       .flags = flags,
-				       .ids = &ids },
-		   ret);
+	ret = end(&q,
+		  (struct jnl_event){ .op = MEDFS_OP_RENAME,
+				      .path = from,
+				      .path2 = to,
+				      .flags = flags,
+				      .ids = &ids },
+		  ret);
+	jnl_ids_wipe(&ids);
+	return ret;
 }
 
 /* File headers are bound to their parent and name: a second name for the
@@ -1771,14 +1795,17 @@ struct dir_fill {
 static int fill_entry(void *ctx, const char *name, const struct stat *st)
 {
 	struct dir_fill *d = ctx;
-	char path[PATH_MAX];
 
 	if (d->hide) {
-		int n = snprintf(path, sizeof(path), "%s/%s",
-				 strcmp(d->dir, "/") ? d->dir : "", name);
+		/* At any length (see parent_of); out of memory: left out. */
+		char *path;
+		bool listed;
 
-		if (n < 0 || (size_t)n >= sizeof(path) ||
-		    !access_listed(d->access, &d->caller, path, &d->emergency))
+		if (asprintf(&path, "%s/%s", strcmp(d->dir, "/") ? d->dir : "", name) < 0)
+			return 0;
+		listed = access_listed(d->access, &d->caller, path, &d->emergency);
+		free(path);
+		if (!listed)
 			return 0;
 	}
 	return dir_list_add(d->list, name, st) < 0;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "medfs/dicom.h"
 
 #define UNDEFINED_LENGTH 0xffffffffu
@@ -333,6 +335,7 @@ static int take_value(struct region *r, const struct elem *e, struct medfs_dicom
 		copy_value(tmp, cap, r->buf + r->pos, e->length);
 		if (tmp[0] != '\0')
 			memcpy(dst, tmp, strlen(tmp) + 1);
+		sodium_memzero(tmp, sizeof(tmp)); /* patient data */
 	}
 	r->pos += e->length;
 	return 0;

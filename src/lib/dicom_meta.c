@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "medfs/dicom_meta.h"
 #include "medfs/vault.h"
 
@@ -154,11 +156,13 @@ static void decode_line(const char *p, size_t n, struct medfs_dicom_meta *m)
 				memset(f, 0, keys[i].size);
 				memcpy(f, v, vlen);
 			}
-			return;
+			goto out;
 		}
 	}
 	if (klen == strlen(FORMER_KEY) && memcmp(p, FORMER_KEY, klen) == 0)
 		former_add(m, v);
+out:
+	sodium_memzero(v, vlen + 1); /* patient data */
 }
 
 int medfs_dicom_meta_decode(const char *in, size_t len, struct medfs_dicom_meta *m)
@@ -202,18 +206,25 @@ int medfs_dicom_meta_update(struct medfs_dicom_meta *m,
 			    struct medfs_dicom_ids *prior)
 {
 	struct medfs_dicom_ids now, old;
-	int reattributed;
+	int reattributed, ret;
 
 	normalize(&now, found);
 	normalize(&old, &m->ids);
 	if (prior)
 		*prior = old;
-	if (memcmp(&now, &old, sizeof(now)) == 0)
-		return MEDFS_DICOM_SAME;
+	if (memcmp(&now, &old, sizeof(now)) == 0) {
+		ret = MEDFS_DICOM_SAME;
+		goto out;
+	}
 	reattributed = (old.patient_id[0] && strcmp(old.patient_id, now.patient_id)) ||
 		       (old.study_uid[0] && strcmp(old.study_uid, now.study_uid));
 	if (old.patient_id[0] && strcmp(old.patient_id, now.patient_id))
 		former_add(m, old.patient_id);
 	m->ids = now;
-	return reattributed ? MEDFS_DICOM_REATTRIBUTED : MEDFS_DICOM_CHANGED;
+	ret = reattributed ? MEDFS_DICOM_REATTRIBUTED : MEDFS_DICOM_CHANGED;
+out:
+	/* Patient data: no copy left on the stack. */
+	sodium_memzero(&now, sizeof(now));
+	sodium_memzero(&old, sizeof(old));
+	return ret;
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "medfs/log.h"
 
@@ -24,18 +25,27 @@ void medfs_log_set(medfs_log_fn fn)
 
 void medfs_log(int priority, const char *fmt, ...)
 {
-	char msg[LOG_MSG_MAX];
+	char msg[LOG_MSG_MAX], *big = NULL;
 	medfs_log_fn sink;
-	va_list ap;
+	va_list ap, again;
 	int saved = errno; /* callers often log, then return -errno */
+	int n;
 
 	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+	va_copy(again, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
 		snprintf(msg, sizeof(msg), "(unformattable log message)");
+	else if ((size_t)n >= sizeof(msg) && (big = malloc((size_t)n + 1)))
+		/* Whole: a vault path deep in a tree is many times PATH_MAX,
+		 * and a report must name it in full (out of memory: cut). */
+		vsnprintf(big, (size_t)n + 1, fmt, again);
+	va_end(again);
 	va_end(ap);
 
 	sink = __atomic_load_n(&log_sink, __ATOMIC_ACQUIRE);
-	sink(priority, msg);
+	sink(priority, big ? big : msg);
+	free(big);
 	errno = saved;
 }
 

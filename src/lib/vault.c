@@ -112,7 +112,11 @@ struct medfs_file {
 	uint8_t parent_id[MEDFS_DIR_ID_LEN];
 	char name[MEDFS_NAME_MAX + 1];
 	size_t name_len;
-	char vpath[PATH_MAX]; /* for integrity reports */
+	/* Its vault path, for integrity reports: as long as it is (many
+	 * times PATH_MAX deep in a tree), from malloc. Replaced by a rename
+	 * under v->ns_lock and f->lock, both held for writing: readers hold
+	 * either. */
+	char *vpath;
 };
 
 /* File keys live in slabs of secret memory: one sodium_malloc per open
@@ -196,11 +200,13 @@ static void report(struct medfs_vault *v, const char *vpath, const char *plain,
 		medfs_log(LOG_ERR, "integrity failure: %s: %s", vpath[0] ? vpath : ".",
 			  what);
 	if (v->hook) {
-		char full[PATH_MAX + 8];
+		/* Relative to the vault directory, at its full length (out
+		 * of memory: relative to the tree). */
+		char *full = vpath[0] ? medfs_vpath_join(MEDFS_TREE_NAME, vpath)
+				      : strdup(MEDFS_TREE_NAME);
 
-		snprintf(full, sizeof(full), "%s%s%s", MEDFS_TREE_NAME,
-			 vpath[0] ? "/" : "", vpath);
-		v->hook(v->hook_ctx, full, plain, offset, what);
+		v->hook(v->hook_ctx, full ? full : vpath, plain, offset, what);
+		free(full);
 	}
 }
 
@@ -1490,6 +1496,7 @@ static void file_free(struct medfs_file *f)
 	free(f->holes);
 	pthread_rwlock_destroy(&f->lock);
 	sodium_memzero(f->name, sizeof(f->name));
+	free(f->vpath);
 	free(f);
 }
 
@@ -1499,8 +1506,10 @@ static struct medfs_file *file_new(struct medfs_vault *v, const struct loc *l)
 
 	if (!f)
 		return NULL;
-	f->key = key_get(v);
+	f->vpath = strdup(l->vpath);
+	f->key = f->vpath ? key_get(v) : NULL;
 	if (!f->key) {
+		free(f->vpath);
 		free(f);
 		return NULL;
 	}
@@ -1512,7 +1521,6 @@ static struct medfs_file *file_new(struct medfs_vault *v, const struct loc *l)
 	memcpy(f->name, l->name, l->name_len);
 	f->name[l->name_len] = '\0';
 	f->name_len = l->name_len;
-	snprintf(f->vpath, sizeof(f->vpath), "%s", l->vpath);
 	return f;
 }
 
@@ -3137,13 +3145,18 @@ static int moved_store_at(struct medfs_vault *v, const struct loc *l, struct mov
 	switch (m->type) {
 	case S_IFREG: {
 		struct medfs_file *f = m->f;
+		/* Out of memory: its reports name where it was. */
+		char *vpath = strdup(l->vpath);
 
 		pthread_rwlock_wrlock(&f->lock);
 		memcpy(f->parent_id, l->dir_id, sizeof(f->parent_id));
 		memcpy(f->name, l->name, l->name_len);
 		f->name[l->name_len] = '\0';
 		f->name_len = l->name_len;
-		snprintf(f->vpath, sizeof(f->vpath), "%s", l->vpath);
+		if (vpath) {
+			free(f->vpath);
+			f->vpath = vpath;
+		}
 		r = header_write(f);
 		/* On disk before the rename returns: an fsync of the directory
 		 * makes the rename durable, and the file must then open under
@@ -3201,8 +3214,7 @@ static void files_repath(struct medfs_vault *v, const char *from, const char *to
 		for (struct medfs_file *f = v->files[i]; f; f = f->next) {
 			const char *new_prefix = NULL;
 			size_t old_len = 0;
-			char buf[PATH_MAX];
-			int n;
+			char *vpath;
 
 			if (!strncmp(f->vpath, from, fl) && f->vpath[fl] == '/') {
 				new_prefix = to;
@@ -3214,12 +3226,13 @@ static void files_repath(struct medfs_vault *v, const char *from, const char *to
 			}
 			if (!new_prefix)
 				continue;
-			n = snprintf(buf, sizeof(buf), "%s%s", new_prefix,
-				     f->vpath + old_len);
-			if (n < 0 || (size_t)n >= sizeof(buf))
+			/* Out of memory: its reports name where it was. */
+			vpath = medfs_vpath_cat(new_prefix, f->vpath + old_len);
+			if (!vpath)
 				continue;
 			pthread_rwlock_wrlock(&f->lock);
-			memcpy(f->vpath, buf, n + 1);
+			free(f->vpath);
+			f->vpath = vpath;
 			pthread_rwlock_unlock(&f->lock);
 		}
 	}

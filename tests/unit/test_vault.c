@@ -147,7 +147,7 @@ static int synced_ending(const char *end)
 
 struct hook_rec {
 	int calls;
-	char vpath[PATH_MAX + 16];
+	char vpath[16 * PATH_MAX]; /* deep in a tree, a vault path is long */
 	int64_t offset;
 	char what[256];
 };
@@ -3661,6 +3661,134 @@ START_TEST(test_deep_rename)
 }
 END_TEST
 
+/* Opens the vault object at vpath (relative to the vault directory, as
+ * the hook names it) a component at a time, since a vault path deep in a
+ * tree is far beyond PATH_MAX. Returns an fd or -errno. */
+static int open_vpath(const char *vpath, int flags)
+{
+	int fd = open(vdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *p = vpath;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		char name[NAME_MAX + 1];
+		int next, e;
+
+		if (n == 0 || n > NAME_MAX) {
+			close(fd);
+			return -EINVAL;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		next = openat(fd, name,
+			      (slash ? O_RDONLY | O_DIRECTORY : flags) | O_NOFOLLOW | O_CLOEXEC);
+		e = errno;
+		close(fd);
+		if (next < 0)
+			return -e;
+		if (!slash)
+			return next;
+		fd = next;
+		p = slash + 1;
+	}
+}
+
+/* Whether the hook's last report names, in full, the vault file open at fd;
+ * and the log, the same path (relative to the tree). */
+static bool reported_in_full(int fd)
+{
+	struct stat a, b;
+	int vfd = open_vpath(hk.vpath, O_RDONLY);
+	bool same;
+
+	if (vfd < 0)
+		return false;
+	same = fstat(fd, &a) == 0 && fstat(vfd, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+	close(vfd);
+	return same && strncmp(hk.vpath, "tree/", 5) == 0 && strstr(logbuf, hk.vpath + 5);
+}
+
+/* An integrity failure of a file at the bottom of a tree near plaintext
+ * PATH_MAX (a vault path of some 11 KiB) is reported with its vault path in
+ * full, by the hook and in the log; still so once a directory above it and
+ * the file itself are renamed while it is open. */
+START_TEST(test_deep_report)
+{
+	const int depth = (PATH_MAX - 1 - 3) / 16;
+	const size_t sz = PATH_MAX + 64;
+	char *path = talloc(sz), *p = talloc(sz), *q = talloc(sz);
+	char entry[NAME_MAX + 1] = "";
+	struct medfs_file *f;
+	struct dirent *de;
+	uint8_t *data, c;
+	size_t len = 0;
+	int dfd, vfd, levels;
+	DIR *d;
+
+	for (int i = 0; i < depth; i++) {
+		memcpy(path + len, "/aaaaaaaaaaaaaaa", 17);
+		len += 16;
+		ck_assert_int_eq(medfs_vault_mkdir(V, path, 0700, NULL), 0);
+	}
+	data = make_victim(child_of(p, sz, path, "f"), 7);
+	dfd = open_chain_bottom(&levels);
+	ck_assert_int_eq(levels, depth);
+	d = fdopendir(dup(dfd));
+	ck_assert_ptr_nonnull(d);
+	rewinddir(d); /* the offset is shared with dfd's, at its end */
+	while ((de = readdir(d)))
+		if (de->d_type == DT_REG && strcmp(de->d_name, MEDFS_DIR_HEADER_NAME))
+			snprintf(entry, sizeof(entry), "%s", de->d_name);
+	closedir(d);
+	ck_assert_str_ne(entry, "");
+	vfd = openat(dfd, entry, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(vfd, 0);
+	ck_assert_int_eq(pread(vfd, &c, 1, MEDFS_HEADER_LEN + DBLK + 100), 1);
+	c ^= 0x10;
+	ck_assert_int_eq(pwrite(vfd, &c, 1, MEDFS_HEADER_LEN + DBLK + 100), 1);
+
+	ck_assert_int_eq(medfs_file_open(V, p, O_RDONLY, &f), 0);
+	hook_reset();
+	ck_assert_int_eq(read_at(f, BLK, BLK, data), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert_int_gt(strlen(hk.vpath), 2 * PATH_MAX);
+	ck_assert(reported_in_full(vfd));
+
+	/* Its top directory renamed while it is open. */
+	ck_assert_int_eq(medfs_vault_rename(V, "/aaaaaaaaaaaaaaa", "/bbbbbbbbbbbbbbb", 0), 0);
+	memset(path + 1, 'b', 15);
+	memset(p + 1, 'b', 15);
+	hook_reset();
+	loglen = 0;
+	logbuf[0] = '\0';
+	ck_assert_int_eq(read_at(f, BLK, BLK, data), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert(reported_in_full(vfd));
+	/* The file itself renamed while it is open. */
+	ck_assert_int_eq(medfs_vault_rename(V, p, child_of(q, sz, path, "g"), 0), 0);
+	hook_reset();
+	loglen = 0;
+	logbuf[0] = '\0';
+	ck_assert_int_eq(read_at(f, BLK, BLK, data), -EBADMSG);
+	ck_assert_int_eq(hk.calls, 1);
+	ck_assert(reported_in_full(vfd));
+	medfs_file_release(f);
+	close(vfd);
+	close(dfd);
+
+	ck_assert_int_eq(medfs_vault_unlink(V, q), 0);
+	for (int i = 0; i < depth; i++) {
+		ck_assert_int_eq(medfs_vault_rmdir(V, path), 0);
+		len -= 16;
+		path[len] = '\0';
+	}
+}
+END_TEST
+
 /* FIFOs and sockets: entries of their type under the encrypted name, with
  * their mode and owner; device nodes are refused. */
 START_TEST(test_mknod)
@@ -3798,6 +3926,7 @@ static Suite *vault_suite(const char *name)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_deep_tree);
 	tcase_add_test(tc, test_deep_rename);
+	tcase_add_test(tc, test_deep_report);
 	tcase_add_test(tc, test_mknod);
 
 	TC("xattr");
