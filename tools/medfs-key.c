@@ -127,6 +127,25 @@ static int check_empty(const char *path, int *exists)
 	return ret;
 }
 
+/* Whether directory path holds name and nothing else. */
+static bool holds_only(const char *path, const char *name)
+{
+	struct dirent *d;
+	DIR *dir = opendir(path);
+	int others = 0, found = 0;
+
+	if (dir == NULL)
+		return false;
+	while ((d = readdir(dir)) != NULL) {
+		if (strcmp(d->d_name, name) == 0)
+			found = 1;
+		else if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
+			others = 1;
+	}
+	closedir(dir);
+	return found && !others;
+}
+
 /* Best-effort removal of what a failed init wrote, so that it can simply
  * be run again. Only the names init itself creates are touched. */
 static void undo_init(const char *vault, int created_dir)
@@ -2023,10 +2042,14 @@ static int clone_start(const char *dst, const struct medfs_config *c,
 	char tmp[PATH_MAX];
 	int exists, ret;
 
-	/* All that a clone killed before its config was saved leaves. */
+	/* All that a clone killed before its config was saved leaves, and
+	 * removed only then: a DST that holds anything else is refused. */
 	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dst, MEDFS_CONFIG_NAME);
-	unlink(tmp);
 	ret = check_empty(dst, &exists);
+	if (ret == -ENOTEMPTY && holds_only(dst, MEDFS_CONFIG_NAME ".tmp")) {
+		unlink(tmp);
+		ret = check_empty(dst, &exists);
+	}
 	if (ret < 0) {
 		fprintf(stderr, PROG ": %s: %s\n", dst,
 			ret == -ENOTEMPTY ? "exists and is not empty" : strerror(-ret));

@@ -78,6 +78,14 @@ unmount "$M"
 cp -a "$WORK/orig.vf" "$vf"
 rm -rf "$D"
 
+step "a DST that holds more than a killed clone's medfs.conf.tmp is refused, untouched"
+mkdir -p "$WORK/notempty"
+echo keep >"$WORK/notempty/medfs.conf.tmp"
+echo keep >"$WORK/notempty/other"
+assert_cmd_fails "$MEDFS_KEY" clone "$V" "$WORK/notempty" --passphrase-file "$WORK/p0"
+[ -f "$WORK/notempty/medfs.conf.tmp" ] || fail "clone removed a medfs.conf.tmp of a DST it refused"
+rm -rf "$WORK/notempty"
+
 step "medfs-key clone, killed and resumed"
 kills=0
 killed_finished=
