@@ -1645,6 +1645,8 @@ static int holes_load(struct medfs_file *f)
 	if (!f->holes)
 		return -ENOMEM;
 	f->holes->n = 0;
+	if (n < 0 && errno != ENODATA)
+		return -errno; /* the disk's error, not the map's */
 	if (n > 0) {
 		r = medfs_holes_open(f->holes, sealed, (size_t)n, f->v->cipher, f->key,
 				     f->id);
@@ -1652,9 +1654,12 @@ static int holes_load(struct medfs_file *f)
 			r = medfs_holes_open(f->holes, sealed, (size_t)n, f->v->cipher,
 					     f->prev, f->id);
 	}
-	if (r == -EBADMSG)
+	if (r == -EBADMSG || r == -EPROTONOSUPPORT) {
+		/* A map of another version fails as one that does not open. */
 		report(f->v, f->vpath, NULL, -1,
 		       "hole map missing or does not authenticate");
+		r = -EBADMSG;
+	}
 	if (r < 0)
 		return r;
 	/* Runs past the end are left by a change that failed after
