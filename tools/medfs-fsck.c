@@ -552,6 +552,8 @@ int main(int argc, char **argv)
 	if (k.oom) {
 		progress_clear(&k);
 		fprintf(stderr, "medfs-fsck: out of memory; the check is incomplete\n");
+		/* As e2fsck: what was corrected before is said too. */
+		status = EXIT_FAILED | (k.fixed ? EXIT_CORRECTED : 0);
 		goto out;
 	}
 	summary(&k);
