@@ -81,6 +81,10 @@ void remember(struct fsck *k, const char *vpath);
  * offset M)", or "medfs-fsck: vault file V: what at offset M" when no
  * plaintext path is known. Offsets below zero are left out. */
 
+/* Writes a plaintext path to f with its control bytes, DEL and '\\' as
+ * \\ooo: a name a mount user chose cannot drive root's terminal. */
+void put_path(FILE *f, const char *path);
+
 void problem(struct fsck *k, const char *plain, int64_t plain_off, const char *vpath,
 	     int64_t vault_off, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));

@@ -46,11 +46,14 @@ bool ask(struct fsck *k, const char *plain, const char *vpath, const char *what)
 	tty = fopen("/dev/tty", "r+");
 	if (!tty)
 		return false;
-	if (plain)
-		fprintf(tty, "medfs-fsck: %s: %s? [y/N] ", plain, what);
-	else
+	if (plain) {
+		fputs("medfs-fsck: ", tty);
+		put_path(tty, plain);
+		fprintf(tty, ": %s? [y/N] ", what);
+	} else {
 		fprintf(tty, "medfs-fsck: vault file %s: %s? [y/N] ", vpath ? vpath : "?",
 			what);
+	}
 	fflush(tty);
 	if (!fgets(line, sizeof(line), tty))
 		line[0] = '\0';
@@ -91,10 +94,13 @@ void repaired(struct fsck *k, unsigned long snapshot, const char *plain,
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	progress_clear(k);
-	if (plain)
-		printf("medfs-fsck: %s: repaired: %s\n", plain, what);
-	else
+	if (plain) {
+		fputs("medfs-fsck: ", stdout);
+		put_path(stdout, plain);
+		printf(": repaired: %s\n", what);
+	} else {
 		printf("medfs-fsck: vault file %s: repaired: %s\n", vpath, what);
+	}
 	fflush(stdout);
 	k->fixed += k->problems > snapshot ? k->problems - snapshot : 1;
 }
@@ -103,10 +109,13 @@ void repaired(struct fsck *k, unsigned long snapshot, const char *plain,
 void not_repaired(struct fsck *k, const char *plain, const char *vpath, const char *why)
 {
 	progress_clear(k);
-	if (plain)
-		printf("medfs-fsck: %s: not repaired: %s\n", plain, why);
-	else
+	if (plain) {
+		fputs("medfs-fsck: ", stdout);
+		put_path(stdout, plain);
+		printf(": not repaired: %s\n", why);
+	} else {
 		printf("medfs-fsck: vault file %s: not repaired: %s\n", vpath, why);
+	}
 	fflush(stdout);
 }
 

@@ -129,6 +129,16 @@ void remember(struct fsck *k, const char *vpath)
  * offset M)", or "medfs-fsck: vault file V: what at offset M" when no
  * plaintext path is known. Offsets below zero are left out. */
 
+void put_path(FILE *f, const char *path)
+{
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f || *c == '\\')
+			fprintf(f, "\\%03o", *c);
+		else
+			fputc(*c, f);
+	}
+}
+
 void problem(struct fsck *k, const char *plain, int64_t plain_off, const char *vpath,
 	     int64_t vault_off, const char *fmt, ...)
 {
@@ -141,7 +151,9 @@ void problem(struct fsck *k, const char *plain, int64_t plain_off, const char *v
 
 	progress_clear(k);
 	if (plain) {
-		printf("medfs-fsck: %s: %s", plain, what);
+		fputs("medfs-fsck: ", stdout);
+		put_path(stdout, plain);
+		printf(": %s", what);
 		if (plain_off >= 0)
 			printf(" at offset %" PRId64, plain_off);
 		if (vpath) {

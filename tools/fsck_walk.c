@@ -426,7 +426,9 @@ void check_dir(struct fsck *k, const char *plain, const char *vdir,
 		progress(k);
 		if (k->verbose) {
 			progress_clear(k);
-			fprintf(stderr, "medfs-fsck: checking %s\n", path);
+			fputs("medfs-fsck: checking ", stderr);
+			put_path(stderr, path);
+			fputc('\n', stderr);
 		}
 
 		len = medfs_name_encrypt(enc, sizeof(enc), c.v[i].name,

@@ -221,4 +221,19 @@ says "$WORK/left.out" "/keep/a.txt: not repaired: its header does not open" "the
 rc=$(run_fsck "$WORK/left2.out" -n)
 assert_eq 4 "$rc" "exit status of the check after"
 
+step "a name with terminal escapes is printed escaped"
+mount_vault "$V" "$M" "$P"
+ESC=$(printf 'esc\033[2Jname')
+head -c 6001 /dev/urandom >"$M/$ESC"
+unmount "$M"
+e=$(vault_file_of_size "$V" 6001)
+printf '\xff' | dd of="$e" bs=1 seek=$((HDR + 10)) conv=notrunc status=none
+rc=$(run_fsck "$WORK/esc.out" -n)
+assert_eq 4 "$rc" "exit status of the check of the escaped name"
+grep -qF '/esc\033[2Jname: block does not authenticate' "$WORK/esc.out" ||
+	fail "the name is not printed escaped: $(cat -v "$WORK/esc.out")"
+if grep -q "$(printf '\033')" "$WORK/esc.out"; then
+	fail "a raw escape byte in fsck's output"
+fi
+
 finish
