@@ -160,6 +160,10 @@ int medfs_file_allocate(struct medfs_file *f, off_t off, off_t len);
  * past its end is a hole when it grows over it) and nothing is reserved.
  * Returns 0, -EINVAL, -EBADF, or -EFBIG past MEDFS_FILE_SIZE_MAX. */
 int medfs_file_reserve(struct medfs_file *f, off_t off, off_t len);
+/* The first offset at or after off that is not in a hole of f (as
+ * SEEK_DATA; off itself when it is data), at most f's size: what reads
+ * as zeros without a block behind it need not be read. */
+uint64_t medfs_file_next_data(struct medfs_file *f, uint64_t off);
 /* Whether the vault file of f is longer than its header says (an
  * extension cut by a crash: read at the header's size, doc/FORMAT.md 12.1). */
 bool medfs_file_grown(struct medfs_file *f);

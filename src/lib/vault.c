@@ -2984,6 +2984,26 @@ int medfs_file_reserve(struct medfs_file *f, off_t off, off_t len)
 	return 0;
 }
 
+uint64_t medfs_file_next_data(struct medfs_file *f, uint64_t off)
+{
+	uint64_t idx = off / MEDFS_BLOCK_SIZE;
+
+	pthread_rwlock_rdlock(&f->lock);
+	/* Runs are merged: one jump lands past the hole. */
+	for (uint32_t i = 0; f->holes && off < f->size && i < f->holes->n; i++) {
+		const struct medfs_hole_run *h = &f->holes->run[i];
+
+		if (h->start <= idx && idx < h->end) {
+			off = h->end * MEDFS_BLOCK_SIZE;
+			break;
+		}
+	}
+	if (off > f->size)
+		off = f->size;
+	pthread_rwlock_unlock(&f->lock);
+	return off;
+}
+
 bool medfs_file_grown(struct medfs_file *f)
 {
 	bool g;

@@ -231,4 +231,14 @@ mount_vault "$V" "$M" "$P" -o journal="$J"
 head -c 1 "$M/big" >/dev/null 2>"$WORK/err" && fail "a file with an altered hole map read"
 grep -q "Input/output error" "$WORK/err" || fail "altered map: $(cat "$WORK/err")"
 unmount "$M"
+
+step "medfs-fsck skips holes: a 16 TiB sparse file is checked in the time of its data"
+V2=$VFS/vault2
+make_vault "$V2" "$P"
+mount_vault "$V2" "$M" "$P"
+truncate -s "$MAX" "$M/max"
+printf 'data in the middle' | dd of="$M/max" bs=1 seek=$((MAX / 2)) conv=notrunc status=none
+unmount "$M"
+"$MEDFS_FSCK" "$V2" --passphrase-file "$P" >"$WORK/fsck2.out" 2>&1 ||
+	fail "medfs-fsck of the 16 TiB file: $(cat "$WORK/fsck2.out")"
 finish

@@ -877,7 +877,15 @@ START_TEST(test_holes)
 	ck_assert_int_lt(st.st_blocks, 64); /* sparse: a few KiB at most */
 	ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), giga - 5000), 5000);
 	ck_assert_mem_eq(buf, zero, 5000);
+	/* Nothing but a hole: no data before the end. */
+	ck_assert_uint_eq(medfs_file_next_data(f, 0), (uint64_t)giga);
 	ck_assert_int_eq(medfs_file_write(f, "written", 7, mid, 0), 7);
+	/* Data in the block of mid; holes before and after it. */
+	ck_assert_uint_eq(medfs_file_next_data(f, 0),
+			  (uint64_t)mid / MEDFS_BLOCK_SIZE * MEDFS_BLOCK_SIZE);
+	ck_assert_uint_eq(medfs_file_next_data(f, (uint64_t)mid), (uint64_t)mid);
+	ck_assert_uint_eq(medfs_file_next_data(f, (uint64_t)mid + MEDFS_BLOCK_SIZE),
+			  (uint64_t)giga);
 	ck_assert_int_eq(medfs_file_read(f, buf, sizeof(buf), mid - 4000), sizeof(buf));
 	ck_assert_mem_eq(buf, zero, 4000);
 	ck_assert_mem_eq(buf + 4000, "written", 7);
