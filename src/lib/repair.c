@@ -947,9 +947,9 @@ static int quarantine_entries(struct medfs_repair *r, int dfd, size_t *moved, ch
 
 		if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0)
 			continue;
-		/* The damaged header goes too, for whoever can tell its id. */
-		if (strcmp(e, DIR_HEADER_TMP) == 0)
-			continue;
+		/* The damaged header and a leftover .medfs-dir.tmp go too,
+		 * for whoever can tell their id (the new header is written
+		 * through a new .medfs-dir.tmp). */
 		if (renameat(dfd, e, sfd, e) < 0) {
 			ret = -errno;
 			break;

@@ -89,6 +89,9 @@ cp "$WORK/old-header" "$renamed/.medfs-dir"
 printf '\x01' | dd of="$flipped/.medfs-dir" bs=1 seek=30 conv=notrunc status=none
 rm "$lost_empty/.medfs-dir"
 rm "$lost_full/.medfs-dir"
+# A leftover candidate header that proves nothing: kept with the entries.
+head -c 40 /dev/urandom >"$lost_full/.medfs-dir.tmp"
+cp "$lost_full/.medfs-dir.tmp" "$WORK/candidate"
 printf '\x01' | dd of="$V/tree/.medfs-dir" bs=1 seek=35 conv=notrunc status=none
 
 step "fsck -n reports the root, and changes nothing"
@@ -108,6 +111,9 @@ says "$WORK/y.out" "/lost-full: repaired: directory header rebuilt with a new id
 says "$WORK/y.out" "0 left" "nothing left"
 [ "$(find "$V/quarantine" -type f ! -name '.*' | wc -l)" = 2 ] ||
 	fail "the quarantine does not hold the two entries: $(find "$V/quarantine")"
+cand=$(find "$V/quarantine" -name .medfs-dir.tmp)
+[ -n "$cand" ] && cmp -s "$cand" "$WORK/candidate" ||
+	fail "the leftover candidate header was not kept in the quarantine: $(find "$V/quarantine")"
 
 step "fsck is clean afterwards"
 rc=$(run_fsck "$WORK/clean.out")
