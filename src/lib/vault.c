@@ -2670,6 +2670,7 @@ struct change {
 	bool dirty;		   /* f->holes_dirty before */
 	bool grows;		   /* the vault file may end past its old end */
 	bool stored;		   /* the map was stored */
+	bool header_done;	   /* shrink wrote the header already */
 	bool saved;		   /* block saved_index was saved */
 	uint64_t saved_index;
 	size_t saved_len;
@@ -2705,6 +2706,7 @@ static int change_begin(struct medfs_file *f, struct change *c, uint64_t new_siz
 	c->flags = f->flags;
 	c->dirty = f->holes_dirty;
 	c->stored = false;
+	c->header_done = false;
 	c->saved = false;
 	c->holes = NULL;
 	c->grows = new_size > f->size;
@@ -2773,7 +2775,8 @@ static void change_undo(struct medfs_file *f, struct change *c)
  * Returns r or the step's -errno. */
 static int change_commit(struct medfs_file *f, struct change *c, int r)
 {
-	if (r == 0 && f->holes) {
+	/* After a shrink's header, nothing is stored that could fail it. */
+	if (r == 0 && f->holes && !c->header_done) {
 		holes_clip(f, nblocks_of(f->size));
 		while (r == 0 && f->holes->n > MEDFS_HOLES_MAX) {
 			struct medfs_hole_run h =
@@ -2795,7 +2798,7 @@ static int change_commit(struct medfs_file *f, struct change *c, int r)
 	if (r == 0 && c->grows && is_hole(f, nblocks_of(f->size) - 1) &&
 	    ftruncate(f->fd, (off_t)medfs_disk_size(f->size)) < 0)
 		r = -errno;
-	if (r == 0 && (f->size != c->size || f->flags != c->flags))
+	if (r == 0 && !c->header_done && (f->size != c->size || f->flags != c->flags))
 		r = header_write(f);
 	if (r < 0)
 		change_undo(f, c);
@@ -2868,31 +2871,22 @@ out:
 	return r < 0 ? r : (ssize_t)size;
 }
 
-/* Shrinks f to size (below f->size). Caller holds f->lock alone. */
+/* Shrinks the file to size, header first (doc/FORMAT.md 12): until the
+ * vault file is cut, it is longer than its header says, which a crash
+ * leaves readable at the new size (careful mode, 12.3), the new last block
+ * opening as sealed before. Once the header is written the change is
+ * made: a later step that fails leaves the file grown, and the vault
+ * careful, not undone. Caller holds f->lock alone. */
 static int shrink(struct medfs_file *f, struct change *c, uint64_t size)
 {
 	uint64_t idx = size / MEDFS_BLOCK_SIZE;
 	size_t keep = size % MEDFS_BLOCK_SIZE;
+	uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
 	int r = 0;
 
-	if (keep && !is_hole(f, idx)) {
-		/* Reseal the new last block at its shorter length. */
-		uint8_t sealed[MEDFS_BLOCK_DISK_SIZE], tmp[MEDFS_BLOCK_SIZE];
-
+	/* The new last block, opened before anything changes. */
+	if (keep && !is_hole(f, idx))
 		r = open_old(f, idx, tmp);
-		if (r == 0) {
-			memcpy(c->saved_plain, tmp, MEDFS_BLOCK_SIZE);
-			c->saved = true;
-			c->saved_index = idx;
-			c->saved_len = block_len(f->size, idx);
-		}
-		if (r == 0 && (r = medfs_block_seal(sealed, tmp, keep, f->v->cipher,
-						    f->key, f->id, idx)) > 0)
-			r = pwrite_full(f->fd, sealed, r, medfs_block_disk_offset(idx));
-		sodium_memzero(tmp, sizeof(tmp));
-	}
-	if (r == 0 && ftruncate(f->fd, medfs_disk_size(size)) < 0)
-		r = -errno;
 	if (r < 0)
 		return r;
 	f->size = size;
@@ -2901,6 +2895,41 @@ static int shrink(struct medfs_file *f, struct change *c, uint64_t size)
 		f->flags &= ~MEDFS_HEADER_HOLES;
 		f->holes_dirty = false;
 	}
+	/* The clipped map before the header: runs past the end would come
+	 * back below it once the file grows again. It fails as a change
+	 * that is undone; a crash after it leaves the blocks being cut
+	 * reading EIO under the old header. */
+	if (f->holes_dirty && (f->flags & MEDFS_HEADER_HOLES)) {
+		r = holes_store(f, f->key);
+		c->stored = r == 0;
+		if (r == 0)
+			f->holes_dirty = false;
+	}
+	if (r == 0)
+		r = header_write(f);
+	if (r < 0) {
+		sodium_memzero(tmp, sizeof(tmp));
+		return r; /* undone by change_commit */
+	}
+	c->header_done = true;
+	f->grown = true;
+	if (keep && !is_hole(f, idx)) {
+		r = medfs_block_seal(sealed, tmp, keep, f->v->cipher, f->key, f->id, idx);
+		if (r > 0)
+			r = pwrite_full(f->fd, sealed, (size_t)r, medfs_block_disk_offset(idx));
+	}
+	sodium_memzero(tmp, sizeof(tmp));
+	if (r >= 0 && ftruncate(f->fd, (off_t)medfs_disk_size(size)) < 0)
+		r = -errno;
+	if (r < 0) {
+		report(f->v, f->vpath, NULL, -1,
+		       "a truncation could not cut the vault file: it reads at its "
+		       "new size until settled");
+		atomic_fetch_add(&f->v->grown_changes, 1);
+		atomic_store(&f->v->careful, true);
+		return 0;
+	}
+	f->grown = false;
 	return 0;
 }
 

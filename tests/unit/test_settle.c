@@ -235,6 +235,55 @@ START_TEST(test_walk)
 }
 END_TEST
 
+/* A truncation cut by a crash after its header (written first): the new
+ * header, the old blocks (the new last block as sealed before, longer).
+ * A careful vault reads the file at its new size, exactly, and the walk
+ * cuts it. */
+START_TEST(test_shrink_cut)
+{
+	const size_t len = 3 * MEDFS_BLOCK_SIZE + 500, to = MEDFS_BLOCK_SIZE + 100;
+	uint8_t *data = malloc(len), *old = malloc(MEDFS_BLOCK_DISK_SIZE * 4 + 200),
+		got[MEDFS_BLOCK_SIZE * 2];
+	struct medfs_settle_stats st;
+	char host[PATH_MAX];
+	struct medfs_file *f;
+	uint8_t hdr[MEDFS_HEADER_LEN];
+	ssize_t n;
+	int fd;
+
+	ck_assert_ptr_nonnull(data);
+	ck_assert_ptr_nonnull(old);
+	randombytes_buf(data, len);
+	put("/t", data, len);
+	host_of("/t", host);
+	fd = open(host, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	n = pread(fd, old, MEDFS_BLOCK_DISK_SIZE * 4 + 200, 0);
+	ck_assert_int_eq(n, (ssize_t)medfs_disk_size(len));
+	ck_assert_int_eq(medfs_vault_truncate(V, "/t", (off_t)to), 0);
+	ck_assert_int_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	/* The crash state: the new header over the old vault file. */
+	memcpy(old, hdr, sizeof(hdr));
+	ck_assert_int_eq(pwrite(fd, old, (size_t)n, 0), n);
+	close(fd);
+	medfs_vault_set_careful(V, true);
+	ck_assert_int_eq(medfs_file_open(V, "/t", O_RDONLY, &f), 0);
+	ck_assert_uint_eq(medfs_file_size(f), to);
+	ck_assert_int_eq(medfs_file_read(f, got, sizeof(got), 0), (ssize_t)to);
+	ck_assert_mem_eq(got, data, to);
+	medfs_file_release(f);
+	ck_assert_int_eq(medfs_settle_walk(V, NULL, &st), 0);
+	ck_assert_uint_eq(st.settled, 1);
+	ck_assert_int_eq(host_size(host), (off_t)medfs_disk_size(to));
+	ck_assert_int_eq(medfs_file_open(V, "/t", O_RDONLY, &f), 0);
+	ck_assert_int_eq(medfs_file_read(f, got, sizeof(got), 0), (ssize_t)to);
+	ck_assert_mem_eq(got, data, to);
+	medfs_file_release(f);
+	free(data);
+	free(old);
+}
+END_TEST
+
 /* An entry swapped for a FIFO behind medfs's back: a careful stat or
  * listing must not hang opening it (under the namespace lock). */
 START_TEST(test_fifo_swapped)
@@ -265,6 +314,7 @@ static Suite *settle_suite(void)
 	tcase_add_test(tc, test_marker);
 	tcase_add_test(tc, test_walk);
 	tcase_add_test(tc, test_fifo_swapped);
+	tcase_add_test(tc, test_shrink_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }
