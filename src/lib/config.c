@@ -25,6 +25,7 @@
 #include "medfs/block.h"
 #include "medfs/config.h"
 #include "medfs/crypto.h"
+#include "medfs/io.h"
 #include "medfs/log.h"
 
 /* Offsets in the config record, both versions. */
@@ -849,22 +850,6 @@ int medfs_config_rotating(const struct medfs_config *c)
 	return c->version == 2 && c->rotation != MEDFS_ROTATION_NONE;
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Atomically replaces dirfd/name with buf: temporary, fsync, rename, fsync
  * of the directory. Returns 0 or -errno. */
 static int replace_file(int dirfd, const char *name, const uint8_t *buf, size_t len)
@@ -886,7 +871,7 @@ static int replace_file(int dirfd, const char *name, const uint8_t *buf, size_t 
 	    fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM)
 		ret = -errno;
 	if (ret == 0)
-		ret = write_all(fd, buf, len);
+		ret = medfs_write_all(fd, buf, len);
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)

@@ -20,6 +20,7 @@
 #include "medfs/dicom_meta.h"
 #include "medfs/header.h"
 #include "medfs/holes.h"
+#include "medfs/io.h"
 #include "medfs/name.h"
 #include "medfs/repair.h"
 #include "medfs/vault.h"
@@ -171,43 +172,6 @@ void medfs_repair_free(struct medfs_repair *r)
 }
 
 /* ---- small helpers ---- */
-
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n =
-			pread(fd, (uint8_t *)buf + done, len - done, off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
 
 static const char *base_name(const char *path)
 {
@@ -372,7 +336,7 @@ static size_t salvage_block(struct medfs_repair *r, struct salvage *s, uint64_t 
 						     : MEDFS_BLOCK_DISK_SIZE;
 	if (avail <= MEDFS_BLOCK_OVERHEAD)
 		return 0;
-	n = pread_full(s->fd, sealed, avail, (off_t)at);
+	n = medfs_pread_full(s->fd, sealed, avail, (off_t)at);
 	if (n != (ssize_t)avail)
 		return 0;
 	/* The length on disk first; the header's, when it is shorter (a
@@ -704,7 +668,7 @@ int medfs_repair_salvage_file(struct medfs_repair *r, const char *path, const ch
 		goto out;
 	}
 	s.disk = (uint64_t)st.st_size;
-	n = pread_full(s.fd, hdr, sizeof(hdr), 0);
+	n = medfs_pread_full(s.fd, hdr, sizeof(hdr), 0);
 	if (n < 0) {
 		ret = (int)n;
 		goto out;
@@ -867,7 +831,7 @@ static bool candidate_id(int dfd, const char *name, uint8_t id[MEDFS_DIR_ID_LEN]
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	n = pread_full(fd, hdr, sizeof(hdr), 0);
+	n = medfs_pread_full(fd, hdr, sizeof(hdr), 0);
 	close(fd);
 	if (n < 8 + MEDFS_DIR_ID_LEN)
 		return false;
@@ -889,7 +853,7 @@ static int write_dir_header(struct medfs_repair *r, int dfd,
 		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	ret = write_all(fd, hdr, sizeof(hdr));
+	ret = medfs_write_all(fd, hdr, sizeof(hdr));
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)

@@ -37,6 +37,7 @@
 #include "medfs/crypto.h"
 #include "medfs/header.h"
 #include "medfs/holes.h"
+#include "medfs/io.h"
 #include "medfs/name.h"
 #include "medfs/rotate.h"
 #include "medfs/vault.h"
@@ -387,8 +388,6 @@ static int prev_open_old(const struct medfs_rotate_keys *k, int fd,
 	return medfs_prev_open(key, sealed, (size_t)n, file_id, k->old.xattr);
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off);
 
 int medfs_rotate_journal_state(const struct medfs_rotate_keys *k, uint8_t *state,
 			       size_t len)
@@ -438,7 +437,7 @@ int medfs_rotate_journal(const char *journal_dir, const uint8_t old_key[MEDFS_KE
 		r = -errno;
 		goto out;
 	}
-	n = pread_full(fd, state, sizeof(state), 0);
+	n = medfs_pread_full(fd, state, sizeof(state), 0);
 	close(fd);
 	fd = -1;
 	if (n < 0) {
@@ -459,7 +458,7 @@ int medfs_rotate_journal(const char *journal_dir, const uint8_t old_key[MEDFS_KE
 		r = -errno;
 		goto out;
 	}
-	r = pwrite_full(fd, state, MEDFS_ROTATE_JOURNAL_STATE_LEN, 0);
+	r = medfs_pwrite_full(fd, state, MEDFS_ROTATE_JOURNAL_STATE_LEN, 0);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -520,44 +519,6 @@ static int step(struct walk *w, bool converted)
 	return w->stopped ? -ECANCELED : 0;
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n =
-			pread(fd, (uint8_t *)buf + done, len - done, off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done,
-				   off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int open_noatime(int dirfd, const char *name, int flags)
 {
 	int fd = openat(dirfd, name, flags | O_NOATIME | O_NOFOLLOW | O_CLOEXEC);
@@ -604,7 +565,7 @@ static int replace_small(int tmpfd, int dirfd, const char *name, const void *buf
 		    0600);
 	if (fd < 0)
 		return -errno;
-	r = pwrite_full(fd, buf, len, 0);
+	r = medfs_pwrite_full(fd, buf, len, 0);
 	if (r == 0)
 		r = copy_owner(fd, like);
 	if (r == 0 && futimens(fd, tv) < 0)
@@ -841,7 +802,7 @@ static int write_written(int tfd, const uint8_t *resealed, uint64_t i, uint64_t 
 		size_t len = block_len(size, i + j) + MEDFS_BLOCK_OVERHEAD;
 
 		if (!medfs_holes_has(h, i + j))
-			r = pwrite_full(tfd, resealed + disk, len,
+			r = medfs_pwrite_full(tfd, resealed + disk, len,
 					(off_t)medfs_block_disk_offset(i + j));
 		disk += len;
 	}
@@ -889,7 +850,7 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 		}
 		for (j = 0; j < n; j++)
 			disk += block_len(size, i + j) + MEDFS_BLOCK_OVERHEAD;
-		got = pread_full(fd, w->sealed, disk, off);
+		got = medfs_pread_full(fd, w->sealed, disk, off);
 		if (got < 0) {
 			r = (int)got;
 			goto out;
@@ -929,7 +890,7 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 		}
 		sodium_memzero(w->plain, (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_SIZE);
 		r = h != NULL ? write_written(tfd, w->resealed, i, n, size, h)
-			      : pwrite_full(tfd, w->resealed, disk, off);
+			      : medfs_pwrite_full(tfd, w->resealed, disk, off);
 		if (r < 0)
 			goto out;
 	}
@@ -949,7 +910,7 @@ static int reencrypt_file(struct walk *w, int dirfd, const char *entry, int fd,
 				    h != NULL ? MEDFS_HEADER_HOLES : 0, w->k->new.header,
 				    b, NULL);
 	if (r == 0)
-		r = pwrite_full(tfd, hdr, sizeof(hdr), 0);
+		r = medfs_pwrite_full(tfd, hdr, sizeof(hdr), 0);
 	if (r == 0) {
 		r = convert_xattrs(w, fd, tfd, id, vpath, NULL);
 		r = r < 0 ? r : 0;
@@ -996,7 +957,7 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 		return r;
 	}
 	guard_init(&g, fd, &st);
-	n = pread_full(fd, hdr, sizeof(hdr), 0);
+	n = medfs_pread_full(fd, hdr, sizeof(hdr), 0);
 	if (n < 0) {
 		r = (int)n;
 		goto out;
@@ -1019,7 +980,7 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 			goto out;
 		if (r == 1) {
 			if ((r = guard_save(&g)) < 0 ||
-			    (r = pwrite_full(fd, hdr, sizeof(hdr), 0)) < 0)
+			    (r = medfs_pwrite_full(fd, hdr, sizeof(hdr), 0)) < 0)
 				goto out;
 			changed = 1;
 		}
@@ -1065,7 +1026,7 @@ static int convert_file(struct walk *w, int dirfd, const char *entry,
 						 flags | MEDFS_HEADER_STALE,
 						 w->k->new.header, b, NULL)) < 0 ||
 		    (r = guard_save(&g)) < 0 ||
-		    (r = pwrite_full(fd, hdr, sizeof(hdr), 0)) < 0 ||
+		    (r = medfs_pwrite_full(fd, hdr, sizeof(hdr), 0)) < 0 ||
 		    (r = convert_xattrs(w, fd, fd, id, vpath, &g)) < 0)
 			goto out;
 		r = 0;
@@ -1184,7 +1145,7 @@ static int convert_name(struct walk *w, int dirfd, const char *entry,
 		if (fd < 0)
 			return errno == ENOENT ? -EBADMSG : -errno;
 		got = fstat(fd, &side_st) < 0 ? -errno
-					      : pread_full(fd, enc, sizeof(enc) - 1, 0);
+					      : medfs_pread_full(fd, enc, sizeof(enc) - 1, 0);
 		close(fd);
 		if (got <= 0)
 			return got < 0 ? (int)got : -EBADMSG;
@@ -1222,7 +1183,7 @@ static int convert_name(struct walk *w, int dirfd, const char *entry,
 			    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -errno;
-		r = pwrite_full(fd, new_enc, strlen(new_enc), 0);
+		r = medfs_pwrite_full(fd, new_enc, strlen(new_enc), 0);
 		if (r == 0 && ftruncate(fd, (off_t)strlen(new_enc)) < 0)
 			r = -errno;
 		if (r == 0 && is_long)
@@ -1442,7 +1403,7 @@ static int walk_dir(struct walk *w, int dfd, const char *vpath,
 		free(hpath);
 		return r;
 	}
-	n = fstat(fd, &hst) < 0 ? -errno : pread_full(fd, hdr, sizeof(hdr), 0);
+	n = fstat(fd, &hst) < 0 ? -errno : medfs_pread_full(fd, hdr, sizeof(hdr), 0);
 	close(fd);
 	if (n < 0)
 		return (int)n;
@@ -1711,7 +1672,7 @@ static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
 			}
 			off = data;
 		}
-		n = pread_full(in, w->sealed,
+		n = medfs_pread_full(in, w->sealed,
 			       end - off < (off_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE
 				       ? (size_t)(end - off)
 				       : (size_t)CHUNK_BLOCKS * MEDFS_BLOCK_DISK_SIZE,
@@ -1720,7 +1681,7 @@ static int copy_file(struct walk *w, int sdir, int ddir, const char *entry,
 			r = n < 0 ? (int)n : -EIO; /* the file changed under us */
 			break;
 		}
-		r = pwrite_full(out, w->sealed, (size_t)n, off);
+		r = medfs_pwrite_full(out, w->sealed, (size_t)n, off);
 		off += n;
 	}
 	if (r == 0 && ftruncate(out, st->st_size) < 0)

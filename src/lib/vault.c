@@ -34,6 +34,7 @@
 #include "medfs/config.h"
 #include "medfs/header.h"
 #include "medfs/holes.h"
+#include "medfs/io.h"
 #include "medfs/log.h"
 #include "medfs/name.h"
 #include "medfs/parallel.h"
@@ -234,43 +235,6 @@ static int close_keep(int fd, int r)
 	return r;
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += n;
-	}
-	return done;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n =
-			pwrite(fd, (const uint8_t *)buf + done, len - done, off + done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += n;
-	}
-	return 0;
-}
-
 /* ---- directory cache ---- */
 
 static uint64_t hash_str(const char *s, size_t len)
@@ -413,7 +377,7 @@ static int read_dir_header(struct medfs_vault *v, const char *vpath,
 		}
 		return r;
 	}
-	n = pread_full(fd, buf, sizeof(buf), 0);
+	n = medfs_pread_full(fd, buf, sizeof(buf), 0);
 	close(fd);
 	if (n < 0)
 		return n;
@@ -452,7 +416,7 @@ static int write_dir_header(struct medfs_vault *v, const char *vpath,
 		r = -errno;
 		goto out;
 	}
-	r = pwrite_full(fd, buf, sizeof(buf), 0);
+	r = medfs_pwrite_full(fd, buf, sizeof(buf), 0);
 	/* On disk before the rename publishes it: a crash never leaves a
 	 * directory with an empty header. */
 	if (r == 0)
@@ -613,7 +577,7 @@ static int sidecar_write(struct medfs_vault *v, const struct loc *l)
 	free(p);
 	if (fd < 0)
 		return -errno;
-	r = pwrite_full(fd, l->enc, l->enc_len, 0);
+	r = medfs_pwrite_full(fd, l->enc, l->enc_len, 0);
 	if (r == 0 && ftruncate(fd, l->enc_len) < 0)
 		r = -errno;
 	/* On disk before the rename of its entry publishes the long name. */
@@ -925,7 +889,7 @@ static int remove_dir(struct medfs_vault *v, const struct loc *l)
 	/* Keep the header to put it back should rmdir fail. */
 	fd = medfs_vpath_openat(v->tree_fd, hpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd >= 0) {
-		n = pread_full(fd, hdr, sizeof(hdr), 0);
+		n = medfs_pread_full(fd, hdr, sizeof(hdr), 0);
 		close(fd);
 	}
 	medfs_vpath_unlinkat(v->tree_fd, hpath, 0);
@@ -936,7 +900,7 @@ static int remove_dir(struct medfs_vault *v, const struct loc *l)
 						O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 						0600);
 			if (fd >= 0) {
-				pwrite_full(fd, hdr, sizeof(hdr), 0);
+				medfs_pwrite_full(fd, hdr, sizeof(hdr), 0);
 				close(fd);
 			}
 		}
@@ -1003,7 +967,7 @@ static int entry_name(struct readdir_state *s, const char *entry, char *out, siz
 		fd = openat(s->dfd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return -EBADMSG;
-		n = pread_full(fd, enc, sizeof(enc) - 1, 0);
+		n = medfs_pread_full(fd, enc, sizeof(enc) - 1, 0);
 		close(fd);
 		if (n <= 0)
 			return -EBADMSG;
@@ -1358,7 +1322,7 @@ static int header_write_key(struct medfs_file *f, const uint8_t *key, uint16_t f
 				    &b, NULL);
 	if (r < 0)
 		return r;
-	return pwrite_full(f->fd, hdr, sizeof(hdr), 0);
+	return medfs_pwrite_full(f->fd, hdr, sizeof(hdr), 0);
 }
 
 static int header_write(struct medfs_file *f)
@@ -1383,7 +1347,7 @@ static int header_read(struct medfs_vault *v, int fd, const char *vpath,
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	n = pread_full(fd, hdr, sizeof(hdr), 0);
+	n = medfs_pread_full(fd, hdr, sizeof(hdr), 0);
 	if (n < 0)
 		return n;
 	if (n != sizeof(hdr)) {
@@ -1728,7 +1692,7 @@ static int fold(struct medfs_file *f)
 
 		if (is_hole(f, i))
 			continue;
-		n = pread_full(f->fd, sealed, len, medfs_block_disk_offset(i));
+		n = medfs_pread_full(f->fd, sealed, len, medfs_block_disk_offset(i));
 		if (n < 0) {
 			r = (int)n;
 			break;
@@ -1742,7 +1706,7 @@ static int fold(struct medfs_file *f)
 		r = medfs_block_seal(sealed, plain, len - MEDFS_BLOCK_OVERHEAD,
 				     f->v->cipher, f->key, f->id, i);
 		if (r > 0)
-			r = pwrite_full(f->fd, sealed, len, medfs_block_disk_offset(i));
+			r = medfs_pwrite_full(f->fd, sealed, len, medfs_block_disk_offset(i));
 	}
 	sodium_memzero(plain, sizeof(plain));
 	if (r == 0 && fsync(f->fd) < 0)
@@ -1972,7 +1936,7 @@ static void header_size(struct medfs_vault *v, int dirfd, const char *entry,
 	if (fd < 0)
 		return;
 	key = key_get(v);
-	if (key && pread_full(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	if (key && medfs_pread_full(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
 	    medfs_header_open_flags(hdr, id, key, &size, &flags, v->keys->header, b) == 0 &&
 	    size <= MEDFS_FILE_SIZE_MAX) {
 		struct stat now;
@@ -2255,7 +2219,7 @@ static int open_tail(const struct medfs_file *f, uint64_t index, uint8_t *out)
 
 	if (!f->grown || blen == MEDFS_BLOCK_SIZE || index != f->size / MEDFS_BLOCK_SIZE)
 		return -EBADMSG;
-	got = pread_full(f->fd, sealed, sizeof(sealed), medfs_block_disk_offset(index));
+	got = medfs_pread_full(f->fd, sealed, sizeof(sealed), medfs_block_disk_offset(index));
 	if (got <= (ssize_t)(blen + MEDFS_BLOCK_OVERHEAD) ||
 	    file_block_open(f, out, sealed, (size_t)got, index) < 0)
 		return -EBADMSG;
@@ -2322,7 +2286,7 @@ static void open_slice(void *arg, size_t from, size_t to)
 		memset(j->out + (lo - j->off), 0, hi - lo);
 		return;
 	}
-	n = pread_full(f->fd, sealed, disk_len, medfs_block_disk_offset(a));
+	n = medfs_pread_full(f->fd, sealed, disk_len, medfs_block_disk_offset(a));
 	if (n < 0) {
 		atomic_store(&j->err, (int)n);
 		return;
@@ -2452,7 +2416,7 @@ static int open_old(struct medfs_file *f, uint64_t i, uint8_t *out)
 	size_t old_len = block_len(f->size, i);
 	ssize_t got = is_hole(f, i)
 			      ? 0
-			      : pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
+			      : medfs_pread_full(f->fd, old, old_len + MEDFS_BLOCK_OVERHEAD,
 					   medfs_block_disk_offset(i));
 	int r = 0;
 
@@ -2507,7 +2471,7 @@ static int seal_batch(struct seal_job *j, uint64_t a, uint64_t b, uint8_t *tmp)
 	}
 	if (n < 0)
 		return n;
-	return pwrite_full(f->fd, j->sealed + (a - j->first) * MEDFS_BLOCK_DISK_SIZE,
+	return medfs_pwrite_full(f->fd, j->sealed + (a - j->first) * MEDFS_BLOCK_DISK_SIZE,
 			   (b - a) * MEDFS_BLOCK_DISK_SIZE + block_len(j->new_size, b) +
 				   MEDFS_BLOCK_OVERHEAD,
 			   medfs_block_disk_offset(a));
@@ -2611,7 +2575,7 @@ static int settle(struct medfs_file *f)
 	if (!f->grown)
 		return 0;
 	if (blen && !is_hole(f, idx)) {
-		ssize_t got = pread_full(f->fd, sealed, blen + MEDFS_BLOCK_OVERHEAD,
+		ssize_t got = medfs_pread_full(f->fd, sealed, blen + MEDFS_BLOCK_OVERHEAD,
 					 medfs_block_disk_offset(idx));
 
 		if (got < 0)
@@ -2623,7 +2587,7 @@ static int settle(struct medfs_file *f)
 			r = block_fail(f, idx);
 		else if ((r = medfs_block_seal(sealed, plain, blen, f->v->cipher, f->key,
 					       f->id, idx)) > 0)
-			r = pwrite_full(f->fd, sealed, (size_t)r,
+			r = medfs_pwrite_full(f->fd, sealed, (size_t)r,
 					medfs_block_disk_offset(idx));
 	}
 	sodium_memzero(plain, sizeof(plain));
@@ -2687,7 +2651,7 @@ static void change_save(struct medfs_file *f, struct change *c, uint64_t index,
 	c->saved = false;
 	if (len == 0 || is_hole(f, index))
 		return;
-	if (pread_full(f->fd, sealed, len + MEDFS_BLOCK_OVERHEAD,
+	if (medfs_pread_full(f->fd, sealed, len + MEDFS_BLOCK_OVERHEAD,
 		       medfs_block_disk_offset(index)) ==
 		    (ssize_t)(len + MEDFS_BLOCK_OVERHEAD) &&
 	    file_block_open(f, c->saved_plain, sealed, len + MEDFS_BLOCK_OVERHEAD,
@@ -2762,7 +2726,7 @@ static void change_undo(struct medfs_file *f, struct change *c)
 	if (c->saved) {
 		n = medfs_block_seal(sealed, c->saved_plain, c->saved_len, f->v->cipher,
 				     f->key, f->id, c->saved_index);
-		if (n < 0 || pwrite_full(f->fd, sealed, (size_t)n,
+		if (n < 0 || medfs_pwrite_full(f->fd, sealed, (size_t)n,
 					 medfs_block_disk_offset(c->saved_index)) < 0)
 			report(f->v, f->vpath, NULL, -1,
 			       "a failed change could not be undone");
@@ -2916,7 +2880,7 @@ static int shrink(struct medfs_file *f, struct change *c, uint64_t size)
 	if (keep && !is_hole(f, idx)) {
 		r = medfs_block_seal(sealed, tmp, keep, f->v->cipher, f->key, f->id, idx);
 		if (r > 0)
-			r = pwrite_full(f->fd, sealed, (size_t)r, medfs_block_disk_offset(idx));
+			r = medfs_pwrite_full(f->fd, sealed, (size_t)r, medfs_block_disk_offset(idx));
 	}
 	sodium_memzero(tmp, sizeof(tmp));
 	if (r >= 0 && ftruncate(f->fd, (off_t)medfs_disk_size(size)) < 0)
@@ -3920,7 +3884,7 @@ int medfs_vault_create_tree(const char *vault_dir, const uint8_t vault_key[MEDFS
 		r = -errno;
 		goto out;
 	}
-	r = pwrite_full(fd, hdr, sizeof(hdr), 0);
+	r = medfs_pwrite_full(fd, hdr, sizeof(hdr), 0);
 	if (r == 0 && (fsync(fd) < 0 || fsync(tfd) < 0 || fsync(vfd) < 0))
 		r = -errno;
 out:
