@@ -36,14 +36,6 @@ newest_vault_dir()
 		sort -n | tail -n 1 | cut -d' ' -f2-
 }
 
-run_fsck()
-{
-	local out=$1 rc=0
-	shift
-	"$MEDFS_FSCK" "$V" --passphrase-file "$P" "$@" >"$out" 2>&1 || rc=$?
-	echo "$rc"
-}
-
 says()
 {
 	grep -qE -- "$2" "$1" || fail "$3: no '$2' in: $(cat "$1")"
@@ -95,12 +87,12 @@ cp "$lost_full/.medfs-dir.tmp" "$WORK/candidate"
 printf '\x01' | dd of="$V/tree/.medfs-dir" bs=1 seek=35 conv=notrunc status=none
 
 step "fsck -n reports the root, and changes nothing"
-rc=$(run_fsck "$WORK/n.out" -n)
+rc=$(fsck_status "$V" "$P" "$WORK/n.out" -n)
 assert_eq 4 "$rc" "exit status of fsck -n"
 says "$WORK/n.out" "root directory header does not authenticate" "the root"
 
 step "fsck -y repairs the root, then the rest"
-rc=$(run_fsck "$WORK/y.out" -y)
+rc=$(fsck_status "$V" "$P" "$WORK/y.out" -y)
 cat "$WORK/y.out"
 assert_eq 1 "$rc" "exit status of fsck -y"
 says "$WORK/y.out" "^medfs-fsck: /: repaired: directory header sealed again" "the root"
@@ -116,7 +108,7 @@ cand=$(find "$V/quarantine" -name .medfs-dir.tmp)
 	fail "the leftover candidate header was not kept in the quarantine: $(find "$V/quarantine")"
 
 step "fsck is clean afterwards"
-rc=$(run_fsck "$WORK/clean.out")
+rc=$(fsck_status "$V" "$P" "$WORK/clean.out")
 assert_eq 0 "$rc" "exit status after the repair: $(cat "$WORK/clean.out")"
 
 step "the mount serves the tree"

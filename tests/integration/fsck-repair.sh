@@ -43,16 +43,6 @@ vault_bytes()
 		xargs -0 sha256sum)
 }
 
-# run_fsck OUT ARGS...: runs medfs-fsck on the vault, output in OUT; prints
-# its exit status.
-run_fsck()
-{
-	local out=$1 rc=0
-	shift
-	"$MEDFS_FSCK" "$V" --passphrase-file "$P" "$@" >"$out" 2>&1 || rc=$?
-	echo "$rc"
-}
-
 # says OUT PATTERN WHAT: the output holds PATTERN (extended regex).
 says()
 {
@@ -96,7 +86,7 @@ truncate -s 1000 "$V/medfs.conf.bak"                  # a torn config copy
 
 step "-n changes nothing and exits 4"
 before=$(vault_bytes)
-rc=$(run_fsck "$WORK/n.out" -n)
+rc=$(fsck_status "$V" "$P" "$WORK/n.out" -n)
 assert_eq 4 "$rc" "exit status of fsck -n on a damaged vault"
 after=$(vault_bytes)
 [ "$before" = "$after" ] || fail "fsck -n changed the vault: $(diff <(echo "$before") <(echo "$after"))"
@@ -107,7 +97,7 @@ says "$WORK/n.out" "temporary left by an interrupted operation \(vault file tree
 says "$WORK/n.out" "medfs.conf.bak: second copy of the vault config is damaged" "fsck -n names the torn copy"
 says "$WORK/n.out" "medfs.conf.tmp: temporary" "fsck -n names the config temporary"
 says "$WORK/n.out" "/keep/ct.dcm: file metadata does not authenticate" "fsck -n names the metadata"
-rc=$(run_fsck "$WORK/default.out")
+rc=$(fsck_status "$V" "$P" "$WORK/default.out")
 assert_eq 4 "$rc" "exit status of fsck without -n (checks only)"
 [ "$before" = "$(vault_bytes)" ] || fail "fsck without options changed the vault"
 
@@ -121,10 +111,10 @@ assert_eq 8 "$rc" "exit status of fsck of a missing vault"
 
 step "a mounted vault is refused"
 mount_vault "$V" "$M" "$P"
-rc=$(run_fsck "$WORK/mounted.out" -y)
+rc=$(fsck_status "$V" "$P" "$WORK/mounted.out" -y)
 assert_eq 8 "$rc" "exit status of fsck -y on a mounted vault"
 says "$WORK/mounted.out" "is mounted: unmount it first" "fsck says the vault is mounted"
-rc=$(run_fsck "$WORK/mounted-n.out" -n)
+rc=$(fsck_status "$V" "$P" "$WORK/mounted-n.out" -n)
 assert_eq 8 "$rc" "exit status of fsck -n on a mounted vault"
 unmount "$M"
 rm -f "$V"/journal-spool/rec-* # the mount ingested them; the wrong passphrase's is gone
@@ -136,7 +126,7 @@ assert_eq 8 "$rc" "exit status of --repair with no terminal"
 says "$WORK/ask.out" "give -y" "--repair with no terminal"
 
 step "fsck -y repairs: exit 1"
-rc=$(run_fsck "$WORK/y.out" -y)
+rc=$(fsck_status "$V" "$P" "$WORK/y.out" -y)
 cat "$WORK/y.out"
 assert_eq 1 "$rc" "exit status of fsck -y"
 says "$WORK/y.out" "/flip/data: repaired: moved to /lost\+found/data, 12388 bytes, 4096 of them lost in 1 ranges" "the flipped file"
@@ -158,7 +148,7 @@ cmp -s "$V/medfs.conf" "$V/medfs.conf.bak" || fail "the config copies differ aft
 [ -n "$(ls "$V"/journal-spool/rec-* 2>/dev/null)" ] || fail "no repair record spooled"
 
 step "fsck is clean afterwards: exit 0"
-rc=$(run_fsck "$WORK/clean.out")
+rc=$(fsck_status "$V" "$P" "$WORK/clean.out")
 assert_eq 0 "$rc" "exit status of fsck after the repair: $(cat "$WORK/clean.out")"
 
 step "the mount serves the repaired vault"
@@ -214,11 +204,11 @@ fi
 step "what cannot be repaired exits 4 and stays"
 a=$(vault_file_of_size "$V" 5000)
 printf '\x00' | dd of="$a" bs=1 seek=60 conv=notrunc status=none # its header
-rc=$(run_fsck "$WORK/left.out" -y)
+rc=$(fsck_status "$V" "$P" "$WORK/left.out" -y)
 assert_eq 4 "$rc" "exit status of fsck -y with an unrepairable header"
 says "$WORK/left.out" "/keep/a.txt: not repaired: its header does not open" "the unrepairable file"
 [ -f "$a" ] || fail "the unrepairable file was removed"
-rc=$(run_fsck "$WORK/left2.out" -n)
+rc=$(fsck_status "$V" "$P" "$WORK/left2.out" -n)
 assert_eq 4 "$rc" "exit status of the check after"
 
 step "a name with terminal escapes is printed escaped"
@@ -228,7 +218,7 @@ head -c 6001 /dev/urandom >"$M/$ESC"
 unmount "$M"
 e=$(vault_file_of_size "$V" 6001)
 printf '\xff' | dd of="$e" bs=1 seek=$((HDR + 10)) conv=notrunc status=none
-rc=$(run_fsck "$WORK/esc.out" -n)
+rc=$(fsck_status "$V" "$P" "$WORK/esc.out" -n)
 assert_eq 4 "$rc" "exit status of the check of the escaped name"
 grep -qF '/esc\033[2Jname: block does not authenticate' "$WORK/esc.out" ||
 	fail "the name is not printed escaped: $(cat -v "$WORK/esc.out")"

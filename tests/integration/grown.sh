@@ -25,16 +25,6 @@ mkdir -p "$SRC"
 make_passfile "$P" "grown test passphrase"
 make_vault "$V" "$P"
 
-# run_fsck OUT ARGS...: medfs-fsck on the vault, output in OUT; prints its
-# exit status.
-run_fsck()
-{
-	local out=$1 rc=0
-	shift
-	"$MEDFS_FSCK" "$V" --passphrase-file "$P" "$@" >"$out" 2>&1 || rc=$?
-	echo "$rc"
-}
-
 # crash_grow NAME BYTES: appends BYTES to /NAME through a mount and leaves
 # its vault file as a crash in that append can: the new blocks (and the
 # last block resealed longer) on disk, the header the one from before.
@@ -82,7 +72,7 @@ grown_a=$(fsize "$va")
 [ "$grown_a" -gt "$(disk_size 9001)" ] || fail "/a's vault file is not longer than its header says"
 
 step "fsck -n reports them and changes nothing: exit 4"
-rc=$(run_fsck "$WORK/n.out" -n)
+rc=$(fsck_status "$V" "$P" "$WORK/n.out" -n)
 cat "$WORK/n.out"
 assert_eq 4 "$rc" "exit status of fsck -n"
 grep -q "/a: longer than its header (an extension interrupted by a crash)" "$WORK/n.out" ||
@@ -119,13 +109,13 @@ assert_file_eq "$SRC/a2" "$M/a" "/a appended to after the settling"
 unmount "$M"
 [ -e "$V/medfs.mounted" ] && fail "medfs.mounted left by the clean unmount after settling"
 assert_eq "$(disk_size 9004)" "$(fsize "$va")" "/a's vault file after the append"
-rc=$(run_fsck "$WORK/clean1.out")
+rc=$(fsck_status "$V" "$P" "$WORK/clean1.out")
 assert_eq 0 "$rc" "exit status of fsck after the mount settled: $(cat "$WORK/clean1.out")"
 
 step "fsck -y cuts them back and removes the marker: exit 1, then clean: exit 0"
 rm -rf "$V"
 mv "$WORK/vault-crashed" "$V"
-rc=$(run_fsck "$WORK/y.out" -y)
+rc=$(fsck_status "$V" "$P" "$WORK/y.out" -y)
 cat "$WORK/y.out"
 assert_eq 1 "$rc" "exit status of fsck -y"
 grep -q "/a: repaired: cut back to the length its header says" "$WORK/y.out" ||
@@ -133,7 +123,7 @@ grep -q "/a: repaired: cut back to the length its header says" "$WORK/y.out" ||
 assert_eq "$(disk_size 9001)" "$(fsize "$va")" "/a's vault file after fsck -y"
 assert_eq "$(disk_size 8192)" "$(fsize "$vc")" "/c's vault file after fsck -y"
 [ -e "$V/medfs.mounted" ] && fail "fsck -y left medfs.mounted"
-rc=$(run_fsck "$WORK/clean.out")
+rc=$(fsck_status "$V" "$P" "$WORK/clean.out")
 assert_eq 0 "$rc" "exit status of fsck after the repair: $(cat "$WORK/clean.out")"
 mount_vault "$V" "$M" "$P"
 assert_file_eq "$SRC/a" "$M/a" "/a after fsck -y"

@@ -263,6 +263,16 @@ driver_pid()
 	done
 }
 
+# fsck_status VAULT PASSFILE OUT ARGS...: medfs-fsck on VAULT, its output
+# in OUT; prints its exit status (e2fsck's: 0, 1, 4, 8, added up).
+fsck_status()
+{
+	local vault=$1 pf=$2 out=$3 rc=0
+	shift 3
+	"$MEDFS_FSCK" "$vault" --passphrase-file "$pf" "$@" >"$out" 2>&1 || rc=$?
+	echo "$rc"
+}
+
 # kill_driver MNT: kill -9 of the driver of MNT, which leaves its mount
 # behind, dead ("Transport endpoint is not connected").
 kill_driver()
